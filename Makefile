@@ -1,0 +1,47 @@
+# vocbench — one environment (.venv), two commands for a fresh machine: `make demo` and `make test`.
+PY      ?= python3
+VENV    := .venv
+BIN     := $(VENV)/bin
+STAMP   := $(VENV)/.installed
+SHARED  ?= $(abspath ../shared)
+VOC     := $(SHARED)/voc/VOCdevkit
+
+.PHONY: all setup demo test test-nojit bench reports clean
+
+all: test
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip setuptools wheel
+	$(BIN)/python -m pip install --quiet -e '.[models,dev]'
+	touch $(STAMP)
+
+## set up .venv with everything (library, reference models, test and benchmark peers)
+setup: $(STAMP)
+
+## the main job on the built-in synthetic data (plus real VOC when ../shared/voc exists): writes demo_out/index.html
+demo: $(STAMP)
+	$(BIN)/vocbench demo demo_out
+
+## the test suite (benchmarks excluded)
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+## the Numba kernels once more as plain Python (slow twins must agree without JIT too)
+test-nojit: $(STAMP)
+	NUMBA_DISABLE_JIT=1 $(BIN)/python -m pytest -q -m "not slow" tests/test_boxes.py tests/test_nms.py tests/test_anchors.py
+
+## speed benchmarks (pytest-benchmark suites and the ratio table)
+bench: $(STAMP)
+	$(BIN)/python -m pytest benchmarks/ --benchmark-only
+	$(BIN)/vocbench bench all
+
+## regenerate the committed example reports from the real VOC annotations in $(SHARED)
+reports: $(STAMP)
+	$(BIN)/vocbench stats $(VOC) --set 2007:train --set 2007:val --set 2012:train --set 2012:val --set 2007:test --html reports/voc0712_stats.html --no-anchors --json /dev/null
+	$(BIN)/vocbench stats $(VOC) --set 2007:trainval --set 2012:trainval --compare 2007:test --html reports/voc0712_dataset.html --json /dev/null
+	$(BIN)/vocbench eval --gt $(VOC) --set 2007:test --dets $(SHARED)/voc/detections/yolov2-voc07test --metric voc07 --metric voc12 --metric coco --html reports/yolov2_voc07test_eval.html --json /dev/null
+	$(BIN)/vocbench bench all --html reports/benchmarks.html --json /dev/null
+
+clean:
+	rm -rf demo_out .pytest_cache .benchmarks

@@ -1,0 +1,82 @@
+"""``vocbench <command>``: a thin dispatcher.
+
+Each subcommand lives in ``vocbench/commands/<name>.py`` with ``register(subparsers)`` (adds its parser and sets
+``func``) and a handler ``run(args) -> int``. This module only parses, dispatches and turns user errors into one
+line on stderr: exit 0 on success, 1 on bad input (:class:`~vocbench.errors.VocbenchError`, file errors), 2 on bad
+usage (argparse). ``--debug`` shows the traceback instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+import warnings
+
+from vocbench import __version__
+from vocbench.errors import VocbenchError, VocbenchWarning
+
+__all__ = ["main", "build_parser"]
+
+#: Subcommand modules, in ``--help`` order.
+COMMANDS = ("stats", "eval", "anchors", "export_coco", "bench", "synth", "demo", "models")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="vocbench",
+        description="PASCAL VOC dataset reports, exact and fast VOC/COCO scoring, NMS/mAP benchmarks and "
+                    "reference one-stage detectors.",
+    )
+    parser.add_argument("--version", action="version", version=f"vocbench {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show full tracebacks for errors")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    for name in COMMANDS:
+        try:
+            module = importlib.import_module(f"vocbench.commands.{name}")
+        except ModuleNotFoundError as exc:  # a command whose optional stack is not installed
+            if exc.name and exc.name.startswith("vocbench.commands"):
+                continue
+            raise
+        module.register(sub)
+    return parser
+
+
+def _format_warning(message, category, filename, lineno, line=None) -> str:
+    if issubclass(category, VocbenchWarning):
+        return f"vocbench: warning: {message}\n"
+    return f"{filename}:{lineno}: {category.__name__}: {message}\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; returns the process exit code."""
+    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse: --help → 0, bad usage → 2
+        return int(exc.code or 0)
+    warnings.formatwarning = _format_warning
+    try:
+        return int(args.func(args) or 0)
+    except VocbenchError as exc:
+        if args.debug:
+            raise
+        print(f"vocbench: error: {exc}", file=sys.stderr)
+        return 1
+    except (FileNotFoundError, NotADirectoryError, PermissionError, IsADirectoryError) as exc:
+        if args.debug:
+            raise
+        name = getattr(exc, "filename", None)
+        print(f"vocbench: error: {name + ': ' if name else ''}{exc.strerror or exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("vocbench: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

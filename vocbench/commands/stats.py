@@ -1,0 +1,48 @@
+"""``vocbench stats ROOT --set YEAR:SPLIT ... [--by-set] [--json PATH|-] [--html PATH]``."""
+
+from __future__ import annotations
+
+import argparse
+
+from vocbench.commands._common import add_dataset_args, emit_json, load_dataset_from_args
+
+__all__ = ["register", "run"]
+
+
+def register(sub) -> None:
+    p = sub.add_parser(
+        "stats", help="dataset statistics (table, JSON, HTML report with plots and anchors)",
+        description="Count images and objects of a union of VOC splits ('objects' = non-difficult, as in the "
+                    "published VOC tables), per class and per set; optionally write the HTML dataset report.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    add_dataset_args(p)
+    p.add_argument("--by-set", action="store_true", help="also report each --set alone")
+    p.add_argument("--json", metavar="PATH", help="write JSON to PATH ('-' = stdout; the table is then not printed)")
+    p.add_argument("--html", metavar="PATH", help="write the self-contained HTML dataset report")
+    p.add_argument("--no-anchors", action="store_true", help="leave the anchor analysis out of the HTML report")
+    p.add_argument("--compare", action="append", default=[], metavar="YEAR:SPLIT",
+                   help="another split from ROOT shown alongside in the HTML report (repeatable)")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from vocbench.stats import compute_stats
+
+    dataset = load_dataset_from_args(args)
+    stats = compute_stats(dataset, by_set=args.by_set or bool(args.html))
+    if args.json:
+        emit_json(stats.to_dict(), args.json)
+    if args.json != "-":
+        print(stats)
+    if args.html:
+        from vocbench.io.voc import load_voc
+        from vocbench.report.dataset import write_dataset_report
+
+        compare = [(spec, load_voc(args.root, [spec], classes=dataset.classes, cache=not args.no_cache))
+                   for spec in args.compare]
+        path = write_dataset_report(args.html, dataset, stats=stats, anchors=not args.no_anchors,
+                                    compare=compare or None)
+        if args.json != "-":
+            print(f"wrote {path}")
+    return 0

@@ -1,0 +1,298 @@
+"""PASCAL VOC annotations: ``ImageSets/Main/<split>.txt`` + ``Annotations/<id>.xml``, parsed with lxml.
+
+Only annotations are needed: image sizes come from ``<size>``, JPEGImages need not exist.
+
+A *set spec* is ``"YEAR:SPLIT"`` (``"2007:test"`` → ``ROOT/VOC2007/ImageSets/Main/test.txt``). For a custom
+VOC-format dataset whose folder is not called ``VOC<year>``, ``"FOLDER:SPLIT"`` reads ``ROOT/FOLDER``.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import warnings
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+from lxml import etree
+
+from vocbench.errors import InputError, VocbenchError, VocbenchWarning
+from vocbench.io.cache import cache_load, cache_store, file_signature
+from vocbench.structures import VOC_CLASSES, Dataset
+
+__all__ = ["load_voc", "parse_set_spec", "read_split", "available_splits"]
+
+_local = threading.local()
+
+
+def _parser() -> etree.XMLParser:
+    p = getattr(_local, "parser", None)
+    if p is None:
+        p = etree.XMLParser(resolve_entities=False, no_network=True, remove_comments=True, huge_tree=False)
+        _local.parser = p
+    return p
+
+
+def parse_set_spec(root: Path, spec: str) -> tuple[str, Path, str]:
+    """``"2007:test"`` → ``("2007", ROOT/VOC2007, "test")``. Raises VocbenchError for a malformed spec or folder."""
+    if not isinstance(spec, str) or spec.count(":") != 1 or not all(spec.split(":")):
+        raise VocbenchError(f"set {spec!r}: expected YEAR:SPLIT, e.g. 2007:trainval")
+    year, split = (s.strip() for s in spec.split(":"))
+    for folder in (root / f"VOC{year}", root / year):
+        if folder.is_dir():
+            return year, folder, split
+    have = sorted(p.name for p in root.iterdir() if p.is_dir() and (p / "Annotations").is_dir()) if root.is_dir() else []
+    raise VocbenchError(f"{root / ('VOC' + year)}: no such dataset folder for set {spec!r} "
+                        f"(found: {', '.join(have) or 'none'})")
+
+
+def available_splits(folder: Path) -> list[str]:
+    """Split names in ``folder/ImageSets/Main`` that are not per-class lists (``train``, ``val``, ...)."""
+    main = folder / "ImageSets" / "Main"
+    if not main.is_dir():
+        return []
+    return sorted(p.stem for p in main.glob("*.txt") if "_" not in p.stem)
+
+
+def read_split(folder: Path, split: str) -> list[str]:
+    """Image ids listed in ``folder/ImageSets/Main/<split>.txt`` (first token of each non-empty line)."""
+    path = folder / "ImageSets" / "Main" / f"{split}.txt"
+    if not path.is_file():
+        have = available_splits(folder)
+        raise VocbenchError(f"{path}: split file not found; splits that exist here: {', '.join(have) or 'none'}")
+    ids = []
+    with open(path, encoding="utf-8", errors="replace") as f:
+        for line in f:
+            tok = line.split()
+            if tok:
+                ids.append(tok[0])
+    return ids
+
+
+def _text(elem, tag: str, path: str, default=None, required: bool = False):
+    child = elem.find(tag)
+    if child is None or child.text is None or not child.text.strip():
+        if required:
+            raise InputError(f"{path}:{elem.sourceline}: <{elem.tag}> has no <{tag}> value")
+        return default
+    return child.text.strip()
+
+
+def _number(elem, tag: str, path: str, kind=float, default=None, required: bool = True):
+    raw = _text(elem, tag, path, default=None, required=required and default is None)
+    if raw is None:
+        return default
+    try:
+        return kind(raw) if kind is float else int(float(raw))
+    except ValueError:
+        line = elem.find(tag).sourceline
+        raise InputError(f"{path}:{line}: <{tag}> is {raw!r}, expected a number") from None
+
+
+def _flag(elem, tag: str, path: str) -> int:
+    """0/1 tags (difficult, truncated); absent → 0, occluded absent → -1 is handled by the caller."""
+    return 1 if _number(elem, tag, path, kind=int, default=0, required=False) else 0
+
+
+def _parse_one(path: str, class_to_index: dict[str, int]) -> tuple:
+    """Parse one annotation file → (size tuple, object rows). Raises InputError with file and line."""
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except FileNotFoundError:
+        raise InputError(f"{path}: annotation file not found (the image id is listed in the split file)") from None
+    try:
+        root = etree.fromstring(data, _parser())
+    except etree.XMLSyntaxError as exc:
+        line = exc.lineno if exc.lineno is not None else exc.position[0]
+        msg = exc.msg.split(", line")[0] if exc.msg else "malformed XML"
+        raise InputError(f"{path}:{line}: malformed XML: {msg}") from None
+    size = root.find("size")
+    if size is None:
+        raise InputError(f"{path}:{root.sourceline}: no <size> element (image width/height are required)")
+    w = _number(size, "width", path, kind=int)
+    h = _number(size, "height", path, kind=int)
+    d = _number(size, "depth", path, kind=int, default=3, required=False)
+    if w <= 0 or h <= 0:
+        raise InputError(f"{path}:{size.sourceline}: image size {w}x{h}, expected positive width and height")
+    rows = []
+    for k, obj in enumerate(root.iterfind("object")):
+        name = _text(obj, "name", path, required=True)
+        cls = class_to_index.get(name)
+        if cls is None:
+            known = ", ".join(class_to_index)
+            raise InputError(f"{path}:{obj.sourceline}: object #{k + 1} has unknown class {name!r} "
+                             f"(known classes: {known}; pass --classes for a custom dataset)")
+        bb = obj.find("bndbox")
+        if bb is None:
+            raise InputError(f"{path}:{obj.sourceline}: object #{k + 1} ({name}) has no <bndbox>")
+        box = (_number(bb, "xmin", path), _number(bb, "ymin", path), _number(bb, "xmax", path),
+               _number(bb, "ymax", path))
+        occ = _number(obj, "occluded", path, kind=int, default=-1, required=False)
+        pose = _text(obj, "pose", path, default="Unspecified")
+        rows.append((cls, box, _flag(obj, "difficult", path), _flag(obj, "truncated", path),
+                     1 if occ > 0 else occ, pose, obj.sourceline))
+    return (w, h, d), rows
+
+
+def _parse_all(paths: list[str], class_to_index: dict[str, int], progress: bool) -> list[tuple]:
+    """Parse files in order, on up to two threads (lxml releases the GIL while parsing)."""
+    workers = min(2, os.cpu_count() or 1)
+    if len(paths) < 64 or workers == 1:
+        it = (_parse_one(p, class_to_index) for p in paths)
+        if progress:
+            from tqdm import tqdm
+            it = tqdm(it, total=len(paths), desc="annotations", unit="file")
+        return list(it)
+    chunk = 256
+    chunks = [paths[i:i + chunk] for i in range(0, len(paths), chunk)]
+    out: list[tuple] = []
+    bar = None
+    if progress:
+        from tqdm import tqdm
+        bar = tqdm(total=len(paths), desc="annotations", unit="file")
+    with ThreadPoolExecutor(workers) as ex:
+        for part in ex.map(lambda ps: [_parse_one(p, class_to_index) for p in ps], chunks):
+            out.extend(part)
+            if bar is not None:
+                bar.update(len(part))
+    if bar is not None:
+        bar.close()
+    return out
+
+
+def load_voc(root: str | os.PathLike, sets: Sequence[str] | str, classes: Sequence[str] | None = None,
+             strict: bool = False, cache: bool = True, progress: bool = False) -> Dataset:
+    """Load one or more VOC splits as a single columnar :class:`~vocbench.structures.Dataset`.
+
+    Args:
+        root: a VOCdevkit folder (holding ``VOC2007/``, ``VOC2012/``, ...).
+        sets: set specs such as ``["2007:trainval", "2012:trainval"]`` (a single string is accepted). Their union
+            is loaded in order; an image listed by several sets appears once.
+        classes: class names (index = class id); default the 20 VOC classes in the standard order.
+        strict: if True, boxes with ``xmax < xmin``/``ymax < ymin`` or outside ``[1, width] x [1, height]`` are
+            errors; otherwise they are kept, listed in ``Dataset.issues`` and summarised in one warning.
+        cache: read/write the parsed arrays under the cache folder (see :mod:`vocbench.io.cache`), keyed by every
+            annotation file's path, size and mtime.
+        progress: show a tqdm progress bar while parsing.
+
+    Returns:
+        The dataset; boxes are as written in the XML (VOC 1-based inclusive pixels, floats accepted).
+
+    Raises:
+        VocbenchError: bad set spec, missing folder or split file (listing the splits that exist), an id without
+            an XML file, malformed XML (file and line), an unknown class (file, line, object and known classes).
+    """
+    root = Path(root)
+    if not root.exists():
+        raise VocbenchError(f"{root}: dataset root not found (expected a VOCdevkit folder)")
+    if not root.is_dir():
+        raise VocbenchError(f"{root}: expected a VOCdevkit folder, got a file")
+    if isinstance(sets, str):
+        sets = [sets]
+    sets = [s.strip() for s in sets]
+    if not sets:
+        raise VocbenchError("no set given (use --set YEAR:SPLIT, e.g. --set 2007:test)")
+    classes = tuple(c.strip() for c in (classes if classes is not None else VOC_CLASSES))
+    if len(set(classes)) != len(classes) or not all(classes):
+        raise VocbenchError(f"class list has empty or repeated names: {list(classes)}")
+    class_to_index = {c: i for i, c in enumerate(classes)}
+
+    image_ids: list[str] = []
+    image_years: list[str] = []
+    image_sets: list[int] = []
+    paths: list[str] = []
+    seen: set[tuple[str, str]] = set()
+    for si, spec in enumerate(sets):
+        year, folder, split = parse_set_spec(root, spec)
+        for img in read_split(folder, split):
+            key = (year, img)
+            if key in seen:
+                continue
+            seen.add(key)
+            image_ids.append(img)
+            image_years.append(year)
+            image_sets.append(si)
+            paths.append(str(folder / "Annotations" / f"{img}.xml"))
+
+    key = None
+    if cache:
+        try:
+            key = file_signature(paths, repr((classes, strict)))
+        except FileNotFoundError as exc:
+            raise InputError(f"{exc.filename}: annotation file not found "
+                             f"(the image id is listed in the split file)") from None
+        hit = cache_load(key)
+        if hit is not None:
+            ds = _dataset_from_arrays(hit, classes, sets, str(root), image_ids, image_years, image_sets)
+            _warn_issues(ds.issues)
+            return ds
+
+    parsed = _parse_all(paths, class_to_index, progress)
+    n = len(parsed)
+    sizes = np.array([p[0] for p in parsed], dtype=np.int64).reshape(n, 3)
+    counts = np.array([len(p[1]) for p in parsed], dtype=np.int64)
+    rows = [r for p in parsed for r in p[1]]
+    m = len(rows)
+    boxes = np.array([r[1] for r in rows], dtype=np.float64).reshape(m, 4)
+    arrays = {
+        "sizes": sizes,
+        "image_index": np.repeat(np.arange(n, dtype=np.int64), counts),
+        "class_index": np.array([r[0] for r in rows], dtype=np.int64),
+        "boxes": boxes,
+        "difficult": np.array([r[2] for r in rows], dtype=bool),
+        "truncated": np.array([r[3] for r in rows], dtype=bool),
+        "occluded": np.array([r[4] for r in rows], dtype=np.int8),
+        "poses": np.array([r[5] for r in rows], dtype=str) if m else np.zeros(0, dtype="<U1"),
+        "lines": np.array([r[6] for r in rows], dtype=np.int64),
+    }
+    issues = _box_issues(arrays, paths)
+    if strict and issues:
+        raise InputError(f"{issues[0]} (--strict; {len(issues)} such box(es) in all)")
+    arrays["issues"] = np.array(issues, dtype=str) if issues else np.zeros(0, dtype="<U1")
+    if key is not None:
+        cache_store(key, arrays)
+    ds = _dataset_from_arrays(arrays, classes, sets, str(root), image_ids, image_years, image_sets)
+    _warn_issues(ds.issues)
+    return ds
+
+
+def _box_issues(arrays: dict, paths: list[str]) -> list[str]:
+    """One message per inverted or out-of-image box: ``file:line: ...``."""
+    b = arrays["boxes"]
+    if len(b) == 0:
+        return []
+    img = arrays["image_index"]
+    w = arrays["sizes"][img, 0]
+    h = arrays["sizes"][img, 1]
+    inverted = (b[:, 2] < b[:, 0]) | (b[:, 3] < b[:, 1])
+    outside = (b[:, 0] < 1) | (b[:, 1] < 1) | (b[:, 2] > w) | (b[:, 3] > h)
+    out = []
+    for j in np.flatnonzero(inverted | outside):
+        where = f"{paths[img[j]]}:{arrays['lines'][j]}"
+        box = ", ".join(f"{v:g}" for v in b[j])
+        if inverted[j]:
+            out.append(f"{where}: inverted box ({box}): xmax < xmin or ymax < ymin")
+        else:
+            out.append(f"{where}: box ({box}) extends outside the {w[j]}x{h[j]} image")
+    return out
+
+
+def _warn_issues(issues: Sequence[str]) -> None:
+    if issues:
+        n_inv = sum("inverted" in s for s in issues)
+        warnings.warn(f"{len(issues)} box(es) are inverted ({n_inv}) or extend outside their image "
+                      f"({len(issues) - n_inv}); first: {issues[0]}", VocbenchWarning, stacklevel=3)
+
+
+def _dataset_from_arrays(a: dict, classes, sets, root, image_ids, image_years, image_sets) -> Dataset:
+    sizes = a["sizes"]
+    return Dataset(
+        classes=classes, sets=tuple(sets), image_ids=np.array(image_ids, dtype=str),
+        image_years=np.array(image_years, dtype=str), image_sets=np.array(image_sets, dtype=np.int64),
+        widths=sizes[:, 0], heights=sizes[:, 1], depths=sizes[:, 2], image_index=a["image_index"],
+        class_index=a["class_index"], boxes=a["boxes"], difficult=a["difficult"], truncated=a["truncated"],
+        occluded=a["occluded"], poses=a["poses"], root=root, issues=tuple(str(s) for s in a["issues"]),
+    )

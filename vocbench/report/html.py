@@ -1,0 +1,126 @@
+"""Self-contained HTML reports: one file, inline CSS, figures inline as SVG (jinja2 templates).
+
+A report is a title, a :class:`ReportMeta` (data, command, version) and a list of :class:`Section` s, each a list
+of blocks built with :func:`table_block`, :func:`figure_block`, :func:`grid_block`, :func:`text_block` or
+:func:`html_block`. Feature modules (``report/stats.py``, ``report/eval.py``, ...) build sections; this module only
+renders them.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import html as _html
+import os
+import re
+import shlex
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable
+
+import jinja2
+import pandas as pd
+
+__all__ = ["ReportMeta", "Section", "table_block", "figure_block", "grid_block", "text_block", "html_block",
+           "render_report", "write_report", "current_command", "slug"]
+
+_TEMPLATES = Path(__file__).with_name("templates")
+_env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(_TEMPLATES)), autoescape=jinja2.select_autoescape(),
+                          trim_blocks=True, lstrip_blocks=True)
+
+
+def current_command() -> str:
+    """The command line that is running, as a user would type it (``vocbench stats ...``)."""
+    argv = list(sys.argv)
+    prog = os.path.basename(argv[0]) if argv else "vocbench"
+    if prog in ("__main__.py", "-m") or prog.endswith("vocbench/__main__.py"):
+        prog = "python -m vocbench"
+    elif prog.startswith("pytest") or prog.endswith("py.test"):
+        prog = "pytest"
+    return " ".join([prog] + [shlex.quote(a) for a in argv[1:]])
+
+
+@dataclass(frozen=True)
+class ReportMeta:
+    """Header of a report: what data, which command, which version."""
+
+    data: str = ""
+    command: str = field(default_factory=current_command)
+    version: str = ""
+    generated: str = field(default_factory=lambda: _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"))
+    extra: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not self.version:
+            from vocbench import __version__
+            object.__setattr__(self, "version", __version__)
+
+
+def slug(text: str) -> str:
+    """An HTML id from a title."""
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "section"
+
+
+@dataclass
+class Section:
+    """One ``<section>`` with an ``<h2>`` title, an optional intro paragraph and blocks."""
+
+    title: str
+    blocks: list = field(default_factory=list)
+    intro: str = ""
+    id: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.id:
+            self.id = slug(self.title)
+
+
+def table_block(df: pd.DataFrame, caption: str = "", float_format: str = "{:.4f}", index: bool = False) -> dict:
+    """A pandas table rendered as HTML (floats with ``float_format``, NaN as an em dash)."""
+
+    def fmt(v: Any) -> str:
+        if isinstance(v, float):
+            return "—" if v != v else float_format.format(v)
+        return str(v)
+
+    html = df.to_html(index=index, border=0, escape=True, formatters={c: fmt for c in df.columns}, na_rep="—")
+    return {"kind": "table", "html": html, "caption": caption}
+
+
+def figure_block(svg: str, caption: str = "") -> dict:
+    """An inline SVG figure (from :func:`vocbench.report.plots.fig_to_svg`)."""
+    return {"kind": "figure", "html": svg, "caption": caption}
+
+
+def grid_block(figures: Iterable[tuple[str, str]]) -> dict:
+    """Small multiples: ``(svg, caption)`` pairs laid out in a responsive grid."""
+    return {"kind": "grid", "items": [{"html": s, "caption": c} for s, c in figures]}
+
+
+def text_block(text: str) -> dict:
+    """A paragraph of plain text (escaped)."""
+    return {"kind": "text", "html": text}
+
+
+def html_block(html: str) -> dict:
+    """Trusted HTML inserted as is (links, lists built by vocbench itself)."""
+    return {"kind": "html", "html": html}
+
+
+def render_report(title: str, sections: list[Section], meta: ReportMeta | None = None) -> str:
+    """Render the whole page to a string."""
+    meta = meta or ReportMeta()
+    css = (_TEMPLATES / "style.css").read_text(encoding="utf-8")
+    return _env.get_template("base.html").render(title=title, sections=sections, meta=meta, css=css)
+
+
+def write_report(path: str | os.PathLike, title: str, sections: list[Section], meta: ReportMeta | None = None) -> Path:
+    """Render and write the report to ``path`` (parent folders created). Returns the path."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(render_report(title, sections, meta), encoding="utf-8")
+    return path
+
+
+def escape(text: str) -> str:
+    return _html.escape(text)

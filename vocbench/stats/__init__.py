@@ -1,0 +1,5 @@
+"""Dataset statistics: counts per set and class, objects per image, difficult/truncated shares."""
+
+from vocbench.stats.summary import DatasetStats, compute_stats
+
+__all__ = ["DatasetStats", "compute_stats"]

@@ -1,0 +1,235 @@
+"""Frozen columnar structures: :class:`Dataset` (images + objects) and :class:`Detections`.
+
+One flat array per field, never one Python object per box (STYLE.md §2). Boxes are ``float64[N, 4]`` as
+``(xmin, ymin, xmax, ymax)`` in VOC 1-based inclusive pixel coordinates unless a docstring says otherwise.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["VOC_CLASSES", "Dataset", "Detections"]
+
+#: The 20 PASCAL VOC classes in the devkit's standard order (category ids 1..20 in COCO exports).
+VOC_CLASSES: tuple[str, ...] = (
+    "aeroplane", "bicycle", "bird", "boat", "bottle", "bus", "car", "cat", "chair", "cow",
+    "diningtable", "dog", "horse", "motorbike", "person", "pottedplant", "sheep", "sofa", "train", "tvmonitor",
+)
+
+
+def _readonly(a: np.ndarray) -> np.ndarray:
+    a = np.ascontiguousarray(a)
+    a.setflags(write=False)
+    return a
+
+
+@dataclass(frozen=True, eq=False)
+class Dataset:
+    """A VOC-format ground-truth set: an image table and flat object arrays.
+
+    Image table (length ``num_images``, in split-file order, union of sets without duplicates):
+        image_ids: str[I] — the file stem (``"000005"``, ``"2008_000002"``).
+        image_years: str[I] — the VOC folder the image came from (``"2007"``; the folder name for custom sets).
+        image_sets: int64[I] — index into :attr:`sets` of the first set that listed the image.
+        widths, heights, depths: int64[I] — from ``<size>``, pixels.
+
+    Objects (length ``num_objects``, grouped by image in image order, XML order within an image):
+        image_index: int64[M] — row in the image table.
+        class_index: int64[M] — index into :attr:`classes`.
+        boxes: float64[M, 4] — ``(xmin, ymin, xmax, ymax)``, VOC 1-based inclusive pixels, as written in the XML.
+        difficult, truncated: bool[M] — absent tags read as False.
+        occluded: int8[M] — 0/1, or -1 when the tag is absent.
+        poses: str[M] — ``"Unspecified"`` when absent.
+
+    Attributes:
+        classes: class names, index = class id.
+        sets: the set specs that were loaded, e.g. ``("2007:trainval", "2012:trainval")``.
+        root: the dataset root it was read from ("" for in-memory data).
+        issues: human-readable warnings found while loading (border boxes, inverted boxes), one per box.
+    """
+
+    classes: tuple[str, ...]
+    sets: tuple[str, ...]
+    image_ids: np.ndarray
+    image_years: np.ndarray
+    image_sets: np.ndarray
+    widths: np.ndarray
+    heights: np.ndarray
+    depths: np.ndarray
+    image_index: np.ndarray
+    class_index: np.ndarray
+    boxes: np.ndarray
+    difficult: np.ndarray
+    truncated: np.ndarray
+    occluded: np.ndarray
+    poses: np.ndarray
+    root: str = ""
+    issues: tuple[str, ...] = field(default=())
+
+    def __post_init__(self) -> None:
+        n_img = len(self.image_ids)
+        conv = {
+            "image_ids": (self.image_ids, str),
+            "image_years": (self.image_years, str),
+            "image_sets": (self.image_sets, np.int64),
+            "widths": (self.widths, np.int64),
+            "heights": (self.heights, np.int64),
+            "depths": (self.depths, np.int64),
+            "image_index": (self.image_index, np.int64),
+            "class_index": (self.class_index, np.int64),
+            "boxes": (self.boxes, np.float64),
+            "difficult": (self.difficult, bool),
+            "truncated": (self.truncated, bool),
+            "occluded": (self.occluded, np.int8),
+            "poses": (self.poses, str),
+        }
+        for name, (arr, dtype) in conv.items():
+            object.__setattr__(self, name, _readonly(np.asarray(arr, dtype=dtype)))
+        object.__setattr__(self, "classes", tuple(self.classes))
+        object.__setattr__(self, "sets", tuple(self.sets))
+        object.__setattr__(self, "issues", tuple(self.issues))
+        if self.boxes.size == 0:
+            object.__setattr__(self, "boxes", _readonly(np.zeros((0, 4), np.float64)))
+        m = len(self.image_index)
+        for name in ("image_years", "image_sets", "widths", "heights", "depths"):
+            if len(getattr(self, name)) != n_img:
+                raise ValueError(f"Dataset.{name} has length {len(getattr(self, name))}, expected {n_img}")
+        for name in ("class_index", "difficult", "truncated", "occluded", "poses"):
+            if len(getattr(self, name)) != m:
+                raise ValueError(f"Dataset.{name} has length {len(getattr(self, name))}, expected {m}")
+        if self.boxes.shape != (m, 4):
+            raise ValueError(f"Dataset.boxes has shape {self.boxes.shape}, expected ({m}, 4)")
+
+    # ------------------------------------------------------------------ sizes
+    @property
+    def num_images(self) -> int:
+        return len(self.image_ids)
+
+    @property
+    def num_objects(self) -> int:
+        return len(self.image_index)
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.classes)
+
+    def image_keys(self) -> np.ndarray:
+        """``"<year>/<id>"`` for every image (unique across a union of years)."""
+        return np.char.add(np.char.add(self.image_years.astype(str), "/"), self.image_ids.astype(str))
+
+    def image_lookup(self) -> dict[str, int]:
+        """Map image id → image index. Ids that occur in several years map to the first one."""
+        out: dict[str, int] = {}
+        for i, key in enumerate(self.image_ids.tolist()):
+            out.setdefault(key, i)
+        return out
+
+    # ------------------------------------------------------------------ views
+    def subset_images(self, mask: np.ndarray) -> "Dataset":
+        """A new dataset with the images where ``mask`` is True (and their objects), indices renumbered."""
+        mask = np.asarray(mask, dtype=bool)
+        new_index = np.cumsum(mask) - 1
+        keep_obj = mask[self.image_index]
+        return Dataset(
+            classes=self.classes, sets=self.sets, image_ids=self.image_ids[mask], image_years=self.image_years[mask],
+            image_sets=self.image_sets[mask], widths=self.widths[mask], heights=self.heights[mask],
+            depths=self.depths[mask], image_index=new_index[self.image_index[keep_obj]],
+            class_index=self.class_index[keep_obj], boxes=self.boxes[keep_obj], difficult=self.difficult[keep_obj],
+            truncated=self.truncated[keep_obj], occluded=self.occluded[keep_obj], poses=self.poses[keep_obj],
+            root=self.root, issues=self.issues,
+        )
+
+    def split(self, set_spec: str) -> "Dataset":
+        """Only the images that came from one of the loaded set specs (``"2007:test"``)."""
+        if set_spec not in self.sets:
+            raise KeyError(f"{set_spec!r} is not one of the loaded sets {list(self.sets)}")
+        return self.subset_images(self.image_sets == self.sets.index(set_spec))
+
+    def images_table(self) -> pd.DataFrame:
+        """One row per image: id, year, set, width, height, depth."""
+        return pd.DataFrame({
+            "image_id": self.image_ids, "year": self.image_years,
+            "set": np.asarray(self.sets, dtype=object)[self.image_sets] if self.sets else [],
+            "width": self.widths, "height": self.heights, "depth": self.depths,
+        })
+
+    def objects_table(self) -> pd.DataFrame:
+        """One row per object with its image id and class name."""
+        return pd.DataFrame({
+            "image_index": self.image_index, "image_id": self.image_ids[self.image_index],
+            "class": np.asarray(self.classes, dtype=object)[self.class_index],
+            "xmin": self.boxes[:, 0], "ymin": self.boxes[:, 1], "xmax": self.boxes[:, 2], "ymax": self.boxes[:, 3],
+            "difficult": self.difficult, "truncated": self.truncated, "occluded": self.occluded, "pose": self.poses,
+        })
+
+    def __repr__(self) -> str:
+        return (f"Dataset(sets={list(self.sets)}, images={self.num_images}, objects={self.num_objects}, "
+                f"difficult={int(self.difficult.sum())}, classes={self.num_classes})")
+
+    @classmethod
+    def from_arrays(cls, *, image_ids: Sequence[str], widths, heights, image_index, class_index, boxes,
+                    difficult=None, classes: Sequence[str] = VOC_CLASSES, truncated=None, depths=None,
+                    image_years=None, sets: Sequence[str] = ("memory",), root: str = "") -> "Dataset":
+        """Build an in-memory dataset (tests, synthetic data, user code). Optional fields default to 0/False."""
+        n, m = len(image_ids), len(image_index)
+        return cls(
+            classes=tuple(classes), sets=tuple(sets), image_ids=np.asarray(image_ids, dtype=str),
+            image_years=np.asarray(image_years if image_years is not None else [""] * n, dtype=str),
+            image_sets=np.zeros(n, np.int64), widths=widths, heights=heights,
+            depths=depths if depths is not None else np.full(n, 3), image_index=image_index,
+            class_index=class_index, boxes=np.asarray(boxes, np.float64).reshape(-1, 4),
+            difficult=difficult if difficult is not None else np.zeros(m, bool),
+            truncated=truncated if truncated is not None else np.zeros(m, bool),
+            occluded=np.full(m, -1, np.int8), poses=np.full(m, "Unspecified"), root=root,
+        )
+
+
+@dataclass(frozen=True, eq=False)
+class Detections:
+    """A detector's output for a :class:`Dataset`, one flat array per field.
+
+    Attributes:
+        image_index: int64[N] — row in the dataset's image table.
+        class_index: int64[N] — index into the dataset's classes.
+        scores: float64[N] — confidence, higher is better.
+        boxes: float64[N, 4] — ``(xmin, ymin, xmax, ymax)``, VOC 1-based inclusive pixels.
+        source: where they were read from (for messages and report headers).
+    """
+
+    image_index: np.ndarray
+    class_index: np.ndarray
+    scores: np.ndarray
+    boxes: np.ndarray
+    source: str = ""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "image_index", _readonly(np.asarray(self.image_index, np.int64).reshape(-1)))
+        object.__setattr__(self, "class_index", _readonly(np.asarray(self.class_index, np.int64).reshape(-1)))
+        object.__setattr__(self, "scores", _readonly(np.asarray(self.scores, np.float64).reshape(-1)))
+        object.__setattr__(self, "boxes", _readonly(np.asarray(self.boxes, np.float64).reshape(-1, 4)))
+        n = len(self.scores)
+        for name in ("image_index", "class_index"):
+            if len(getattr(self, name)) != n:
+                raise ValueError(f"Detections.{name} has length {len(getattr(self, name))}, expected {n}")
+        if len(self.boxes) != n:
+            raise ValueError(f"Detections.boxes has {len(self.boxes)} rows, expected {n}")
+
+    def __len__(self) -> int:
+        return len(self.scores)
+
+    def __repr__(self) -> str:
+        return f"Detections(n={len(self)}, source={self.source!r})"
+
+    def to_pandas(self, dataset: Dataset | None = None) -> pd.DataFrame:
+        """Rows of image, class, score and box; ids and class names when ``dataset`` is given."""
+        df = pd.DataFrame({"image_index": self.image_index, "class_index": self.class_index, "score": self.scores,
+                           "xmin": self.boxes[:, 0], "ymin": self.boxes[:, 1], "xmax": self.boxes[:, 2],
+                           "ymax": self.boxes[:, 3]})
+        if dataset is not None:
+            df.insert(0, "image_id", dataset.image_ids[self.image_index])
+            df.insert(1, "class", np.asarray(dataset.classes, dtype=object)[self.class_index])
+        return df
