@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import re
 
 import matplotlib
 
@@ -37,6 +36,6 @@ def fig_to_svg(fig) -> str:
     svg = buf.getvalue()
     start = svg.find("<svg")
     svg = svg[start:]
-    # let the page size the figure: keep the viewBox, make width responsive
-    svg = re.sub(r'<svg([^>]*?) width="[^"]*" height="[^"]*"', r'<svg\1 class="fig"', svg, count=1)
+    # natural size from width/height, shrunk by CSS (max-width: 100%) on narrow pages
+    svg = svg.replace("<svg", '<svg class="fig"', 1)
     return svg
