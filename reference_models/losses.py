@@ -1,0 +1,150 @@
+"""Training losses: YOLOv2 (two named presets) and SSD (smooth-L1 + cross-entropy with hard-negative mining).
+
+Both take the padded ground truth of :mod:`reference_models.box_coder` and are fully vectorised.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from reference_models.box_coder import box_iou, ssd_encode, ssd_match, yolo_build_targets, yolo_decode, yolo_flatten
+
+__all__ = ["YoloLossConfig", "YOLO_LOSS_PRESETS", "YoloLoss", "SSDLoss"]
+
+
+@dataclass(frozen=True)
+class YoloLossConfig:
+    """Weights of the YOLOv2 loss terms.
+
+    Attributes:
+        coord_scale: weight of the sum-squared error on ``(σ(tx), σ(ty), tw, th)``.
+        object_scale: weight of ``(σ(to) − target)²`` for responsible detectors.
+        noobject_scale: weight of ``σ(to)²`` for the other detectors.
+        class_scale: weight of the sum-squared error between softmax and one-hot.
+        ignore_threshold: no-object loss is forgiven where the best IoU with any truth exceeds this.
+        coord_size_weight: multiply the coordinate error by ``2 − w·h`` (w, h normalised), as darknet does.
+        rescore: object target = IoU(prediction, truth) (True) or 1 (False).
+    """
+
+    coord_scale: float = 5.0
+    object_scale: float = 1.0
+    noobject_scale: float = 0.5
+    class_scale: float = 1.0
+    ignore_threshold: float = 0.6
+    coord_size_weight: bool = False
+    rescore: bool = True
+
+
+#: ``essay``: the loss as the essay describes it (YOLO-v1 weights); ``darknet``: region_layer.c's defaults in
+#: tiny-yolo-voc.cfg.
+YOLO_LOSS_PRESETS: dict[str, YoloLossConfig] = {
+    "essay": YoloLossConfig(coord_scale=5.0, object_scale=1.0, noobject_scale=0.5, class_scale=1.0,
+                            ignore_threshold=0.6, coord_size_weight=False, rescore=True),
+    "darknet": YoloLossConfig(coord_scale=1.0, object_scale=5.0, noobject_scale=1.0, class_scale=1.0,
+                              ignore_threshold=0.6, coord_size_weight=True, rescore=True),
+}
+
+
+class YoloLoss(nn.Module):
+    """YOLOv2 region loss, summed over detectors and averaged over images.
+
+    Args:
+        anchors: float[B, 2] in grid units.
+        num_classes: C.
+        preset: ``"essay"`` or ``"darknet"`` (see :data:`YOLO_LOSS_PRESETS`), or a :class:`YoloLossConfig`.
+    """
+
+    def __init__(self, anchors: torch.Tensor, num_classes: int, preset: str | YoloLossConfig = "essay"):
+        super().__init__()
+        if isinstance(preset, str):
+            if preset not in YOLO_LOSS_PRESETS:
+                raise ValueError(f"unknown YOLO loss preset {preset!r}; choose from {sorted(YOLO_LOSS_PRESETS)}")
+            preset = YOLO_LOSS_PRESETS[preset]
+        self.cfg = preset
+        self.num_classes = num_classes
+        self.register_buffer("anchors", torch.as_tensor(anchors, dtype=torch.float32).reshape(-1, 2))
+
+    def forward(self, raw: torch.Tensor, boxes: torch.Tensor, labels: torch.Tensor, mask: torch.Tensor
+                ) -> tuple[torch.Tensor, dict[str, float]]:
+        """Loss of a raw head output ``[N, B·(5+C), S, S]`` against padded truth (normalised xyxy).
+
+        Returns:
+            the scalar loss and its parts ``{"coord", "object", "noobject", "class"}`` (detached floats).
+        """
+        cfg = self.cfg
+        raw = raw.float()
+        n, s = raw.shape[0], raw.shape[-1]
+        b = self.anchors.shape[0]
+        t = yolo_build_targets(boxes, labels, mask, self.anchors, s)
+        p = yolo_flatten(raw, b)  # [N, D, 5+C]
+        pred_boxes, conf, cls_prob = yolo_decode(raw, self.anchors, 1.0 / s)  # normalised xyxy
+        obj = t.obj
+        objf = obj.float()
+        # no-object: forgiven where a prediction already overlaps some truth well
+        with torch.no_grad():
+            iou_all = box_iou(pred_boxes, boxes.float())  # [N, D, G]
+            iou_all = torch.where(mask[:, None, :], iou_all, torch.zeros_like(iou_all))
+            best = iou_all.amax(-1) if iou_all.shape[-1] else torch.zeros_like(conf)
+            noobj = (~obj) & (best <= cfg.ignore_threshold)
+            if cfg.rescore:
+                own = box_iou(pred_boxes.unsqueeze(-2), t.box.unsqueeze(-2)).squeeze(-1).squeeze(-1)
+                obj_target = own.clamp(0, 1)
+            else:
+                obj_target = torch.ones_like(conf)
+        loss_noobj = cfg.noobject_scale * (conf.pow(2) * noobj.float()).sum()
+        loss_obj = cfg.object_scale * ((conf - obj_target).pow(2) * objf).sum()
+        w = t.scale if cfg.coord_size_weight else torch.ones_like(t.scale)
+        coord_err = (torch.sigmoid(p[..., 0:2]) - t.txy).pow(2).sum(-1) + (p[..., 2:4] - t.twh).pow(2).sum(-1)
+        loss_coord = cfg.coord_scale * (coord_err * w * objf).sum()
+        onehot = F.one_hot(t.cls, self.num_classes).float()
+        loss_cls = cfg.class_scale * ((cls_prob - onehot).pow(2).sum(-1) * objf).sum()
+        total = (loss_coord + loss_obj + loss_noobj + loss_cls) / max(n, 1)
+        parts = {"coord": float(loss_coord.detach()) / max(n, 1), "object": float(loss_obj.detach()) / max(n, 1),
+                 "noobject": float(loss_noobj.detach()) / max(n, 1), "class": float(loss_cls.detach()) / max(n, 1)}
+        return total, parts
+
+    def extra_repr(self) -> str:
+        return ", ".join(f"{k}={v}" for k, v in asdict(self.cfg).items())
+
+
+class SSDLoss(nn.Module):
+    """SSD multibox loss: smooth-L1 on encoded offsets of positives + softmax cross-entropy on positives and
+    the hardest negatives (``neg_pos_ratio`` : 1 per image), both divided by ``max(1, #positives)``.
+
+    Args:
+        priors: float[P, 4] default boxes, normalised ``(cx, cy, w, h)``.
+        iou_threshold: a default box with IoU above this with some truth is positive.
+        neg_pos_ratio: hard negatives per positive (3).
+    """
+
+    def __init__(self, priors: torch.Tensor, iou_threshold: float = 0.5, neg_pos_ratio: int = 3):
+        super().__init__()
+        self.register_buffer("priors", torch.as_tensor(priors, dtype=torch.float32))
+        self.iou_threshold = float(iou_threshold)
+        self.neg_pos_ratio = int(neg_pos_ratio)
+
+    def forward(self, raw: tuple[torch.Tensor, torch.Tensor], boxes: torch.Tensor, labels: torch.Tensor,
+                mask: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
+        loc, logits = raw[0].float(), raw[1].float()
+        n, p, k = logits.shape
+        tl, tb = ssd_match(boxes, labels, mask, self.priors, self.iou_threshold)
+        pos = tl > 0
+        num_pos = pos.sum(1)  # [N]
+        ce = F.cross_entropy(logits.reshape(-1, k), tl.reshape(-1), reduction="none").view(n, p)
+        with torch.no_grad():
+            rank_loss = ce.masked_fill(pos, -1.0)
+            order = rank_loss.argsort(1, descending=True)
+            rank = order.argsort(1)
+            num_neg = torch.minimum(self.neg_pos_ratio * num_pos, p - num_pos)
+            neg = rank < num_neg[:, None]
+        loss_cls = (ce * (pos | neg).float()).sum()
+        target_offsets = ssd_encode(tb, self.priors)
+        loss_loc = (F.smooth_l1_loss(loc, target_offsets, reduction="none", beta=1.0).sum(-1) * pos.float()).sum()
+        denom = max(1.0, float(num_pos.sum()))
+        total = (loss_loc + loss_cls) / denom
+        return total, {"loc": float(loss_loc.detach()) / denom, "cls": float(loss_cls.detach()) / denom,
+                       "positives": float(num_pos.sum()) / max(n, 1)}

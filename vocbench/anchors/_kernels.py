@@ -1,0 +1,378 @@
+"""Numba kernels for the anchor analysis. Arrays and scalars only (STYLE.md §1); the public wrappers validate.
+
+Shapes: ``wh`` is ``float64[N, 2]`` of positive (width, height); ``centers`` is ``float64[K, 2]``. The IoU of two
+(w, h) pairs is taken with both boxes aligned at a common centre (or corner — the same thing):
+``min(w1, w2) * min(h1, h2) / (w1 h1 + w2 h2 - min(w1, w2) * min(h1, h2))``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from vocbench._numba import jit
+
+__all__ = ["wh_iou_matrix", "assign_clusters", "lloyd_iou_kmeans", "best_wh_iou", "best_ratio_metric",
+           "positioned_best_iou"]
+
+
+@jit
+def wh_iou_matrix(wh, centers):
+    """IoU of every (w, h) in ``wh`` with every centre. Returns ``float64[N, K]``."""
+    n = wh.shape[0]
+    k = centers.shape[0]
+    out = np.empty((n, k), np.float64)
+    for i in range(n):
+        w = wh[i, 0]
+        h = wh[i, 1]
+        a = w * h
+        for j in range(k):
+            inter = min(w, centers[j, 0]) * min(h, centers[j, 1])
+            out[i, j] = inter / (a + centers[j, 0] * centers[j, 1] - inter)
+    return out
+
+
+@jit
+def assign_clusters(wh, centers, labels, best):
+    """Closest centre by IoU for every box (ties → lowest index). Fills ``labels``/``best``; returns sum of IoU."""
+    n = wh.shape[0]
+    k = centers.shape[0]
+    carea = np.empty(k, np.float64)
+    for j in range(k):
+        carea[j] = centers[j, 0] * centers[j, 1]
+    total = 0.0
+    for i in range(n):
+        w = wh[i, 0]
+        h = wh[i, 1]
+        a = w * h
+        bj = 0
+        bv = -1.0
+        for j in range(k):
+            inter = min(w, centers[j, 0]) * min(h, centers[j, 1])
+            v = inter / (a + carea[j] - inter)
+            if v > bv:
+                bv = v
+                bj = j
+        labels[i] = bj
+        best[i] = bv
+        total += bv
+    return total
+
+
+@jit
+def _update_centers(wh, labels, best, centers, use_median):
+    """Centroid = mean (or median) of the members; an empty cluster is re-seeded at the worst-covered box.
+
+    Returns the number of re-seeded clusters. ``best`` is modified for re-seeded boxes (set to 2.0 so that the
+    same box is not picked twice).
+    """
+    n = wh.shape[0]
+    k = centers.shape[0]
+    counts = np.zeros(k, np.int64)
+    for i in range(n):
+        counts[labels[i]] += 1
+    if use_median:
+        order = np.argsort(labels, kind="mergesort")
+        start = 0
+        for j in range(k):
+            c = counts[j]
+            if c > 0:
+                idx = order[start:start + c]
+                centers[j, 0] = np.median(wh[idx, 0])
+                centers[j, 1] = np.median(wh[idx, 1])
+            start += c
+    else:
+        sums = np.zeros((k, 2), np.float64)
+        for i in range(n):
+            sums[labels[i], 0] += wh[i, 0]
+            sums[labels[i], 1] += wh[i, 1]
+        for j in range(k):
+            if counts[j] > 0:
+                centers[j, 0] = sums[j, 0] / counts[j]
+                centers[j, 1] = sums[j, 1] / counts[j]
+    reseeded = 0
+    for j in range(k):
+        if counts[j] == 0:
+            worst = 0
+            wv = 3.0
+            for i in range(n):
+                if best[i] < wv:
+                    wv = best[i]
+                    worst = i
+            centers[j, 0] = wh[worst, 0]
+            centers[j, 1] = wh[worst, 1]
+            best[worst] = 2.0
+            reseeded += 1
+    return reseeded
+
+
+@jit
+def _wh_dist(w1, h1, w2, h2):
+    """1 - IoU of two aligned (w, h) pairs: the Jaccard distance of [0, w]x[0, h] rectangles, a true metric."""
+    inter = min(w1, w2) * min(h1, h2)
+    return 1.0 - inter / (w1 * h1 + w2 * h2 - inter)
+
+
+#: Bounds must beat the candidate by this much before a distance computation is skipped: a guard against
+#: rounding in the triangle-inequality updates, so that skipping never changes an assignment.
+_BOUND_MARGIN = 1e-9
+
+
+@jit
+def _scan(w, h, centers):
+    """Full scan of one box: (index of the highest IoU — ties to the lowest index —, 1 - best, 1 - second)."""
+    b = 0
+    v1 = -1.0
+    v2 = -1.0
+    a = w * h
+    for j in range(centers.shape[0]):
+        inter = min(w, centers[j, 0]) * min(h, centers[j, 1])
+        v = inter / (a + centers[j, 0] * centers[j, 1] - inter)
+        if v > v1:
+            v2 = v1
+            v1 = v
+            b = j
+        elif v > v2:
+            v2 = v
+    return b, 1.0 - v1, 1.0 - v2
+
+
+@jit
+def _exact_means(wh, labels, k):
+    """Counts and freshly summed member means (the reference definition of the mean centroid)."""
+    counts = np.zeros(k, np.int64)
+    sums = np.zeros((k, 2), np.float64)
+    for i in range(wh.shape[0]):
+        counts[labels[i]] += 1
+        sums[labels[i], 0] += wh[i, 0]
+        sums[labels[i], 1] += wh[i, 1]
+    return counts, sums
+
+
+@jit
+def lloyd_iou_kmeans(wh, init, max_iter, use_median):
+    """Lloyd iterations with d = 1 - IoU from ``init`` (``float64[K, 2]``, not modified).
+
+    Each iteration assigns every box to its closest centre (highest IoU, ties → lowest index) and then moves
+    each centre to the mean (median) of its members; an empty cluster is re-seeded at the box with the lowest
+    IoU to its centre. Stops at a fixed point (no label changes) or after ``max_iter`` updates. Returns the
+    final centres with their assignment: ``(centers float64[K, 2], labels int64[N], iou float64[N], mean_iou,
+    n_iter, converged)``.
+
+    The result is that of the plain algorithm (``tests/_reference/anchors.py``); two accelerations only skip
+    work that cannot change it:
+
+    * Hamerly's bounds. 1 - IoU of aligned boxes is the Jaccard distance of two origin-anchored rectangles,
+      a metric. Per box: an upper bound ``u`` on the distance to its centre, a lower bound ``l`` on the
+      distance to every other centre, moved by how far the centres moved; a box is skipped while
+      ``u < max(l, s[a]) - 1e-9`` (``s[a]`` = half the distance from centre ``a`` to its nearest other centre).
+    * Mean centroids from running sums, updated only for boxes that change cluster. At an apparent fixed point
+      the means are summed afresh; the run ends only when the fresh means equal the running ones bit for bit
+      (else it carries on from the fresh means), so the final state is an exact fixed point.
+    """
+    n = wh.shape[0]
+    k = init.shape[0]
+    centers = init.copy()
+    old = centers.copy()
+    labels = np.empty(n, np.int64)
+    best = np.empty(n, np.float64)
+    upper = np.empty(n, np.float64)
+    lower = np.empty(n, np.float64)
+    half_gap = np.empty(k, np.float64)
+    moved = np.zeros(k, np.float64)
+    for i in range(n):
+        b, d1, d2 = _scan(wh[i, 0], wh[i, 1], centers)
+        labels[i] = b
+        upper[i] = d1
+        lower[i] = d2
+    counts, sums = _exact_means(wh, labels, k)
+    n_iter = 0
+    converged = False
+    while True:
+        # ---- update step: centres from the current labels
+        if n_iter >= max_iter:
+            break
+        old[:, :] = centers
+        reseeded = 0
+        if use_median:
+            for i in range(n):
+                best[i] = 1.0 - upper[i]  # only read for re-seeding, where it is recomputed exactly below
+            if counts.min() == 0:
+                for i in range(n):
+                    a = labels[i]
+                    inter = min(wh[i, 0], centers[a, 0]) * min(wh[i, 1], centers[a, 1])
+                    best[i] = inter / (wh[i, 0] * wh[i, 1] + centers[a, 0] * centers[a, 1] - inter)
+            reseeded = _update_centers(wh, labels, best, centers, True)
+        else:
+            for j in range(k):
+                if counts[j] > 0:
+                    centers[j, 0] = sums[j, 0] / counts[j]
+                    centers[j, 1] = sums[j, 1] / counts[j]
+            if counts.min() == 0:
+                for i in range(n):  # exact IoU with the centre each box was assigned to
+                    a = labels[i]
+                    inter = min(wh[i, 0], old[a, 0]) * min(wh[i, 1], old[a, 1])
+                    best[i] = inter / (wh[i, 0] * wh[i, 1] + old[a, 0] * old[a, 1] - inter)
+                for j in range(k):
+                    if counts[j] == 0:
+                        worst = 0
+                        wv = 3.0
+                        for i in range(n):
+                            if best[i] < wv:
+                                wv = best[i]
+                                worst = i
+                        centers[j, 0] = wh[worst, 0]
+                        centers[j, 1] = wh[worst, 1]
+                        best[worst] = 2.0
+                        reseeded += 1
+        n_iter += 1
+        # ---- how far each centre moved; half the gap to the nearest other centre
+        m1 = 0.0
+        m2 = 0.0
+        j1 = -1
+        for j in range(k):
+            moved[j] = _wh_dist(old[j, 0], old[j, 1], centers[j, 0], centers[j, 1])
+            if moved[j] > m1:
+                m2 = m1
+                m1 = moved[j]
+                j1 = j
+            elif moved[j] > m2:
+                m2 = moved[j]
+        for j in range(k):
+            g = 2.0
+            for j2 in range(k):
+                if j2 != j:
+                    d = _wh_dist(centers[j, 0], centers[j, 1], centers[j2, 0], centers[j2, 1])
+                    if d < g:
+                        g = d
+            half_gap[j] = 0.5 * g
+        # ---- assignment step with bounds
+        changed = 0
+        for i in range(n):
+            a = labels[i]
+            u = upper[i] + moved[a]
+            lo = lower[i] - (m2 if a == j1 else m1)
+            m = max(half_gap[a], lo) - _BOUND_MARGIN
+            if u < m:
+                upper[i] = u
+                lower[i] = lo
+                continue
+            u = _wh_dist(wh[i, 0], wh[i, 1], centers[a, 0], centers[a, 1])
+            if u < m:
+                upper[i] = u
+                lower[i] = lo
+                continue
+            b, d1, d2 = _scan(wh[i, 0], wh[i, 1], centers)
+            upper[i] = d1
+            lower[i] = d2
+            if b != a:
+                labels[i] = b
+                changed += 1
+                counts[a] -= 1
+                counts[b] += 1
+                sums[a, 0] -= wh[i, 0]
+                sums[a, 1] -= wh[i, 1]
+                sums[b, 0] += wh[i, 0]
+                sums[b, 1] += wh[i, 1]
+        if changed == 0 and reseeded == 0:
+            if use_median:
+                converged = True
+                break
+            # an apparent fixed point: the centres must equal the freshly summed means exactly
+            counts, sums = _exact_means(wh, labels, k)
+            exact = True
+            for j in range(k):
+                if counts[j] > 0 and (centers[j, 0] != sums[j, 0] / counts[j]
+                                      or centers[j, 1] != sums[j, 1] / counts[j]):
+                    exact = False
+            if exact:
+                converged = True
+                break
+    total = assign_clusters(wh, centers, labels, best)
+    return centers, labels, best, total / max(n, 1), n_iter, converged
+
+
+@jit
+def best_wh_iou(wh, priors):
+    """For every box the largest aligned IoU over ``priors`` (``float64[P, 2]``). Returns ``float64[N]``."""
+    n = wh.shape[0]
+    labels = np.empty(n, np.int64)
+    best = np.empty(n, np.float64)
+    assign_clusters(wh, priors, labels, best)
+    return best
+
+
+@jit
+def best_ratio_metric(wh, priors):
+    """YOLOv5's anchor-fit metric: ``max_p min(w/pw, pw/w, h/ph, ph/h)`` for every box. Returns ``float64[N]``."""
+    n = wh.shape[0]
+    out = np.empty(n, np.float64)
+    for i in range(n):
+        bv = 0.0
+        for j in range(priors.shape[0]):
+            rw = wh[i, 0] / priors[j, 0]
+            rh = wh[i, 1] / priors[j, 1]
+            v = min(rw, 1.0 / rw, rh, 1.0 / rh)
+            if v > bv:
+                bv = v
+        out[i] = bv
+    return out
+
+
+@jit
+def _overlap_1d(lo, hi, c, half):
+    """Length of [lo, hi] ∩ [c - half, c + half] (0 when disjoint)."""
+    left = max(lo, c - half)
+    right = min(hi, c + half)
+    return max(right - left, 0.0)
+
+
+@jit
+def positioned_best_iou(boxes, grid_sizes, shapes_w, shapes_h, shape_grid):
+    """Best IoU of every box with any prior on regular grids, without enumerating the priors.
+
+    Args:
+        boxes: float64[N, 4] ``(x1, y1, x2, y2)`` normalised to [0, 1].
+        grid_sizes: int64[G] — feature-map sizes; cell (i, j) of grid g has centre ((j+.5)/f, (i+.5)/f).
+        shapes_w, shapes_h: float64[S] — prior sizes (normalised), each used at every cell of its grid.
+        shape_grid: int64[S] — index into ``grid_sizes`` for every shape.
+
+    For fixed sizes the overlap along x depends only on |dx| and is non-increasing in it (same for y), so the
+    best centre of a grid is the one nearest in x times the one nearest in y; both neighbours are tried to be
+    exact at ties and borders. Returns ``float64[N]``.
+    """
+    n = boxes.shape[0]
+    out = np.zeros(n, np.float64)
+    for i in range(n):
+        x1 = boxes[i, 0]
+        y1 = boxes[i, 1]
+        x2 = boxes[i, 2]
+        y2 = boxes[i, 3]
+        cx = 0.5 * (x1 + x2)
+        cy = 0.5 * (y1 + y2)
+        area = (x2 - x1) * (y2 - y1)
+        bv = 0.0
+        for s in range(shapes_w.shape[0]):
+            f = grid_sizes[shape_grid[s]]
+            pw = shapes_w[s]
+            ph = shapes_h[s]
+            # nearest cell index along each axis, and its neighbour on the other side
+            jx = int(np.floor(cx * f))
+            jy = int(np.floor(cy * f))
+            ox = 0.0
+            for dj in range(-1, 2):
+                j = min(max(jx + dj, 0), f - 1)
+                o = _overlap_1d(x1, x2, (j + 0.5) / f, 0.5 * pw)
+                if o > ox:
+                    ox = o
+            oy = 0.0
+            for dj in range(-1, 2):
+                j = min(max(jy + dj, 0), f - 1)
+                o = _overlap_1d(y1, y2, (j + 0.5) / f, 0.5 * ph)
+                if o > oy:
+                    oy = o
+            inter = ox * oy
+            v = inter / (area + pw * ph - inter)
+            if v > bv:
+                bv = v
+        out[i] = bv
+    return out
