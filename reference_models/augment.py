@@ -38,7 +38,7 @@ class AugmentConfig:
     jitter: float = 0.5
     jitter_scale: tuple[float, float] = (0.7, 1.25)
     jitter_shift: float = 0.15
-    hue: float = 10.0
+    hue: float = 2.0  # small: the synthetic classes differ by hue (palettes ≥ 25° apart)
     saturation: float = 1.5
     value: float = 1.5
 

@@ -12,7 +12,7 @@ import math
 import torch
 from torch import nn
 
-__all__ = ["ConvBNAct", "DepthwiseSeparable", "SeparableHead", "scaled_channels", "init_weights"]
+__all__ = ["ConvBNAct", "DepthwiseSeparable", "SeparableHead", "ZeroPadRightBottom", "scaled_channels", "init_weights"]
 
 
 def scaled_channels(channels: int, width: float, minimum: int = 8, divisor: int = 4) -> int:
@@ -87,3 +87,14 @@ def background_logit(num_classes: int, foreground_prior: float = 0.01) -> float:
 def small_init_(conv: nn.Conv2d, std: float = 0.01) -> None:
     """Small normal weights for a prediction layer so that its bias decides the initial output."""
     nn.init.normal_(conv.weight, std=std)
+
+
+
+class ZeroPadRightBottom(nn.Module):
+    """Append one row and one column of zeros (bottom/right) — ``nn.ZeroPad2d((0, 1, 0, 1))`` written as a
+    concatenation, so that onnxruntime cannot fuse it into the next MaxPool's padding (which would pad with −∞
+    instead of 0 and change outputs wherever the LeakyReLU output is negative)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = torch.cat((x, torch.zeros_like(x[..., :, :1])), -1)
+        return torch.cat((x, torch.zeros_like(x[..., :1, :])), -2)

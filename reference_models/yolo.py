@@ -15,7 +15,7 @@ from typing import Sequence
 import torch
 from torch import nn
 
-from reference_models.blocks import ConvBNAct, init_weights, scaled_channels, small_init_
+from reference_models.blocks import ConvBNAct, ZeroPadRightBottom, init_weights, scaled_channels, small_init_
 from reference_models.box_coder import yolo_decode
 
 __all__ = ["YoloV2Tiny", "OBJECTNESS_BIAS", "TINY_YOLO_CHANNELS"]
@@ -59,7 +59,7 @@ class YoloV2Tiny(nn.Module):
         for i in range(5):
             layers += [ConvBNAct(cin, c[i], 3), nn.MaxPool2d(2, 2)]
             cin = c[i]
-        layers += [ConvBNAct(cin, c[5], 3), nn.ZeroPad2d((0, 1, 0, 1)), nn.MaxPool2d(2, 1),
+        layers += [ConvBNAct(cin, c[5], 3), ZeroPadRightBottom(), nn.MaxPool2d(2, 1),
                    ConvBNAct(c[5], c[6], 3), ConvBNAct(c[6], c[7], 3)]
         self.features = nn.Sequential(*layers)
         self.head = nn.Conv2d(c[7], self.num_anchors * (5 + self.num_classes), 1, bias=True)

@@ -36,3 +36,4 @@ _extend("vocbench.io.detections", ["read_detections"])
 _extend("vocbench.eval", ["evaluate", "EvalResult"])
 _extend("vocbench.anchors", ["IoUKMeans"])
 _extend("vocbench.stats", ["compute_stats", "DatasetStats"])
+_extend("vocbench.nms", ["batched_nms", "soft_nms"])  # not `nms`: it would shadow the subpackage vocbench.nms

@@ -10,12 +10,14 @@ candidate ``c`` is computed with the same floating-point expression, operand for
     inter = w * h
     iou   = inter / (area_k + area_c - inter),  area = (x2 - x1 + offset) * (y2 - y1 + offset)
 
-What makes it fast is *which* kept boxes a candidate is compared with. Kept boxes go into a hierarchy of
-uniform grids, one level per power-of-two box size; a candidate looks only at the grid cells it covers, and
-only at levels whose box sizes can reach the threshold (IoU > t needs ``max_side_k > t * max_side_c`` and
-``max_side_c > t * max_side_k``). A pair with zero intersection never suppresses (for t >= 0), so the boxes
-that share no cell with the candidate can be skipped without changing the result. On detector-like data each
-candidate meets a handful of kept boxes, so the cost is the sort plus about linear work.
+What makes it fast is *which* kept boxes a candidate is compared with. Kept boxes are filed by their centre in
+a hierarchy of uniform grids, one level per power-of-two box size (cell side 0.4x the level's box size). IoU > t
+needs an overlap longer than ``t * max(w_k, w_c)`` on each axis, hence centres at most
+``(w_k + w_c) / 2 - t * max(w_k, w_c)`` apart, and a size ratio ``t < side_k / side_c < 1 / t``; a candidate
+visits only the levels and cells inside those bounds (with a 1e-9 relative slack, far above the rounding of the
+IoU expression), its own level and cell first. Pairs outside the bounds cannot exceed the threshold, and a pair
+with zero intersection never suppresses (for t >= 0), so the result is exactly the greedy one. On detector-like
+data each candidate meets a handful of kept boxes: the cost is the score sort plus about linear work.
 """
 
 from __future__ import annotations
@@ -26,14 +28,31 @@ import numpy as np
 
 from vocbench._numba import jit
 
-__all__ = ["greedy_nms_kernel", "greedy_nms_segments_kernel", "soft_nms_kernel", "greedy_nms_quadratic_kernel"]
+__all__ = ["greedy_nms_kernel", "greedy_nms_segments_kernel", "soft_nms_kernel", "greedy_nms_quadratic_kernel",
+           "first_nonfinite_row", "first_nonfinite"]
 
 # Relative slack for the size-ratio pruning: far larger than the few-ulp rounding of the IoU expression.
 _PRUNE_SLACK = 1e-9
 _MAX_LEVELS = 48
 # grid cell side as a fraction of the largest box side of its level
-_CELL_PER_SIDE = 0.5
+_CELL_PER_SIDE = 0.4
 _CELL_PER_SIDE_INV = 1.0 / _CELL_PER_SIDE
+
+
+@jit
+def _scan(k, ent_next, x1, y1, x2, y2, area, cx1, cy1, cx2, cy2, ac, offset, t):
+    """True when a kept box on the list starting at ``k`` has IoU > t with the candidate (torchvision's formula)."""
+    while k >= 0:
+        w = min(x2[k], cx2) - max(x1[k], cx1) + offset
+        if w > 0.0:
+            h = min(y2[k], cy2) - max(y1[k], cy1) + offset
+            if h > 0.0:
+                inter = w * h
+                union = area[k] + ac - inter
+                if union > 0.0 and inter / union > t:
+                    return True
+        k = ent_next[k]
+    return False
 
 
 @jit
@@ -120,14 +139,14 @@ def greedy_nms_kernel(boxes, order, iou_threshold, offset, max_output):
         if smax > s0:
             n_levels = min(int(math.ceil(math.log2(smax / s0))) + 1, _MAX_LEVELS)
         slack_abs = 1e-9 * (max(abs(gx0), abs(gx1), abs(gy0), abs(gy1)) + smax)
-    cell = np.empty(n_levels)
+    cell = np.empty(n_levels)  # inverse cell side
     nx = np.empty(n_levels, np.int64)
     ny = np.empty(n_levels, np.int64)
     base = np.empty(n_levels, np.int64)
     total = 0
     for lv in range(n_levels):
         c = s0 * (2.0 ** lv) * _CELL_PER_SIDE
-        cell[lv] = c
+        cell[lv] = 1.0 / c
         nx[lv] = int(gw / c) + 1
         ny[lv] = int(gh / c) + 1
         base[lv] = total
@@ -163,48 +182,58 @@ def greedy_nms_kernel(boxes, order, iou_threshold, offset, max_output):
         cy1 = y1[r]
         cx2 = x2[r]
         cy2 = y2[r]
+        lc = 0
+        top = s0
+        while sc > top and lc < n_levels - 1:
+            lc += 1
+            top *= 2.0
         suppressed = False
-        for lv in range(n_levels):
-            if lev_count[lv] == 0:
-                continue
-            if prune and (lev_smax[lv] <= tlo * sc or lev_smin[lv] * tlo >= sc):
-                continue
-            # IoU > t needs an overlap longer than t * max(wk, wc) on each axis, so the centres are at most
-            # (wk + wc) / 2 - t * max(wk, wc) apart; bound that over the widths present at this level
-            wm = lev_wmax[lv]
-            if wm <= wc:
-                rx = 0.5 * wm + half_minus_t * wc
-            else:
-                rx = max(one_minus_t * wc, half_minus_t * wm + 0.5 * wc)
-            hm = lev_hmax[lv]
-            if hm <= hc:
-                ry = 0.5 * hm + half_minus_t * hc
-            else:
-                ry = max(one_minus_t * hc, half_minus_t * hm + 0.5 * hc)
-            rx = rx * (1.0 + _PRUNE_SLACK) + slack_abs
-            ry = ry * (1.0 + _PRUNE_SLACK) + slack_abs
-            c = cell[lv]
-            nxl = nx[lv]
-            i0 = min(max(int((px - rx - gx0) / c), 0), nxl - 1)
-            i1 = min(max(int((px + rx - gx0) / c), 0), nxl - 1)
-            j0 = min(max(int((py - ry - gy0) / c), 0), ny[lv] - 1)
-            j1 = min(max(int((py + ry - gy0) / c), 0), ny[lv] - 1)
-            b = base[lv]
-            for jj in range(j0, j1 + 1):
-                row = b + jj * nxl
-                for ii in range(i0, i1 + 1):
-                    k = head[row + ii]
-                    while k >= 0:
-                        w = min(x2[k], cx2) - max(x1[k], cx1) + offset
-                        if w > 0.0:
-                            h = min(y2[k], cy2) - max(y1[k], cy1) + offset
-                            if h > 0.0:
-                                inter = w * h
-                                union = area[k] + ac - inter
-                                if union > 0.0 and inter / union > t:
-                                    suppressed = True
-                                    break
-                        k = ent_next[k]
+        # own size level first, then the neighbours: the usual suppressor is a box of about the same size
+        for d in range(n_levels):
+            for side_sign in range(2):
+                if d == 0 and side_sign == 1:
+                    continue
+                lv = lc - d if side_sign == 0 else lc + d
+                if lv < 0 or lv >= n_levels or lev_count[lv] == 0:
+                    continue
+                if prune and (lev_smax[lv] <= tlo * sc or lev_smin[lv] * tlo >= sc):
+                    continue
+                # IoU > t needs an overlap longer than t * max(wk, wc) on each axis, so the centres are at most
+                # (wk + wc) / 2 - t * max(wk, wc) apart; bound that over the widths present at this level
+                wm = lev_wmax[lv]
+                if wm <= wc:
+                    rx = 0.5 * wm + half_minus_t * wc
+                else:
+                    rx = max(one_minus_t * wc, half_minus_t * wm + 0.5 * wc)
+                hm = lev_hmax[lv]
+                if hm <= hc:
+                    ry = 0.5 * hm + half_minus_t * hc
+                else:
+                    ry = max(one_minus_t * hc, half_minus_t * hm + 0.5 * hc)
+                rx = rx * (1.0 + _PRUNE_SLACK) + slack_abs
+                ry = ry * (1.0 + _PRUNE_SLACK) + slack_abs
+                c = cell[lv]
+                nxl = nx[lv]
+                nyl = ny[lv]
+                i0 = min(max(int((px - rx - gx0) * c), 0), nxl - 1)
+                i1 = min(max(int((px + rx - gx0) * c), 0), nxl - 1)
+                j0 = min(max(int((py - ry - gy0) * c), 0), nyl - 1)
+                j1 = min(max(int((py + ry - gy0) * c), 0), nyl - 1)
+                ic = min(max(int((px - gx0) * c), i0), i1)
+                jc = min(max(int((py - gy0) * c), j0), j1)
+                b = base[lv]
+                # the candidate's own cell first, then the rest of the window
+                if _scan(head[b + jc * nxl + ic], ent_next, x1, y1, x2, y2, area, cx1, cy1, cx2, cy2, ac, offset, t):
+                    suppressed = True
+                    break
+                for jj in range(j0, j1 + 1):
+                    row = b + jj * nxl
+                    for ii in range(i0, i1 + 1):
+                        if ii == ic and jj == jc:
+                            continue
+                        if _scan(head[row + ii], ent_next, x1, y1, x2, y2, area, cx1, cy1, cx2, cy2, ac, offset, t):
+                            suppressed = True
+                            break
                     if suppressed:
                         break
                 if suppressed:
@@ -218,17 +247,15 @@ def greedy_nms_kernel(boxes, order, iou_threshold, offset, max_output):
         if n_keep == cap:
             break
         # file the kept box under its centre at its size level
-        lv = 0
-        if sc > s0:
-            lv = min(int(math.ceil(math.log2(sc / s0))), n_levels - 1)
+        lv = lc
         lev_count[lv] += 1
         lev_smin[lv] = min(lev_smin[lv], sc)
         lev_smax[lv] = max(lev_smax[lv], sc)
         lev_wmax[lv] = max(lev_wmax[lv], wc)
         lev_hmax[lv] = max(lev_hmax[lv], hc)
         c = cell[lv]
-        ii = min(max(int((px - gx0) / c), 0), nx[lv] - 1)
-        jj = min(max(int((py - gy0) / c), 0), ny[lv] - 1)
+        ii = min(max(int((px - gx0) * c), 0), nx[lv] - 1)
+        jj = min(max(int((py - gy0) * c), 0), ny[lv] - 1)
         slot = base[lv] + jj * nx[lv] + ii
         # append (oldest first: the highest-scoring kept box, the usual suppressor, is met first)
         ent_next[r] = -1
@@ -357,3 +384,24 @@ def soft_nms_kernel(boxes, scores, iou_threshold, sigma, gaussian, score_thresho
             if s[i] < score_threshold:
                 alive[i] = False
     return keep[:n_keep], kept_scores[:n_keep]
+
+
+@jit
+def first_nonfinite_row(a):
+    """Index of the first row of a float64 2-D array holding NaN or +-inf, or -1."""
+    for i in range(a.shape[0]):
+        for j in range(a.shape[1]):
+            v = a[i, j]
+            if not (v - v == 0.0):
+                return i
+    return -1
+
+
+@jit
+def first_nonfinite(a):
+    """Index of the first NaN or +-inf of a float64 1-D array, or -1."""
+    for i in range(a.shape[0]):
+        v = a[i]
+        if not (v - v == 0.0):
+            return i
+    return -1

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from vocbench.errors import InputError
-from vocbench.nms._kernels import greedy_nms_kernel
+from vocbench.nms._kernels import first_nonfinite, first_nonfinite_row, greedy_nms_kernel
 
 __all__ = ["nms"]
 
@@ -20,9 +20,8 @@ def _check_boxes(boxes, name: str = "boxes") -> np.ndarray:
     if b.ndim != 2 or b.shape[1] != 4:
         raise InputError(f"{name} must have shape (N, 4) as (x1, y1, x2, y2), got shape {tuple(b.shape)}")
     b = np.ascontiguousarray(b, dtype=np.float64)
-    finite = np.isfinite(b)
-    if not finite.all():
-        row = int(np.flatnonzero(~finite.all(axis=1))[0])
+    row = int(first_nonfinite_row(b))
+    if row >= 0:
         raise InputError(f"{name}[{row}] has a non-finite coordinate: {b[row].tolist()}")
     return b
 
@@ -37,9 +36,8 @@ def _check_scores(scores, n: int, name: str = "scores") -> np.ndarray:
         raise InputError(f"{name} has length {s.shape[0]} but boxes has {n} rows (index {min(n, s.shape[0])} "
                          f"has no partner)")
     s = np.ascontiguousarray(s, dtype=np.float64)
-    finite = np.isfinite(s)
-    if not finite.all():
-        i = int(np.flatnonzero(~finite)[0])
+    i = int(first_nonfinite(s))
+    if i >= 0:
         raise InputError(f"{name}[{i}] is not finite: {s[i]}")
     return s
 
@@ -74,9 +72,18 @@ def _candidate_order(scores: np.ndarray, score_threshold: float | None, pre_nms_
     """Rows by descending score, ties in row order (a stable sort), after the score filter and top-k."""
     if score_threshold is not None:
         rows = np.flatnonzero(scores > score_threshold)
-        order = rows[np.argsort(-scores[rows], kind="stable")]
+        neg = -scores[rows]
     else:
-        order = np.argsort(-scores, kind="stable")
+        rows = None
+        neg = -scores
+    # the default (SIMD introsort) argsort is several times faster than the stable one; it gives the same
+    # order unless scores tie, which is checked in one pass (and then the stable sort decides)
+    order = np.argsort(neg)
+    v = neg[order]
+    if len(v) > 1 and (v[1:] == v[:-1]).any():
+        order = np.argsort(neg, kind="stable")
+    if rows is not None:
+        order = rows[order]
     if pre_nms_top_k >= 0:
         order = order[:pre_nms_top_k]
     return order.astype(np.int64, copy=False)

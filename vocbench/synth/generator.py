@@ -19,14 +19,17 @@ Conventions:
     * ``truncated`` = the object is cut by the image border, which is exactly when its box reaches the border
       (``xmin == 1``, ``ymin == 1``, ``xmax == width`` or ``ymax == height``); objects that are not cut are
       kept at least 2 px inside.
-    * ``difficult`` = tiny (``sqrt(box area / image area) < 0.04``, about 16 px on a 500×375 image, or a box
-      side under 6 px) or mostly hidden (less than 35 % of its pixels visible). ``occluded`` = less than 80 %
+    * ``difficult`` = tiny (``sqrt(box area / image area) < 0.05``, about 22 px on a 500×375 image, 18 px on 416×312,
+      or a box side under 6 px) or mostly hidden (less than 35 % of its pixels visible). ``occluded`` = less than 80 %
       visible. An object with less than 8 % (or 12 px) visible is left out of the annotation.
     * Layout statistics come from :data:`~vocbench.synth.profile.VOC0712_PROFILE` (VOC07+12 trainval): objects
       per image, box size given how crowded the image is, how often a box of that size reaches the border,
       per-class box aspect ratio and how often an image repeats a class. Class frequencies are VOC's
       flattened by a power ``class_balance`` (default 0.5; 1 = VOC's own, where person is 33 % of objects) so
-      every class has enough examples to learn from.
+      every class has enough examples to learn from; the per-class mean log aspect ratios are then shifted by
+      one constant so that the overall aspect-ratio distribution stays VOC's.
+    * Faint objects: an object other than an image's first is, with VOC's probability of being ``difficult``
+      at its size, drawn see-through (25-40 % opacity) and marked ``difficult``.
     * Determinism: image ``i`` draws from ``numpy.random.default_rng([seed, 0, i])`` and the split from
       ``default_rng([seed, 1])``, so the output does not depend on the number of workers. Annotations are
       byte-identical for a seed; JPEG bytes are identical for the same numpy and Pillow versions.
@@ -60,7 +63,7 @@ SPLIT_FRACTIONS: tuple[float, float, float] = (0.5, 0.25, 0.25)
 #: The file that marks a folder as written by :func:`generate` (and holds its parameters and counts).
 MARKER = "vocbench_synth.json"
 #: ``sqrt(box area / image area)`` below which an object is difficult.
-DIFFICULT_SIZE = 0.04
+DIFFICULT_SIZE = 0.05
 #: Box side (pixels) below which an object is difficult.
 DIFFICULT_SIDE = 6
 #: Visible share of its pixels below which an object is difficult.
@@ -72,6 +75,11 @@ DROP_VISIBLE, DROP_PIXELS = 0.08, 12
 #: Largest rotation of an object, radians.
 MAX_ROTATION = math.radians(20.0)
 JPEG_QUALITY = 90
+#: Widening of the per-class aspect spread, making up for the narrowing where big boxes must fit the image.
+ASPECT_SPREAD = 1.2
+#: Added to every class's mean log aspect: fitting big boxes into (mostly landscape) images pulls aspects towards
+#: the image's; measured on 2,000 images so that the overall mean log aspect matches the profile's.
+ASPECT_OFFSET = -0.06
 
 
 @dataclass(frozen=True)
@@ -82,6 +90,13 @@ class _Config:
     seed: int
     class_probs: tuple[float, ...]
     profile: LayoutProfile
+
+    @property
+    def aspect_shift(self) -> float:
+        """Added to every class's mean log aspect so the mixture keeps the profile's mean under ``class_probs``."""
+        mu = np.asarray(self.profile.class_aspect_mean)
+        return float(np.dot(self.profile.class_probs, mu) / sum(self.profile.class_probs)
+                     - np.dot(self.class_probs, mu))
 
 
 # ---------------------------------------------------------------------------------------------------- layout
@@ -100,6 +115,47 @@ def _classes(rng: np.random.Generator, n: int, class_probs: np.ndarray, repeat: 
         else:
             out[k] = rng.choice(len(class_probs), p=class_probs)
     return out
+
+
+def _log_aspect(rng: np.random.Generator, mean: float, std: float, size: float, image_log_aspect: float) -> float:
+    """``log(w / h)`` from the class's normal, truncated so that a box of relative ``size`` fits the image.
+
+    A box ``s * sqrt(W * H)`` on a side fits when ``|log(w / h) - log(W / H)| <= -2 log(s)``; big boxes thus take
+    the image's shape, as VOC's image-filling boxes do.
+    """
+    half = min(-2.0 * math.log(max(size, 1e-3)), 2.3)
+    lo, hi = image_log_aspect - half, image_log_aspect + half
+    for _ in range(16):
+        la = rng.normal(mean, std)
+        if lo <= la <= hi:
+            return float(la)
+    return float(np.clip(rng.normal(mean, std), lo, hi))
+
+
+_UNIT_GRID = np.stack(np.meshgrid(np.linspace(-1, 1, 65, dtype=np.float32),
+                                   np.linspace(-1, 1, 65, dtype=np.float32)), 0)
+
+
+def _fit_frame(family: int, shape_p: np.ndarray, cx: float, cy: float, ex: float, ey: float,
+               theta: float) -> tuple[float, float, float, float]:
+    """Centre and half sizes of a shape's local frame so that the rotated shape spans ``cx ± ex, cy ± ey``.
+
+    The shape is sampled on a 65×65 grid of its unit frame; three fixed-point steps rescale the half sizes
+    until the rotated samples span the target extent, then the centre is shifted onto the target's centre.
+    """
+    u, v = _UNIT_GRID
+    inside = shape_mask(family, u, v, shape_p)
+    u, v = u[inside].astype(np.float64), v[inside].astype(np.float64)
+    co, si = math.cos(theta), math.sin(theta)
+    a, b = ex, ey
+    for _ in range(3):
+        dx = a * u * co - b * v * si
+        dy = a * u * si + b * v * co
+        a *= 2 * ex / max(dx.max() - dx.min(), 1e-6)
+        b *= 2 * ey / max(dy.max() - dy.min(), 1e-6)
+    dx = a * u * co - b * v * si
+    dy = a * u * si + b * v * co
+    return cx - (dx.max() + dx.min()) / 2, cy - (dy.max() + dy.min()) / 2, max(a, 1.0), max(b, 1.0)
 
 
 def _place_axis(rng: np.random.Generator, length: int, extent: int, touch_low: bool, touch_high: bool):
@@ -135,14 +191,22 @@ def _layout(rng: np.random.Generator, width: int, height: int, cfg: _Config) -> 
     size_p = np.asarray(prof.size_probs[crowd_bucket(n)])
     size_p = size_p / size_p.sum()
     scale = math.sqrt(width * height)
+    shift = cfg.aspect_shift + ASPECT_OFFSET
+    # the first object is never tiny, so every image has something to learn from (VOC images all do)
+    first_p = np.where(SIZE_BINS[1:] > 1.5 * DIFFICULT_SIZE, size_p, 0.0)
+    first_p = first_p / first_p.sum()
     specs = []
-    for c in classes:
-        b = int(rng.choice(len(size_p), p=size_p))
+    for k, c in enumerate(classes):
+        b = int(rng.choice(len(size_p), p=first_p if k == 0 else size_p))
         s = rng.uniform(SIZE_BINS[b], SIZE_BINS[b + 1])
-        la = float(np.clip(rng.normal(prof.class_aspect_mean[c], prof.class_aspect_std[c]), -2.3, 2.3))
+        if k == 0:
+            s = max(s, 1.5 * DIFFICULT_SIZE)
+        la = _log_aspect(rng, prof.class_aspect_mean[c] + shift, prof.class_aspect_std[c] * ASPECT_SPREAD, s,
+                         math.log(width / height))
         bw = int(np.clip(round(s * scale * math.exp(la / 2)), 3, width))
         bh = int(np.clip(round(s * scale * math.exp(-la / 2)), 3, height))
-        specs.append({"cls": int(c), "bw": bw, "bh": bh, "p_touch": prof.border_probs[b]})
+        specs.append({"cls": int(c), "bw": bw, "bh": bh, "p_touch": prof.border_probs[b], "first": k == 0,
+                      "p_faint": prof.difficult_probs[b] if b > 0 else 0.0})
     # big objects first (mostly): small ones then stay visible, as in photos where the big object is the subject
     jitter = rng.uniform(0.5, 1.5, n)
     specs = [specs[i] for i in np.argsort(-np.array([s["bw"] * s["bh"] for s in specs]) * jitter, kind="stable")]
@@ -163,17 +227,19 @@ def _layout(rng: np.random.Generator, width: int, height: int, cfg: _Config) -> 
         ex, ey = (fx1 - fx0) / 2, (fy1 - fy0) / 2
         tmax = min(MAX_ROTATION, 0.8 * math.atan(min(ex / ey, ey / ex)))
         theta = rng.uniform(-tmax, tmax)
-        co, si = math.cos(abs(theta)), math.sin(abs(theta))
-        den = co * co - si * si
-        spec.update(cx=(fx0 + fx1) / 2, cy=(fy0 + fy1) / 2, a=max((ex * co - ey * si) / den, 1.0),
-                    b=max((ey * co - ex * si) / den, 1.0), theta=theta, shape_p=rng.random(4), tex_p=rng.random(4))
         style = CLASS_STYLES[spec["cls"]]
+        shape_p = rng.random(4)
+        cx, cy, a, b = _fit_frame(style.shape, shape_p, (fx0 + fx1) / 2, (fy0 + fy1) / 2, ex, ey, theta)
+        spec.update(cx=cx, cy=cy, a=a, b=b, theta=theta, shape_p=shape_p, tex_p=rng.random(4))
+        first, p_faint = spec.pop("first"), spec.pop("p_faint")
+        spec["faint"] = (not first) and bool(rng.random() < p_faint)
         pal = PALETTES[style.palette]
         spec["main"] = hsv_to_rgb(pal.hue + rng.uniform(-10, 10), rng.uniform(0.65, 1.0), rng.uniform(0.6, 1.0))
         ah, asat, aval = pal.accent_hsv
         spec["accent"] = hsv_to_rgb(ah + rng.uniform(-10, 10), asat * rng.uniform(0.8, 1.0),
                                     aval * rng.uniform(0.85, 1.0) if aval > 0.5 else aval + rng.uniform(0, 0.1))
         spec["shade"] = rng.uniform(0.0, 0.35)
+        spec["alpha"] = rng.uniform(0.25, 0.4)
     return specs
 
 
@@ -200,11 +266,12 @@ def render_image(index: int, seed: int = 0, size: int = 416, profile: LayoutProf
 
     Returns:
         ``(image, objects)``: uint8[H, W, 3] RGB and one dict per annotated object with ``name``, ``pose``,
-        ``truncated``, ``occluded``, ``difficult`` (0/1) and ``bbox`` (xmin, ymin, xmax, ymax), VOC 1-based
-        inclusive pixels.
+        ``truncated``, ``occluded``, ``difficult`` (0/1), ``bbox`` (xmin, ymin, xmax, ymax), VOC 1-based
+        inclusive pixels, ``layer`` (drawing order) and ``visible`` (share of its pixels not covered).
     """
     cfg = _Config("", "", size, seed, _class_probs(profile, class_balance), profile)
-    return _render(cfg, index)
+    image, objects, _ = _render(cfg, index)
+    return image, objects
 
 
 def _class_probs(profile: LayoutProfile, balance: float) -> tuple[float, ...]:
@@ -212,7 +279,8 @@ def _class_probs(profile: LayoutProfile, balance: float) -> tuple[float, ...]:
     return tuple((p / p.sum()).tolist())
 
 
-def _render(cfg: _Config, index: int) -> tuple[np.ndarray, list[dict]]:
+def _render(cfg: _Config, index: int) -> tuple[np.ndarray, list[dict], np.ndarray]:
+    """Image, annotated objects, and int32[H, W] owner map (layer of the object on top, -1 = background)."""
     rng = np.random.default_rng([cfg.seed, 0, index])
     width, height = _image_shape(rng, cfg.profile, cfg.size)
     img = background(rng, height, width)
@@ -236,7 +304,12 @@ def _render(cfg: _Config, index: int) -> tuple[np.ndarray, list[dict]]:
         light = (1.0 - np.float32(sp["shade"]) * (v + 1.0) * 0.5)[..., None]  # lit from the top
         tex = texture_mask(style.texture, u, v, sp["tex_p"])
         colour = sp["main"] * light if tex is None else np.where(tex[..., None], sp["accent"], sp["main"]) * light
-        img[ya:yb, xa:xb][mask] = colour[mask]
+        region = img[ya:yb, xa:xb]
+        if sp["faint"]:  # hard to make out: mostly see-through (these are the 'difficult' ones)
+            alpha = np.float32(sp["alpha"])
+            region[mask] = region[mask] * (1 - alpha) + colour[mask] * alpha
+        else:
+            region[mask] = colour[mask]
         owner[ya:yb, xa:xb][mask] = k
         pixels[k] = count
         rows = np.flatnonzero(mask.any(axis=1))
@@ -262,12 +335,13 @@ def _render(cfg: _Config, index: int) -> tuple[np.ndarray, list[dict]]:
             "name": CLASS_STYLES[sp["cls"]].name,
             "pose": "Left" if theta < -0.1 else "Right" if theta > 0.1 else "Frontal",
             "truncated": int(truncated), "occluded": int(vis < OCCLUDED_VISIBLE),
-            "difficult": int(tiny or vis < DIFFICULT_VISIBLE),
+            "difficult": int(tiny or sp["faint"] or vis < DIFFICULT_VISIBLE),
             "bbox": (bx0 + 1, by0 + 1, bx1 + 1, by1 + 1),
+            "layer": k, "visible": float(vis),
         })
     # annotation order: top-left first (stable for equal keys), like annotators working across the image
     objects.sort(key=lambda o: (o["bbox"][1] // 64, o["bbox"][0]))
-    return image, objects
+    return image, objects, owner
 
 
 # ---------------------------------------------------------------------------------------------------- files
@@ -302,7 +376,7 @@ def _write_one(cfg: _Config, index: int) -> tuple[str, list[tuple[str, int]]]:
     from PIL import Image
 
     image_id = f"{index + 1:06d}"
-    image, objects = _render(cfg, index)
+    image, objects, _ = _render(cfg, index)
     folder = Path(cfg.folder)
     Image.fromarray(image, mode="RGB").save(folder / "JPEGImages" / f"{image_id}.jpg", format="JPEG",
                                             quality=JPEG_QUALITY)
@@ -395,6 +469,8 @@ def generate(out: str | os.PathLike, images: int = 2000, size: int = 416, seed: 
         else:
             method = "forkserver" if "forkserver" in mp.get_all_start_methods() else "spawn"
             ctx = mp.get_context(method)
+            if method == "forkserver":  # import once in the server; workers fork from it ready to draw
+                ctx.set_forkserver_preload(["vocbench.synth.generator"])
             chunk = max(1, min(32, images // (workers * 8)))
             with ctx.Pool(workers) as pool:
                 for i, res in enumerate(pool.imap(task, range(images), chunksize=chunk)):

@@ -23,7 +23,7 @@ import numpy as np
 from vocbench.structures import VOC_CLASSES, Dataset
 
 __all__ = ["LayoutProfile", "VOC0712_PROFILE", "profile_from_dataset", "SIZE_BINS", "CROWD_BUCKETS",
-           "crowd_bucket", "box_sizes", "box_log_aspects", "touches_border"]
+           "crowd_bucket", "box_sizes", "box_log_aspects", "touches_border", "layout_distances"]
 
 #: Edges of the 20 size bins (``size`` as defined above) used for the size and border histograms.
 SIZE_BINS: np.ndarray = np.linspace(0.0, 1.0, 21)
@@ -76,6 +76,7 @@ class LayoutProfile:
         size_probs: float[len(CROWD_BUCKETS), 20] — per crowd bucket, the histogram of ``size`` over
             :data:`SIZE_BINS`.
         border_probs: float[20] — per size bin, the share of boxes that touch the image border.
+        difficult_probs: float[20] — per size bin, the share of objects marked ``difficult``.
         class_probs: float[C] — class frequencies (objects), in ``classes`` order.
         class_aspect_mean, class_aspect_std: float[C] — mean and standard deviation of ``log(w / h)`` per class.
         repeat_class_prob: probability that an object after the first in an image repeats a class already in it.
@@ -88,6 +89,7 @@ class LayoutProfile:
     objects_per_image_probs: tuple[float, ...]
     size_probs: tuple[tuple[float, ...], ...]
     border_probs: tuple[float, ...]
+    difficult_probs: tuple[float, ...]
     class_probs: tuple[float, ...]
     class_aspect_mean: tuple[float, ...]
     class_aspect_std: tuple[float, ...]
@@ -102,6 +104,7 @@ class LayoutProfile:
             "image_shapes": [list(s) for s in self.image_shapes], "image_shape_probs": list(self.image_shape_probs),
             "objects_per_image_probs": list(self.objects_per_image_probs),
             "size_probs": [list(r) for r in self.size_probs], "border_probs": list(self.border_probs),
+            "difficult_probs": list(self.difficult_probs),
             "class_probs": list(self.class_probs), "class_aspect_mean": list(self.class_aspect_mean),
             "class_aspect_std": list(self.class_aspect_std), "repeat_class_prob": self.repeat_class_prob,
         }
@@ -155,6 +158,7 @@ def profile_from_dataset(ds: Dataset, max_shapes: int = 24, max_objects: int = 2
     touch = touches_border(ds)
     per_bin = np.bincount(size_bin, minlength=20)
     border = np.bincount(size_bin, weights=touch.astype(np.float64), minlength=20) / np.maximum(per_bin, 1)
+    difficult = np.bincount(size_bin, weights=ds.difficult.astype(np.float64), minlength=20) / np.maximum(per_bin, 1)
 
     aspect = box_log_aspects(ds)
     c = ds.num_classes
@@ -179,6 +183,7 @@ def profile_from_dataset(ds: Dataset, max_shapes: int = 24, max_objects: int = 2
         objects_per_image_probs=_rounded(_normalise(hist), 5),
         size_probs=tuple(size_probs),
         border_probs=_rounded(border),
+        difficult_probs=_rounded(difficult),
         class_probs=_rounded(_normalise(cnt), 5),
         class_aspect_mean=_rounded(mean),
         class_aspect_std=_rounded(std),
@@ -212,6 +217,8 @@ VOC0712_PROFILE = LayoutProfile(
                  0.01017, 0.00736, 0.00645, 0.00422, 0.00231, 0.00165, 0.00149, 0.00116, 0.00083)),
     border_probs=(0.063, 0.1167, 0.177, 0.2142, 0.2597, 0.3022, 0.3427, 0.395, 0.4171, 0.4493, 0.498, 0.5093, 0.5359,
                   0.5426, 0.586, 0.6133, 0.6679, 0.764, 0.8449, 0.9525),
+    difficult_probs=(0.7614, 0.3575, 0.1936, 0.1524, 0.1237, 0.0951, 0.0767, 0.0591, 0.0451, 0.0473, 0.0559, 0.0303,
+                     0.0339, 0.0339, 0.029, 0.0257, 0.0421, 0.0322, 0.0353, 0.1112),
     class_probs=(0.02721, 0.02558, 0.03854, 0.02958, 0.04481, 0.01925, 0.08487, 0.03422, 0.09186, 0.0224, 0.02238,
                  0.04403, 0.02448, 0.02416, 0.32984, 0.03651, 0.02852, 0.02564, 0.02084, 0.02526),
     class_aspect_mean=(0.7936, 0.02, 0.008, 0.4, -0.805, 0.2148, 0.4097, 0.1012, -0.2048, 0.0671, 0.6163, 0.0247,
@@ -223,3 +230,51 @@ VOC0712_PROFILE = LayoutProfile(
              'dog', 'horse', 'motorbike', 'person', 'pottedplant', 'sheep', 'sofa', 'train', 'tvmonitor'),
     source='VOC2007+2012 trainval',
 )
+
+
+def _ks(a: np.ndarray, b: np.ndarray) -> float:
+    """Two-sample Kolmogorov-Smirnov statistic: the largest gap between the empirical CDFs."""
+    a, b = np.sort(a), np.sort(b)
+    grid = np.concatenate([a, b])
+    return float(np.max(np.abs(np.searchsorted(a, grid, "right") / len(a) - np.searchsorted(b, grid, "right") / len(b))))
+
+
+def _w1(a: np.ndarray, b: np.ndarray) -> float:
+    """1-Wasserstein (earth mover's) distance between two samples on the line."""
+    a, b = np.sort(a), np.sort(b)
+    grid = np.sort(np.concatenate([a, b]))
+    cdf_a = np.searchsorted(a, grid[:-1], "right") / len(a)
+    cdf_b = np.searchsorted(b, grid[:-1], "right") / len(b)
+    return float(np.sum(np.abs(cdf_a - cdf_b) * np.diff(grid)))
+
+
+def layout_distances(a: Dataset, b: Dataset, max_objects: int = 20) -> dict[str, float]:
+    """How far apart the layouts of two datasets are (non-difficult objects, as the dataset report counts them).
+
+    Args:
+        a, b: the datasets (e.g. a synthetic set and VOC07+12 trainval).
+        max_objects: objects-per-image counts above this are pooled.
+
+    Returns:
+        ``objects_per_image_tv``: total variation distance (0..1) between the objects-per-image histograms;
+        ``size_ks`` / ``size_w1``: KS statistic and 1-Wasserstein distance between the ``size`` samples;
+        ``size_tv``: total variation between the 20-bin ``size`` histograms;
+        ``aspect_ks`` / ``aspect_w1``: the same for ``log(w / h)``; ``aspect_std_ratio``: std(a) / std(b).
+    """
+    def counts(ds: Dataset) -> np.ndarray:
+        n = np.bincount(ds.image_index[~ds.difficult], minlength=ds.num_images)
+        return np.bincount(np.minimum(n, max_objects), minlength=max_objects + 1) / max(ds.num_images, 1)
+
+    keep_a, keep_b = ~a.difficult, ~b.difficult
+    sa, sb = box_sizes(a)[keep_a], box_sizes(b)[keep_b]
+    la, lb = box_log_aspects(a)[keep_a], box_log_aspects(b)[keep_b]
+    if len(sa) == 0 or len(sb) == 0:
+        raise ValueError("layout_distances: a dataset has no non-difficult objects")
+    ha = np.histogram(np.clip(sa, 0, 1), SIZE_BINS)[0] / len(sa)
+    hb = np.histogram(np.clip(sb, 0, 1), SIZE_BINS)[0] / len(sb)
+    return {
+        "objects_per_image_tv": float(0.5 * np.abs(counts(a) - counts(b)).sum()),
+        "size_ks": _ks(sa, sb), "size_w1": _w1(sa, sb), "size_tv": float(0.5 * np.abs(ha - hb).sum()),
+        "aspect_ks": _ks(la, lb), "aspect_w1": _w1(la, lb),
+        "aspect_std_ratio": float(la.std() / lb.std()) if lb.std() > 0 else float("nan"),
+    }

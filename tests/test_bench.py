@@ -1,0 +1,110 @@
+"""The benchmark harness, peers and report (no timing assertions: only structure and agreement)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from vocbench.bench import peers
+from vocbench.bench.harness import BenchResult, BenchRow, machine_info, time_call
+from vocbench.bench.suites import bench_nms, goal_table
+from vocbench.bench.workloads import cluster_boxes, uniform_boxes
+from vocbench.nms import nms
+
+
+def test_time_call_counts_and_budget():
+    calls = []
+    times, res, first = time_call(lambda: calls.append(1) or len(calls), repeats=4, warmup=2)
+    assert len(times) == 4 and len(calls) == 6 and res == 6 and first >= 0
+    calls.clear()
+    import time
+
+    times, _, _ = time_call(lambda: time.sleep(0.02), repeats=50, warmup=1, budget_s=0.01)
+    assert len(times) == 1  # the warm-up call was over budget: it is the measurement
+
+
+def test_workloads_deterministic_and_valid():
+    gt = np.array([[10, 20, 200, 300], [150, 100, 350, 260.0]])
+    b1, s1 = cluster_boxes(2000, gt, 500, 375, seed=3)
+    b2, s2 = cluster_boxes(2000, gt, 500, 375, seed=3)
+    assert np.array_equal(b1, b2) and np.array_equal(s1, s2)
+    assert b1.shape == (2000, 4) and np.all(b1[:, 2] >= b1[:, 0]) and np.all(b1[:, 3] >= b1[:, 1])
+    assert b1[:, [0, 2]].min() >= 0 and b1[:, [0, 2]].max() <= 500 and b1[:, [1, 3]].max() <= 375
+    assert (s1 >= 0.3).sum() == 1200  # the object share, scored above the background
+    b, s = uniform_boxes(100, seed=1)
+    assert b.shape == (100, 4) and np.all(b[:, 2:] - b[:, :2] >= 10)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_numpy_peer_equals_nms(seed):
+    boxes, scores = uniform_boxes(1500, seed=seed)
+    assert np.array_equal(peers.numpy_nms(boxes, scores, 0.45), nms(boxes, scores, 0.45))
+
+
+def test_devkit_peer_on_a_tiny_case():
+    recs = {"a": [{"name": "cat", "bbox": [1, 1, 10, 10], "difficult": 0},
+                  {"name": "cat", "bbox": [20, 20, 30, 30], "difficult": 1}],
+            "b": [{"name": "cat", "bbox": [1, 1, 10, 10], "difficult": 0}]}
+    lines = {"cat": [["a", "0.9", "1", "1", "10", "10"], ["a", "0.8", "20", "20", "30", "30"],
+                     ["b", "0.7", "50", "50", "60", "60"], ["b", "0.6", "1", "1", "10", "10"]]}
+    ap = peers.devkit_voc_eval(recs, lines, ["cat"])
+    # ranked: TP, (difficult: ignored), FP, TP → precision 1, 1/2, 2/3 at recall 1/2, 1/2, 1
+    assert ap["voc12"]["cat"] == pytest.approx(0.5 * 1 + 0.5 * 2 / 3)
+    assert ap["voc07"]["cat"] == pytest.approx((6 * 1 + 5 * 2 / 3) / 11)
+
+
+def test_numpy_kmeans_peer_matches_vocbench():
+    anchors = pytest.importorskip("vocbench.anchors")
+    rng = np.random.default_rng(0)
+    wh = rng.uniform(0.05, 1, (500, 2))
+    init = wh[:4].copy()
+    c, miou = peers.numpy_iou_kmeans(wh, init)
+    est = anchors.IoUKMeans(4, init=init).fit(wh)
+    assert miou == pytest.approx(est.mean_iou_, abs=1e-9)
+
+
+def test_bench_nms_rows_agree_and_report_renders(tmp_path):
+    rows = bench_nms(quick=True, sizes=(300, 900))
+    vb = [r for r in rows if r.impl == "vocbench"]
+    assert len(vb) == 4 and all(r.median_s > 0 for r in vb)
+    for r in rows:
+        if r.impl == "vocbench":
+            continue
+        if r.median_s == r.median_s:
+            assert r.agrees is True, (r.impl, r.case, r.note)
+            assert r.ratio > 0
+        else:
+            assert r.note  # a row that did not run says why ("no CUDA device", "peer not installed")
+    result = BenchResult(rows=tuple(rows), machine=machine_info(), quick=True, goals=tuple(goal_table(rows)))
+    text = str(result)
+    assert "torchvision CPU (1 thread)" in text and "agrees" in text
+    json.dumps(result.to_dict())  # JSON-ready (NaN handled by emit_json's to_jsonable)
+    from vocbench.commands._common import to_jsonable
+
+    json.dumps(to_jsonable(result.to_dict()), allow_nan=False)
+    from tests.browser import assert_renders
+    from vocbench.report.bench import write_bench_report
+
+    path = write_bench_report(tmp_path / "bench.html", result)
+    assert_renders(path, ["Summary", "NMS", "Notes"], min_svgs=2)
+
+
+def test_missing_peer_row():
+    def prep():
+        raise peers.PeerMissing("peer not installed (nothing)")
+
+    from vocbench.bench.suites import _peer_row
+
+    row = _peer_row("nms", "c", "ghost", 1, prep, lambda r: (True, ""), 1.0, 1, None)
+    assert row.note == "peer not installed (nothing)" and row.ratio != row.ratio and row.agrees is None
+
+
+def test_goal_table_says_by_how_much():
+    rows = [BenchRow("nms", "clusters n=1917", "vocbench", 1917, 1e-3, 1e-3, 1e-3, 1),
+            BenchRow("nms", "clusters n=1917", "torchvision CPU (1 thread)", 1917, 5e-3, 5e-3, 5e-3, 1, ratio=5.0,
+                     agrees=True)]
+    g = goal_table(rows)
+    first = [x for x in g if "1917" in x["goal"]][0]
+    assert first["measured"] == "5.0x" and first["status"] == "MISSED by 2.0x"

@@ -1,0 +1,224 @@
+"""vocbench.nms against slow twins (tests/_reference/nms.py) and torchvision.ops.nms."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from tests._reference.nms import batched_nms_ref, iou_ref, nms_ref, soft_nms_ref
+from vocbench.errors import InputError
+from vocbench.nms import batched_nms, nms, soft_nms
+from vocbench.nms._kernels import greedy_nms_quadratic_kernel
+
+
+def random_case(rng, n, kind):
+    """Random boxes of several flavours: continuous, integer grid (many exact ties of IoU), degenerate."""
+    xy = rng.uniform(0, 100, (n, 2))
+    wh = rng.uniform(0, 40, (n, 2))
+    if kind == "grid":
+        xy, wh = np.round(xy / 5) * 5, np.round(wh / 5) * 5
+    if kind == "degenerate":
+        wh[rng.random((n, 2)) < 0.2] = 0.0
+    boxes = np.concatenate([xy, xy + wh], axis=1)
+    scores = rng.random(n)
+    if kind in ("grid", "ties"):
+        scores = np.round(scores * 4) / 4
+    return boxes, scores
+
+
+KINDS = ["continuous", "grid", "ties", "degenerate"]
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("thr", [0.0, 0.3, 0.5, 0.7, 1.0])
+@pytest.mark.parametrize("offset", [0, 1])
+def test_nms_equals_slow_twin(kind, thr, offset):
+    rng = np.random.default_rng(hash((kind, thr, offset)) % 2**32)
+    for _ in range(15):
+        boxes, scores = random_case(rng, int(rng.integers(1, 120)), kind)
+        got = nms(boxes, scores, thr, pixel_offset=offset)
+        assert got.dtype == np.int64
+        assert got.tolist() == nms_ref(boxes, scores, thr, offset)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.slow
+def test_nms_equals_quadratic_kernel_large(kind):
+    rng = np.random.default_rng(7)
+    boxes, scores = random_case(rng, 3000, kind)
+    boxes *= 10
+    order = np.argsort(-scores, kind="stable")
+    quad = order[greedy_nms_quadratic_kernel(boxes, order, 0.45, 0.0)]
+    assert np.array_equal(nms(boxes, scores, 0.45), quad)
+
+
+def _torch():
+    torch = pytest.importorskip("torch")
+    torchvision = pytest.importorskip("torchvision")
+    return torch, torchvision
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("thr", [0.0, 0.45, 0.5, 0.9])
+def test_nms_equals_torchvision(kind, thr):
+    torch, tv = _torch()
+    rng = np.random.default_rng(11)
+    for n in (0, 1, 2, 17, 400, 2500):
+        boxes, scores = random_case(rng, n, kind)
+        want = tv.ops.nms(torch.from_numpy(boxes), torch.from_numpy(scores), thr).numpy()
+        assert np.array_equal(nms(boxes, scores, thr), want)
+
+
+@pytest.mark.slow
+def test_nms_equals_torchvision_on_detector_clusters():
+    torch, tv = _torch()
+    from vocbench.bench.workloads import cluster_boxes, uniform_boxes
+
+    gt = np.array([[10, 20, 200, 300], [150, 100, 350, 260], [300, 10, 480, 120.0]])
+    for n, seed in [(845, 0), (8732, 1), (30000, 2)]:
+        for boxes, scores in (cluster_boxes(n, gt, 500, 375, seed=seed), uniform_boxes(n, seed=seed)):
+            want = tv.ops.nms(torch.from_numpy(boxes), torch.from_numpy(scores), 0.45).numpy()
+            assert np.array_equal(nms(boxes, scores, 0.45), want)
+
+
+def test_adversarial_cases():
+    # identical boxes, tied scores: the first row wins, the rest go
+    boxes = np.tile([[0.0, 0.0, 10.0, 10.0]], (5, 1))
+    assert nms(boxes, np.ones(5), 0.5).tolist() == [0]
+    assert nms(boxes, np.array([0.1, 0.9, 0.9, 0.2, 0.9]), 0.5).tolist() == [1]
+    # IoU exactly at the threshold is kept (suppress only when IoU > threshold): IoU = 50 / 150 = 1/3 ...
+    a, b = [0.0, 0.0, 10.0, 10.0], [5.0, 0.0, 15.0, 10.0]
+    assert iou_ref(a, b) == 50.0 / 150.0
+    assert nms(np.array([a, b]), np.array([0.9, 0.8]), 50.0 / 150.0).tolist() == [0, 1]
+    assert nms(np.array([a, b]), np.array([0.9, 0.8]), np.nextafter(50.0 / 150.0, 0)).tolist() == [0]
+    # IoU exactly 0.5 with pixel_offset=1: [1,1,10,10] (100 px) vs [1,1,10,... ] overlapping half
+    c, d = [1.0, 1.0, 10.0, 10.0], [1.0, 1.0, 10.0, 20.0]  # 100 and 200 px, inter 100 → IoU 0.5
+    assert iou_ref(c, d, 1.0) == 0.5
+    assert nms(np.array([c, d]), np.array([0.9, 0.8]), 0.5, pixel_offset=1).tolist() == [0, 1]
+    assert nms(np.array([c, d]), np.array([0.9, 0.8]), 0.49, pixel_offset=1).tolist() == [0]
+    assert nms(np.array([c, d]), np.array([0.9, 0.8]), 0.49).tolist() == [0, 1]  # continuous IoU is 81/171 = 0.474
+    # zero-area boxes never suppress and are never suppressed, even when identical
+    z = np.array([[5.0, 5.0, 5.0, 9.0], [5.0, 5.0, 5.0, 9.0], [0.0, 0.0, 10.0, 10.0]])
+    assert nms(z, np.array([0.3, 0.2, 0.1]), 0.1).tolist() == [0, 1, 2]
+    # ... but with pixel_offset=1 a zero-width box is one pixel wide
+    assert nms(z, np.array([0.3, 0.2, 0.1]), 0.1, pixel_offset=1).tolist() == [0, 2]
+    # threshold 0 suppresses any positive overlap; touching boxes do not overlap
+    t = np.array([[0.0, 0, 10, 10], [10.0, 0, 20, 10], [9.0, 0, 19, 10]])
+    assert nms(t, np.array([0.9, 0.8, 0.7]), 0.0).tolist() == [0, 1]
+
+
+def test_continuous_vs_offset_iou_value():
+    # documents the convention: the same boxes give different IoUs with and without '+1'
+    c, d = [1.0, 1.0, 10.0, 10.0], [1.0, 1.0, 10.0, 20.0]
+    assert iou_ref(c, d) == 81.0 / 171.0
+
+
+def test_options_score_threshold_topk_max_output():
+    rng = np.random.default_rng(3)
+    boxes, scores = random_case(rng, 500, "continuous")
+    full = nms(boxes, scores, 0.5)
+    assert np.array_equal(nms(boxes, scores, 0.5, max_output=7), full[:7])
+    assert len(nms(boxes, scores, 0.5, max_output=0)) == 0
+    sel = np.flatnonzero(scores > 0.6)
+    want = sel[nms(boxes[sel], scores[sel], 0.5)]
+    assert np.array_equal(nms(boxes, scores, 0.5, score_threshold=0.6), want)
+    top = np.argsort(-scores, kind="stable")[:50]
+    want = top[nms(boxes[top], scores[top], 0.5)]
+    assert np.array_equal(nms(boxes, scores, 0.5, pre_nms_top_k=50), want)
+
+
+def test_empty_and_shapes():
+    assert nms(np.zeros((0, 4)), np.zeros(0), 0.5).shape == (0,)
+    assert nms([], [], 0.5).shape == (0,)
+    assert batched_nms(np.zeros((0, 4)), np.zeros(0), np.zeros(0, int), 0.5).shape == (0,)
+    k, s = soft_nms(np.zeros((0, 4)), np.zeros(0))
+    assert k.shape == (0,) and s.shape == (0,)
+    assert nms(np.array([[0, 0, 1, 1]], np.float32), np.array([1], np.float32), 0.5).tolist() == [0]
+
+
+@pytest.mark.parametrize("bad, match", [
+    (dict(boxes=np.zeros((3, 3))), r"shape \(N, 4\)"),
+    (dict(boxes=np.zeros((2, 2, 4))), r"shape \(N, 4\)"),
+    (dict(scores=np.zeros(2)), r"length 2 .* 3 rows"),
+    (dict(scores=np.zeros((3, 1))), r"shape \(N,\)"),
+    (dict(boxes=np.array([[0, 0, 1, 1], [0, 0, np.nan, 1], [0, 0, 1, 1.0]])), r"boxes\[1\]"),
+    (dict(boxes=np.array([[0, 0, 1, 1], [0, 0, 1, 1], [0, -np.inf, 1, 1.0]])), r"boxes\[2\]"),
+    (dict(scores=np.array([0.1, 0.2, np.nan])), r"scores\[2\]"),
+    (dict(scores=np.array([np.inf, 0.2, 0.3])), r"scores\[0\]"),
+    (dict(thr=-0.1), "iou_threshold"),
+    (dict(thr=float("nan")), "iou_threshold"),
+    (dict(boxes=np.array([["a", "b", "c", "d"]] * 3)), "numeric"),
+])
+def test_bad_input_raises_value_error(bad, match):
+    args = dict(boxes=np.tile([[0.0, 0, 1, 1]], (3, 1)), scores=np.ones(3), thr=0.5)
+    args.update(bad)
+    with pytest.raises(ValueError, match=match) as exc:
+        nms(args["boxes"], args["scores"], args["thr"])
+    assert isinstance(exc.value, InputError)
+    with pytest.raises(InputError):
+        nms(np.zeros((1, 4)), np.ones(1), 0.5, pixel_offset=2)
+    with pytest.raises(InputError, match=r"labels\[1\]"):
+        batched_nms(np.zeros((2, 4)), np.ones(2), np.array([0, 0.5]), 0.5)
+    with pytest.raises(InputError, match="labels has length"):
+        batched_nms(np.zeros((2, 4)), np.ones(2), np.array([0]), 0.5)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("offset", [0, 1])
+def test_batched_nms_equals_twin(kind, offset):
+    rng = np.random.default_rng(5 + offset)
+    for _ in range(20):
+        n = int(rng.integers(1, 150))
+        boxes, scores = random_case(rng, n, kind)
+        labels = rng.integers(0, 4, n)
+        got = batched_nms(boxes, scores, labels, 0.5, pixel_offset=offset)
+        assert got.tolist() == batched_nms_ref(boxes, scores, labels, 0.5, offset)
+    got = batched_nms(boxes, scores, labels, 0.5, max_output=3, pixel_offset=offset)
+    assert got.tolist() == batched_nms_ref(boxes, scores, labels, 0.5, offset)[:3]
+
+
+def test_batched_nms_per_label_cap():
+    boxes = np.array([[0, 0, 10, 10], [20, 20, 30, 30], [0, 0, 10, 10], [40, 40, 50, 50.0]])
+    scores = np.array([0.9, 0.8, 0.7, 0.6])
+    labels = np.array([0, 0, 1, 0])
+    assert batched_nms(boxes, scores, labels, 0.5).tolist() == [0, 1, 2, 3]
+    assert batched_nms(boxes, scores, labels, 0.5, max_output_per_label=1).tolist() == [0, 2]
+
+
+def test_batched_nms_equals_torchvision():
+    torch, tv = _torch()
+    rng = np.random.default_rng(9)
+    for n in (10, 300, 6000):  # torchvision switches algorithm above 4000 boxes on CPU
+        boxes, scores = random_case(rng, n, "continuous")
+        labels = rng.integers(0, 20, n)
+        want = tv.ops.batched_nms(torch.from_numpy(boxes), torch.from_numpy(scores), torch.from_numpy(labels),
+                                  0.5).numpy()
+        got = batched_nms(boxes, scores, labels, 0.5)
+        assert np.array_equal(got, want)
+
+
+@pytest.mark.parametrize("method", ["linear", "gaussian"])
+@pytest.mark.parametrize("kind", KINDS)
+def test_soft_nms_equals_twin(method, kind):
+    rng = np.random.default_rng(21)
+    for _ in range(10):
+        boxes, scores = random_case(rng, int(rng.integers(1, 80)), kind)
+        keep, new = soft_nms(boxes, scores, 0.3, method=method, sigma=0.5, score_threshold=0.01)
+        rk, rs = soft_nms_ref(boxes, scores, 0.3, method, 0.5, 0.01)
+        assert keep.tolist() == rk
+        np.testing.assert_allclose(new, rs, rtol=1e-12)
+        assert np.all(np.diff(new) <= 0)
+
+
+def test_soft_nms_paper_example():
+    # two boxes with IoU 0.5: linear decays the second by (1 - 0.5), Gaussian by exp(-0.25 / 0.5)
+    boxes = np.array([[0.0, 0, 10, 10], [0.0, 0, 10, 20]])
+    scores = np.array([0.9, 0.8])
+    keep, new = soft_nms(boxes, scores, 0.3, method="linear")
+    assert keep.tolist() == [0, 1] and new[1] == pytest.approx(0.4)
+    keep, new = soft_nms(boxes, scores, method="gaussian", sigma=0.5)
+    assert new[1] == pytest.approx(0.8 * np.exp(-0.5))
+    keep, new = soft_nms(boxes, scores, 0.6, method="linear")  # below N_t: untouched
+    assert new[1] == 0.8
+    with pytest.raises(InputError):
+        soft_nms(boxes, scores, method="cubic")

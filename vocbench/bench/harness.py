@@ -1,0 +1,166 @@
+"""Timing harness behind ``vocbench bench``: repeats after warm-up, rows of ratios, machine record.
+
+A :class:`BenchRow` is one implementation timed on one case; its ``ratio`` is the peer's median time over
+vocbench's median time on the same case in the same run (> 1: vocbench is faster), and ``agrees`` says whether
+the peer returned the same answer (same keep set, same AP to a stated tolerance).
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["BenchRow", "BenchResult", "time_call", "machine_info"]
+
+
+def time_call(fn: Callable[[], object], repeats: int, warmup: int = 1, budget_s: float | None = None):
+    """Run ``fn`` ``warmup`` times untimed (JIT compile, caches), then time it.
+
+    Returns ``(times_s float64[R], last_result, first_call_s)``. With ``budget_s``, the number of timed repeats
+    shrinks (at least 1) so the whole measurement stays near that budget; the warm-up call counts as the
+    first estimate of one call's time.
+    """
+    first = 0.0
+    result = None
+    for i in range(warmup):
+        t0 = time.perf_counter()
+        result = fn()
+        if i == 0:
+            first = time.perf_counter() - t0
+    if budget_s is not None and warmup and first > 0:
+        if first > budget_s:  # one call is over budget: the warm-up call is the measurement (slow peers)
+            return np.asarray([first]), result, first
+        repeats = max(1, min(repeats, int(budget_s / first)))
+    times = []
+    for _ in range(max(1, repeats)):
+        t0 = time.perf_counter()
+        result = fn()
+        times.append(time.perf_counter() - t0)
+    return np.asarray(times), result, first
+
+
+@dataclass(frozen=True)
+class BenchRow:
+    """One implementation on one case.
+
+    Attributes:
+        suite: ``nms``, ``eval``, ``io`` or ``anchors``.
+        case: what was computed on which input (``"clusters n=1917"``, ``"VOC07+VOC12, YOLOv2"``).
+        impl: implementation name (``"vocbench"``, ``"torchvision CPU (1 thread)"``, ...).
+        n: problem size (boxes, detections, files) or 0.
+        median_s, min_s, max_s: over ``repeats`` timed runs after warm-up (NaN when not run).
+        repeats: timed runs.
+        ratio: this peer's median / vocbench's median on the same case (NaN for vocbench itself or not run).
+        agrees: True/False when compared with vocbench's answer, None when not comparable or not run.
+        note: agreement detail or why the row was not run (``"peer not installed"``).
+    """
+
+    suite: str
+    case: str
+    impl: str
+    n: int = 0
+    median_s: float = float("nan")
+    min_s: float = float("nan")
+    max_s: float = float("nan")
+    repeats: int = 0
+    ratio: float = float("nan")
+    agrees: bool | None = None
+    note: str = ""
+
+    @classmethod
+    def from_times(cls, suite, case, impl, n, times, **kw) -> "BenchRow":
+        t = np.asarray(times, float)
+        return cls(suite, case, impl, int(n), float(np.median(t)), float(t.min()), float(t.max()), len(t), **kw)
+
+    def to_dict(self) -> dict:
+        return {k: getattr(self, k) for k in self.__dataclass_fields__}
+
+
+@dataclass(frozen=True)
+class BenchResult:
+    """All rows of a ``vocbench bench`` run plus the machine they ran on."""
+
+    rows: tuple[BenchRow, ...]
+    machine: dict = field(default_factory=dict)
+    quick: bool = False
+    goals: tuple[dict, ...] = ()
+
+    def to_pandas(self) -> pd.DataFrame:
+        return pd.DataFrame([r.to_dict() for r in self.rows])
+
+    def to_dict(self) -> dict:
+        return {"machine": self.machine, "quick": self.quick, "rows": [r.to_dict() for r in self.rows],
+                "goals": list(self.goals)}
+
+    def __str__(self) -> str:
+        lines = []
+        m = self.machine
+        lines.append(f"machine: {m.get('cpu', '?')}, {m.get('cores', '?')} cores; numba {m.get('numba')}, "
+                     f"numpy {m.get('numpy')}, torch {m.get('torch')} ({m.get('torch_threads')} thread(s) for "
+                     f"peers), NUMBA_NUM_THREADS={m.get('numba_threads')}")
+        suite = None
+        header = f"  {'case':<34} {'implementation':<36} {'median':>10} {'min':>10} {'max':>10} {'ratio':>9}  agreement"
+        for r in self.rows:
+            if r.suite != suite:
+                suite = r.suite
+                lines.append("")
+                lines.append(f"[{suite}]  ratio = peer median / vocbench median (> 1: vocbench faster)")
+                lines.append(header)
+            ratio = "" if r.ratio != r.ratio else f"{r.ratio:8.1f}x"
+            agree = {True: "agrees", False: "DIFFERS", None: "-"}[r.agrees]
+            note = f"{agree}: {r.note}" if r.note else agree
+            lines.append(f"  {r.case[:34]:<34} {r.impl[:36]:<36} {_fmt_t(r.median_s):>10} {_fmt_t(r.min_s):>10} "
+                         f"{_fmt_t(r.max_s):>10} {ratio:>9}  {note}")
+        if self.goals:
+            lines.append("")
+            lines.append("goals:")
+            for g in self.goals:
+                lines.append(f"  {g['goal']:<58} measured {g['measured']:>9}  {g['status']}")
+        return "\n".join(lines)
+
+
+def _fmt_t(t: float) -> str:
+    if t != t:
+        return "-"
+    if t < 1e-3:
+        return f"{t * 1e6:.1f} us"
+    if t < 1:
+        return f"{t * 1e3:.2f} ms"
+    return f"{t:.2f} s"
+
+
+def machine_info() -> dict:
+    """CPU model, core count, library versions and thread settings (peers' modules only if already imported)."""
+    import sys
+
+    import numba
+
+    cpu = platform.processor() or ""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    info = {
+        "cpu": cpu, "cores": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version(),
+        "numpy": np.__version__, "numba": numba.__version__, "numba_threads": numba.config.NUMBA_NUM_THREADS,
+        "numba_kernels": "serial (vocbench NMS/eval kernels used here are single-threaded)",
+    }
+    for mod in ("torch", "torchvision", "cv2", "pycocotools", "faster_coco_eval", "torchmetrics"):
+        m = sys.modules.get(mod)
+        info[mod] = getattr(m, "__version__", "installed") if m is not None else None
+    torch = sys.modules.get("torch")
+    info["torch_threads"] = torch.get_num_threads() if torch is not None else None
+    from vocbench import __version__
+
+    info["vocbench"] = __version__
+    return info

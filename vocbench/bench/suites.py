@@ -1,0 +1,373 @@
+"""The four comparisons behind ``vocbench bench``: nms, eval, io, anchors. Each returns :class:`BenchRow` s."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from vocbench.bench import peers
+from vocbench.bench.harness import BenchResult, BenchRow, machine_info, time_call
+from vocbench.bench.workloads import NMS_SIZES, cluster_boxes, pick_image, uniform_boxes
+
+__all__ = ["SUITES", "run_suites", "bench_nms", "bench_eval", "bench_io", "bench_anchors", "default_shared",
+           "goal_table", "NMS_IOU"]
+
+#: IoU threshold of the NMS benchmark (YOLOv2 and SSD use 0.45).
+NMS_IOU = 0.45
+
+
+def default_shared() -> Path:
+    """``$VOCBENCH_SHARED`` or ``../shared`` beside the repository / current folder."""
+    env = os.environ.get("VOCBENCH_SHARED")
+    if env:
+        return Path(env)
+    for base in (Path.cwd(), Path(__file__).resolve().parents[2]):
+        cand = base.parent / "shared"
+        if (cand / "voc").exists():
+            return cand
+    return Path.cwd().parent / "shared"
+
+
+def _peer_row(suite, case, impl, n, prepare: Callable[[], Callable[[], object]], compare, ref_median, repeats,
+              budget_s) -> BenchRow:
+    """Time a peer; ``compare(result) -> (agrees, note)``; a missing peer becomes a row with a note."""
+    try:
+        fn = prepare()
+    except peers.PeerMissing as exc:
+        return BenchRow(suite, case, impl, n, note=str(exc))
+    try:
+        times, result, _ = time_call(fn, repeats, warmup=1, budget_s=budget_s)
+    except Exception as exc:  # a peer that fails on this input is reported, not fatal
+        return BenchRow(suite, case, impl, n, note=f"peer failed: {type(exc).__name__}: {str(exc)[:120]}")
+    agrees, note = compare(result)
+    med = float(np.median(times))
+    return BenchRow.from_times(suite, case, impl, n, times, ratio=med / ref_median, agrees=agrees, note=note)
+
+
+# ------------------------------------------------------------------------------------------------------ NMS
+def _same_keep(ref: np.ndarray):
+    def compare(got):
+        got = np.asarray(got, np.int64)
+        if np.array_equal(got, ref):
+            return True, "same keep set and order"
+        a, b = set(ref.tolist()), set(got.tolist())
+        if a == b:
+            return True, "same keep set (order differs)"
+        return False, f"keep sets differ: {len(a - b)} only in vocbench, {len(b - a)} only in peer"
+    return compare
+
+
+def bench_nms(quick: bool = False, dataset=None, sizes=NMS_SIZES, progress: Callable[[str], None] | None = None):
+    """vocbench.nms vs torchvision (CPU, 1 thread; CUDA when present), numpy greedy NMS, OpenCV NMSBoxes."""
+    from vocbench.nms import nms
+    from vocbench.nms._kernels import greedy_nms_quadratic_kernel
+
+    if dataset is not None:
+        gt, width, height, image_id = pick_image(dataset, seed=0)
+        cluster_src = f"VOC2007 test image {image_id}"
+    else:  # no real data: three fixed objects in a VOC-sized image
+        gt, width, height = np.array([[48, 240, 195, 371], [8, 12, 352, 498], [200, 50, 300, 200.0]]), 375.0, 500.0
+        cluster_src = "three fixed objects"
+    rows = []
+    repeats = 5 if quick else 15
+    budget = 1.5 if quick else 10.0
+    nms(np.zeros((1, 4)), np.ones(1), 0.5)  # JIT warm-up (compile excluded from every timing)
+    slow_skip: dict[str, float] = {}
+    for kind in ("clusters", "uniform"):
+        for n in sizes:
+            if kind == "clusters":
+                boxes, scores = cluster_boxes(n, gt, width, height, seed=n)
+            else:
+                boxes, scores = uniform_boxes(n, seed=n)
+            case = f"{kind} n={n}"
+            if progress:
+                progress(f"nms {case}")
+            times, ref, _ = time_call(lambda: nms(boxes, scores, NMS_IOU), repeats * 2, warmup=2,
+                                      budget_s=max(budget, 1.0))
+            ref = np.asarray(ref)
+            med = float(np.median(times))
+            rows.append(BenchRow.from_times("nms", case, "vocbench", n, times,
+                                            note=f"{len(ref)} kept, IoU > {NMS_IOU}; {cluster_src}"
+                                            if kind == "clusters" else f"{len(ref)} kept, IoU > {NMS_IOU}"))
+            cmp = _same_keep(ref)
+            order = np.argsort(-scores, kind="stable")
+            cands = [
+                ("torchvision CPU (1 thread)", lambda: peers.prepare_torchvision_nms(boxes, scores, NMS_IOU)),
+                ("torchvision CUDA", lambda: peers.prepare_torchvision_nms(boxes, scores, NMS_IOU, "cuda")),
+                ("numpy greedy (py_cpu_nms)", lambda: (lambda: peers.numpy_nms(boxes, scores, NMS_IOU))),
+                ("OpenCV dnn.NMSBoxes (1 thread)", lambda: peers.prepare_opencv_nms(boxes, scores, NMS_IOU)),
+                ("vocbench O(n*kept) loop (numba)",
+                 lambda: (lambda: order[greedy_nms_quadratic_kernel(boxes, order, NMS_IOU, 0.0)])),
+            ]
+            for impl, prep in cands:
+                key = f"{kind}/{impl}"
+                if quick and impl.startswith("vocbench O(n") and n > 10_000:
+                    rows.append(BenchRow("nms", case, impl, n, note="skipped in --quick (n > 10k)"))
+                    continue
+                if key in slow_skip:
+                    rows.append(BenchRow("nms", case, impl, n, note=f"skipped: {slow_skip[key]:.1f} s per call at a "
+                                                                     f"smaller n (--quick)"))
+                    continue
+                row = _peer_row("nms", case, impl, n, prep, cmp, med, repeats, budget)
+                rows.append(row)
+                if quick and row.median_s == row.median_s and row.median_s * 3 > 4.0 and "torchvision CPU" not in impl:
+                    slow_skip[key] = row.median_s
+    return rows
+
+
+# ----------------------------------------------------------------------------------------------------- eval
+def _voc_compare(vb: dict, metric_key: str, tol: float):
+    def compare(res):
+        got = res[metric_key]
+        diffs = [abs(got[c] - vb[c]) for c in vb if c in got and got[c] == got[c]]
+        worst = max(diffs) if diffs else float("nan")
+        return bool(worst <= tol), f"per-class AP max |diff| {worst:.1e} (tol {tol:g})"
+    return compare
+
+
+def bench_eval(quick: bool = False, shared: Path | None = None, progress=None):
+    """VOC07/VOC12 and COCO scoring of the real YOLOv2 detections on VOC2007 test vs the peers."""
+    import vocbench
+
+    shared = Path(shared or default_shared())
+    root = shared / "voc" / "VOCdevkit"
+    det_dir = shared / "voc" / "detections" / "yolov2-voc07test"
+    case_voc = "VOC07+VOC12 mAP, YOLOv2 VOC07 test"
+    case_coco = "COCO protocol, YOLOv2 VOC07 test"
+    if not (root.exists() and det_dir.exists()):
+        return [BenchRow("eval", case_voc, "vocbench", note=f"real data not found under {shared}")]
+    if not hasattr(vocbench, "evaluate") or not hasattr(vocbench, "read_detections"):
+        return [BenchRow("eval", case_voc, "vocbench", note="vocbench.evaluate / read_detections not available yet")]
+    if progress:
+        progress("eval: loading data")
+    dataset = vocbench.load_voc(root, ["2007:test"])
+    dets = vocbench.read_detections(det_dir, dataset)
+    n = len(dets)
+    repeats = 3 if quick else 7
+    slow_repeats = 1 if quick else 3
+    rows = []
+
+    # VOC metrics
+    times, res, _ = time_call(lambda: vocbench.evaluate(dataset, dets, metrics=("voc07", "voc12"), protocol="devkit",
+                                                         iou=0.5), repeats, warmup=1)
+    d = res.to_dict()
+    med = float(np.median(times))
+    rows.append(BenchRow.from_times("eval", case_voc, "vocbench", n, times,
+                                    note=f"mAP07 {d['voc07']['mAP']:.6f}, mAP12 {d['voc12']['mAP']:.6f}"))
+    recs = peers.parse_voc_xml_plain(root, ["2007:test"])
+    recs = {k.split("/", 1)[1]: v for k, v in recs.items()}
+    lines = peers.parse_det_lines_plain(det_dir, dataset.classes)
+    if progress:
+        progress("eval: devkit loop")
+
+    def cmp_devkit(r):
+        a, na = _voc_compare(d["voc07"]["per_class"], "voc07", 1e-4)(r)
+        b, nb = _voc_compare(d["voc12"]["per_class"], "voc12", 1e-4)(r)
+        return a and b, f"VOC07 {na}; VOC12 {nb} (voc_eval.py uses IoU > 0.5, the devkit >= 0.5)"
+
+    rows.append(_peer_row("eval", case_voc, "plain devkit loop (voc_eval.py)", n,
+                          lambda: (lambda: peers.devkit_voc_eval(recs, lines, dataset.classes)), cmp_devkit, med,
+                          slow_repeats, None))
+    gt = peers.coco_gt_dict(dataset)
+    dt = peers.coco_det_list(dataset, dets)
+    vb_ap50 = None
+    try:
+        times_c, res_c, _ = time_call(lambda: vocbench.evaluate(dataset, dets, metrics=("coco",)), repeats, warmup=1)
+        dc = res_c.to_dict()["coco"]
+        vb_ap50 = dc.get("AP50")
+        med_c = float(np.median(times_c))
+        rows_coco = [BenchRow.from_times("eval", case_coco, "vocbench", n, times_c,
+                                         note=f"AP {dc.get('AP', float('nan')):.4f}, AP50 {vb_ap50:.4f}")]
+    except Exception as exc:  # the coco metric may not exist yet
+        med_c = float("nan")
+        rows_coco = [BenchRow("eval", case_coco, "vocbench", n, note=f"coco metric unavailable: {exc}")]
+
+    def cmp_ap50(r):
+        if vb_ap50 is None:
+            return None, f"AP50 {r['AP50']:.4f} (COCO 101-point AP; not comparable with VOC AP)"
+        diff = abs(r["AP50"] - vb_ap50)
+        return bool(diff <= 2e-3), f"AP50 {r['AP50']:.4f} vs vocbench {vb_ap50:.4f}"
+
+    for impl, prep in [("faster-coco-eval, IoU 0.5 only", lambda: peers.prepare_faster_coco_eval(gt, dt, True)),
+                       ("pycocotools, IoU 0.5 only", lambda: peers.prepare_pycocotools(gt, dt, True)),
+                       ("torchmetrics mAP, IoU 0.5 only", lambda: peers.prepare_torchmetrics(dataset, dets, True))]:
+        if progress:
+            progress(f"eval: {impl}")
+        rows.append(_peer_row("eval", case_voc, impl, n, prep, cmp_ap50, med, slow_repeats, None))
+    rows += rows_coco
+    if med_c == med_c:
+        ref_ap = res_c.to_dict()["coco"].get("AP")
+
+        def cmp_coco(r):
+            diff = abs(r["AP"] - ref_ap)
+            return bool(diff <= 2e-3), f"AP {r['AP']:.4f} vs vocbench {ref_ap:.4f}"
+
+        for impl, prep in [("faster-coco-eval", lambda: peers.prepare_faster_coco_eval(gt, dt, False)),
+                           ("pycocotools", lambda: peers.prepare_pycocotools(gt, dt, False)),
+                           ("torchmetrics mAP", lambda: peers.prepare_torchmetrics(dataset, dets, False))]:
+            if quick and impl == "torchmetrics mAP":
+                rows.append(BenchRow("eval", case_coco, impl, n, note="skipped in --quick (tens of seconds)"))
+                continue
+            if progress:
+                progress(f"eval coco: {impl}")
+            rows.append(_peer_row("eval", case_coco, impl, n, prep, cmp_coco, med_c, slow_repeats, None))
+    return rows
+
+
+# ------------------------------------------------------------------------------------------------------ I/O
+def bench_io(quick: bool = False, shared: Path | None = None, progress=None):
+    """XML parsing of VOC2007 test and VOC07+12 trainval (cold and cached) and devkit text parsing."""
+    import vocbench
+
+    shared = Path(shared or default_shared())
+    root = shared / "voc" / "VOCdevkit"
+    if not root.exists():
+        return [BenchRow("io", "XML parse", "vocbench", note=f"real data not found under {shared}")]
+    rows = []
+    repeats = 2 if quick else 5
+    cases = [("VOC2007 test", ["2007:test"]), ("VOC07+12 trainval", ["2007:trainval", "2012:trainval"])]
+    old = os.environ.get("VOCBENCH_CACHE_DIR")
+    with tempfile.TemporaryDirectory(prefix="vocbench-bench-cache-") as cache_dir:
+        os.environ["VOCBENCH_CACHE_DIR"] = cache_dir
+        try:
+            for name, sets in cases:
+                if progress:
+                    progress(f"io: {name}")
+                t_cold, ds, _ = time_call(lambda: vocbench.load_voc(root, sets, cache=False), repeats, warmup=1,
+                                          budget_s=2.0 if quick else None)
+                n = ds.num_images
+                med = float(np.median(t_cold))
+                rows.append(BenchRow.from_times("io", f"XML parse {name} (cold)", "vocbench", n, t_cold,
+                                                note=f"{ds.num_objects} objects"))
+
+                def cmp(recs, ds=ds):
+                    n_obj = sum(len(v) for v in recs.values())
+                    return (len(recs) == ds.num_images and n_obj == ds.num_objects,
+                            f"{len(recs)} images, {n_obj} objects")
+
+                rows.append(_peer_row("io", f"XML parse {name} (cold)", "xml.etree loop (voc_eval parse_rec)", n,
+                                      lambda: (lambda: peers.parse_voc_xml_plain(root, sets)), cmp, med, 1, None))
+                vocbench.load_voc(root, sets, cache=True)  # fill the cache
+                t_hot, ds2, _ = time_call(lambda: vocbench.load_voc(root, sets, cache=True), repeats * 2, warmup=1)
+                rows.append(BenchRow.from_times(
+                    "io", f"XML parse {name} (cached)", "vocbench", n, t_hot,
+                    ratio=med / float(np.median(t_hot)), agrees=bool(np.array_equal(ds2.boxes, ds.boxes)),
+                    note="ratio = vocbench cold / cached"))
+        finally:
+            if old is None:
+                os.environ.pop("VOCBENCH_CACHE_DIR", None)
+            else:
+                os.environ["VOCBENCH_CACHE_DIR"] = old
+    det_dir = shared / "voc" / "detections" / "yolov2-voc07test"
+    if hasattr(vocbench, "read_detections") and det_dir.exists():
+        if progress:
+            progress("io: detections")
+        ds = vocbench.load_voc(root, ["2007:test"])
+        t, dets, _ = time_call(lambda: vocbench.read_detections(det_dir, ds), repeats * 2, warmup=1)
+        med = float(np.median(t))
+        rows.append(BenchRow.from_times("io", "devkit text parse (YOLOv2, 20 files)", "vocbench", len(dets), t))
+
+        def cmp_d(lines):
+            m = sum(len(v) for v in lines.values())
+            return m == len(dets), f"{m} lines"
+
+        rows.append(_peer_row("io", "devkit text parse (YOLOv2, 20 files)", "plain Python split (voc_eval)",
+                              len(dets), lambda: (lambda: peers.parse_det_lines_plain(det_dir, ds.classes)), cmp_d,
+                              med, repeats, None))
+    else:
+        rows.append(BenchRow("io", "devkit text parse (YOLOv2, 20 files)", "vocbench",
+                             note="vocbench.read_detections not available yet"))
+    return rows
+
+
+# -------------------------------------------------------------------------------------------------- anchors
+def bench_anchors(quick: bool = False, shared: Path | None = None, progress=None):
+    """IoU k-means curve (k = 1..K from the same random starts) vs a plain numpy implementation."""
+    import vocbench
+
+    try:
+        from vocbench.anchors import IoUKMeans
+        from vocbench.anchors.priors import normalized_wh
+    except ImportError as exc:
+        return [BenchRow("anchors", "IoU k-means curve", "vocbench", note=f"vocbench.anchors unavailable: {exc}")]
+    shared = Path(shared or default_shared())
+    root = shared / "voc" / "VOCdevkit"
+    if not root.exists():
+        return [BenchRow("anchors", "IoU k-means curve", "vocbench", note=f"real data not found under {shared}")]
+    ds = vocbench.load_voc(root, ["2007:trainval", "2012:trainval"])
+    wh = normalized_wh(ds)
+    ks = range(1, 7) if quick else range(1, 11)
+    rng = np.random.default_rng(0)
+    inits = [wh[rng.choice(len(wh), k, replace=False)].copy() for k in ks]
+    case = f"IoU k-means curve k=1..{max(ks)}, VOC07+12 trainval"
+    if progress:
+        progress("anchors")
+
+    def run_vb():
+        return [IoUKMeans(len(init), init=init).fit(wh).mean_iou_ for init in inits]
+
+    times, ref, _ = time_call(run_vb, 1 if quick else 3, warmup=1)
+    med = float(np.median(times))
+    rows = [BenchRow.from_times("anchors", case, "vocbench", len(wh), times,
+                                note="mean IoU " + " ".join(f"{v:.4f}" for v in ref))]
+
+    def cmp(res):
+        diff = max(abs(a - b) for a, b in zip(res, ref))
+        return bool(diff <= 1e-9), f"mean IoU max |diff| {diff:.1e}"
+
+    rows.append(_peer_row("anchors", case, "plain numpy k-means", len(wh),
+                          lambda: (lambda: [peers.numpy_iou_kmeans(wh, init)[1] for init in inits]), cmp, med, 1,
+                          None))
+    return rows
+
+
+# ------------------------------------------------------------------------------------------------------ all
+SUITES = {"nms": bench_nms, "eval": bench_eval, "io": bench_io, "anchors": bench_anchors}
+
+_GOALS = [
+    ("nms", "clusters n=1917", "torchvision CPU (1 thread)", 10.0, "NMS >= 10x torchvision CPU at 1917 boxes"),
+    ("nms", "clusters n=100000", "torchvision CPU (1 thread)", 50.0, "NMS >= 50x torchvision CPU at 100k boxes"),
+    ("eval", "VOC07+VOC12 mAP, YOLOv2 VOC07 test", "faster-coco-eval, IoU 0.5 only", 30.0,
+     "VOC07+VOC12 >= 30x faster-coco-eval IoU-0.5 run"),
+    ("eval", "VOC07+VOC12 mAP, YOLOv2 VOC07 test", "plain devkit loop (voc_eval.py)", 100.0,
+     "VOC07+VOC12 >= 100x plain devkit loop"),
+    ("eval", "COCO protocol, YOLOv2 VOC07 test", "faster-coco-eval", 10.0, "COCO protocol >= 10x faster-coco-eval"),
+]
+
+
+def goal_table(rows) -> list[dict]:
+    """The issue's goals with the measured ratio and, where missed, by how much."""
+    out = []
+    for suite, case, impl, target, text in _GOALS:
+        match = [r for r in rows if r.suite == suite and r.case == case and r.impl == impl]
+        if not match or match[0].ratio != match[0].ratio:
+            if any(r.suite == suite for r in rows):
+                out.append({"goal": text, "target": target, "measured": "n/a", "status": "not measured"})
+            continue
+        ratio = match[0].ratio
+        status = "met" if ratio >= target else f"MISSED by {target / ratio:.1f}x"
+        if match[0].agrees is False:
+            status += " (answers differ!)"
+        out.append({"goal": text, "target": target, "measured": f"{ratio:.1f}x", "status": status})
+    return out
+
+
+def run_suites(names, quick: bool = False, shared: Path | None = None, progress=None) -> BenchResult:
+    """Run the named suites in order and collect a :class:`BenchResult` (machine info included)."""
+    rows: list[BenchRow] = []
+    dataset = None
+    for name in names:
+        if name == "nms":
+            root = Path(shared or default_shared()) / "voc" / "VOCdevkit"
+            if dataset is None and root.exists():
+                import vocbench
+
+                dataset = vocbench.load_voc(root, ["2007:test"])
+            rows += bench_nms(quick, dataset=dataset, progress=progress)
+        else:
+            rows += SUITES[name](quick, shared=shared, progress=progress)
+    return BenchResult(rows=tuple(rows), machine=machine_info(), quick=quick, goals=tuple(goal_table(rows)))

@@ -1,0 +1,64 @@
+"""``vocbench anchors ROOT --set YEAR:SPLIT ... [-k 5] [--curve 1-15] [--json PATH|-] [--html PATH]``."""
+
+from __future__ import annotations
+
+import argparse
+
+from vocbench.commands._common import add_dataset_args, emit_json, load_dataset_from_args
+
+__all__ = ["register", "run"]
+
+
+def register(sub) -> None:
+    p = sub.add_parser(
+        "anchors", help="IoU k-means anchors, mean-IoU curve and fixed prior sets (YOLO, SSD) on a dataset",
+        description="Cluster the normalised (w/W, h/H) shapes of the ground-truth boxes with k-means and "
+                    "d = 1 - IoU (YOLOv2's dimension clusters); report the anchors normalised and in grid "
+                    "cells, the mean IoU for k over a range against Euclidean k-means, and how the yolo-voc "
+                    "anchors and SSD default boxes fit the same boxes (mean IoU, best possible recall).",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    add_dataset_args(p)
+    p.add_argument("-k", "--k", dest="k", type=int, default=5, help="number of anchors to report")
+    p.add_argument("--curve", default="1-15", help="ks of the mean-IoU curve, e.g. 1-15 or 3,5,9; 'none' to skip")
+    p.add_argument("--n-init", type=int, default=5, help="k-means restarts per k")
+    p.add_argument("--max-iter", type=int, default=300, help="k-means iterations per restart")
+    p.add_argument("--median", action="store_true", help="median instead of mean centroids")
+    p.add_argument("--seed", type=int, default=0, help="random seed (same seed → identical anchors)")
+    p.add_argument("--input-size", type=int, default=416, help="network input side in pixels")
+    p.add_argument("--stride", type=int, default=32, help="output stride (grid = input size / stride)")
+    p.add_argument("--include-difficult", action="store_true", help="also cluster boxes marked difficult")
+    p.add_argument("--no-sse", action="store_true", help="skip the Euclidean k-means baseline")
+    p.add_argument("--json", metavar="PATH", help="write JSON to PATH ('-' = stdout; the table is then not printed)")
+    p.add_argument("--html", metavar="PATH", help="write an HTML report with the anchor figures")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from vocbench.anchors import analyze_dataset_anchors, parse_k_range
+    from vocbench.errors import InputError
+
+    if args.k < 1:
+        raise InputError(f"-k must be >= 1, got {args.k}")
+    if args.n_init < 1:
+        raise InputError(f"--n-init must be >= 1, got {args.n_init}")
+    curve = None if str(args.curve).lower() in ("none", "", "0") else parse_k_range(args.curve)
+    dataset = load_dataset_from_args(args)
+    result = analyze_dataset_anchors(
+        dataset, include_difficult=args.include_difficult, k=args.k, curve=curve, n_init=args.n_init,
+        max_iter=args.max_iter, centroid="median" if args.median else "mean", random_state=args.seed,
+        input_size=args.input_size, stride=args.stride, sse_baseline=not args.no_sse)
+    if args.json:
+        out = result.to_dict()
+        out["sets"] = list(dataset.sets)
+        out["include_difficult"] = bool(args.include_difficult)
+        emit_json(out, args.json)
+    if args.json != "-":
+        print(result)
+    if args.html:
+        from vocbench.report.dataset import write_anchor_report
+
+        path = write_anchor_report(args.html, result, dataset=dataset)
+        if args.json != "-":
+            print(f"wrote {path}")
+    return 0

@@ -1,0 +1,100 @@
+"""HTML report of a ``vocbench bench`` run: ratio tables per suite and log-log plots of NMS time vs n."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pandas as pd
+
+from vocbench.report.html import ReportMeta, Section, figure_block, html_block, table_block, text_block, write_report
+from vocbench.report.plots import fig_to_svg, new_figure
+
+__all__ = ["write_bench_report", "bench_sections"]
+
+_SUITE_TITLES = {"nms": "NMS", "eval": "Evaluation", "io": "I/O", "anchors": "Anchors"}
+
+
+def _table(df: pd.DataFrame) -> pd.DataFrame:
+    def ms(v):
+        return "—" if v != v else (f"{v * 1e3:.3f}" if v < 1 else f"{v * 1e3:.0f}")
+
+    out = pd.DataFrame({
+        "case": df["case"], "implementation": df["impl"], "n": df["n"],
+        "median ms": [ms(v) for v in df["median_s"]], "min ms": [ms(v) for v in df["min_s"]],
+        "max ms": [ms(v) for v in df["max_s"]], "repeats": df["repeats"],
+        "ratio (peer / vocbench)": ["" if r != r else f"{r:.1f}×" for r in df["ratio"]],
+        "agreement": [{True: "agrees", False: "DIFFERS", None: "—"}[a] + (f": {n}" if n else "")
+                      for a, n in zip(df["agrees"], df["note"])],
+    })
+    return out
+
+
+def _nms_plot(df: pd.DataFrame, kind: str) -> str:
+    fig, ax = new_figure(6.4, 4.0)
+    sub = df[df["case"].str.startswith(kind)]
+    for impl, g in sub.groupby("impl", sort=False):
+        g = g[g["median_s"] == g["median_s"]]
+        if len(g) == 0:
+            continue
+        ax.errorbar(g["n"], g["median_s"], yerr=[g["median_s"] - g["min_s"], g["max_s"] - g["median_s"]],
+                    marker="o", ms=3, capsize=2, label=impl, lw=2.2 if impl == "vocbench" else 1.2)
+    ns = np.array(sorted(sub["n"].unique()), float)
+    if len(ns):
+        ref = sub[(sub["impl"] == "vocbench") & (sub["n"] == ns[0])]["median_s"]
+        if len(ref):
+            y0 = float(ref.iloc[0])
+            ax.plot(ns, y0 * (ns * np.log(ns)) / (ns[0] * np.log(ns[0])), ":", color="grey", label="∝ n log n")
+            ax.plot(ns, y0 * (ns / ns[0]) ** 2, "--", color="grey", lw=0.8, label="∝ n²")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("number of boxes n")
+    ax.set_ylabel("time per call (s), median with min/max")
+    ax.set_title(f"NMS time vs n — {kind} boxes, IoU > 0.45")
+    ax.legend(fontsize=7, loc="upper left")
+    return fig_to_svg(fig)
+
+
+def bench_sections(result) -> list[Section]:
+    """Sections for a :class:`~vocbench.bench.harness.BenchResult`."""
+    df = result.to_pandas()
+    m = result.machine
+    sections = []
+    mdf = pd.DataFrame({"setting": list(m.keys()), "value": [str(v) for v in m.values()]})
+    intro = ("Ratios are the peer's median time over vocbench's median time on the same inputs in the same run "
+             "(> 1: vocbench is faster), measured after a warm-up call (Numba compilation excluded). Everything "
+             "runs single-threaded unless the row says otherwise: torch.set_num_threads(1) for torchvision and "
+             "torchmetrics, cv2.setNumThreads(1) for OpenCV; vocbench's kernels are serial. Each row states "
+             "whether the peer returned the same answer.")
+    sections.append(Section("Summary", [text_block(intro)]))
+    if result.goals:
+        sections[0].blocks.append(table_block(pd.DataFrame(list(result.goals)), caption="Goals of the issue"))
+    sections[0].blocks.append(table_block(mdf, caption="Machine, versions and threads"))
+    for suite in ["nms", "eval", "io", "anchors"]:
+        sub = df[df["suite"] == suite]
+        if len(sub) == 0:
+            continue
+        blocks = []
+        if suite == "nms":
+            blocks.append(text_block(
+                "Inputs: 'clusters' are raw-detector-like boxes jittered around the real objects of a VOC2007 test "
+                "image (60%, scored by fit) plus low-scoring background anchors (40%); 'uniform' are boxes with "
+                "corners uniform in a 1000×1000 square and sides of 10–100. Same keep set and order as "
+                "torchvision on every size."))
+            blocks.append(figure_block(_nms_plot(sub, "clusters"), "detector-like clusters"))
+            blocks.append(figure_block(_nms_plot(sub, "uniform"), "uniform random boxes"))
+        blocks.append(table_block(_table(sub)))
+        sections.append(Section(_SUITE_TITLES[suite], blocks))
+    sections.append(Section("Notes", [html_block(
+        "<p>What limits the ratios: the NMS cost at small n is fixed overhead (argument checks, the score sort, "
+        "Python call) against a peer that is itself a tight C++ loop; at large n the score sort (O(n log n)) and "
+        "the candidates that must be compared with every kept box nearby dominate. The COCO peers spend most of "
+        "their time in Python-level bookkeeping; torchmetrics wraps pycocotools.</p>")]))
+    return sections
+
+
+def write_bench_report(path: str | os.PathLike, result, title: str = "vocbench speed benchmarks"):
+    """Write the self-contained benchmark report to ``path``; returns the path."""
+    meta = ReportMeta(data="VOC2007 test (real annotations), YOLOv2 detections; synthetic NMS inputs",
+                      extra={"quick": str(result.quick)})
+    return write_report(path, title, bench_sections(result), meta)
