@@ -166,21 +166,7 @@ def score_detections(dataset, dets, metrics=("voc07",)) -> dict[str, float]:
 
 
 def _metric_map(result, metric: str) -> float:
-    for attr in ("map", "mAP"):
-        v = getattr(result, attr, None)
-        if isinstance(v, dict) and metric in v:
-            return v[metric]
-    d = result.to_dict() if hasattr(result, "to_dict") else {}
-    for key in (metric, f"map_{metric}", f"{metric}_map"):
-        if key in d and not isinstance(d[key], (dict, list)):
-            return d[key]
-        if key in d and isinstance(d[key], dict):
-            for k in ("map", "mAP", "mean"):
-                if k in d[key]:
-                    return d[key][k]
-    if "map" in d and isinstance(d["map"], dict):
-        return d["map"].get(metric, float("nan"))
-    return float("nan")
+    return float(result.mAP.get(metric, float("nan")))
 
 
 def _dist_info() -> tuple[int, int, int]:

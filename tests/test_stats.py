@@ -57,3 +57,30 @@ def test_small_tree_counts():
     assert st.per_class["person"] == {"images": 1, "objects": 1, "objects_all": 2, "difficult": 1, "truncated": 0}
     assert st.to_pandas().loc["total", "objects_all"] == 7
     assert "objects_all" in str(st)
+
+
+def test_stats_html_renders(tmp_path, capsys):
+    from tests.browser import assert_renders
+
+    out = tmp_path / "stats.html"
+    assert main(["stats", str(DATA / "voc_small"), "--set", "2007:train", "--set", "2007:val", "--no-cache",
+                 "--no-anchors", "--html", str(out)]) == 0
+    assert f"wrote {out}" in capsys.readouterr().out
+    html = out.read_text()
+    assert "2007:train" in html and "2007:val" in html
+    assert "vocbench stats" in html or "pytest" in html
+    dom = assert_renders(out, ["2007:train", "person", "diningtable"], min_svgs=1)
+    assert "<svg" in dom
+
+
+def test_committed_stats_report_renders():
+    """reports/voc0712_stats.html is generated from the real annotations (make reports) and renders."""
+    from tests.browser import assert_renders
+    from tests.conftest import REPO
+
+    path = REPO / "reports" / "voc0712_stats.html"
+    assert path.is_file(), "reports/voc0712_stats.html is missing: run `make reports`"
+    html = path.read_text()
+    for number in ("8218", "19910", "8333", "20148", "4952", "12032", "14976"):
+        assert number in html, f"{number} missing from {path.name}"
+    assert_renders(path, ["2007:train", "2012:train", "2007:test"], min_svgs=1)

@@ -26,10 +26,12 @@ def test_embedded_profile_is_what_voc0712_measures(voc0712):
     fresh = profile_from_dataset(voc0712, source=VOC0712_PROFILE.source)
     assert fresh.image_shapes == VOC0712_PROFILE.image_shapes
     assert fresh.classes == VOC0712_PROFILE.classes
-    for name in ("image_shape_probs", "objects_per_image_probs", "border_probs", "difficult_probs", "class_probs",
+    for name in ("image_shape_probs", "other_aspect_quantiles", "position_beta_x", "position_beta_y",
+                 "objects_per_image_probs", "border_probs", "difficult_probs", "class_probs",
                  "class_aspect_mean", "class_aspect_std"):
-        np.testing.assert_allclose(getattr(fresh, name), getattr(VOC0712_PROFILE, name), atol=1e-4, err_msg=name)
+        np.testing.assert_allclose(getattr(fresh, name), getattr(VOC0712_PROFILE, name), atol=1.1e-3, err_msg=name)
     np.testing.assert_allclose(fresh.size_probs, VOC0712_PROFILE.size_probs, atol=1e-4)
+    assert fresh.other_shape_prob == pytest.approx(VOC0712_PROFILE.other_shape_prob, abs=1e-4)
     assert fresh.repeat_class_prob == pytest.approx(VOC0712_PROFILE.repeat_class_prob, abs=1e-4)
     # known VOC07+12 trainval facts
     assert fresh.image_shapes[0] == (500, 375)
@@ -39,8 +41,9 @@ def test_embedded_profile_is_what_voc0712_measures(voc0712):
 
 def test_profile_probabilities_sum_to_one():
     p = VOC0712_PROFILE
-    for v in (p.image_shape_probs, p.objects_per_image_probs, p.class_probs, *p.size_probs):
+    for v in (p.objects_per_image_probs, p.class_probs, *p.size_probs):
         assert sum(v) == pytest.approx(1.0, abs=1e-3)
+    assert sum(p.image_shape_probs) + p.other_shape_prob == pytest.approx(1.0, abs=1e-3)
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])

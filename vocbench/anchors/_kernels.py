@@ -11,7 +11,7 @@ import numpy as np
 
 from vocbench._numba import jit
 
-__all__ = ["wh_iou_matrix", "assign_clusters", "lloyd_iou_kmeans", "best_wh_iou", "best_ratio_metric",
+__all__ = ["wh_iou_matrix", "assign_clusters", "lloyd_iou_kmeans", "lloyd_iou_kmeans_visit", "best_wh_iou", "best_ratio_metric",
            "positioned_best_iou"]
 
 
@@ -59,42 +59,41 @@ def assign_clusters(wh, centers, labels, best):
 
 
 @jit
-def _update_centers(wh, labels, best, centers, use_median):
-    """Centroid = mean (or median) of the members; an empty cluster is re-seeded at the worst-covered box.
+def _median_centers(wh, labels, counts, centers):
+    """Centre = per-coordinate median of the members (clusters with members only; order-independent)."""
+    order = np.argsort(labels, kind="mergesort")
+    start = 0
+    for j in range(centers.shape[0]):
+        c = counts[j]
+        if c > 0:
+            idx = order[start:start + c]
+            centers[j, 0] = np.median(wh[idx, 0])
+            centers[j, 1] = np.median(wh[idx, 1])
+        start += c
 
-    Returns the number of re-seeded clusters. ``best`` is modified for re-seeded boxes (set to 2.0 so that the
-    same box is not picked twice).
+
+@jit
+def _reseed_empty(wh, visit, labels, counts, assigned, centers):
+    """Move every empty cluster's centre to the box with the lowest IoU to its assigned centre.
+
+    ``assigned`` are the centres the boxes were assigned to (before this update). Boxes are examined in the
+    order ``visit`` (the caller's original order) so that ties go to the first box of the input; a box is
+    used once. Returns the number of re-seeded clusters.
     """
     n = wh.shape[0]
     k = centers.shape[0]
-    counts = np.zeros(k, np.int64)
+    best = np.empty(n, np.float64)
     for i in range(n):
-        counts[labels[i]] += 1
-    if use_median:
-        order = np.argsort(labels, kind="mergesort")
-        start = 0
-        for j in range(k):
-            c = counts[j]
-            if c > 0:
-                idx = order[start:start + c]
-                centers[j, 0] = np.median(wh[idx, 0])
-                centers[j, 1] = np.median(wh[idx, 1])
-            start += c
-    else:
-        sums = np.zeros((k, 2), np.float64)
-        for i in range(n):
-            sums[labels[i], 0] += wh[i, 0]
-            sums[labels[i], 1] += wh[i, 1]
-        for j in range(k):
-            if counts[j] > 0:
-                centers[j, 0] = sums[j, 0] / counts[j]
-                centers[j, 1] = sums[j, 1] / counts[j]
+        a = labels[i]
+        inter = min(wh[i, 0], assigned[a, 0]) * min(wh[i, 1], assigned[a, 1])
+        best[i] = inter / (wh[i, 0] * wh[i, 1] + assigned[a, 0] * assigned[a, 1] - inter)
     reseeded = 0
     for j in range(k):
         if counts[j] == 0:
-            worst = 0
+            worst = visit[0]
             wv = 3.0
-            for i in range(n):
+            for t in range(n):
+                i = visit[t]
                 if best[i] < wv:
                     wv = best[i]
                     worst = i
@@ -137,11 +136,12 @@ def _scan(w, h, centers):
 
 
 @jit
-def _exact_means(wh, labels, k):
-    """Counts and freshly summed member means (the reference definition of the mean centroid)."""
+def _exact_means(wh, visit, labels, k):
+    """Counts and member sums accumulated in the order ``visit`` (the reference definition of the mean)."""
     counts = np.zeros(k, np.int64)
     sums = np.zeros((k, 2), np.float64)
-    for i in range(wh.shape[0]):
+    for t in range(wh.shape[0]):
+        i = visit[t]
         counts[labels[i]] += 1
         sums[labels[i], 0] += wh[i, 0]
         sums[labels[i], 1] += wh[i, 1]
@@ -150,6 +150,12 @@ def _exact_means(wh, labels, k):
 
 @jit
 def lloyd_iou_kmeans(wh, init, max_iter, use_median):
+    """Lloyd iterations with d = 1 - IoU on boxes in their given order (see :func:`lloyd_iou_kmeans_visit`)."""
+    return lloyd_iou_kmeans_visit(wh, np.arange(wh.shape[0]), init, max_iter, use_median)
+
+
+@jit
+def lloyd_iou_kmeans_visit(wh, visit, init, max_iter, use_median):
     """Lloyd iterations with d = 1 - IoU from ``init`` (``float64[K, 2]``, not modified).
 
     Each iteration assigns every box to its closest centre (highest IoU, ties → lowest index) and then moves
@@ -157,6 +163,11 @@ def lloyd_iou_kmeans(wh, init, max_iter, use_median):
     IoU to its centre. Stops at a fixed point (no label changes) or after ``max_iter`` updates. Returns the
     final centres with their assignment: ``(centers float64[K, 2], labels int64[N], iou float64[N], mean_iou,
     n_iter, converged)``.
+
+    ``visit`` (int64[N], a permutation) is the *reference order* of the boxes: ``wh[visit]`` is the caller's
+    original data. Only the order-dependent parts use it — mean sums are accumulated in that order and
+    re-seeding ties go to the first box in it — so a caller may pass the boxes sorted for locality (far fewer
+    branch mispredictions) and still get the result of the plain algorithm on the original order.
 
     The result is that of the plain algorithm (``tests/_reference/anchors.py``); two accelerations only skip
     work that cannot change it:
@@ -166,8 +177,8 @@ def lloyd_iou_kmeans(wh, init, max_iter, use_median):
       distance to every other centre, moved by how far the centres moved; a box is skipped while
       ``u < max(l, s[a]) - 1e-9`` (``s[a]`` = half the distance from centre ``a`` to its nearest other centre).
     * Mean centroids from running sums, updated only for boxes that change cluster. At an apparent fixed point
-      the means are summed afresh; the run ends only when the fresh means equal the running ones bit for bit
-      (else it carries on from the fresh means), so the final state is an exact fixed point.
+      the means are summed afresh in the reference order; the run ends only when they equal the running ones
+      bit for bit (else it carries on from the fresh means), so the final state is an exact fixed point.
     """
     n = wh.shape[0]
     k = init.shape[0]
@@ -184,7 +195,7 @@ def lloyd_iou_kmeans(wh, init, max_iter, use_median):
         labels[i] = b
         upper[i] = d1
         lower[i] = d2
-    counts, sums = _exact_means(wh, labels, k)
+    counts, sums = _exact_means(wh, visit, labels, k)
     n_iter = 0
     converged = False
     while True:
@@ -192,38 +203,16 @@ def lloyd_iou_kmeans(wh, init, max_iter, use_median):
         if n_iter >= max_iter:
             break
         old[:, :] = centers
-        reseeded = 0
         if use_median:
-            for i in range(n):
-                best[i] = 1.0 - upper[i]  # only read for re-seeding, where it is recomputed exactly below
-            if counts.min() == 0:
-                for i in range(n):
-                    a = labels[i]
-                    inter = min(wh[i, 0], centers[a, 0]) * min(wh[i, 1], centers[a, 1])
-                    best[i] = inter / (wh[i, 0] * wh[i, 1] + centers[a, 0] * centers[a, 1] - inter)
-            reseeded = _update_centers(wh, labels, best, centers, True)
+            _median_centers(wh, labels, counts, centers)
         else:
             for j in range(k):
                 if counts[j] > 0:
                     centers[j, 0] = sums[j, 0] / counts[j]
                     centers[j, 1] = sums[j, 1] / counts[j]
-            if counts.min() == 0:
-                for i in range(n):  # exact IoU with the centre each box was assigned to
-                    a = labels[i]
-                    inter = min(wh[i, 0], old[a, 0]) * min(wh[i, 1], old[a, 1])
-                    best[i] = inter / (wh[i, 0] * wh[i, 1] + old[a, 0] * old[a, 1] - inter)
-                for j in range(k):
-                    if counts[j] == 0:
-                        worst = 0
-                        wv = 3.0
-                        for i in range(n):
-                            if best[i] < wv:
-                                wv = best[i]
-                                worst = i
-                        centers[j, 0] = wh[worst, 0]
-                        centers[j, 1] = wh[worst, 1]
-                        best[worst] = 2.0
-                        reseeded += 1
+        reseeded = 0
+        if counts.min() == 0:
+            reseeded = _reseed_empty(wh, visit, labels, counts, old, centers)
         n_iter += 1
         # ---- how far each centre moved; half the gap to the nearest other centre
         m1 = 0.0
@@ -278,7 +267,7 @@ def lloyd_iou_kmeans(wh, init, max_iter, use_median):
                 converged = True
                 break
             # an apparent fixed point: the centres must equal the freshly summed means exactly
-            counts, sums = _exact_means(wh, labels, k)
+            counts, sums = _exact_means(wh, visit, labels, k)
             exact = True
             for j in range(k):
                 if counts[j] > 0 and (centers[j, 0] != sums[j, 0] / counts[j]

@@ -157,10 +157,41 @@ class IoUKMeans:
         return mean_iou(wh, self.cluster_centers_)
 
 
-def _best_of(wh: np.ndarray, starts: list[np.ndarray], max_iter: int, use_median: bool):
+def _locality_order(wh: np.ndarray) -> np.ndarray:
+    """A permutation putting similar shapes next to each other (snake order over a 64×64 log-size grid).
+
+    Pure speed: neighbouring boxes take the same branches in the kernel. Results do not depend on it (the
+    kernel gets the original order as ``visit`` for everything order-dependent).
+    """
+    if len(wh) == 0:
+        return np.zeros(0, np.int64)
+    lw, lh = np.log(wh[:, 0]), np.log(wh[:, 1])
+    qx = np.clip(((lw - lw.min()) / max(np.ptp(lw), 1e-12) * 63).astype(np.int64), 0, 63)
+    qy = np.clip(((lh - lh.min()) / max(np.ptp(lh), 1e-12) * 63).astype(np.int64), 0, 63)
+    key = qx * 64 + np.where(qx % 2 == 0, qy, 63 - qy)
+    return np.argsort(key, kind="stable")
+
+
+class _Prepared:
+    """Box shapes sorted for locality, with the maps back to the caller's order."""
+
+    def __init__(self, wh: np.ndarray) -> None:
+        self.order = _locality_order(wh)
+        self.sorted = np.ascontiguousarray(wh[self.order])
+        self.visit = np.empty_like(self.order)  # visit[t] = position of original box t in the sorted array
+        self.visit[self.order] = np.arange(len(self.order))
+
+    def run(self, init: np.ndarray, max_iter: int, use_median: bool):
+        c, labels, iou, mean, n_iter, conv = _kernels.lloyd_iou_kmeans_visit(
+            self.sorted, self.visit, np.ascontiguousarray(init, np.float64), max_iter, use_median)
+        return c, labels[self.visit], iou[self.visit], mean, n_iter, conv
+
+
+def _best_of(wh, starts: list[np.ndarray], max_iter: int, use_median: bool):
+    prep = wh if isinstance(wh, _Prepared) else _Prepared(wh)
     best = None
     for init in starts:
-        res = _kernels.lloyd_iou_kmeans(wh, np.ascontiguousarray(init, np.float64), max_iter, use_median)
+        res = prep.run(init, max_iter, use_median)
         if best is None or res[3] > best[3]:
             best = res
     return best
@@ -202,6 +233,7 @@ def iou_kmeans_curve(wh, ks: Iterable[int], *, n_init: int = 5, max_iter: int = 
     out: list[IoUKMeans] = []
     prev: IoUKMeans | None = None
     use_median = centroid == "median"
+    prep = _Prepared(wh)
     for k in ks:
         est = IoUKMeans(k, n_init=n_init, max_iter=max_iter, centroid=centroid, random_state=random_state)
         est._check(wh)
@@ -212,7 +244,7 @@ def iou_kmeans_curve(wh, ks: Iterable[int], *, n_init: int = 5, max_iter: int = 
         if prev is not None:
             warm = _grow(wh, prev.cluster_centers_, k)
             starts.insert(0, warm)
-        result = _best_of(wh, starts, max_iter, use_median)
+        result = _best_of(prep, starts, max_iter, use_median)
         if prev is not None and result[3] < prev.mean_iou_:
             labels = np.empty(len(wh), np.int64)
             iou = np.empty(len(wh), np.float64)

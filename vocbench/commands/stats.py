@@ -21,8 +21,9 @@ def register(sub) -> None:
     p.add_argument("--json", metavar="PATH", help="write JSON to PATH ('-' = stdout; the table is then not printed)")
     p.add_argument("--html", metavar="PATH", help="write the self-contained HTML dataset report")
     p.add_argument("--no-anchors", action="store_true", help="leave the anchor analysis out of the HTML report")
-    p.add_argument("--compare", action="append", default=[], metavar="YEAR:SPLIT",
-                   help="another split from ROOT shown alongside in the HTML report (repeatable)")
+    p.add_argument("--compare", action="append", default=[], metavar="YEAR:SPLIT[,YEAR:SPLIT...]",
+                   help="another split (or a comma-separated union) from ROOT shown alongside in the HTML report "
+                        "(repeatable), e.g. --compare 2007:val,2012:val --compare 2007:test")
     p.set_defaults(func=run)
 
 
@@ -39,8 +40,11 @@ def run(args: argparse.Namespace) -> int:
         from vocbench.io.voc import load_voc
         from vocbench.report.dataset import write_dataset_report
 
-        compare = [(spec, load_voc(args.root, [spec], classes=dataset.classes, cache=not args.no_cache))
-                   for spec in args.compare]
+        compare = []
+        for spec in args.compare:
+            specs = [s.strip() for s in spec.split(",") if s.strip()]
+            other = load_voc(args.root, specs, classes=dataset.classes, strict=args.strict, cache=not args.no_cache)
+            compare.append((" + ".join(specs), other))
         path = write_dataset_report(args.html, dataset, stats=stats, anchors=not args.no_anchors,
                                     compare=compare or None)
         if args.json != "-":

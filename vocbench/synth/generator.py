@@ -10,8 +10,9 @@ Layout (what a user's real VOCdevkit looks like)::
 
 Conventions:
     * ``size`` is the **long side** of every image in pixels. Image shapes are drawn from VOC's 24 most common
-      shapes (500×375 53 %, 500×333 17 %, 375×500 11 %, ...) and scaled so the long side is ``size``; the
-      default 416 gives 416×312, 416×277 and 312×416 images.
+      shapes (500×375 42 %, 500×333 13 %, 375×500 8 %, ...; 79 % of VOC images) or, for the other 21 %, an
+      aspect ratio from VOC's remaining images, and scaled so the long side is ``size``; the default 416 gives
+      mostly 416×312, 416×277 and 312×416 images.
     * Split: a seeded permutation of the images; **train 50 %, val 25 %, test 25 %** (trainval = train + val).
       Ids are ``000001`` ... in generation order; split files list ids in ascending order.
     * Boxes are the tight box of the object's pixels inside the image (occluders ignored, as VOC boxes the
@@ -101,8 +102,14 @@ class _Config:
 
 # ---------------------------------------------------------------------------------------------------- layout
 def _image_shape(rng: np.random.Generator, profile: LayoutProfile, size: int) -> tuple[int, int]:
-    k = rng.choice(len(profile.image_shapes), p=np.asarray(profile.image_shape_probs) / sum(profile.image_shape_probs))
-    w, h = profile.image_shapes[k]
+    probs = np.append(np.asarray(profile.image_shape_probs), profile.other_shape_prob)
+    k = rng.choice(len(probs), p=probs / probs.sum())
+    if k < len(profile.image_shapes):
+        w, h = profile.image_shapes[k]
+    else:  # a less common shape: log(W / H) interpolated between the profile's quantiles
+        q = np.asarray(profile.other_aspect_quantiles)
+        la = float(np.interp(rng.uniform(0, len(q) - 1), np.arange(len(q)), q))
+        w, h = (1000.0, 1000.0 * math.exp(-la)) if la >= 0 else (1000.0 * math.exp(la), 1000.0)
     scale = size / max(w, h)
     return max(int(round(w * scale)), 16), max(int(round(h * scale)), 16)
 
@@ -158,8 +165,12 @@ def _fit_frame(family: int, shape_p: np.ndarray, cx: float, cy: float, ex: float
     return cx - (dx.max() + dx.min()) / 2, cy - (dy.max() + dy.min()) / 2, max(a, 1.0), max(b, 1.0)
 
 
-def _place_axis(rng: np.random.Generator, length: int, extent: int, touch_low: bool, touch_high: bool):
-    """Start pixel of a box of ``length`` on an axis of ``extent`` px, and how far the object runs past each end."""
+def _place_axis(rng: np.random.Generator, length: int, extent: int, touch_low: bool, touch_high: bool,
+                beta: tuple[float, float]):
+    """Start pixel of a box of ``length`` on an axis of ``extent`` px, and how far the object runs past each end.
+
+    A box that does not reach the border sits at a Beta(``beta``)-distributed place in its free range.
+    """
     if length >= extent - 4:
         touch_low = touch_high = True
         length = extent
@@ -169,7 +180,8 @@ def _place_axis(rng: np.random.Generator, length: int, extent: int, touch_low: b
         return 0, length, rng.uniform(0.1, 0.7) * length, 0.0
     if touch_high:
         return extent - length, length, 0.0, rng.uniform(0.1, 0.7) * length
-    return int(rng.integers(2, extent - length - 1)), length, 0.0, 0.0
+    free = extent - length - 4  # >= 0 here; the box keeps 2 px from both borders
+    return 2 + int(round(rng.beta(*beta) * free)), length, 0.0, 0.0
 
 
 def _sides(rng: np.random.Generator, p_touch: float) -> tuple[bool, bool, bool, bool]:
@@ -215,8 +227,8 @@ def _layout(rng: np.random.Generator, width: int, height: int, cfg: _Config) -> 
     for spec in specs:
         for _ in range(6):
             left, top, right, bottom = _sides(rng, spec["p_touch"])
-            x0, bw, ext_l, ext_r = _place_axis(rng, spec["bw"], width, left, right)
-            y0, bh, ext_t, ext_b = _place_axis(rng, spec["bh"], height, top, bottom)
+            x0, bw, ext_l, ext_r = _place_axis(rng, spec["bw"], width, left, right, prof.position_beta_x)
+            y0, bh, ext_t, ext_b = _place_axis(rng, spec["bh"], height, top, bottom, prof.position_beta_y)
             box = (x0, y0, x0 + bw, y0 + bh)
             if all(_covered(box, q) < 0.5 for q in placed):
                 break

@@ -70,7 +70,9 @@ class LayoutProfile:
 
     Attributes:
         image_shapes: ``((width, height), ...)`` — the most common image shapes, pixels.
-        image_shape_probs: float[S] — their frequencies, renormalised.
+        image_shape_probs: float[S] — their frequencies among all images (they sum to 1 - other_shape_prob).
+        other_shape_prob: the share of images with a shape outside ``image_shapes``.
+        other_aspect_quantiles: float[21] — quantiles 0, 5, ..., 100 % of ``log(width / height)`` of those images.
         objects_per_image_probs: float[K] — ``P(n = k + 1)`` for images holding ``k + 1`` objects (difficult
             included), k = 0..K-1; the tail beyond K is folded into the last entry.
         size_probs: float[len(CROWD_BUCKETS), 20] — per crowd bucket, the histogram of ``size`` over
@@ -79,6 +81,8 @@ class LayoutProfile:
         difficult_probs: float[20] — per size bin, the share of objects marked ``difficult``.
         class_probs: float[C] — class frequencies (objects), in ``classes`` order.
         class_aspect_mean, class_aspect_std: float[C] — mean and standard deviation of ``log(w / h)`` per class.
+        position_beta_x, position_beta_y: ``(alpha, beta)`` of a Beta distribution fitted (method of moments) to
+            where a box that does not reach the border sits in its free range: ``(xmin - 1) / (W - w)``.
         repeat_class_prob: probability that an object after the first in an image repeats a class already in it.
         classes: class names.
         source: where the numbers were measured.
@@ -86,6 +90,8 @@ class LayoutProfile:
 
     image_shapes: tuple[tuple[int, int], ...]
     image_shape_probs: tuple[float, ...]
+    other_shape_prob: float
+    other_aspect_quantiles: tuple[float, ...]
     objects_per_image_probs: tuple[float, ...]
     size_probs: tuple[tuple[float, ...], ...]
     border_probs: tuple[float, ...]
@@ -93,6 +99,8 @@ class LayoutProfile:
     class_probs: tuple[float, ...]
     class_aspect_mean: tuple[float, ...]
     class_aspect_std: tuple[float, ...]
+    position_beta_x: tuple[float, float]
+    position_beta_y: tuple[float, float]
     repeat_class_prob: float
     classes: tuple[str, ...] = VOC_CLASSES
     source: str = ""
@@ -102,6 +110,8 @@ class LayoutProfile:
         return {
             "source": self.source, "classes": list(self.classes),
             "image_shapes": [list(s) for s in self.image_shapes], "image_shape_probs": list(self.image_shape_probs),
+            "other_shape_prob": self.other_shape_prob, "other_aspect_quantiles": list(self.other_aspect_quantiles),
+            "position_beta_x": list(self.position_beta_x), "position_beta_y": list(self.position_beta_y),
             "objects_per_image_probs": list(self.objects_per_image_probs),
             "size_probs": [list(r) for r in self.size_probs], "border_probs": list(self.border_probs),
             "difficult_probs": list(self.difficult_probs),
@@ -142,7 +152,12 @@ def profile_from_dataset(ds: Dataset, max_shapes: int = 24, max_objects: int = 2
         raise ValueError("profile_from_dataset: the dataset has no objects")
     shapes, counts = np.unique(np.stack([ds.widths, ds.heights], 1), axis=0, return_counts=True)
     order = np.lexsort((shapes[:, 1], shapes[:, 0], -counts))[:max_shapes]
-    shape_probs = _normalise(counts[order])
+    shape_probs = counts[order] / ds.num_images
+    is_top = np.zeros(ds.num_images, bool)
+    for w, h in shapes[order]:
+        is_top |= (ds.widths == w) & (ds.heights == h)
+    other = np.log(ds.widths[~is_top] / ds.heights[~is_top])
+    other_q = np.quantile(other, np.linspace(0, 1, 21)) if len(other) else np.zeros(21)
 
     n = np.bincount(ds.image_index, minlength=ds.num_images)
     n = n[n > 0]
@@ -167,6 +182,16 @@ def profile_from_dataset(ds: Dataset, max_shapes: int = 24, max_objects: int = 2
     var = np.bincount(ds.class_index, weights=aspect ** 2, minlength=c) / np.maximum(cnt, 1) - mean ** 2
     std = np.sqrt(np.maximum(var, 0.0))
 
+    # where boxes that do not reach the border sit in their free range (Beta fit by the method of moments)
+    free = ~touch
+    b_, w_, h_ = ds.boxes[free], ds.widths[ds.image_index[free]], ds.heights[ds.image_index[free]]
+    betas = []
+    for lo, length, extent in ((b_[:, 0], b_[:, 2] - b_[:, 0] + 1, w_), (b_[:, 1], b_[:, 3] - b_[:, 1] + 1, h_)):
+        f = np.clip((lo - 1) / np.maximum(extent - length, 1), 0, 1)
+        m, v = f.mean(), f.var()
+        k = m * (1 - m) / v - 1 if v > 0 else 2.0
+        betas.append((round(float(m * k), 3), round(float((1 - m) * k), 3)))
+
     # share of objects (after the first of their image, in file order) whose class already occurred in the image
     first = np.ones(ds.num_objects, bool)
     first[1:] = ds.image_index[1:] != ds.image_index[:-1]
@@ -180,6 +205,8 @@ def profile_from_dataset(ds: Dataset, max_shapes: int = 24, max_objects: int = 2
     return LayoutProfile(
         image_shapes=tuple((int(w), int(h)) for w, h in shapes[order]),
         image_shape_probs=_rounded(shape_probs, 5),
+        other_shape_prob=round(float(1 - shape_probs.sum()), 5),
+        other_aspect_quantiles=_rounded(other_q),
         objects_per_image_probs=_rounded(_normalise(hist), 5),
         size_probs=tuple(size_probs),
         border_probs=_rounded(border),
@@ -187,6 +214,8 @@ def profile_from_dataset(ds: Dataset, max_shapes: int = 24, max_objects: int = 2
         class_probs=_rounded(_normalise(cnt), 5),
         class_aspect_mean=_rounded(mean),
         class_aspect_std=_rounded(std),
+        position_beta_x=betas[0],
+        position_beta_y=betas[1],
         repeat_class_prob=round(repeat, 4),
         classes=tuple(ds.classes),
         source=source,
@@ -199,9 +228,12 @@ VOC0712_PROFILE = LayoutProfile(
     image_shapes=((500, 375), (500, 333), (375, 500), (333, 500), (500, 334), (500, 332), (500, 335), (500, 374),
                   (334, 500), (500, 331), (500, 400), (500, 500), (332, 500), (500, 357), (500, 281), (500, 338),
                   (500, 376), (500, 377), (500, 336), (480, 360), (400, 300), (335, 500), (374, 500), (500, 339)),
-    image_shape_probs=(0.52893, 0.16627, 0.10636, 0.03824, 0.0295, 0.02805, 0.01384, 0.01232, 0.00775, 0.00737,
-                       0.0073, 0.00669, 0.00661, 0.00555, 0.00449, 0.00449, 0.00441, 0.0038, 0.00357, 0.00335,
-                       0.00327, 0.00274, 0.00258, 0.00251),
+    image_shape_probs=(0.42034, 0.13214, 0.08453, 0.03039, 0.02344, 0.02229, 0.011, 0.00979, 0.00616, 0.00586,
+                       0.0058, 0.00532, 0.00526, 0.00441, 0.00356, 0.00356, 0.0035, 0.00302, 0.00284, 0.00266,
+                       0.0026, 0.00218, 0.00205, 0.00199),
+    other_shape_prob=0.2053,
+    other_aspect_quantiles=(-1.2588, -0.4155, -0.351, -0.2877, -0.2246, -0.1347, 0.002, 0.1052, 0.1815, 0.2307,
+                            0.2692, 0.2877, 0.3092, 0.3397, 0.3653, 0.3945, 0.4246, 0.4526, 0.5061, 0.6242, 1.9519),
     objects_per_image_probs=(0.41212, 0.22331, 0.11866, 0.0748, 0.04954, 0.03474, 0.02175, 0.01764, 0.01106, 0.01045,
                              0.00514, 0.00471, 0.00429, 0.00218, 0.00211, 0.00157, 0.00097, 0.00109, 0.00097,
                              0.00073, 0.00036, 0.00024, 0.00036, 0.00121),
@@ -225,6 +257,8 @@ VOC0712_PROFILE = LayoutProfile(
                        -0.1203, 0.0739, -0.5386, -0.2558, 0.0824, 0.3731, 0.4744, 0.0226),
     class_aspect_std=(0.4334, 0.4976, 0.5054, 0.7307, 0.5104, 0.5959, 0.5031, 0.4127, 0.5095, 0.4962, 0.5926, 0.4153,
                       0.4713, 0.4614, 0.4834, 0.4746, 0.4325, 0.4349, 0.6162, 0.3952),
+    position_beta_x=(1.242, 1.269),
+    position_beta_y=(1.889, 1.621),
     repeat_class_prob=0.7039,
     classes=('aeroplane', 'bicycle', 'bird', 'boat', 'bottle', 'bus', 'car', 'cat', 'chair', 'cow', 'diningtable',
              'dog', 'horse', 'motorbike', 'person', 'pottedplant', 'sheep', 'sofa', 'train', 'tvmonitor'),

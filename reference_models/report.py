@@ -1,0 +1,248 @@
+"""HTML reports for the reference detectors: the model report (per-class AP, accuracy vs speed, training curves,
+example detections, anchors) and the profile report of ``vocbench profile``.
+
+Everything is computed by :func:`evaluate_models` (a plain dict per model) and rendered here with vocbench's
+report base; nothing is computed while rendering.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+from pathlib import Path
+from typing import Sequence
+
+import cv2
+import numpy as np
+import pandas as pd
+
+from vocbench.report.html import (ReportMeta, Section, figure_block, grid_block, html_block, table_block, text_block,
+                                  write_report)
+from vocbench.report.plots import fig_to_svg, new_figure
+
+__all__ = ["evaluate_model", "write_models_report", "write_profile_report", "draw_detections"]
+
+
+def evaluate_model(model, dataset, images: np.ndarray, name: str, onnx_path: str | os.PathLike | None = None,
+                   profile_paths: Sequence[Path] = (), profile_batches=(1, 8), profile_repeats: int = 10,
+                   metrics=("voc07", "voc12", "coco")) -> dict:
+    """Predict (torch, and onnxruntime when ``onnx_path`` is given), score with :func:`vocbench.evaluate`, check
+    torch/onnx identity after NMS and profile. ``images``: ``uint8[I, S, S, 3]`` squash-resized test images."""
+    from vocbench import evaluate
+    from reference_models.export import OnnxRunner, onnx_session
+    from reference_models.predict import TorchRunner, predict_dataset
+    from reference_models.profile import profile_model
+
+    out: dict = {"name": name, "model": model, "config": model.config, "meta": getattr(model, "meta", {})}
+    dets = predict_dataset(TorchRunner(model), dataset, images, model.input_size, source=f"{name} (torch)")
+    out["detections"] = dets
+    out["result"] = evaluate(dataset, dets, metrics=tuple(metrics))
+    if onnx_path is not None:
+        odets = predict_dataset(OnnxRunner(onnx_session(onnx_path)), dataset, images, model.input_size,
+                                source=f"{name} (onnx)")
+        same = (len(odets) == len(dets) and np.array_equal(odets.image_index, dets.image_index)
+                and np.array_equal(odets.class_index, dets.class_index)
+                and np.allclose(odets.boxes, dets.boxes, atol=1e-2) and np.allclose(odets.scores, dets.scores,
+                                                                                     atol=1e-4))
+        out["onnx_identical"] = bool(same)
+        out["onnx_detections"] = len(odets)
+        out["onnx_max_box_diff"] = float(np.abs(odets.boxes - dets.boxes).max()) if same and len(dets) else None
+    out["profiles"] = []
+    if profile_paths:
+        out["profiles"].append(profile_model(model, profile_paths, "torch", "cpu", profile_batches, profile_repeats,
+                                             warmup=2, top_ops=8))
+        if onnx_path is not None:
+            out["profiles"].append(profile_model(model, profile_paths, "onnx", "cpu", profile_batches,
+                                                 profile_repeats, warmup=2, onnx_path=onnx_path, top_ops=8))
+    return out
+
+
+def draw_detections(img: np.ndarray, boxes: np.ndarray, scores: np.ndarray, labels: np.ndarray, classes,
+                    gt_boxes: np.ndarray | None = None, min_score: float = 0.3) -> np.ndarray:
+    """Draw kept detections (score ≥ ``min_score``, VOC pixels) and the truth (thin white) on an RGB image."""
+    img = img.copy()
+    if gt_boxes is not None:
+        for b in gt_boxes:
+            cv2.rectangle(img, (int(b[0]) - 1, int(b[1]) - 1), (int(b[2]) - 1, int(b[3]) - 1), (255, 255, 255), 1)
+    for b, s, c in zip(boxes, scores, labels):
+        if s < min_score:
+            continue
+        hue = (int(c) * 37) % 180
+        colour = cv2.cvtColor(np.uint8([[[hue, 220, 255]]]), cv2.COLOR_HSV2RGB)[0, 0].tolist()
+        p0, p1 = (int(b[0]) - 1, int(b[1]) - 1), (int(b[2]) - 1, int(b[3]) - 1)
+        cv2.rectangle(img, p0, p1, colour, 2)
+        text = f"{classes[int(c)]} {s:.2f}"
+        cv2.putText(img, text, (p0[0] + 2, max(10, p0[1] + 11)), cv2.FONT_HERSHEY_SIMPLEX, 0.38, (0, 0, 0), 3)
+        cv2.putText(img, text, (p0[0] + 2, max(10, p0[1] + 11)), cv2.FONT_HERSHEY_SIMPLEX, 0.38, colour, 1)
+    return img
+
+
+def _img_tag(img: np.ndarray, caption: str, width: int = 300) -> str:
+    scale = width / img.shape[1]
+    small = cv2.resize(img, (width, int(round(img.shape[0] * scale))), interpolation=cv2.INTER_AREA)
+    ok, buf = cv2.imencode(".jpg", cv2.cvtColor(small, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 80])
+    data = base64.b64encode(buf.tobytes()).decode()
+    return (f'<figure style="display:inline-block;margin:4px"><img alt="{caption}" src="data:image/jpeg;base64,'
+            f'{data}" width="{small.shape[1]}"><figcaption>{caption}</figcaption></figure>')
+
+
+def _ap_table(evals: list[dict]) -> pd.DataFrame:
+    cols = {}
+    for e in evals:
+        r = e["result"]
+        for m in ("voc07", "voc12", "coco"):
+            if m in r.metrics or (m == "coco" and r.coco is not None):
+                cols[f"{e['name']} {m}"] = r.per_class(m)
+    df = pd.DataFrame(cols)
+    df.loc["mAP"] = df.mean(numeric_only=True)
+    return df.reset_index().rename(columns={"index": "class"})
+
+
+def _curves_figure(evals: list[dict]) -> str:
+    fig, (ax1, ax2) = new_figure(9, 3.2, ncols=2)
+    for e in evals:
+        hist = e["meta"].get("history", [])
+        if not hist:
+            continue
+        ep = [h["epoch"] for h in hist]
+        ax1.plot(ep, [h.get("loss", np.nan) for h in hist], marker="o", label=e["name"])
+        vals = [(h["epoch"], h["val_voc07"]) for h in hist if h.get("val_voc07") == h.get("val_voc07")
+                and "val_voc07" in h]
+        if vals:
+            ax2.plot(*zip(*vals), marker="o", label=e["name"])
+    ax1.set(xlabel="epoch", ylabel="training loss (per image)", title="training loss")
+    ax2.set(xlabel="epoch", ylabel="VOC07 mAP", title="validation mAP (subset of the test split)")
+    for a in (ax1, ax2):
+        a.legend()
+    return fig_to_svg(fig)
+
+
+def _speed_points(evals: list[dict], batch: int = 8) -> pd.DataFrame:
+    rows = []
+    for e in evals:
+        m = e["result"].mAP.get("voc07", np.nan)
+        for p in e["profiles"]:
+            b = batch if batch in p.throughput else max(p.throughput)
+            rows.append({"model": e["name"], "backend": p.backend, "device": p.device, "batch": b,
+                         "images_per_s": p.throughput[b], "voc07_mAP": m,
+                         "network_ms": next(t.median_ms for t in p.timings if t.batch == b and t.stage == "network"),
+                         "GFLOPs/image": p.flops / 1e9, "parameters": p.parameters})
+        for g in e["meta"].get("gpu_profiles", []):
+            rows.append({"model": e["name"], **g, "voc07_mAP": m})
+    return pd.DataFrame(rows)
+
+
+def _speed_figure(df: pd.DataFrame) -> str:
+    fig, ax = new_figure(6, 3.6)
+    markers = {"torch": "o", "onnx": "s"}
+    for (name, backend, device), g in df.groupby(["model", "backend", "device"]):
+        ax.scatter(g["images_per_s"], g["voc07_mAP"], marker=markers.get(backend, "x"), s=50,
+                   label=f"{name} · {backend} · {device}")
+    ax.set(xlabel="throughput (images/s, all stages, batch 8)", ylabel="VOC07 mAP", xscale="log",
+           title="accuracy vs speed")
+    ax.legend(fontsize=7)
+    return fig_to_svg(fig)
+
+
+def _anchor_blocks(evals: list[dict]) -> list[dict]:
+    blocks = []
+    for e in evals:
+        cfg = e["config"]
+        if cfg["model"] == "yolov2_tiny":
+            a = np.asarray(cfg["anchors"])
+            grid = cfg["input_size"] // 32
+            df = pd.DataFrame({"anchor": np.arange(len(a)), "w (grid cells)": a[:, 0], "h (grid cells)": a[:, 1],
+                               "w (fraction of image)": a[:, 0] / grid, "h (fraction of image)": a[:, 1] / grid})
+            blocks.append(table_block(df, f"{e['name']}: {len(a)} anchors from vocbench.anchors.IoUKMeans on the "
+                                          f"training boxes, {grid}×{grid} grid", "{:.3f}"))
+            fig, ax = new_figure(3.4, 3.4)
+            for i, (w, h) in enumerate(a / grid):
+                ax.add_patch(__import__("matplotlib.patches", fromlist=["Rectangle"]).Rectangle(
+                    (0.5 - w / 2, 0.5 - h / 2), w, h, fill=False, lw=1.5, color=f"C{i}"))
+            ax.set(xlim=(0, 1), ylim=(1, 0), aspect="equal", title=f"{e['name']} anchors (image = unit square)")
+            blocks.append(figure_block(fig_to_svg(fig)))
+        else:
+            from reference_models.ssd import BOXES_PER_LOCATION, feature_map_sizes
+            sizes = feature_map_sizes(cfg["input_size"])
+            pri = e["model"].priors.numpy()
+            rows, start = [], 0
+            for f, k in zip(sizes, BOXES_PER_LOCATION):
+                n = f * f * k
+                p = pri[start:start + n]
+                start += n
+                rows.append({"feature map": f"{f}×{f}", "boxes/location": k, "boxes": n,
+                             "min side": float(np.sqrt(p[:, 2] * p[:, 3]).min()),
+                             "max side": float(np.sqrt(p[:, 2] * p[:, 3]).max())})
+            blocks.append(table_block(pd.DataFrame(rows), f"{e['name']}: {len(pri)} default boxes (SSD formula, "
+                                                          "sides as √(w·h), fraction of the image)", "{:.3f}"))
+    return blocks
+
+
+def _example_block(evals: list[dict], dataset, n_images: int = 4) -> dict:
+    from reference_models.data import image_path, read_image
+
+    html = []
+    idx = np.linspace(0, dataset.num_images - 1, n_images).astype(int) if dataset.num_images else []
+    for e in evals:
+        d = e["detections"]
+        for i in idx:
+            img = read_image(image_path(dataset, int(i)))
+            sel = d.image_index == i
+            gt = dataset.boxes[dataset.image_index == i]
+            drawn = draw_detections(img, d.boxes[sel], d.scores[sel], d.class_index[sel], dataset.classes, gt)
+            html.append(_img_tag(drawn, f"{e['name']} · {dataset.image_ids[i]}"))
+    return html_block("<div>" + "".join(html) + "</div>")
+
+
+def write_models_report(evals: list[dict], dataset, path: str | os.PathLike, data_desc: str = "",
+                        title: str = "Reference one-stage detectors") -> Path:
+    """The model report: per-class AP (VOC07, VOC12, COCO), accuracy vs speed, training curves, example
+    detections and anchors of every evaluated model."""
+    summary = []
+    for e in evals:
+        m = e["result"].mAP
+        meta = e["meta"]
+        summary.append({"model": e["name"], "input": e["config"]["input_size"], "width": e["config"]["width"],
+                        "epochs": meta.get("epochs_trained", ""), "VOC07 mAP": m.get("voc07", np.nan),
+                        "VOC12 mAP": m.get("voc12", np.nan), "COCO AP": m.get("coco", np.nan),
+                        "detections": len(e["detections"]),
+                        "torch = onnx after NMS": {True: "yes", False: "NO"}.get(e.get("onnx_identical"), "—")})
+    sections = [Section("Summary", [table_block(pd.DataFrame(summary), "scored by vocbench.evaluate from the "
+                                                "detections that vocbench predict writes", "{:.4f}")],
+                        intro="Both detectors are trained from scratch on vocbench's synthetic VOC data. Scores "
+                              "are on the synthetic test split: VOC07 11-point and VOC12 all-point AP at IoU 0.5 "
+                              "(difficult objects ignored) and COCO AP@[.5:.95].")]
+    sections.append(Section("Per-class AP", [table_block(_ap_table(evals), "", "{:.3f}")]))
+    speed = _speed_points(evals)
+    if len(speed):
+        sections.append(Section("Accuracy vs speed", [figure_block(_speed_figure(speed)),
+                                                     table_block(speed, "throughput counts every stage "
+                                                                 "(preprocess, network, decode, NMS)", "{:.3f}")]))
+    sections.append(Section("Training curves", [figure_block(_curves_figure(evals))]))
+    sections.append(Section("Example detections", [text_block("Coloured: detections with score ≥ 0.3; white: "
+                                                              "ground truth."), _example_block(evals, dataset)]))
+    sections.append(Section("Anchors", _anchor_blocks(evals)))
+    return write_report(path, title, sections, ReportMeta(data=data_desc))
+
+
+def write_profile_report(result, path: str | os.PathLike) -> Path:
+    """HTML for one :class:`~reference_models.profile.ProfileResult`."""
+    df = result.to_pandas()
+    fig, ax = new_figure(6, 3.2)
+    stages = ["preprocess", "network", "decode", "nms"]
+    bottom = np.zeros(len(df))
+    per_img = {s: df[f"{s}_median_ms"].to_numpy() / df["batch"].to_numpy() for s in stages}
+    for s in stages:
+        ax.bar([str(b) for b in df["batch"]], per_img[s], bottom=bottom, label=s)
+        bottom += per_img[s]
+    ax.set(xlabel="batch size", ylabel="ms per image (median)", title="latency per stage")
+    ax.legend()
+    blocks = [text_block(str(result).splitlines()[0]), table_block(df, "ms per batch; images/s over all stages",
+                                                                   "{:.3f}"), figure_block(fig_to_svg(fig))]
+    secs = [Section("Latency per stage", blocks)]
+    if result.top_ops:
+        secs.append(Section("torch.profiler top operators", [table_block(pd.DataFrame(list(result.top_ops)))]))
+    if result.onnx_ops:
+        secs.append(Section("onnxruntime profile", [table_block(pd.DataFrame(list(result.onnx_ops)))]))
+    return write_report(path, f"Profile: {result.model} ({result.backend}, {result.device})", secs,
+                        ReportMeta(data=result.hardware))

@@ -1,0 +1,194 @@
+"""VOC matching: the protocols, the one-time grouping of ground truth and detections, and :func:`match_detections`.
+
+Matching for one class (both protocols): detections are sorted by descending score with a **stable** sort (ties
+keep input order, as the MATLAB devkit and pycocotools do). Each detection takes the single GT box of its class
+and image with the highest IoU — VOC '+1' pixels, difficult boxes included, the first box on ties. If that IoU
+passes the threshold: a difficult GT makes the detection *ignored* (neither TP nor FP; the GT is never marked, so
+repeat hits on it are ignored too); an unmatched GT makes it a TP and marks the GT; an already matched GT makes
+it a *duplicate* FP (no fall-back to another GT). Otherwise it is an FP. ``npos`` = non-difficult GT of the class.
+
+Protocols (:data:`PROTOCOLS`):
+
+* ``"devkit"`` (default) — the official MATLAB devkit: IoU ``>=`` threshold; VOC07 11-point recall thresholds as
+  MATLAB's ``0:0.1:1`` produces them (``0.30000000000000004`` is the only inexact one).
+* ``"voc_eval"`` — the py-faster-rcnn / detectron2 Python port ``voc_eval.py``: IoU ``>`` threshold; thresholds
+  from ``numpy.arange(0., 1.1, 0.1)`` (``0.6000000000000001``, ``0.7000000000000001``). vocbench keeps the stable
+  sort here too; the port's unstable sort differs only on tied scores.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from vocbench.errors import InputError
+from vocbench.eval.ap import VOC07_THRESHOLDS_DEVKIT, VOC07_THRESHOLDS_VOC_EVAL
+from vocbench.eval._kernels import group_by_key, match_voc_kernel, sort_segments_by_score
+from vocbench.structures import Dataset, Detections
+
+__all__ = ["Protocol", "PROTOCOLS", "OUTCOME_FP", "OUTCOME_TP", "OUTCOME_DUPLICATE", "OUTCOME_IGNORED",
+           "OUTCOME_NAMES", "MatchResult", "match_detections", "get_protocol", "validate_detections"]
+
+#: Outcome codes of :func:`match_detections`.
+OUTCOME_FP, OUTCOME_TP, OUTCOME_DUPLICATE, OUTCOME_IGNORED = 0, 1, 2, 3
+OUTCOME_NAMES = ("false positive", "true positive", "duplicate", "ignored (difficult)")
+
+
+@dataclass(frozen=True)
+class Protocol:
+    """A VOC scoring convention.
+
+    Attributes:
+        name: ``"devkit"`` or ``"voc_eval"``.
+        inclusive: True when a match needs ``IoU >= threshold``, False for ``IoU > threshold``.
+        voc07_thresholds: the 11 recall thresholds of VOC07 AP, exactly as that implementation computes them.
+        description: one line for reports.
+    """
+
+    name: str
+    inclusive: bool
+    voc07_thresholds: tuple[float, ...]
+    description: str
+
+
+PROTOCOLS: dict[str, Protocol] = {
+    "devkit": Protocol(
+        "devkit", True, VOC07_THRESHOLDS_DEVKIT,
+        "official MATLAB devkit: IoU >= threshold, stable score sort, 11-point thresholds of MATLAB's 0:0.1:1"),
+    "voc_eval": Protocol(
+        "voc_eval", False, VOC07_THRESHOLDS_VOC_EVAL,
+        "py-faster-rcnn/detectron2 voc_eval.py: IoU > threshold, 11-point thresholds of numpy.arange(0, 1.1, 0.1) "
+        "(stable score sort kept)"),
+}
+
+
+def get_protocol(protocol: str | Protocol) -> Protocol:
+    """The :class:`Protocol` named ``protocol`` (``"devkit"`` or ``"voc_eval"``)."""
+    if isinstance(protocol, Protocol):
+        return protocol
+    try:
+        return PROTOCOLS[protocol]
+    except KeyError:
+        raise ValueError(f"protocol must be one of {sorted(PROTOCOLS)}, got {protocol!r}") from None
+
+
+def validate_detections(dataset: Dataset, detections: Detections) -> None:
+    """Raise :class:`InputError` when detections point outside the dataset or hold NaN/inf values."""
+    src = detections.source or "detections"
+    n = len(detections)
+    if n == 0:
+        return
+    for name, arr, hi in (("image_index", detections.image_index, dataset.num_images),
+                          ("class_index", detections.class_index, dataset.num_classes)):
+        bad = np.flatnonzero((arr < 0) | (arr >= hi))
+        if bad.size:
+            raise InputError(f"{src}: detection {bad[0]} has {name} {arr[bad[0]]}, expected 0..{hi - 1}")
+    finite = np.isfinite(detections.scores) & np.isfinite(detections.boxes).all(axis=1)
+    if not finite.all():
+        i = int(np.flatnonzero(~finite)[0])
+        raise InputError(f"{src}: detection {i} has a NaN or infinite score or coordinate "
+                         f"(score {detections.scores[i]}, box {detections.boxes[i].tolist()})")
+
+
+@dataclass(frozen=True, eq=False)
+class VocGrouping:
+    """Ground truth and detections grouped once for VOC matching (internal; reused across IoU thresholds).
+
+    Attributes:
+        order: int64[N] detection rows by class, then descending score (stable).
+        class_offsets: int64[C + 1] class segments of ``order``.
+        sorted_scores: float64[N] ``scores[order]``.
+        gt_offsets: int64[C * I + 1] CSR offsets of the GT of ``(class, image)``.
+        gt_rows: int64[M] dataset object rows in CSR order.
+        gt_boxes, gt_difficult: CSR-ordered copies.
+        npos: int64[C] non-difficult GT per class.
+    """
+
+    num_images: int
+    num_classes: int
+    order: np.ndarray
+    class_offsets: np.ndarray
+    sorted_scores: np.ndarray
+    det_image: np.ndarray
+    det_boxes: np.ndarray
+    gt_offsets: np.ndarray
+    gt_rows: np.ndarray
+    gt_boxes: np.ndarray
+    gt_difficult: np.ndarray
+    npos: np.ndarray
+
+
+def group_for_voc(dataset: Dataset, detections: Detections) -> VocGrouping:
+    """Stable grouping of GT by (class, image) and of detections by class, then descending score."""
+    ni, nc = dataset.num_images, dataset.num_classes
+    gt_rows, gt_offsets = group_by_key(dataset.class_index * ni + dataset.image_index, nc * ni)
+    gt_difficult = np.ascontiguousarray(dataset.difficult[gt_rows])
+    npos = np.bincount(dataset.class_index[~dataset.difficult], minlength=nc).astype(np.int64)
+    order, class_offsets = group_by_key(detections.class_index, nc)
+    order = sort_segments_by_score(order, class_offsets, detections.scores)
+    return VocGrouping(
+        num_images=ni, num_classes=nc, order=order, class_offsets=class_offsets,
+        sorted_scores=detections.scores[order], det_image=detections.image_index, det_boxes=detections.boxes,
+        gt_offsets=gt_offsets, gt_rows=gt_rows, gt_boxes=np.ascontiguousarray(dataset.boxes[gt_rows]),
+        gt_difficult=gt_difficult, npos=npos)
+
+
+def match_grouped(g: VocGrouping, iou_threshold: float, protocol: Protocol) -> tuple[np.ndarray, np.ndarray]:
+    """Outcome codes and best IoU aligned with ``g.order`` (see :func:`match_detections`)."""
+    return match_voc_kernel(g.order, g.class_offsets, g.det_image, g.det_boxes, g.gt_offsets, g.gt_boxes,
+                            g.gt_difficult, g.num_images, float(iou_threshold), protocol.inclusive)
+
+
+def check_iou_threshold(t: float) -> float:
+    t = float(t)
+    if not (0.0 < t <= 1.0):
+        raise ValueError(f"IoU threshold must be in (0, 1], got {t}")
+    return t
+
+
+@dataclass(frozen=True, eq=False)
+class MatchResult:
+    """Per-detection outcome of VOC matching, in the detections' input order.
+
+    Attributes:
+        outcome: int8[N] — :data:`OUTCOME_FP` (0), :data:`OUTCOME_TP` (1), :data:`OUTCOME_DUPLICATE` (2, an FP whose
+            best GT was already matched), :data:`OUTCOME_IGNORED` (3, best GT difficult).
+        best_iou: float64[N] — IoU with the best GT of the same class and image (0 when there is none).
+        iou_threshold: the threshold used.
+        protocol: protocol name.
+    """
+
+    outcome: np.ndarray
+    best_iou: np.ndarray
+    iou_threshold: float
+    protocol: str
+
+    def counts(self) -> dict[str, int]:
+        """Number of detections per outcome name."""
+        return {name: int(np.count_nonzero(self.outcome == code)) for code, name in enumerate(OUTCOME_NAMES)}
+
+
+def match_detections(dataset: Dataset, detections: Detections, *, iou_threshold: float = 0.5,
+                     protocol: str = "devkit") -> MatchResult:
+    """Label every detection TP / FP / duplicate / ignored with the VOC greedy matching (module docstring).
+
+    Args:
+        dataset: the ground truth.
+        detections: detections on ``dataset`` (image and class indices into it; boxes in VOC pixels).
+        iou_threshold: IoU threshold in (0, 1]; default 0.5.
+        protocol: ``"devkit"`` (default, IoU >= threshold) or ``"voc_eval"`` (IoU > threshold).
+
+    Returns:
+        A :class:`MatchResult` in the detections' input order.
+    """
+    proto = get_protocol(protocol)
+    t = check_iou_threshold(iou_threshold)
+    validate_detections(dataset, detections)
+    g = group_for_voc(dataset, detections)
+    outcome_sorted, iou_sorted = match_grouped(g, t, proto)
+    outcome = np.empty(len(detections), np.int8)
+    best_iou = np.empty(len(detections), np.float64)
+    outcome[g.order] = outcome_sorted
+    best_iou[g.order] = iou_sorted
+    return MatchResult(outcome=outcome, best_iou=best_iou, iou_threshold=t, protocol=proto.name)

@@ -1,0 +1,281 @@
+"""Frozen, typed results of :func:`vocbench.evaluate`: :class:`VocScores`, :class:`CocoScores`, :class:`EvalResult`.
+
+JSON layout of :meth:`EvalResult.to_dict` (NaN becomes ``null`` through ``to_jsonable``)::
+
+    {
+      "voc07": {"mAP": x, "per_class": {"aeroplane": ap, ...}},      # at the first IoU threshold
+      "voc12": {"mAP": x, "per_class": {...}},
+      "coco":  {"AP": .., "AP50": .., "AP75": .., "APs": .., "APm": .., "APl": ..,
+                "AR1": .., "AR10": .., "AR100": .., "ARs": .., "ARm": .., "ARl": .., "per_class": {...}},
+      "protocol": "devkit", "iou_threshold": 0.5, "num_images": I, "num_detections": N,
+      "counts": {"aeroplane": {"npos", "detections", "tp", "fp", "duplicates", "ignored", "missed"}, ...},
+      "f1": {"aeroplane": {"threshold", "precision", "recall", "f1"}, ...},
+      "iou": {"0.7": {"voc07": {...}, "voc12": {...}, "counts": {...}, "f1": {...}}}   # only with extra thresholds
+    }
+
+Only the metrics that were asked for appear. ``coco.per_class`` is AP@[.5:.95] per class (all areas, 100 dets).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["VocScores", "CocoScores", "EvalResult", "COCO_STAT_NAMES", "VOC_METRICS", "METRICS"]
+
+#: The 12 summary numbers of pycocotools' ``COCOeval.summarize``, in its order.
+COCO_STAT_NAMES = ("AP", "AP50", "AP75", "APs", "APm", "APl", "AR1", "AR10", "AR100", "ARs", "ARm", "ARl")
+VOC_METRICS = ("voc07", "voc12")
+METRICS = VOC_METRICS + ("coco",)
+
+
+def _iou_key(t: float) -> str:
+    return format(float(t), "g")
+
+
+def _nanmean(a: np.ndarray) -> float:
+    a = np.asarray(a, np.float64)
+    a = a[~np.isnan(a)]
+    return float(a.mean()) if a.size else float("nan")
+
+
+@dataclass(frozen=True, eq=False)
+class VocScores:
+    """VOC matching and AP of every class at one IoU threshold.
+
+    Attributes:
+        iou_threshold: the IoU threshold.
+        protocol: ``"devkit"`` or ``"voc_eval"``.
+        classes: class names.
+        ap: metric name (``"voc07"``/``"voc12"``) → float64[C] AP per class (NaN when npos = 0).
+        npos: int64[C] non-difficult GT per class.
+        detections, tp, fp, duplicates, ignored: int64[C] — detections per class; true positives; false positives
+            (duplicates included); duplicates (best GT already matched); ignored (best GT difficult).
+        curve_offsets: int64[C + 1] — the PR curve of class ``c`` is ``[curve_offsets[c]:curve_offsets[c + 1]]`` of
+            ``precision``, ``recall`` and ``curve_scores`` (one point per counted detection, descending score).
+        best_f1: float64[C, 4] — score threshold maximising F1 (keep score >= it), its precision, recall and F1.
+        outcome: int8[N] per detection in input order (codes of :mod:`vocbench.eval.matching`).
+        best_iou: float64[N] IoU with the best GT of the same class and image, input order.
+    """
+
+    iou_threshold: float
+    protocol: str
+    classes: tuple[str, ...]
+    ap: dict
+    npos: np.ndarray
+    detections: np.ndarray
+    tp: np.ndarray
+    fp: np.ndarray
+    duplicates: np.ndarray
+    ignored: np.ndarray
+    curve_offsets: np.ndarray
+    precision: np.ndarray
+    recall: np.ndarray
+    curve_scores: np.ndarray
+    best_f1: np.ndarray
+    outcome: np.ndarray
+    best_iou: np.ndarray
+
+    @property
+    def missed(self) -> np.ndarray:
+        """int64[C] non-difficult GT left unmatched (npos - tp)."""
+        return self.npos - self.tp
+
+    def mAP(self, metric: str) -> float:
+        """Mean AP over classes with npos > 0 (NaN when there is none)."""
+        return _nanmean(self.ap[metric])
+
+    def curve(self, cls: int | str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(recall, precision, scores)`` of one class (index or name)."""
+        c = self.classes.index(cls) if isinstance(cls, str) else int(cls)
+        s = slice(self.curve_offsets[c], self.curve_offsets[c + 1])
+        return self.recall[s], self.precision[s], self.curve_scores[s]
+
+    def counts_table(self) -> pd.DataFrame:
+        """One row per class: npos, detections, tp, fp, duplicates, ignored, missed."""
+        return pd.DataFrame({"npos": self.npos, "detections": self.detections, "tp": self.tp, "fp": self.fp,
+                             "duplicates": self.duplicates, "ignored": self.ignored, "missed": self.missed},
+                            index=pd.Index(self.classes, name="class"))
+
+    def f1_table(self) -> pd.DataFrame:
+        """One row per class: F1-optimal score threshold with its precision, recall and F1."""
+        return pd.DataFrame(self.best_f1, columns=["f1_threshold", "f1_precision", "f1_recall", "f1"],
+                            index=pd.Index(self.classes, name="class"))
+
+    def to_dict(self) -> dict:
+        out: dict = {m: {"mAP": self.mAP(m), "per_class": dict(zip(self.classes, self.ap[m].tolist()))}
+                     for m in self.ap}
+        out["counts"] = {c: {k: int(v) for k, v in row.items()}
+                         for c, row in self.counts_table().to_dict(orient="index").items()}
+        out["f1"] = {c: {"threshold": float(r[0]), "precision": float(r[1]), "recall": float(r[2]), "f1": float(r[3])}
+                     for c, r in zip(self.classes, self.best_f1)}
+        return out
+
+
+@dataclass(frozen=True, eq=False)
+class CocoScores:
+    """The COCO protocol, computed exactly as pycocotools does on the COCO export (:mod:`vocbench.io.coco`).
+
+    Attributes:
+        stats: the 12 numbers of ``COCOeval.summarize`` by name (:data:`COCO_STAT_NAMES`); -1 where undefined.
+        precision: float64[T, R, K, A, M] interpolated precision (pycocotools' ``eval["precision"]``).
+        recall: float64[T, K, A, M] final recall (pycocotools' ``eval["recall"]``).
+        iou_thresholds: float64[T] ``np.linspace(.5, .95, 10)``. rec_thresholds: float64[R] ``np.linspace(0, 1, 101)``.
+        area_ranges: ((lo, hi), ...) for ``("all", "small", "medium", "large")``. max_dets: (1, 10, 100).
+        classes: class names.
+    """
+
+    stats: dict
+    precision: np.ndarray
+    recall: np.ndarray
+    iou_thresholds: np.ndarray
+    rec_thresholds: np.ndarray
+    area_ranges: tuple
+    max_dets: tuple
+    classes: tuple[str, ...]
+
+    def per_class_ap(self, iou: float | None = None) -> np.ndarray:
+        """float64[K] AP per class, all areas, 100 detections: mean over IoU thresholds (or at ``iou``) and recall
+        thresholds; NaN for classes pycocotools skips (no non-ignored GT)."""
+        p = self.precision[:, :, :, 0, -1]
+        if iou is not None:
+            p = p[np.flatnonzero(np.isclose(self.iou_thresholds, iou))]
+        out = np.full(p.shape[2], np.nan)
+        for k in range(p.shape[2]):
+            v = p[:, :, k]
+            v = v[v > -1]
+            if v.size:
+                out[k] = v.mean()
+        return out
+
+    def to_dict(self) -> dict:
+        out = {k: float(v) for k, v in self.stats.items()}
+        out["per_class"] = dict(zip(self.classes, self.per_class_ap().tolist()))
+        return out
+
+
+@dataclass(frozen=True, eq=False)
+class EvalResult:
+    """Everything :func:`vocbench.evaluate` measured.
+
+    Attributes:
+        classes: class names.
+        metrics: the metrics asked for (``"voc07"``, ``"voc12"``, ``"coco"``).
+        protocol: VOC protocol name.
+        iou_thresholds: VOC IoU thresholds, first one = the main one.
+        voc: one :class:`VocScores` per IoU threshold (empty when only ``"coco"`` was asked for).
+        coco: :class:`CocoScores` or None.
+        num_images, num_detections: sizes of the evaluated data.
+        source: where the detections came from.
+    """
+
+    classes: tuple[str, ...]
+    metrics: tuple[str, ...]
+    protocol: str
+    iou_thresholds: tuple[float, ...]
+    voc: tuple[VocScores, ...]
+    coco: CocoScores | None
+    num_images: int
+    num_detections: int
+    source: str = ""
+    warnings: tuple[str, ...] = field(default=())
+
+    # -------------------------------------------------------------- access
+    @property
+    def mAP(self) -> dict[str, float]:
+        """Headline number per metric: VOC mAP at the first IoU threshold; COCO AP@[.5:.95]."""
+        out = {m: self.voc[0].mAP(m) for m in self.metrics if m in VOC_METRICS}
+        if self.coco is not None:
+            out["coco"] = float(self.coco.stats["AP"])
+        return out
+
+    def scores_at(self, iou: float | None = None) -> VocScores:
+        """The :class:`VocScores` at IoU threshold ``iou`` (default: the first)."""
+        if not self.voc:
+            raise KeyError("no VOC metric was evaluated")
+        if iou is None:
+            return self.voc[0]
+        for s in self.voc:
+            if abs(s.iou_threshold - iou) < 1e-12:
+                return s
+        raise KeyError(f"IoU threshold {iou} was not evaluated (have {list(self.iou_thresholds)})")
+
+    def per_class(self, metric: str, iou: float | None = None) -> pd.Series:
+        """AP per class for ``metric`` (``"voc07"``, ``"voc12"``, ``"coco"``), NaN where undefined."""
+        if metric == "coco":
+            if self.coco is None:
+                raise KeyError("metric 'coco' was not evaluated")
+            return pd.Series(self.coco.per_class_ap(), index=pd.Index(self.classes, name="class"), name="coco")
+        s = self.scores_at(iou)
+        if metric not in s.ap:
+            raise KeyError(f"metric {metric!r} was not evaluated (have {list(self.metrics)})")
+        return pd.Series(s.ap[metric], index=pd.Index(self.classes, name="class"), name=metric)
+
+    # -------------------------------------------------------------- export
+    def to_pandas(self) -> pd.DataFrame:
+        """One row per class: counts and F1 at the first IoU threshold, then AP columns (``ap_voc07``,
+        ``ap_voc12``, ``ap_coco``; extra IoU thresholds as ``ap_voc07@0.7``)."""
+        frames = []
+        if self.voc:
+            first = self.voc[0]
+            frames += [first.counts_table(), first.f1_table()]
+            for i, s in enumerate(self.voc):
+                suffix = "" if i == 0 else f"@{_iou_key(s.iou_threshold)}"
+                for m, ap in s.ap.items():
+                    frames.append(pd.DataFrame({f"ap_{m}{suffix}": ap}, index=pd.Index(self.classes, name="class")))
+        if self.coco is not None:
+            frames.append(pd.DataFrame({"ap_coco": self.coco.per_class_ap(), "ap50_coco": self.coco.per_class_ap(0.5)},
+                                       index=pd.Index(self.classes, name="class")))
+        return pd.concat(frames, axis=1) if frames else pd.DataFrame(index=pd.Index(self.classes, name="class"))
+
+    def to_dict(self) -> dict:
+        """The JSON layout of the module docstring."""
+        out: dict = {}
+        if self.voc:
+            first = self.voc[0].to_dict()
+            for m in self.metrics:
+                if m in first:
+                    out[m] = first[m]
+        if self.coco is not None:
+            out["coco"] = self.coco.to_dict()
+        out["protocol"] = self.protocol
+        if self.voc:
+            out["iou_threshold"] = self.iou_thresholds[0]
+        out["num_images"] = self.num_images
+        out["num_detections"] = self.num_detections
+        if self.voc:
+            out["counts"] = first["counts"]
+            out["f1"] = first["f1"]
+            if len(self.voc) > 1:
+                out["iou"] = {_iou_key(s.iou_threshold): s.to_dict() for s in self.voc[1:]}
+        return out
+
+    def __str__(self) -> str:
+        lines = [f"{self.source or 'detections'}: {self.num_detections} detections on {self.num_images} images, "
+                 f"protocol {self.protocol}"]
+        cols = {}
+        for i, s in enumerate(self.voc):
+            suffix = "" if i == 0 else f"@{_iou_key(s.iou_threshold)}"
+            for m, ap in s.ap.items():
+                cols[f"{m}{suffix}"] = ap
+        if self.coco is not None:
+            cols["coco"] = self.coco.per_class_ap()
+        if cols:
+            width = max(len(c) for c in self.classes + ("mAP",))
+            names = list(cols)
+            lines.append(" ".join([f"{'class':<{width}}"] + [f"{n:>10}" for n in names]))
+            for k, c in enumerate(self.classes):
+                lines.append(" ".join([f"{c:<{width}}"] + [f"{cols[n][k]:>10.4f}" for n in names]))
+            maps = []
+            for n in names:
+                maps.append(self.coco.stats["AP"] if n == "coco" else _nanmean(cols[n]))
+            lines.append(" ".join([f"{'mAP':<{width}}"] + [f"{v:>10.4f}" for v in maps]))
+        if self.coco is not None:
+            lines.append("COCO: " + "  ".join(f"{k} {v:.4f}" for k, v in self.coco.stats.items()))
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        maps = ", ".join(f"{k}={v:.6f}" for k, v in self.mAP.items())
+        return f"EvalResult({maps}, protocol={self.protocol!r}, iou={list(self.iou_thresholds)})"

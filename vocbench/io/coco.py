@@ -1,0 +1,78 @@
+"""COCO export of VOC data: the ground-truth dict and the results list pycocotools reads.
+
+Convention (also ``vocbench export-coco``): a VOC box ``(xmin, ymin, xmax, ymax)`` in 1-based inclusive pixels
+becomes ``bbox = [xmin - 1, ymin - 1, xmax - xmin + 1, ymax - ymin + 1]`` (0-based, continuous; the ``+1`` keeps
+VOC's pixel areas under pycocotools' continuous IoU); ``area = w * h``; ``iscrowd = difficult`` (so difficult
+objects are ignored and may absorb several detections, crowd IoU = intersection / detection area); category ids
+1..C in class order; image ids 1..I in split order; annotation and result ids follow the row order.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+
+from vocbench.structures import Dataset, Detections
+
+__all__ = ["voc_boxes_to_xywh", "xywh_to_voc_boxes", "export_coco", "detections_to_coco", "write_json"]
+
+
+def voc_boxes_to_xywh(boxes: np.ndarray) -> np.ndarray:
+    """float64[N, 4] VOC boxes → float64[N, 4] COCO ``[x, y, w, h]`` (the export convention, same float ops)."""
+    b = np.asarray(boxes, np.float64).reshape(-1, 4)
+    out = np.empty_like(b)
+    out[:, 0] = b[:, 0] - 1.0
+    out[:, 1] = b[:, 1] - 1.0
+    out[:, 2] = b[:, 2] - b[:, 0] + 1.0
+    out[:, 3] = b[:, 3] - b[:, 1] + 1.0
+    return out
+
+
+def xywh_to_voc_boxes(xywh: np.ndarray) -> np.ndarray:
+    """Inverse of :func:`voc_boxes_to_xywh`: ``[x, y, w, h]`` → ``(x + 1, y + 1, x + w, y + h)``."""
+    a = np.asarray(xywh, np.float64).reshape(-1, 4)
+    out = np.empty_like(a)
+    out[:, 0] = a[:, 0] + 1.0
+    out[:, 1] = a[:, 1] + 1.0
+    out[:, 2] = a[:, 0] + a[:, 2]
+    out[:, 3] = a[:, 1] + a[:, 3]
+    return out
+
+
+def export_coco(dataset: Dataset) -> dict:
+    """The COCO ground-truth dict (``images``, ``annotations``, ``categories``) of ``dataset``.
+
+    Image ``i`` (0-based row) gets id ``i + 1``, object row ``j`` id ``j + 1``, class ``k`` category id ``k + 1``.
+    """
+    xywh = voc_boxes_to_xywh(dataset.boxes)
+    area = xywh[:, 2] * xywh[:, 3]
+    images = [{"id": i + 1, "file_name": f"{name}.jpg", "width": int(w), "height": int(h)}
+              for i, (name, w, h) in enumerate(zip(dataset.image_ids.tolist(), dataset.widths.tolist(),
+                                                   dataset.heights.tolist()))]
+    anns = [{"id": j + 1, "image_id": im + 1, "category_id": c + 1, "bbox": bb, "area": ar, "iscrowd": int(d)}
+            for j, (im, c, bb, ar, d) in enumerate(zip(dataset.image_index.tolist(), dataset.class_index.tolist(),
+                                                       xywh.tolist(), area.tolist(), dataset.difficult.tolist()))]
+    cats = [{"id": k + 1, "name": name, "supercategory": "voc"} for k, name in enumerate(dataset.classes)]
+    info = {"description": f"vocbench COCO export of {', '.join(dataset.sets)}", "version": "1.0",
+            "box_convention": "bbox = [xmin-1, ymin-1, xmax-xmin+1, ymax-ymin+1]; iscrowd = difficult"}
+    return {"info": info, "images": images, "annotations": anns, "categories": cats}
+
+
+def detections_to_coco(dataset: Dataset, detections: Detections) -> list[dict]:
+    """COCO results list (``image_id``, ``category_id``, ``bbox``, ``score``) in the detections' row order."""
+    xywh = voc_boxes_to_xywh(detections.boxes)
+    return [{"image_id": im + 1, "category_id": c + 1, "bbox": bb, "score": s}
+            for im, c, bb, s in zip(detections.image_index.tolist(), detections.class_index.tolist(),
+                                    xywh.tolist(), detections.scores.tolist())]
+
+
+def write_json(data, path: str | os.PathLike) -> Path:
+    """Write ``data`` as compact JSON (floats round-trip exactly). Returns the path."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", encoding="utf-8") as fh:
+        json.dump(data, fh, separators=(",", ":"), allow_nan=False)
+    return path
