@@ -81,7 +81,7 @@ def test_xml_parses_with_plain_elementtree_and_matches_the_jpeg(synth_root):
         assert int(root.findtext("size/depth")) == 3
         with Image.open(folder / "JPEGImages" / root.findtext("filename")) as im:
             assert im.size == (w, h) and im.mode == "RGB"
-        assert max(w, h) == 416 and min(w, h) >= 100
+        assert max(w, h) == 416 and min(w, h) >= 50
         for obj in root.iter("object"):
             n_obj += 1
             assert obj.findtext("name") in VOC_CLASSES

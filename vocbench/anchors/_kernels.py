@@ -117,8 +117,9 @@ _BOUND_MARGIN = 1e-9
 
 
 @jit
-def _scan(w, h, centers):
-    """Full scan of one box: (index of the highest IoU — ties to the lowest index —, 1 - best, 1 - second)."""
+def _scan_exact(w, h, centers):
+    """Full scan of one box by IoU values: (index of the highest IoU — ties to the lowest index —, 1 - best,
+    1 - second best)."""
     b = 0
     v1 = -1.0
     v2 = -1.0
@@ -133,6 +134,42 @@ def _scan(w, h, centers):
         elif v > v2:
             v2 = v
     return b, 1.0 - v1, 1.0 - v2
+
+
+#: Relative gap under which two IoUs compared by cross-multiplication count as a near tie (then the scan is
+#: repeated with divisions, the reference comparison).
+_TIE_GAP = 1e-12
+
+
+@jit
+def _scan(w, h, centers):
+    """:func:`_scan_exact` without a division per centre: IoUs compared as ``i1 * u2 > i2 * u1``.
+
+    When the best and the runner-up are within a relative 1e-12 of each other the exact scan decides, so the
+    winner (and tie-breaking) is always that of the division-based comparison.
+    """
+    k = centers.shape[0]
+    a = w * h
+    ib = min(w, centers[0, 0]) * min(h, centers[0, 1])
+    ub = a + centers[0, 0] * centers[0, 1] - ib
+    b = 0
+    i2 = -1.0
+    u2 = 1.0
+    for j in range(1, k):
+        inter = min(w, centers[j, 0]) * min(h, centers[j, 1])
+        union = a + centers[j, 0] * centers[j, 1] - inter
+        if inter * ub > ib * union:
+            i2 = ib
+            u2 = ub
+            ib = inter
+            ub = union
+            b = j
+        elif inter * u2 > i2 * union:
+            i2 = inter
+            u2 = union
+    if k > 1 and abs(ib * u2 - i2 * ub) <= _TIE_GAP * ib * u2:
+        return _scan_exact(w, h, centers)
+    return b, 1.0 - ib / ub, 1.0 - i2 / u2
 
 
 @jit

@@ -1,0 +1,148 @@
+"""``evaluate``: VOC07 / VOC12 mAP (devkit or voc_eval protocol, any IoU thresholds) and the COCO protocol."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from vocbench.errors import VocbenchWarning
+from vocbench.eval._kernels import ap_voc07_kernel, ap_voc12_kernel, best_f1_kernel, pr_curve_kernel
+from vocbench.eval.matching import (check_iou_threshold, get_protocol, group_for_voc, match_grouped,
+                                    validate_detections)
+from vocbench.eval.results import METRICS, VOC_METRICS, EvalResult, VocScores
+from vocbench.structures import Dataset, Detections
+
+__all__ = ["evaluate", "as_detections"]
+
+
+def as_detections(dataset: Dataset, detections) -> Detections:
+    """Accept :class:`Detections`, a DataFrame (columns of :func:`vocbench.read_detections`) or a mapping of arrays
+    ``image_index``, ``class_index``, ``scores``, ``boxes`` (float64[N, 4] VOC pixels)."""
+    if isinstance(detections, Detections):
+        return detections
+    if isinstance(detections, pd.DataFrame):
+        from vocbench.io.detections import read_detections
+
+        return read_detections(detections, dataset)
+    if isinstance(detections, Mapping):
+        missing = {"image_index", "class_index", "scores", "boxes"} - set(detections)
+        if missing:
+            raise ValueError(f"detection arrays lack {sorted(missing)}")
+        return Detections(image_index=detections["image_index"], class_index=detections["class_index"],
+                          scores=detections["scores"], boxes=detections["boxes"],
+                          source=str(detections.get("source", "arrays")))
+    raise TypeError(f"detections must be Detections, a DataFrame or a mapping of arrays, got {type(detections)}")
+
+
+def _normalise_metrics(metrics) -> tuple[str, ...]:
+    if isinstance(metrics, str):
+        metrics = (metrics,)
+    out = []
+    for m in metrics:
+        if m not in METRICS:
+            raise ValueError(f"unknown metric {m!r}; expected some of {list(METRICS)}")
+        if m not in out:
+            out.append(m)
+    if not out:
+        raise ValueError("no metric to evaluate")
+    return tuple(out)
+
+
+def _normalise_ious(iou) -> tuple[float, ...]:
+    values = [iou] if np.isscalar(iou) else list(iou)
+    out: list[float] = []
+    for t in values:
+        t = check_iou_threshold(t)
+        if t not in out:
+            out.append(t)
+    if not out:
+        raise ValueError("no IoU threshold given")
+    return tuple(out)
+
+
+def evaluate(dataset: Dataset, detections, metrics: Sequence[str] | str = ("voc07", "voc12"),
+             protocol: str = "devkit", iou: float | Sequence[float] = 0.5) -> EvalResult:
+    """Score detections against a VOC dataset.
+
+    VOC metrics (see :mod:`vocbench.eval.matching` for the matching rules, :mod:`vocbench.eval.ap` for AP):
+
+    * ``"voc07"``: 11-point interpolated AP; ``"voc12"``: all-point AP (area under the precision envelope).
+    * A class without detections has AP 0; a class without non-difficult GT has AP NaN, is left out of mAP and
+      triggers a :class:`~vocbench.errors.VocbenchWarning`.
+
+    ``"coco"``: AP@[.5:.95], AP50, AP75, APs/m/l, AR1/10/100, ARs/m/l, identical to pycocotools on the COCO export
+    (:mod:`vocbench.eval.coco`); ``protocol`` and ``iou`` do not apply to it.
+
+    Args:
+        dataset: the ground truth.
+        detections: :class:`~vocbench.structures.Detections`, a DataFrame or a mapping of arrays
+            (:func:`as_detections`).
+        metrics: any of ``"voc07"``, ``"voc12"``, ``"coco"``; default ``("voc07", "voc12")``.
+        protocol: ``"devkit"`` (default; IoU >= threshold, MATLAB 11-point thresholds) or ``"voc_eval"``
+            (IoU > threshold, numpy thresholds).
+        iou: VOC IoU threshold in (0, 1], or several (the first is the headline one); default 0.5.
+
+    Returns:
+        A frozen :class:`~vocbench.eval.results.EvalResult`.
+
+    Raises:
+        InputError: detections that point outside the dataset or hold NaN/inf.
+    """
+    metrics = _normalise_metrics(metrics)
+    proto = get_protocol(protocol)
+    ious = _normalise_ious(iou)
+    dets = as_detections(dataset, detections)
+    validate_detections(dataset, dets)
+    messages: list[str] = []
+    src = dets.source or "detections"
+
+    n_inverted = int(np.count_nonzero((dets.boxes[:, 2] < dets.boxes[:, 0]) | (dets.boxes[:, 3] < dets.boxes[:, 1])))
+    if n_inverted:
+        messages.append(f"{src}: {n_inverted} detection(s) with an inverted box (xmax < xmin or ymax < ymin) "
+                        "count with IoU 0")
+
+    voc_metrics = [m for m in metrics if m in VOC_METRICS]
+    voc_scores: list[VocScores] = []
+    if voc_metrics:
+        g = group_for_voc(dataset, dets)
+        empty = [dataset.classes[c] for c in np.flatnonzero(g.npos == 0)]
+        if empty:
+            messages.append(f"no non-difficult ground truth for {len(empty)} class(es) ({', '.join(empty)}): "
+                            "AP is NaN and left out of mAP")
+        thresholds = np.asarray(proto.voc07_thresholds, np.float64)
+        for t in ious:
+            outcome_sorted, iou_sorted = match_grouped(g, t, proto)
+            offsets, prec, rec, cscores, counts = pr_curve_kernel(outcome_sorted, g.class_offsets,
+                                                                  g.sorted_scores, g.npos)
+            ap = {}
+            for m in voc_metrics:
+                if m == "voc07":
+                    ap[m] = ap_voc07_kernel(offsets, prec, rec, g.npos, thresholds)
+                else:
+                    ap[m] = ap_voc12_kernel(offsets, prec, rec, g.npos)
+            outcome = np.empty(len(dets), np.int8)
+            outcome[g.order] = outcome_sorted
+            best_iou = np.empty(len(dets), np.float64)
+            best_iou[g.order] = iou_sorted
+            voc_scores.append(VocScores(
+                iou_threshold=t, protocol=proto.name, classes=tuple(dataset.classes), ap=ap, npos=g.npos,
+                detections=np.diff(g.class_offsets), tp=counts[:, 1], fp=counts[:, 0] + counts[:, 2],
+                duplicates=counts[:, 2], ignored=counts[:, 3], curve_offsets=offsets, precision=prec, recall=rec,
+                curve_scores=cscores, best_f1=best_f1_kernel(offsets, prec, rec, cscores, g.npos),
+                outcome=outcome, best_iou=best_iou))
+
+    coco = None
+    if "coco" in metrics:
+        from vocbench.eval.coco import evaluate_coco
+
+        coco = evaluate_coco(dataset, dets)
+
+    for msg in messages:
+        warnings.warn(msg, VocbenchWarning, stacklevel=2)
+    return EvalResult(classes=tuple(dataset.classes), metrics=metrics, protocol=proto.name,
+                      iou_thresholds=ious if voc_metrics else (), voc=tuple(voc_scores), coco=coco,
+                      num_images=dataset.num_images, num_detections=len(dets), source=dets.source,
+                      warnings=tuple(messages))

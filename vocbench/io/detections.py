@@ -1,0 +1,359 @@
+"""Read detections: devkit result folders, COCO results JSON, CSV, or a pandas DataFrame → :class:`Detections`.
+
+Formats (``format=None`` guesses from the path: a folder → ``devkit``, ``*.json`` → ``coco``, ``*.csv`` → ``csv``):
+
+* ``devkit``: a folder of ``comp4_det_test_<class>.txt`` files, one line per detection
+  ``<image_id> <score> <xmin> <ymin> <xmax> <ymax>`` (VOC 1-based pixels). Any ``*_<class>.txt`` is accepted when
+  the ``comp4`` name is absent (one file per class). A missing class file means no detections for that class.
+  Image ids are file stems (``000001``); for a union of years an id maps to its first image
+  (:meth:`Dataset.image_lookup`). Row order within a class is kept (it breaks score ties).
+* ``coco``: a JSON list of ``{"image_id", "category_id", "bbox": [x, y, w, h], "score"}`` against the ids of
+  :func:`vocbench.io.coco.export_coco` (image ids 1..I, category ids 1..C); boxes are converted back with
+  ``(x + 1, y + 1, x + w, y + h)``.
+* ``csv``: columns ``image_id, class, score, xmin, ymin, xmax, ymax`` (class by name).
+* a DataFrame with the CSV columns (or ``image_index`` / ``class_index`` instead of ``image_id`` / ``class``).
+
+Bad input raises :class:`~vocbench.errors.InputError` naming the file and line: a malformed line, an unknown
+class, NaN/inf scores or coordinates, an image id not in the dataset (unless ``ignore_unknown_images=True``,
+which drops those rows with a warning). Parsing is vectorised (pandas); the line-by-line scan only runs to
+locate an error.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from vocbench.errors import InputError, VocbenchWarning
+from vocbench.structures import Dataset, Detections
+
+__all__ = ["FORMATS", "read_detections", "write_devkit", "guess_format"]
+
+FORMATS = ("devkit", "coco", "csv")
+_DEVKIT_FIELDS = "<image_id> <score> <xmin> <ymin> <xmax> <ymax>"
+_CSV_COLUMNS = ("image_id", "class", "score", "xmin", "ymin", "xmax", "ymax")
+
+
+def guess_format(path: str | os.PathLike) -> str:
+    """``devkit`` for a folder, ``coco`` for ``*.json``, ``csv`` for ``*.csv``."""
+    p = Path(path)
+    if p.is_dir():
+        return "devkit"
+    suffix = p.suffix.lower()
+    if suffix == ".json":
+        return "coco"
+    if suffix == ".csv":
+        return "csv"
+    if not p.exists():
+        raise InputError(f"{p}: no such file or folder")
+    raise InputError(f"{p}: cannot guess the detections format; pass format= one of {list(FORMATS)}")
+
+
+def read_detections(source, dataset: Dataset, format: str | None = None, *,
+                    ignore_unknown_images: bool = False) -> Detections:
+    """Read detections for ``dataset`` (see the module docstring for the formats).
+
+    Args:
+        source: a path (folder, ``.json``, ``.csv``) or a :class:`pandas.DataFrame`.
+        dataset: the dataset the detections refer to (image ids and class names are resolved against it).
+        format: ``"devkit"``, ``"coco"`` or ``"csv"``; guessed from the path when None.
+        ignore_unknown_images: drop detections on images that are not in ``dataset`` (with a warning) instead of
+            raising.
+
+    Returns:
+        :class:`Detections` with ``image_index``/``class_index`` into ``dataset``, boxes in VOC pixels, rows in
+        input order (devkit: class by class in class order, file order within a class).
+    """
+    if isinstance(source, pd.DataFrame):
+        return _from_frame(source, dataset, "DataFrame", ignore_unknown_images, header_lines=0)
+    path = Path(source)
+    fmt = format or guess_format(path)
+    if fmt not in FORMATS:
+        raise ValueError(f"format must be one of {list(FORMATS)}, got {fmt!r}")
+    if fmt == "devkit":
+        return _read_devkit(path, dataset, ignore_unknown_images)
+    if fmt == "coco":
+        return _read_coco(path, dataset, ignore_unknown_images)
+    return _read_csv(path, dataset, ignore_unknown_images)
+
+
+# ------------------------------------------------------------------------------------------ helpers
+def _lookup_index(dataset: Dataset) -> tuple[pd.Index, np.ndarray]:
+    lookup = dataset.image_lookup()
+    return pd.Index(list(lookup.keys())), np.fromiter(lookup.values(), np.int64, len(lookup))
+
+
+def _map_ids(ids: np.ndarray, dataset: Dataset) -> np.ndarray:
+    """image id strings → image index, -1 where unknown."""
+    index, values = _lookup_index(dataset)
+    pos = index.get_indexer(pd.Index(ids))
+    out = np.where(pos >= 0, values[np.maximum(pos, 0)], -1)
+    return out.astype(np.int64)
+
+
+def _data_line_numbers(path: Path, skip_header: int = 0) -> list[int]:
+    """1-based line numbers of the non-blank data lines of ``path`` (error path only)."""
+    out = []
+    with open(path, encoding="utf-8", errors="replace") as fh:
+        for i, line in enumerate(fh, 1):
+            if i <= skip_header:
+                continue
+            if line.strip():
+                out.append(i)
+    return out
+
+
+def _line_of(path: Path | None, row: int, skip_header: int = 0) -> str:
+    if path is None:
+        return f"row {row}"
+    lines = _data_line_numbers(path, skip_header)
+    return f"line {lines[row]}" if row < len(lines) else f"row {row}"
+
+
+def _unknown_images(image_index: np.ndarray, ids, where, ignore: bool, src: str) -> np.ndarray:
+    """Keep-mask; raises on the first unknown id unless ``ignore``."""
+    unknown = image_index < 0
+    if not unknown.any():
+        return np.ones(len(image_index), bool)
+    if not ignore:
+        r = int(np.flatnonzero(unknown)[0])
+        raise InputError(f"{src}: {where(r)}: image id {ids[r]!r} is not in the evaluated set "
+                         "(use --ignore-unknown-images to drop such detections)")
+    warnings.warn(f"{src}: dropped {int(unknown.sum())} detection(s) on images not in the evaluated set "
+                  f"(first: {ids[int(np.flatnonzero(unknown)[0])]!r})", VocbenchWarning, stacklevel=4)
+    return ~unknown
+
+
+def _check_finite(values: np.ndarray, where, src: str) -> None:
+    """values: float64[N, 5] score + box."""
+    bad = ~np.isfinite(values).all(axis=1)
+    if bad.any():
+        r = int(np.flatnonzero(bad)[0])
+        raise InputError(f"{src}: {where(r)}: NaN or infinite score or coordinate "
+                         f"({' '.join(repr(float(v)) for v in values[r])}); expected finite numbers")
+
+
+# ------------------------------------------------------------------------------------------ devkit
+def _class_files(folder: Path, classes) -> list[Path | None]:
+    if not folder.is_dir():
+        raise InputError(f"{folder}: not a folder of comp4_det_test_<class>.txt files")
+    out: list[Path | None] = []
+    for cls in classes:
+        exact = folder / f"comp4_det_test_{cls}.txt"
+        if exact.is_file():
+            out.append(exact)
+            continue
+        cands = sorted(p for p in folder.glob(f"*_{cls}.txt") if p.is_file())
+        if len(cands) > 1:
+            raise InputError(f"{folder}: several result files for class {cls!r}: "
+                             f"{', '.join(p.name for p in cands)}")
+        out.append(cands[0] if cands else None)
+    return out
+
+
+def _scan_devkit_file(path: Path) -> str:
+    """Locate the first malformed line (slow path)."""
+    with open(path, encoding="utf-8", errors="replace") as fh:
+        for i, line in enumerate(fh, 1):
+            parts = line.split()
+            if not parts:
+                continue
+            if len(parts) != 6:
+                return f"{path}: line {i}: expected 6 fields {_DEVKIT_FIELDS}, got {len(parts)}: {line.strip()!r}"
+            for name, tok in zip(("score", "xmin", "ymin", "xmax", "ymax"), parts[1:]):
+                try:
+                    v = float(tok)
+                except ValueError:
+                    return f"{path}: line {i}: {name} {tok!r} is not a number (expected {_DEVKIT_FIELDS})"
+                if not math.isfinite(v):
+                    return f"{path}: line {i}: {name} is {tok!r}; expected a finite number"
+    return f"{path}: could not parse the file as {_DEVKIT_FIELDS}"
+
+
+def _parse_devkit_file(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """(ids str[N], values float64[N, 5]) of one class file."""
+    try:
+        if path.stat().st_size == 0:
+            return np.zeros(0, dtype=object), np.zeros((0, 5))
+        df = pd.read_csv(path, sep=r"\s+", header=None, dtype={0: str}, engine="c", na_filter=False,
+                         skip_blank_lines=True, comment=None)
+    except pd.errors.EmptyDataError:
+        return np.zeros(0, dtype=object), np.zeros((0, 5))
+    except (pd.errors.ParserError, ValueError, UnicodeDecodeError):
+        raise InputError(_scan_devkit_file(path)) from None
+    if df.shape[1] != 6:
+        raise InputError(_scan_devkit_file(path))
+    try:
+        values = df.iloc[:, 1:].to_numpy(dtype=np.float64)
+    except (ValueError, TypeError):
+        raise InputError(_scan_devkit_file(path)) from None
+    if not np.isfinite(values).all():
+        raise InputError(_scan_devkit_file(path))
+    return df[0].to_numpy(dtype=object), values
+
+
+def _read_devkit(folder: Path, dataset: Dataset, ignore_unknown: bool) -> Detections:
+    files = _class_files(folder, dataset.classes)
+    idx_parts, cls_parts, val_parts = [], [], []
+    index, values_map = _lookup_index(dataset)
+    n_dropped = 0
+    first_dropped = None
+    for c, path in enumerate(files):
+        if path is None:
+            continue
+        ids, values = _parse_devkit_file(path)
+        if len(ids) == 0:
+            continue
+        pos = index.get_indexer(pd.Index(ids))
+        image_index = np.where(pos >= 0, values_map[np.maximum(pos, 0)], -1).astype(np.int64)
+        unknown = image_index < 0
+        if unknown.any():
+            r = int(np.flatnonzero(unknown)[0])
+            if not ignore_unknown:
+                raise InputError(f"{path}: {_line_of(path, r)}: image id {ids[r]!r} is not in the evaluated set "
+                                 f"{list(dataset.sets)} (use --ignore-unknown-images to drop such detections)")
+            n_dropped += int(unknown.sum())
+            first_dropped = first_dropped or f"{path.name}: {ids[r]!r}"
+            keep = ~unknown
+            image_index, values = image_index[keep], values[keep]
+        idx_parts.append(image_index)
+        cls_parts.append(np.full(len(image_index), c, np.int64))
+        val_parts.append(values)
+    if n_dropped:
+        warnings.warn(f"{folder}: dropped {n_dropped} detection(s) on images not in the evaluated set "
+                      f"(first: {first_dropped})", VocbenchWarning, stacklevel=3)
+    if not idx_parts:
+        return Detections(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0), np.zeros((0, 4)),
+                          source=str(folder))
+    values = np.concatenate(val_parts)
+    return Detections(image_index=np.concatenate(idx_parts), class_index=np.concatenate(cls_parts),
+                      scores=values[:, 0], boxes=values[:, 1:], source=str(folder))
+
+
+def write_devkit(detections: Detections, dataset: Dataset, folder: str | os.PathLike,
+                 prefix: str = "comp4_det_test_") -> Path:
+    """Write ``detections`` as devkit result files ``<prefix><class>.txt`` (6 decimals, row order kept).
+
+    Classes without detections get no file.
+    """
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    df = detections.to_pandas(dataset)
+    for c, name in enumerate(dataset.classes):
+        part = df[df["class_index"] == c]
+        if part.empty:
+            continue
+        lines = [f"{i} {s:.6f} {a:.6f} {b:.6f} {x:.6f} {y:.6f}" for i, s, a, b, x, y in
+                 zip(part["image_id"], part["score"], part["xmin"], part["ymin"], part["xmax"], part["ymax"])]
+        (folder / f"{prefix}{name}.txt").write_text("\n".join(lines) + "\n")
+    return folder
+
+
+# ------------------------------------------------------------------------------------------ coco
+def _read_coco(path: Path, dataset: Dataset, ignore_unknown: bool) -> Detections:
+    from vocbench.io.coco import xywh_to_voc_boxes
+
+    try:
+        with open(path, encoding="utf-8") as fh:
+            data = json.load(fh)
+    except json.JSONDecodeError as exc:
+        raise InputError(f"{path}: line {exc.lineno}: not valid JSON ({exc.msg})") from None
+    if isinstance(data, dict) and "annotations" in data:
+        data = data["annotations"]
+    if not isinstance(data, list):
+        raise InputError(f"{path}: expected a JSON list of {{image_id, category_id, bbox, score}} results")
+    n = len(data)
+    try:
+        img = np.fromiter((d["image_id"] for d in data), np.int64, n)
+        cat = np.fromiter((d["category_id"] for d in data), np.int64, n)
+        score = np.fromiter((d["score"] for d in data), np.float64, n)
+        bbox = np.array([d["bbox"] for d in data], np.float64).reshape(n, 4)
+    except (KeyError, TypeError, ValueError):
+        for i, d in enumerate(data):
+            ok = (isinstance(d, dict) and all(k in d for k in ("image_id", "category_id", "bbox", "score"))
+                  and isinstance(d["bbox"], list) and len(d["bbox"]) == 4
+                  and all(isinstance(v, (int, float)) for v in d["bbox"] + [d["score"], d["image_id"],
+                                                                            d["category_id"]]))
+            if not ok:
+                raise InputError(f"{path}: result {i}: expected {{image_id, category_id, bbox: [x, y, w, h], "
+                                 f"score}} with numbers, got {str(d)[:120]}") from None
+        raise InputError(f"{path}: could not read the results list") from None
+
+    def where(r: int) -> str:
+        return f"result {r}"
+
+    _check_finite(np.column_stack([score, bbox]), where, str(path))
+    bad_cat = (cat < 1) | (cat > dataset.num_classes)
+    if bad_cat.any():
+        r = int(np.flatnonzero(bad_cat)[0])
+        raise InputError(f"{path}: result {r}: category_id {cat[r]} is unknown; expected 1..{dataset.num_classes} "
+                         "(class order of the COCO export)")
+    image_index = np.where((img >= 1) & (img <= dataset.num_images), img - 1, -1)
+    keep = _unknown_images(image_index, img, where, ignore_unknown, str(path))
+    return Detections(image_index=image_index[keep], class_index=cat[keep] - 1, scores=score[keep],
+                      boxes=xywh_to_voc_boxes(bbox[keep]), source=str(path))
+
+
+# ------------------------------------------------------------------------------------------ csv / frame
+def _read_csv(path: Path, dataset: Dataset, ignore_unknown: bool) -> Detections:
+    try:
+        df = pd.read_csv(path, dtype={"image_id": str, "class": str}, skip_blank_lines=True)
+    except pd.errors.EmptyDataError:
+        raise InputError(f"{path}: empty file; expected a header {','.join(_CSV_COLUMNS)}") from None
+    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
+        raise InputError(f"{path}: {str(exc).strip().splitlines()[-1]}") from None
+    return _from_frame(df, dataset, str(path), ignore_unknown, header_lines=1, path=path)
+
+
+def _from_frame(df: pd.DataFrame, dataset: Dataset, src: str, ignore_unknown: bool, header_lines: int,
+                path: Path | None = None) -> Detections:
+    cols = set(df.columns)
+    need = [("image_id", "image_index"), ("class", "class_index"), ("score",), ("xmin",), ("ymin",), ("xmax",),
+            ("ymax",)]
+    for alts in need:
+        if not any(a in cols for a in alts):
+            raise InputError(f"{src}: missing column {' or '.join(alts)}; expected columns {', '.join(_CSV_COLUMNS)}")
+
+    def where(r: int) -> str:
+        return _line_of(path, r, header_lines) if path is not None else f"row {r}"
+
+    n = len(df)
+    try:
+        values = df[["score", "xmin", "ymin", "xmax", "ymax"]].to_numpy(dtype=np.float64)
+    except (ValueError, TypeError):
+        for r in range(n):
+            for c in ("score", "xmin", "ymin", "xmax", "ymax"):
+                try:
+                    float(df[c].iloc[r])
+                except (ValueError, TypeError):
+                    raise InputError(f"{src}: {where(r)}: {c} {df[c].iloc[r]!r} is not a number") from None
+        raise
+    _check_finite(values, where, src)
+
+    if "class" in cols:
+        names = df["class"].astype(str).to_numpy(dtype=object)
+        cindex = pd.Index(list(dataset.classes)).get_indexer(pd.Index(names))
+        if (cindex < 0).any():
+            r = int(np.flatnonzero(cindex < 0)[0])
+            raise InputError(f"{src}: {where(r)}: unknown class {names[r]!r}; expected one of "
+                             f"{', '.join(dataset.classes)}")
+    else:
+        cindex = df["class_index"].to_numpy()
+        if n and ((cindex < 0) | (cindex >= dataset.num_classes)).any():
+            r = int(np.flatnonzero((cindex < 0) | (cindex >= dataset.num_classes))[0])
+            raise InputError(f"{src}: {where(r)}: class_index {cindex[r]} outside 0..{dataset.num_classes - 1}")
+    if "image_id" in cols:
+        ids = df["image_id"].astype(str).to_numpy(dtype=object)
+        image_index = _map_ids(ids, dataset)
+    else:
+        ids = df["image_index"].to_numpy()
+        image_index = np.where((ids >= 0) & (ids < dataset.num_images), ids, -1).astype(np.int64)
+    keep = _unknown_images(image_index, ids, where, ignore_unknown, src)
+    return Detections(image_index=image_index[keep], class_index=np.asarray(cindex, np.int64)[keep],
+                      scores=values[keep, 0], boxes=values[keep, 1:], source=src)
