@@ -134,6 +134,15 @@ class ParityResult:
                 f"(max |Δ box| = {self.max_abs_box:.3g} px)")
 
 
+def _canonical(dets: tuple[np.ndarray, np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Detections in a backend-independent order (label, then box rounded to 0.01 px): boxes of equal or nearly
+    equal score may come out of NMS in either order."""
+    boxes, scores, labels = dets
+    key = np.round(boxes, 2)
+    order = np.lexsort((key[:, 3], key[:, 2], key[:, 1], key[:, 0], labels))
+    return boxes[order], scores[order], labels[order]
+
+
 @torch.no_grad()
 def parity_check(model: nn.Module, session, images: np.ndarray, cfg: PostprocessConfig = PostprocessConfig(),
                  atol: float = 1e-3) -> ParityResult:
@@ -148,8 +157,8 @@ def parity_check(model: nn.Module, session, images: np.ndarray, cfg: Postprocess
     max_scores = float(np.abs(outs[-1] - ts.numpy()).max())
     identical, n, max_box = True, 0, 0.0
     for i in range(len(images)):
-        a = postprocess(tb[i].numpy(), ts[i].numpy(), cfg)
-        b = postprocess(outs[-2][i], outs[-1][i], cfg)
+        a = _canonical(postprocess(tb[i].numpy(), ts[i].numpy(), cfg))
+        b = _canonical(postprocess(outs[-2][i], outs[-1][i], cfg))
         n += len(a[1])
         if len(a[1]) != len(b[1]) or not np.array_equal(a[2], b[2]):
             identical = False

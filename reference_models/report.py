@@ -20,7 +20,7 @@ from vocbench.report.html import (ReportMeta, Section, figure_block, grid_block,
                                   write_report)
 from vocbench.report.plots import fig_to_svg, new_figure
 
-__all__ = ["evaluate_model", "write_models_report", "write_profile_report", "draw_detections"]
+__all__ = ["evaluate_model", "detections_identical", "write_models_report", "write_profile_report", "draw_detections"]
 
 
 def evaluate_model(model, dataset, images: np.ndarray, name: str, onnx_path: str | os.PathLike | None = None,
@@ -40,13 +40,9 @@ def evaluate_model(model, dataset, images: np.ndarray, name: str, onnx_path: str
     if onnx_path is not None:
         odets = predict_dataset(OnnxRunner(onnx_session(onnx_path)), dataset, images, model.input_size,
                                 source=f"{name} (onnx)")
-        same = (len(odets) == len(dets) and np.array_equal(odets.image_index, dets.image_index)
-                and np.array_equal(odets.class_index, dets.class_index)
-                and np.allclose(odets.boxes, dets.boxes, atol=1e-2) and np.allclose(odets.scores, dets.scores,
-                                                                                     atol=1e-4))
+        same = detections_identical(dets, odets)
         out["onnx_identical"] = bool(same)
         out["onnx_detections"] = len(odets)
-        out["onnx_max_box_diff"] = float(np.abs(odets.boxes - dets.boxes).max()) if same and len(dets) else None
     out["profiles"] = []
     if profile_paths:
         out["profiles"].append(profile_model(model, profile_paths, "torch", "cpu", profile_batches, profile_repeats,
@@ -55,6 +51,22 @@ def evaluate_model(model, dataset, images: np.ndarray, name: str, onnx_path: str
             out["profiles"].append(profile_model(model, profile_paths, "onnx", "cpu", profile_batches,
                                                  profile_repeats, warmup=2, onnx_path=onnx_path, top_ops=8))
     return out
+
+
+def detections_identical(a, b, box_atol: float = 1e-2, score_atol: float = 1e-4) -> bool:
+    """Same detections (image, class, box within ``box_atol`` px, score within ``score_atol``) in any order."""
+    if len(a) != len(b):
+        return False
+
+    def canon(d):
+        k = np.round(d.boxes, 1)
+        return np.lexsort((k[:, 3], k[:, 2], k[:, 1], k[:, 0], d.class_index, d.image_index))
+
+    oa, ob = canon(a), canon(b)
+    return bool(np.array_equal(a.image_index[oa], b.image_index[ob]) and np.array_equal(a.class_index[oa],
+                                                                                        b.class_index[ob])
+                and np.allclose(a.boxes[oa], b.boxes[ob], atol=box_atol)
+                and np.allclose(a.scores[oa], b.scores[ob], atol=score_atol))
 
 
 def draw_detections(img: np.ndarray, boxes: np.ndarray, scores: np.ndarray, labels: np.ndarray, classes,

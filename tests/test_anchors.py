@@ -62,6 +62,24 @@ def test_lloyd_kernel_matches_slow_twin(seed, k, median):
     assert mean == pytest.approx(mean2, rel=1e-12)
 
 
+@pytest.mark.parametrize("seed,k", [(10, 4), (11, 7)])
+def test_locality_sorted_run_matches_twin_on_original_order(seed, k):
+    from vocbench.anchors.kmeans import _Prepared
+
+    wh = _random_wh(seed, 600)
+    wh[::7] = wh[3]  # duplicates: ties in the sums' order and in re-seeding
+    init = wh[np.random.default_rng(seed).choice(len(wh), k, replace=False)].copy()
+    init[1] = init[0]  # a duplicate centre → an empty cluster → re-seeding
+    prep = _Prepared(wh)
+    assert not np.array_equal(prep.order, np.arange(len(wh)))
+    c, labels, iou, mean, _, converged = prep.run(init, 300, False)
+    c2, labels2, iou2, mean2, converged2 = lloyd_slow(wh, init, 300, False)
+    assert converged and converged2
+    np.testing.assert_array_equal(labels, labels2)
+    np.testing.assert_array_equal(c, c2)
+    np.testing.assert_array_equal(iou, iou2)
+
+
 def test_empty_cluster_is_reseeded_like_the_twin():
     wh = _random_wh(5, 200)
     init = np.array([[0.2, 0.2], [0.2, 0.2], [50.0, 50.0]])  # duplicate + far-away centre → empty clusters
@@ -193,6 +211,27 @@ def test_helpers():
     with pytest.raises(InputError):
         parse_k_range("a-b")
     assert darknet_anchors_line([[1.191, 1.99], [2.7, 4.6]]) == "anchors = 1.19,1.99,  2.70,4.60"
+
+
+def test_cli_on_small_dataset(tmp_path, capsys):
+    from pathlib import Path
+
+    from vocbench.cli import main
+
+    root = Path(__file__).parent / "data" / "voc_small"
+    html = tmp_path / "anchors.html"
+    rc = main(["anchors", str(root), "--set", "2007:trainval", "-k", "2", "--n-init", "2", "--json", "-",
+               "--html", str(html)])
+    assert rc == 0
+    res = json.loads(capsys.readouterr().out)
+    assert set(res) >= {"k", "anchors_norm", "anchors_grid", "mean_iou", "curve", "priors", "darknet"}
+    assert res["k"] == 2 and len(res["anchors_grid"]) == 2
+    np.testing.assert_allclose(res["anchors_grid"], np.array(res["anchors_norm"]) * 13)
+    assert [c["k"] for c in res["curve"]] == list(range(1, res["n_boxes"] + 1))  # curve stops at N boxes
+    assert set(res["priors"]) == {"kmeans", "yolo-voc", "ssd300", "mobilenet-ssd"}
+    assert html.is_file() and html.read_text().count("<svg") == 3
+    assert main(["anchors", str(root), "--set", "2007:trainval", "-k", "99"]) == 1
+    assert "need at least k=99 boxes" in capsys.readouterr().err
 
 
 # ---------------------------------------------------------------- real VOC07+12 (the essay's anchors)

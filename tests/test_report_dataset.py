@@ -88,3 +88,20 @@ def test_dataset_report_without_anchors_or_compare(tmp_path):
     html = path.read_text()
     assert "Tiny" in html and ANCHOR_TITLES[0] not in html and COMPARE_TITLE not in html
     assert html.count("<svg") == 7
+
+
+def test_committed_dataset_report_renders():
+    """reports/voc0712_dataset.html (VOC07+12 trainval, VOC2007 test alongside; `make reports`) has every figure."""
+    from tests.conftest import REPO
+
+    path = REPO / "reports" / "voc0712_dataset.html"
+    assert path.is_file(), "reports/voc0712_dataset.html is missing: run `make reports`"
+    html = path.read_text()
+    assert path.stat().st_size < 5_000_000
+    # VOC07+12 trainval: 16551 images, 40058 non-difficult objects; VOC2007 test: 4952 / 12032
+    for number in ("16551", "40058", "4952", "12032", "0.6159", "8732", "1917",
+                   "anchors = 1.19,1.99,  2.79,4.60,  4.53,8.92,  8.06,5.29,  10.32,10.66"):
+        assert number in html, f"{number} missing from {path.name}"
+    headings = list(SECTION_TITLES) + [COMPARE_TITLE] + list(ANCHOR_TITLES) + [
+        "4:3 (1.333)", "3:2 (1.5)", "3:4 (0.75)", "Average IoU vs number of anchors", "2007:test"]
+    assert_renders(path, headings, min_svgs=10)

@@ -115,3 +115,58 @@ def positioned_best_iou_slow(boxes, priors_cxcywh) -> np.ndarray:
         inter = ix * iy
         out.append(np.max(inter / ((x2 - x1) * (y2 - y1) + p[:, 2] * p[:, 3] - inter)))
     return np.array(out)
+
+
+def lloyd_numpy(wh, init, max_iter=300):
+    """The plain numpy peer: vectorised (N, K) IoU matrix per iteration, ``np.bincount`` means, same stopping
+    and re-seeding rules as :func:`lloyd_slow`. Returns ``(centers, labels, iou, mean_iou)``."""
+    wh = np.asarray(wh, np.float64)
+    c = np.array(init, np.float64)
+    prev = None
+    for _ in range(max_iter + 1):
+        m = _iou_matrix(wh, c)
+        labels = np.argmax(m, axis=1)
+        best = m[np.arange(len(wh)), labels]
+        if prev is not None and np.array_equal(labels, prev):
+            break
+        counts = np.bincount(labels, minlength=len(c))
+        sw = np.bincount(labels, weights=wh[:, 0], minlength=len(c))
+        sh = np.bincount(labels, weights=wh[:, 1], minlength=len(c))
+        nz = counts > 0
+        c[nz, 0] = sw[nz] / counts[nz]
+        c[nz, 1] = sh[nz] / counts[nz]
+        prev = labels
+        for j in np.flatnonzero(~nz):
+            worst = int(np.argmin(best))
+            c[j] = wh[worst]
+            best[worst] = 2.0
+            prev = None
+    return c, labels, best, float(best.mean())
+
+
+def curve_numpy(wh, ks, n_init=5, random_state=0, max_iter=300):
+    """The whole mean-IoU curve with :func:`lloyd_numpy`, same starts as ``vocbench.anchors.iou_kmeans_curve``
+    (random starts seeded by ``(random_state, k)`` plus the warm start from the previous k).
+    Returns ``[(k, centers sorted by area, mean_iou)]``."""
+    wh = np.asarray(wh, np.float64)
+    out, prev = [], None
+    for k in sorted(set(ks)):
+        rng = np.random.default_rng([int(random_state), k])
+        n_random = n_init - 1 if prev is not None else n_init
+        starts = [wh[rng.choice(len(wh), k, replace=False)].copy() for _ in range(n_random)]
+        if prev is not None:
+            c = prev.copy()
+            best = _iou_matrix(wh, c).max(axis=1)
+            while len(c) < k:
+                i = int(np.argmin(best))
+                c = np.vstack([c, wh[i:i + 1]])
+                best = np.maximum(best, _iou_matrix(wh, wh[i:i + 1])[:, 0])
+            starts.insert(0, c)
+        runs = [lloyd_numpy(wh, s, max_iter) for s in starts]
+        c, _, _, mean = max(runs, key=lambda r: r[3])
+        if prev is not None and mean < out[-1][2]:
+            c, mean = starts[0], float(_iou_matrix(wh, starts[0]).max(axis=1).mean())
+        c = c[np.argsort(c[:, 0] * c[:, 1], kind="stable")]
+        out.append((k, c, mean))
+        prev = c
+    return out

@@ -117,9 +117,8 @@ _BOUND_MARGIN = 1e-9
 
 
 @jit
-def _scan_exact(w, h, centers):
-    """Full scan of one box by IoU values: (index of the highest IoU — ties to the lowest index —, 1 - best,
-    1 - second best)."""
+def _scan(w, h, centers):
+    """Full scan of one box: (index of the highest IoU — ties to the lowest index —, 1 - best, 1 - second)."""
     b = 0
     v1 = -1.0
     v2 = -1.0
@@ -134,42 +133,6 @@ def _scan_exact(w, h, centers):
         elif v > v2:
             v2 = v
     return b, 1.0 - v1, 1.0 - v2
-
-
-#: Relative gap under which two IoUs compared by cross-multiplication count as a near tie (then the scan is
-#: repeated with divisions, the reference comparison).
-_TIE_GAP = 1e-12
-
-
-@jit
-def _scan(w, h, centers):
-    """:func:`_scan_exact` without a division per centre: IoUs compared as ``i1 * u2 > i2 * u1``.
-
-    When the best and the runner-up are within a relative 1e-12 of each other the exact scan decides, so the
-    winner (and tie-breaking) is always that of the division-based comparison.
-    """
-    k = centers.shape[0]
-    a = w * h
-    ib = min(w, centers[0, 0]) * min(h, centers[0, 1])
-    ub = a + centers[0, 0] * centers[0, 1] - ib
-    b = 0
-    i2 = -1.0
-    u2 = 1.0
-    for j in range(1, k):
-        inter = min(w, centers[j, 0]) * min(h, centers[j, 1])
-        union = a + centers[j, 0] * centers[j, 1] - inter
-        if inter * ub > ib * union:
-            i2 = ib
-            u2 = ub
-            ib = inter
-            ub = union
-            b = j
-        elif inter * u2 > i2 * union:
-            i2 = inter
-            u2 = union
-    if k > 1 and abs(ib * u2 - i2 * ub) <= _TIE_GAP * ib * u2:
-        return _scan_exact(w, h, centers)
-    return b, 1.0 - ib / ub, 1.0 - i2 / u2
 
 
 @jit
@@ -227,6 +190,7 @@ def lloyd_iou_kmeans_visit(wh, visit, init, max_iter, use_median):
     lower = np.empty(n, np.float64)
     half_gap = np.empty(k, np.float64)
     moved = np.zeros(k, np.float64)
+    cand = np.empty(n, np.int64)
     for i in range(n):
         b, d1, d2 = _scan(wh[i, 0], wh[i, 1], centers)
         labels[i] = b
@@ -271,21 +235,26 @@ def lloyd_iou_kmeans_visit(wh, visit, init, max_iter, use_median):
                     if d < g:
                         g = d
             half_gap[j] = 0.5 * g
-        # ---- assignment step with bounds
-        changed = 0
+        # ---- assignment step with bounds: a branch-free pass moves every bound and marks the boxes that
+        # might have changed cluster; only those are looked at again
+        n_cand = 0
         for i in range(n):
             a = labels[i]
             u = upper[i] + moved[a]
             lo = lower[i] - (m2 if a == j1 else m1)
+            upper[i] = u
+            lower[i] = lo
             m = max(half_gap[a], lo) - _BOUND_MARGIN
-            if u < m:
-                upper[i] = u
-                lower[i] = lo
-                continue
+            cand[n_cand] = i
+            n_cand += 1 if u >= m else 0
+        changed = 0
+        for t in range(n_cand):
+            i = cand[t]
+            a = labels[i]
+            m = max(half_gap[a], lower[i]) - _BOUND_MARGIN
             u = _wh_dist(wh[i, 0], wh[i, 1], centers[a, 0], centers[a, 1])
+            upper[i] = u
             if u < m:
-                upper[i] = u
-                lower[i] = lo
                 continue
             b, d1, d2 = _scan(wh[i, 0], wh[i, 1], centers)
             upper[i] = d1

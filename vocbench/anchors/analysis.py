@@ -180,7 +180,8 @@ def analyze_anchors(wh, *, k: int = 5, curve: Iterable[int] | None = range(1, 16
     Args:
         wh: float[N, 2] box (w, h) as fractions of the image side (:func:`~vocbench.anchors.normalized_wh`).
         k: the number of anchors to report.
-        curve: the ks of the mean-IoU curve (None or empty: no curve). ``k`` is always fitted as part of the
+        curve: the ks of the mean-IoU curve (None or empty: no curve; ks above the number of boxes are left
+            out). ``k`` is always fitted as part of the
             same chain (see :func:`~vocbench.anchors.iou_kmeans_curve`), so the anchors reported for ``k`` are
             the curve's.
         n_init: restarts per k (one of them the warm start from the previous k).
@@ -195,7 +196,10 @@ def analyze_anchors(wh, *, k: int = 5, curve: Iterable[int] | None = range(1, 16
     wh = as_wh(wh)
     if input_size <= 0 or stride <= 0:
         raise InputError(f"input_size and stride must be positive, got {input_size} and {stride}")
-    curve_ks = sorted({int(c) for c in curve}) if curve else []
+    if len(wh) < int(k):
+        raise InputError(f"need at least k={k} boxes to fit {k} anchors, got {len(wh)}")
+    # ks above the number of boxes cannot be fitted: the curve stops there
+    curve_ks = sorted({int(c) for c in curve if int(c) <= len(wh)}) if curve else []
     all_ks = sorted(set(curve_ks) | {int(k)})
     fits = iou_kmeans_curve(wh, all_ks, n_init=n_init, max_iter=max_iter, centroid=centroid,
                             random_state=random_state)

@@ -184,7 +184,8 @@ class _Prepared:
     def run(self, init: np.ndarray, max_iter: int, use_median: bool):
         c, labels, iou, mean, n_iter, conv = _kernels.lloyd_iou_kmeans_visit(
             self.sorted, self.visit, np.ascontiguousarray(init, np.float64), max_iter, use_median)
-        return c, labels[self.visit], iou[self.visit], mean, n_iter, conv
+        iou = iou[self.visit]
+        return c, labels[self.visit], iou, float(iou.mean()) if len(iou) else float("nan"), n_iter, conv
 
 
 def _best_of(wh, starts: list[np.ndarray], max_iter: int, use_median: bool):
@@ -273,12 +274,17 @@ def sse_kmeans_curve(wh, ks: Iterable[int], *, n_init: int = 5, random_state: in
     Returns ``[(k, centers float64[k, 2] sorted by area, mean IoU of the boxes with their closest centre)]``.
     The mean IoU uses the closest centre *by IoU*, as for the IoU clusters (YOLOv2's Table 1 comparison).
     """
+    import warnings
+
     from sklearn.cluster import KMeans
+    from sklearn.exceptions import ConvergenceWarning
 
     wh = as_wh(wh)
     out = []
     for k in sorted({int(k) for k in ks}):
-        km = KMeans(n_clusters=k, n_init=n_init, random_state=random_state).fit(wh)
+        with warnings.catch_warnings():  # k above the number of distinct shapes: fine for a baseline
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            km = KMeans(n_clusters=k, n_init=n_init, random_state=random_state).fit(wh)
         centers = km.cluster_centers_
         centers = np.ascontiguousarray(centers[np.argsort(centers[:, 0] * centers[:, 1], kind="stable")])
         out.append((k, centers, mean_iou(wh, centers)))

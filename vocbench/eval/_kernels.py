@@ -19,111 +19,135 @@ import numpy as np
 from vocbench._numba import jit
 from vocbench.boxes._kernels import iou_pair
 
-__all__ = ["group_by_key", "sort_segments_by_score", "match_voc_kernel", "pr_curve_kernel", "ap_voc07_kernel",
-           "ap_voc12_kernel", "best_f1_kernel", "rank_in_segments", "coco_match_kernel", "coco_accumulate_kernel"]
+__all__ = ["stable_partition", "group_by_key", "argsort_desc_stable", "inverse_permutation", "match_voc_kernel",
+           "pr_curve_kernel", "ap_voc07_kernel", "ap_voc12_kernel", "best_f1_kernel", "coco_match_kernel",
+           "coco_accumulate_kernel"]
 
 
 # ----------------------------------------------------------------------------------------------- grouping
 @jit
-def group_by_key(keys, num_keys):
-    """Stable counting sort of ``keys`` (int64[N], values in ``[0, num_keys)``).
+def stable_partition(order, keys, num_keys):
+    """Stable counting sort of the rows in ``order`` by ``keys[row]`` (int64 values in ``[0, num_keys)``).
 
     Returns:
-        (order int64[N], offsets int64[num_keys + 1]): rows of key ``k`` are ``order[offsets[k]:offsets[k + 1]]``,
-        in their input order.
+        (new_order int64[N], offsets int64[num_keys + 1]): rows of key ``k`` are
+        ``new_order[offsets[k]:offsets[k + 1]]``, in their order in ``order``.
     """
-    n = keys.shape[0]
+    n = order.shape[0]
     offsets = np.zeros(num_keys + 1, np.int64)
     for i in range(n):
-        offsets[keys[i] + 1] += 1
+        offsets[keys[order[i]] + 1] += 1
     for k in range(num_keys):
         offsets[k + 1] += offsets[k]
     fill = offsets[:-1].copy()
-    order = np.empty(n, np.int64)
+    out = np.empty(n, np.int64)
     for i in range(n):
-        k = keys[i]
-        order[fill[k]] = i
+        r = order[i]
+        k = keys[r]
+        out[fill[k]] = r
         fill[k] += 1
-    return order, offsets
+    return out, offsets
 
 
 @jit
-def sort_segments_by_score(order, offsets, scores):
-    """Within each segment of ``order``, sort rows by descending ``scores`` (stable: ties keep segment order)."""
-    out = order.copy()
-    nseg = offsets.shape[0] - 1
-    for s in range(nseg):
-        a, b = offsets[s], offsets[s + 1]
-        n = b - a
-        if n < 2:
-            continue
-        if n <= 16:  # stable insertion sort for the many tiny (class, image) groups
-            for i in range(a + 1, b):
-                r = out[i]
-                v = scores[r]
-                j = i - 1
-                while j >= a and scores[out[j]] < v:
-                    out[j + 1] = out[j]
-                    j -= 1
-                out[j + 1] = r
+def group_by_key(keys, num_keys):
+    """Stable counting sort of ``keys`` (int64[N]): ``(order, offsets)`` as in :func:`stable_partition`."""
+    return stable_partition(np.arange(keys.shape[0]), keys, num_keys)
+
+
+@jit
+def argsort_desc_stable(values, order):
+    """Rows of ``order`` sorted by descending ``values[row]``; ties keep their order in ``order``.
+
+    LSD radix sort on the IEEE-754 bits (4 passes of 16 bits, passes where every key shares the digit are
+    skipped): linear time, and stable like ``np.argsort(-values, kind="stable")``. ``-0.0`` equals ``0.0``.
+    ``values`` must not hold NaN.
+    """
+    n = order.shape[0]
+    sign = np.uint64(1) << np.uint64(63)
+    keys = np.empty(n, np.uint64)
+    bits = (values + 0.0).view(np.uint64)
+    for i in range(n):
+        u = bits[order[i]]
+        if u & sign:
+            u = ~u
         else:
-            seg = out[a:b].copy()
-            neg = np.empty(n, np.float64)
-            for i in range(n):
-                neg[i] = -scores[seg[i]]
-            idx = np.argsort(neg, kind="mergesort")
-            for i in range(n):
-                out[a + i] = seg[idx[i]]
-    return out
+            u = u | sign
+        keys[i] = ~u  # ascending keys = descending values
+    cur = order.copy()
+    cur_keys = keys
+    nxt = np.empty(n, np.int64)
+    nxt_keys = np.empty(n, np.uint64)
+    counts = np.zeros(65537, np.int64)
+    mask = np.uint64(0xFFFF)
+    for p in range(4):
+        shift = np.uint64(16 * p)
+        counts[:] = 0
+        for i in range(n):
+            counts[np.int64((cur_keys[i] >> shift) & mask) + 1] += 1
+        if n == 0 or counts[np.int64((cur_keys[0] >> shift) & mask) + 1] == n:
+            continue
+        for k in range(65536):
+            counts[k + 1] += counts[k]
+        for i in range(n):
+            dgt = np.int64((cur_keys[i] >> shift) & mask)
+            j = counts[dgt]
+            nxt[j] = cur[i]
+            nxt_keys[j] = cur_keys[i]
+            counts[dgt] = j + 1
+        cur, nxt = nxt, cur
+        cur_keys, nxt_keys = nxt_keys, cur_keys
+    return cur
 
 
 @jit
-def rank_in_segments(offsets, n):
-    """int64[n]: position of each slot within its segment (0 for the first slot of every segment)."""
-    rank = np.zeros(n, np.int64)
-    for s in range(offsets.shape[0] - 1):
-        for p in range(offsets[s], offsets[s + 1]):
-            rank[p] = p - offsets[s]
-    return rank
+def inverse_permutation(order):
+    """int64[N] ``slot`` with ``slot[order[i]] = i``."""
+    out = np.empty(order.shape[0], np.int64)
+    for i in range(order.shape[0]):
+        out[order[i]] = i
+    return out
 
 
 # ----------------------------------------------------------------------------------------------- VOC
 @jit
-def match_voc_kernel(order, class_offsets, det_image, det_boxes, gt_offsets, gt_boxes, gt_difficult, num_images,
-                     iou_threshold, inclusive):
-    """Greedy VOC matching of every class (the devkit's rules).
+def match_voc_kernel(group_order, group_offsets, det_boxes, gt_offsets, gt_boxes, gt_difficult, iou_threshold,
+                     inclusive):
+    """Greedy VOC matching (the devkit's rules) of every (class, image) group.
 
-    For each class, detections are visited in ``order`` (descending score). A detection's candidate is the single
-    GT of its class and image with the highest IoU (VOC '+1' pixels; the first one on ties, difficult included).
-    If that IoU passes the threshold (``>=`` when ``inclusive`` else ``>``): a difficult GT makes the detection
-    ignored (the GT stays unmatched), an unmatched GT makes it a TP and marks the GT, a matched GT makes it a
-    duplicate. Otherwise it is a false positive.
+    Within a group, detections are visited by descending score. A detection's candidate is the single GT of the
+    group with the highest IoU (VOC '+1' pixels; the first one on ties, difficult included). If that IoU passes
+    the threshold (``>=`` when ``inclusive`` else ``>``): a difficult GT makes the detection ignored (the GT stays
+    unmatched), an unmatched GT makes it a TP and marks the GT, a matched GT makes it a duplicate. Otherwise it
+    is a false positive. Groups are independent (a GT belongs to one image and class), so visiting them one by
+    one gives the same labels as the devkit's class-wide score order.
 
     Args:
-        order: int64[N] detection rows, class segments, descending score within a class.
-        class_offsets: int64[C + 1] class segments of ``order``.
-        det_image: int64[N] image index of each detection row.
-        det_boxes: float64[N, 4] detection boxes (xmin, ymin, xmax, ymax), VOC pixels.
-        gt_offsets: int64[C * num_images + 1] CSR offsets of the GT groups.
-        gt_boxes: float64[M, 4] GT boxes in CSR order.
-        gt_difficult: bool[M] in CSR order.
-        num_images: images in the dataset.
+        group_order: int64[N] detection rows grouped by ``class * num_images + image``, descending score within.
+        group_offsets: int64[G + 1] group segments of ``group_order``.
+        det_boxes: float64[N, 4] detection boxes (xmin, ymin, xmax, ymax), VOC pixels, by row.
+        gt_offsets: int64[G + 1] CSR offsets of the GT of each group.
+        gt_boxes: float64[M, 4] GT boxes in CSR order. gt_difficult: bool[M] in CSR order.
         iou_threshold: IoU threshold in (0, 1].
         inclusive: True for ``IoU >= threshold`` (devkit), False for ``IoU > threshold`` (voc_eval.py).
 
     Returns:
-        (outcome int8[N], best_iou float64[N]) aligned with ``order`` (slot ``p`` describes row ``order[p]``).
+        (outcome int8[N], best_iou float64[N]) by detection row.
     """
-    n = order.shape[0]
+    n = group_order.shape[0]
     outcome = np.zeros(n, np.int8)
     best_iou = np.zeros(n, np.float64)
     matched = np.zeros(gt_boxes.shape[0], np.bool_)
-    nclass = class_offsets.shape[0] - 1
-    for c in range(nclass):
-        for p in range(class_offsets[c], class_offsets[c + 1]):
-            d = order[p]
-            key = c * num_images + det_image[d]
-            g0, g1 = gt_offsets[key], gt_offsets[key + 1]
+    ngroups = group_offsets.shape[0] - 1
+    for grp in range(ngroups):
+        p0, p1 = group_offsets[grp], group_offsets[grp + 1]
+        if p0 == p1:
+            continue
+        g0, g1 = gt_offsets[grp], gt_offsets[grp + 1]
+        if g0 == g1:
+            continue  # no GT: every detection is a false positive (outcome 0, IoU 0)
+        for p in range(p0, p1):
+            d = group_order[p]
             best = -1.0
             jbest = -1
             x1, y1, x2, y2 = det_boxes[d, 0], det_boxes[d, 1], det_boxes[d, 2], det_boxes[d, 3]
@@ -132,31 +156,27 @@ def match_voc_kernel(order, class_offsets, det_image, det_boxes, gt_offsets, gt_
                 if ov > best:
                     best = ov
                     jbest = g
-            if jbest < 0:
-                outcome[p] = 0
-                continue
-            best_iou[p] = best
+            best_iou[d] = best
             if (best >= iou_threshold) if inclusive else (best > iou_threshold):
                 if gt_difficult[jbest]:
-                    outcome[p] = 3
+                    outcome[d] = 3
                 elif not matched[jbest]:
-                    outcome[p] = 1
+                    outcome[d] = 1
                     matched[jbest] = True
                 else:
-                    outcome[p] = 2
-            else:
-                outcome[p] = 0
+                    outcome[d] = 2
     return outcome, best_iou
 
 
 @jit
-def pr_curve_kernel(outcome, class_offsets, sorted_scores, npos):
+def pr_curve_kernel(outcome, class_order, class_offsets, scores, npos):
     """Precision/recall after each counted detection of each class (ignored detections are left out).
 
     Args:
-        outcome: int8[N] codes aligned with the class segments.
-        class_offsets: int64[C + 1].
-        sorted_scores: float64[N] scores aligned with ``outcome``.
+        outcome: int8[N] codes by detection row.
+        class_order: int64[N] rows by class, descending score (stable) within a class.
+        class_offsets: int64[C + 1] class segments of ``class_order``.
+        scores: float64[N] by row.
         npos: int64[C] non-difficult GT per class.
 
     Returns:
@@ -168,18 +188,19 @@ def pr_curve_kernel(outcome, class_offsets, sorted_scores, npos):
     curve_offsets = np.zeros(nclass + 1, np.int64)
     for c in range(nclass):
         for p in range(class_offsets[c], class_offsets[c + 1]):
-            counts[c, outcome[p]] += 1
+            counts[c, outcome[class_order[p]]] += 1
         curve_offsets[c + 1] = curve_offsets[c] + class_offsets[c + 1] - class_offsets[c] - counts[c, 3]
     k = curve_offsets[nclass]
     precision = np.empty(k, np.float64)
     recall = np.empty(k, np.float64)
-    scores = np.empty(k, np.float64)
+    curve_scores = np.empty(k, np.float64)
     for c in range(nclass):
         q = curve_offsets[c]
         tp = 0
         fp = 0
         for p in range(class_offsets[c], class_offsets[c + 1]):
-            o = outcome[p]
+            r = class_order[p]
+            o = outcome[r]
             if o == 3:
                 continue
             if o == 1:
@@ -188,9 +209,9 @@ def pr_curve_kernel(outcome, class_offsets, sorted_scores, npos):
                 fp += 1
             precision[q] = tp / (tp + fp)
             recall[q] = tp / npos[c] if npos[c] > 0 else np.nan
-            scores[q] = sorted_scores[p]
+            curve_scores[q] = scores[r]
             q += 1
-    return curve_offsets, precision, recall, scores, counts
+    return curve_offsets, precision, recall, curve_scores, counts
 
 
 @jit
@@ -292,52 +313,84 @@ def best_f1_kernel(curve_offsets, precision, recall, scores, npos):
 
 # ----------------------------------------------------------------------------------------------- COCO
 @jit
-def coco_match_kernel(gt_offsets, gx, gy, gw, gh, garea, gcrowd, det_offsets, det_rows, dx, dy, dw, dh, darea,
+def coco_match_kernel(gt_offsets, gx, gy, gw, gh, garea, gcrowd, group_offsets, group_order, dx, dy, dw, dh, darea,
                       iou_thresholds, area_lo, area_hi, max_det):
     """pycocotools' ``evaluateImg`` for every (class, image) group, every area range and IoU threshold.
 
     Boxes are COCO ``[x, y, w, h]`` exactly as exported; IoU is ``maskApi.c``'s ``bbIou``, operand for operand
     (continuous coordinates; for a crowd GT the union is the detection's area). GT of a group are visited
-    non-ignored first (stable), a detection takes the best-IoU GT (``>=`` the threshold capped at 1 - 1e-10, later
-    GT winning ties), skipping matched non-crowd GT and stopping at ignored GT once it holds a regular one.
+    non-ignored first (stable); a detection takes the best-IoU GT (``>=`` the threshold capped at 1 - 1e-10, a
+    later GT winning ties), skipping matched non-crowd GT and stopping at ignored GT once it holds a regular one.
+    Unmatched detections outside the area range are ignored.
 
     Args:
         gt_offsets: int64[G + 1] CSR offsets of the GT of each group (group = class * num_images + image).
         gx, gy, gw, gh, garea: float64[M] GT boxes and ``area`` fields in CSR order. gcrowd: bool[M].
-        det_offsets: int64[G + 1] offsets of each group's detections in ``det_rows`` (descending score, stable).
-        det_rows: int64[N] detection rows.
-        dx, dy, dw, dh, darea: float64[N] detection boxes and areas (``w * h``), indexed by row.
+        group_offsets: int64[G + 1] group segments of ``group_order``.
+        group_order: int64[N] detection rows grouped, descending score (stable) within a group.
+        dx, dy, dw, dh, darea: float64[N] detection boxes and areas (``w * h``) by row.
         iou_thresholds: float64[T], already capped at 1 - 1e-10.
         area_lo, area_hi: float64[A] inclusive area ranges.
         max_det: detections kept per group (the top ``max_det`` by score).
 
     Returns:
-        flags int8[A, T, N] aligned with ``det_rows`` slots: 0 = false positive, 1 = true positive, 2 = ignored,
-        3 = beyond ``max_det`` (dropped); npig int64[C... flattened per group: G, A] non-ignored GT per group.
+        flags int8[A, T, N] by position in ``group_order``: 0 = false positive, 1 = true positive, 2 = ignored,
+        3 = beyond ``max_det``; npig int64[G, A] non-ignored GT per group.
     """
     ngroups = gt_offsets.shape[0] - 1
     na = area_lo.shape[0]
     nt = iou_thresholds.shape[0]
-    n = det_rows.shape[0]
-    flags = np.full((na, nt, n), 3, np.int8)
+    n = group_order.shape[0]
+    flags = np.empty((na, nt, n), np.int8)
     npig = np.zeros((ngroups, na), np.int64)
+    # scratch buffers, grown on demand (no allocation per group)
+    ious = np.zeros(64, np.float64)
+    gind = np.empty(16, np.int64)
+    gig = np.empty(16, np.bool_)
+    gtm = np.empty(16, np.bool_)
     for grp in range(ngroups):
         g0, g1 = gt_offsets[grp], gt_offsets[grp + 1]
-        p0, p1 = det_offsets[grp], det_offsets[grp + 1]
+        p0, p1 = group_offsets[grp], group_offsets[grp + 1]
         ng = g1 - g0
+        if ng == 0 and p0 == p1:
+            continue
+        for a in range(na):
+            q = 0
+            for g in range(g0, g1):
+                if not (gcrowd[g] or garea[g] < area_lo[a] or garea[g] > area_hi[a]):
+                    q += 1
+            npig[grp, a] = q
+        for p in range(min(p0 + max_det, p1), p1):
+            for a in range(na):
+                for t in range(nt):
+                    flags[a, t, p] = 3
         if p1 - p0 > max_det:
             p1 = p0 + max_det
         nd = p1 - p0
-        if ng == 0 and nd == 0:
+        if nd == 0:
             continue
-        ious = np.zeros((nd, ng), np.float64)
+        if ng == 0:  # nothing to match: false positives, or ignored outside the area range
+            for a in range(na):
+                for p in range(p0, p1):
+                    d = group_order[p]
+                    f = 2 if (darea[d] < area_lo[a] or darea[d] > area_hi[a]) else 0
+                    for t in range(nt):
+                        flags[a, t, p] = f
+            continue
+        if nd * ng > ious.shape[0]:
+            ious = np.zeros(2 * nd * ng, np.float64)
+        if ng > gind.shape[0]:
+            gind = np.empty(2 * ng, np.int64)
+            gig = np.empty(2 * ng, np.bool_)
+            gtm = np.empty(2 * ng, np.bool_)
         for j in range(ng):
             g = g0 + j
             ga = gw[g] * gh[g]
             gx2 = gw[g] + gx[g]
             gy2 = gh[g] + gy[g]
             for i in range(nd):
-                d = det_rows[p0 + i]
+                d = group_order[p0 + i]
+                ious[i * ng + j] = 0.0
                 da = dw[d] * dh[d]
                 w = min(dw[d] + dx[d], gx2) - max(dx[d], gx[g])
                 if w <= 0.0:
@@ -347,20 +400,15 @@ def coco_match_kernel(gt_offsets, gx, gy, gw, gh, garea, gcrowd, det_offsets, de
                     continue
                 inter = w * h
                 u = da if gcrowd[g] else da + ga - inter
-                ious[i, j] = inter / u
-        gind = np.empty(ng, np.int64)
-        gig = np.empty(ng, np.bool_)
-        gtm = np.empty(ng, np.bool_)
+                ious[i * ng + j] = inter / u
         for a in range(na):
-            # non-ignored GT first, stable
-            q = 0
+            q = 0  # non-ignored GT first, stable
             for j in range(ng):
                 g = g0 + j
                 if not (gcrowd[g] or garea[g] < area_lo[a] or garea[g] > area_hi[a]):
                     gind[q] = j
                     gig[q] = False
                     q += 1
-            npig[grp, a] = q
             for j in range(ng):
                 g = g0 + j
                 if gcrowd[g] or garea[g] < area_lo[a] or garea[g] > area_hi[a]:
@@ -368,7 +416,7 @@ def coco_match_kernel(gt_offsets, gx, gy, gw, gh, garea, gcrowd, det_offsets, de
                     gig[q] = True
                     q += 1
             for t in range(nt):
-                gtm[:] = False
+                gtm[:ng] = False
                 for i in range(nd):
                     iou = iou_thresholds[t]
                     m = -1
@@ -378,16 +426,14 @@ def coco_match_kernel(gt_offsets, gx, gy, gw, gh, garea, gcrowd, det_offsets, de
                             continue
                         if m > -1 and not gig[m] and gig[k]:
                             break
-                        if ious[i, j] < iou:
+                        v = ious[i * ng + j]
+                        if v < iou:
                             continue
-                        iou = ious[i, j]
+                        iou = v
                         m = k
                     if m == -1:
-                        d = det_rows[p0 + i]
-                        if darea[d] < area_lo[a] or darea[d] > area_hi[a]:
-                            flags[a, t, p0 + i] = 2
-                        else:
-                            flags[a, t, p0 + i] = 0
+                        d = group_order[p0 + i]
+                        flags[a, t, p0 + i] = 2 if (darea[d] < area_lo[a] or darea[d] > area_hi[a]) else 0
                     else:
                         gtm[m] = True
                         flags[a, t, p0 + i] = 2 if gig[m] else 1
@@ -395,17 +441,25 @@ def coco_match_kernel(gt_offsets, gx, gy, gw, gh, garea, gcrowd, det_offsets, de
 
 
 @jit
-def coco_accumulate_kernel(flags, class_offsets, class_order, rank, npig, max_dets, rec_thresholds):
-    """pycocotools' ``accumulate``: 101-point interpolated precision and final recall.
+def coco_accumulate_kernel(flags, class_positions, class_offsets, group_start, npig, max_dets, rec_thresholds):
+    """pycocotools' ``accumulate``: 101-point interpolated precision and final recall, bit for bit.
+
+    pycocotools computes ``rc = tp / npig`` and ``pr = tp / (fp + tp + eps)`` after every detection, takes the
+    right-to-left running maximum of ``pr`` and reads it at the first index where ``rc >= r`` for each recall
+    threshold ``r``. Here only the points that can matter are computed: recall only grows at true positives, so
+    that index is the ``k``-th true positive with ``k`` the smallest count where ``k / npig >= r``; and the running
+    maximum from there on is attained at the end of a run of true positives (precision rises along a run of true
+    positives and falls along false positives). Ignored detections only repeat the previous point and are
+    skipped. The values are the same floating-point expressions as pycocotools'.
 
     Args:
-        flags: int8[A, T, N] from :func:`coco_match_kernel` (slots of the group order).
-        class_offsets: int64[K + 1] class segments of ``class_order``.
-        class_order: int64[N] group-order slots of each class sorted by descending score, ties by image then
-            input order (pycocotools' concatenation + mergesort).
-        rank: int64[N] rank of each slot within its (class, image) group.
+        flags: int8[A, T, N] from :func:`coco_match_kernel` (group-order positions).
+        class_positions: int64[N] group-order positions of each class's detections in descending score order, ties
+            by image then input order (pycocotools' concatenation + mergesort).
+        class_offsets: int64[K + 1] class segments of ``class_positions``.
+        group_start: int64[N] first position of the group of each position (rank = position - group_start).
         npig: int64[K, A] non-ignored GT per class and area range.
-        max_dets: int64[M] detections per image (ascending).
+        max_dets: int64[M] detections per image and class.
         rec_thresholds: float64[R].
 
     Returns:
@@ -418,44 +472,59 @@ def coco_accumulate_kernel(flags, class_offsets, class_order, rank, npig, max_de
     precision = np.full((nt, nr, nk, na, nm), -1.0)
     recall = np.full((nt, nk, na, nm), -1.0)
     eps = np.finfo(np.float64).eps
+    kthr = np.empty(nr, np.int64)
     for k in range(nk):
         s0, s1 = class_offsets[k], class_offsets[k + 1]
-        rc = np.empty(s1 - s0, np.float64)
-        pr = np.empty(s1 - s0, np.float64)
+        run_tp = np.empty(s1 - s0 + 1, np.int64)   # true-positive count at the end of each run of TPs
+        run_pr = np.empty(s1 - s0 + 1, np.float64)  # precision there, then its suffix maximum
         for a in range(na):
             npg = npig[k, a]
             if npg == 0:
                 continue
+            for r in range(nr):  # smallest TP count whose recall reaches the threshold (npg + 1 = never)
+                kk = 0
+                while kk <= npg and not (kk / npg >= rec_thresholds[r]):
+                    kk += 1
+                kthr[r] = kk
             for mi in range(nm):
                 md = max_dets[mi]
                 for t in range(nt):
-                    tp = 0.0
-                    fp = 0.0
-                    nd = 0
+                    tp = 0
+                    fp = 0
+                    nruns = 0
+                    last_tp = False
                     for s in range(s0, s1):
-                        p = class_order[s]
-                        if rank[p] >= md:
+                        p = class_positions[s]
+                        if p - group_start[p] >= md:
                             continue
                         f = flags[a, t, p]
-                        if f >= 2:
-                            continue
                         if f == 1:
-                            tp += 1.0
-                        else:
-                            fp += 1.0
-                        rc[nd] = tp / npg
-                        pr[nd] = tp / (fp + tp + eps)
-                        nd += 1
-                    recall[t, k, a, mi] = rc[nd - 1] if nd > 0 else 0.0
-                    for i in range(nd - 1, 0, -1):
-                        if pr[i] > pr[i - 1]:
-                            pr[i - 1] = pr[i]
+                            tp += 1
+                            last_tp = True
+                        elif f == 0:
+                            if last_tp:
+                                run_tp[nruns] = tp
+                                run_pr[nruns] = tp / (float(fp) + float(tp) + eps)
+                                nruns += 1
+                            fp += 1
+                            last_tp = False
+                    if last_tp:
+                        run_tp[nruns] = tp
+                        run_pr[nruns] = tp / (float(fp) + float(tp) + eps)
+                        nruns += 1
+                    recall[t, k, a, mi] = tp / npg if tp + fp > 0 else 0.0
+                    for i in range(nruns - 2, -1, -1):
+                        if run_pr[i + 1] > run_pr[i]:
+                            run_pr[i] = run_pr[i + 1]
                     i = 0
                     for r in range(nr):
-                        while i < nd and rc[i] < rec_thresholds[r]:
+                        kk = kthr[r]
+                        if kk == 0:
+                            kk = 1  # threshold 0: index 0; its running maximum is that of the first TP (or 0)
+                        while i < nruns and run_tp[i] < kk:
                             i += 1
-                        if i >= nd:
+                        if i >= nruns:
                             precision[t, r:, k, a, mi] = 0.0
                             break
-                        precision[t, r, k, a, mi] = pr[i]
+                        precision[t, r, k, a, mi] = run_pr[i]
     return precision, recall

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from vocbench.eval._kernels import (coco_accumulate_kernel, coco_match_kernel, group_by_key, rank_in_segments,
-                                    sort_segments_by_score)
+from vocbench.eval._kernels import (argsort_desc_stable, coco_accumulate_kernel, coco_match_kernel, group_by_key,
+                                    inverse_permutation, stable_partition)
 from vocbench.eval.results import COCO_STAT_NAMES, CocoScores
 from vocbench.io.coco import voc_boxes_to_xywh
 from vocbench.structures import Dataset, Detections
@@ -69,22 +69,22 @@ def evaluate_coco(dataset: Dataset, detections: Detections) -> CocoScores:
     d = voc_boxes_to_xywh(detections.boxes)
     dx, dy, dw, dh = (np.ascontiguousarray(d[:, i]) for i in range(4))
     darea = dw * dh
-    det_rows, det_offsets = group_by_key(detections.class_index * ni + detections.image_index, ngroups)
-    det_rows = sort_segments_by_score(det_rows, det_offsets, detections.scores)
+    # class-wide order: descending score, ties by image then input order (pycocotools' concatenation + mergesort)
+    by_image, _ = group_by_key(detections.image_index, ni)
+    by_score = argsort_desc_stable(detections.scores, by_image)
+    class_order, class_offsets = stable_partition(by_score, detections.class_index, nc)
+    group_order, group_offsets = stable_partition(by_score, detections.class_index * ni + detections.image_index,
+                                                  ngroups)
+    class_positions = inverse_permutation(group_order)[class_order]
+    group_start = np.repeat(group_offsets[:-1], np.diff(group_offsets))
 
     iou_thr = np.minimum(COCO_IOU_THRESHOLDS, 1 - 1e-10)
     area_lo = np.array([r[0] for r in COCO_AREA_RANGES], np.float64)
     area_hi = np.array([r[1] for r in COCO_AREA_RANGES], np.float64)
-    flags, npig_groups = coco_match_kernel(gt_offsets, gx, gy, gw, gh, garea, gcrowd, det_offsets, det_rows,
+    flags, npig_groups = coco_match_kernel(gt_offsets, gx, gy, gw, gh, garea, gcrowd, group_offsets, group_order,
                                            dx, dy, dw, dh, darea, iou_thr, area_lo, area_hi, max(COCO_MAX_DETS))
-    npig = npig_groups.reshape(nc, ni, len(COCO_AREA_RANGES)).sum(axis=1)
-
-    n = len(det_rows)
-    class_offsets = np.ascontiguousarray(det_offsets[::ni])
-    slot_scores = detections.scores[det_rows]
-    class_order = sort_segments_by_score(np.arange(n, dtype=np.int64), class_offsets, slot_scores)
-    rank = rank_in_segments(det_offsets, n)
-    precision, recall = coco_accumulate_kernel(flags, class_offsets, class_order, rank, npig,
+    npig = np.ascontiguousarray(npig_groups.reshape(nc, ni, len(COCO_AREA_RANGES)).sum(axis=1))
+    precision, recall = coco_accumulate_kernel(flags, class_positions, class_offsets, group_start, npig,
                                                np.asarray(COCO_MAX_DETS, np.int64), COCO_REC_THRESHOLDS)
     return CocoScores(stats=_summarize(precision, recall), precision=precision, recall=recall,
                       iou_thresholds=COCO_IOU_THRESHOLDS.copy(), rec_thresholds=COCO_REC_THRESHOLDS.copy(),

@@ -102,7 +102,7 @@ def evaluate(dataset: Dataset, detections, metrics: Sequence[str] | str = ("voc0
     n_inverted = int(np.count_nonzero((dets.boxes[:, 2] < dets.boxes[:, 0]) | (dets.boxes[:, 3] < dets.boxes[:, 1])))
     if n_inverted:
         messages.append(f"{src}: {n_inverted} detection(s) with an inverted box (xmax < xmin or ymax < ymin) "
-                        "count with IoU 0")
+                        "count with IoU 0 in VOC matching")
 
     voc_metrics = [m for m in metrics if m in VOC_METRICS]
     voc_scores: list[VocScores] = []
@@ -114,19 +114,15 @@ def evaluate(dataset: Dataset, detections, metrics: Sequence[str] | str = ("voc0
                             "AP is NaN and left out of mAP")
         thresholds = np.asarray(proto.voc07_thresholds, np.float64)
         for t in ious:
-            outcome_sorted, iou_sorted = match_grouped(g, t, proto)
-            offsets, prec, rec, cscores, counts = pr_curve_kernel(outcome_sorted, g.class_offsets,
-                                                                  g.sorted_scores, g.npos)
+            outcome, best_iou = match_grouped(g, t, proto)
+            offsets, prec, rec, cscores, counts = pr_curve_kernel(outcome, g.class_order, g.class_offsets,
+                                                                  g.scores, g.npos)
             ap = {}
             for m in voc_metrics:
                 if m == "voc07":
                     ap[m] = ap_voc07_kernel(offsets, prec, rec, g.npos, thresholds)
                 else:
                     ap[m] = ap_voc12_kernel(offsets, prec, rec, g.npos)
-            outcome = np.empty(len(dets), np.int8)
-            outcome[g.order] = outcome_sorted
-            best_iou = np.empty(len(dets), np.float64)
-            best_iou[g.order] = iou_sorted
             voc_scores.append(VocScores(
                 iou_threshold=t, protocol=proto.name, classes=tuple(dataset.classes), ap=ap, npos=g.npos,
                 detections=np.diff(g.class_offsets), tp=counts[:, 1], fp=counts[:, 0] + counts[:, 2],

@@ -24,7 +24,7 @@ import numpy as np
 
 from vocbench.errors import InputError
 from vocbench.eval.ap import VOC07_THRESHOLDS_DEVKIT, VOC07_THRESHOLDS_VOC_EVAL
-from vocbench.eval._kernels import group_by_key, match_voc_kernel, sort_segments_by_score
+from vocbench.eval._kernels import argsort_desc_stable, group_by_key, match_voc_kernel, stable_partition
 from vocbench.structures import Dataset, Detections
 
 __all__ = ["Protocol", "PROTOCOLS", "OUTCOME_FP", "OUTCOME_TP", "OUTCOME_DUPLICATE", "OUTCOME_IGNORED",
@@ -96,9 +96,10 @@ class VocGrouping:
     """Ground truth and detections grouped once for VOC matching (internal; reused across IoU thresholds).
 
     Attributes:
-        order: int64[N] detection rows by class, then descending score (stable).
-        class_offsets: int64[C + 1] class segments of ``order``.
-        sorted_scores: float64[N] ``scores[order]``.
+        class_order: int64[N] detection rows by class, then descending score (stable).
+        class_offsets: int64[C + 1] class segments of ``class_order``.
+        group_order: int64[N] detection rows by ``class * num_images + image``, then descending score (stable).
+        group_offsets: int64[C * I + 1] segments of ``group_order``.
         gt_offsets: int64[C * I + 1] CSR offsets of the GT of ``(class, image)``.
         gt_rows: int64[M] dataset object rows in CSR order.
         gt_boxes, gt_difficult: CSR-ordered copies.
@@ -107,11 +108,12 @@ class VocGrouping:
 
     num_images: int
     num_classes: int
-    order: np.ndarray
-    class_offsets: np.ndarray
-    sorted_scores: np.ndarray
-    det_image: np.ndarray
+    scores: np.ndarray
     det_boxes: np.ndarray
+    class_order: np.ndarray
+    class_offsets: np.ndarray
+    group_order: np.ndarray
+    group_offsets: np.ndarray
     gt_offsets: np.ndarray
     gt_rows: np.ndarray
     gt_boxes: np.ndarray
@@ -120,24 +122,26 @@ class VocGrouping:
 
 
 def group_for_voc(dataset: Dataset, detections: Detections) -> VocGrouping:
-    """Stable grouping of GT by (class, image) and of detections by class, then descending score."""
+    """Stable grouping of GT by (class, image) and of detections by class and by (class, image), descending score
+    within (one radix sort of the scores, then two counting sorts)."""
     ni, nc = dataset.num_images, dataset.num_classes
     gt_rows, gt_offsets = group_by_key(dataset.class_index * ni + dataset.image_index, nc * ni)
-    gt_difficult = np.ascontiguousarray(dataset.difficult[gt_rows])
     npos = np.bincount(dataset.class_index[~dataset.difficult], minlength=nc).astype(np.int64)
-    order, class_offsets = group_by_key(detections.class_index, nc)
-    order = sort_segments_by_score(order, class_offsets, detections.scores)
+    by_score = argsort_desc_stable(detections.scores, np.arange(len(detections), dtype=np.int64))
+    class_order, class_offsets = stable_partition(by_score, detections.class_index, nc)
+    group_order, group_offsets = stable_partition(by_score, detections.class_index * ni + detections.image_index,
+                                                  nc * ni)
     return VocGrouping(
-        num_images=ni, num_classes=nc, order=order, class_offsets=class_offsets,
-        sorted_scores=detections.scores[order], det_image=detections.image_index, det_boxes=detections.boxes,
+        num_images=ni, num_classes=nc, scores=detections.scores, det_boxes=detections.boxes,
+        class_order=class_order, class_offsets=class_offsets, group_order=group_order, group_offsets=group_offsets,
         gt_offsets=gt_offsets, gt_rows=gt_rows, gt_boxes=np.ascontiguousarray(dataset.boxes[gt_rows]),
-        gt_difficult=gt_difficult, npos=npos)
+        gt_difficult=np.ascontiguousarray(dataset.difficult[gt_rows]), npos=npos)
 
 
 def match_grouped(g: VocGrouping, iou_threshold: float, protocol: Protocol) -> tuple[np.ndarray, np.ndarray]:
-    """Outcome codes and best IoU aligned with ``g.order`` (see :func:`match_detections`)."""
-    return match_voc_kernel(g.order, g.class_offsets, g.det_image, g.det_boxes, g.gt_offsets, g.gt_boxes,
-                            g.gt_difficult, g.num_images, float(iou_threshold), protocol.inclusive)
+    """Outcome codes and best IoU by detection row (see :func:`match_detections`)."""
+    return match_voc_kernel(g.group_order, g.group_offsets, g.det_boxes, g.gt_offsets, g.gt_boxes, g.gt_difficult,
+                            float(iou_threshold), protocol.inclusive)
 
 
 def check_iou_threshold(t: float) -> float:
@@ -186,9 +190,5 @@ def match_detections(dataset: Dataset, detections: Detections, *, iou_threshold:
     t = check_iou_threshold(iou_threshold)
     validate_detections(dataset, detections)
     g = group_for_voc(dataset, detections)
-    outcome_sorted, iou_sorted = match_grouped(g, t, proto)
-    outcome = np.empty(len(detections), np.int8)
-    best_iou = np.empty(len(detections), np.float64)
-    outcome[g.order] = outcome_sorted
-    best_iou[g.order] = iou_sorted
+    outcome, best_iou = match_grouped(g, t, proto)
     return MatchResult(outcome=outcome, best_iou=best_iou, iou_threshold=t, protocol=proto.name)

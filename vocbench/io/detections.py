@@ -123,10 +123,11 @@ def _unknown_images(image_index: np.ndarray, ids, where, ignore: bool, src: str)
         return np.ones(len(image_index), bool)
     if not ignore:
         r = int(np.flatnonzero(unknown)[0])
-        raise InputError(f"{src}: {where(r)}: image id {ids[r]!r} is not in the evaluated set "
+        bad = ids[r].item() if isinstance(ids[r], np.generic) else ids[r]
+        raise InputError(f"{src}: {where(r)}: image id {bad!r} is not in the evaluated set "
                          "(use --ignore-unknown-images to drop such detections)")
     warnings.warn(f"{src}: dropped {int(unknown.sum())} detection(s) on images not in the evaluated set "
-                  f"(first: {ids[int(np.flatnonzero(unknown)[0])]!r})", VocbenchWarning, stacklevel=4)
+                  f"(first: {str(ids[int(np.flatnonzero(unknown)[0])])!r})", VocbenchWarning, stacklevel=4)
     return ~unknown
 
 

@@ -108,9 +108,9 @@ def _samples_html(dataset: Dataset, folder: Path, count: int) -> str:
         rows = np.flatnonzero(dataset.image_index == i)
         names = [dataset.classes[c] for c in dataset.class_index[rows]]
         uri = _thumbnail_uri(jpg, dataset.boxes[rows], names, dataset.difficult[rows])
-        cells.append(f"<figure style=\"display:inline-block;margin:4px\"><img src=\"{uri}\" "
-                     f"alt=\"{html.escape(str(dataset.image_ids[i]))}\"><figcaption>{html.escape(str(dataset.image_ids[i]))}"
-                     f"</figcaption></figure>")
+        name = html.escape(str(dataset.image_ids[i]))
+        cells.append(f"<figure style=\"display:inline-block;margin:4px\"><img src=\"{uri}\" alt=\"{name}\">"
+                     f"<figcaption>{name}</figcaption></figure>")
     return "<div>" + "".join(cells) + "</div>"
 
 

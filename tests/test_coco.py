@@ -1,0 +1,127 @@
+"""COCO protocol: the export convention and equality with pycocotools on random, edge-case-heavy data."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+
+import numpy as np
+import pytest
+
+from vocbench import Dataset, Detections, evaluate
+from vocbench.cli import main
+from vocbench.io.coco import detections_to_coco, export_coco, voc_boxes_to_xywh, xywh_to_voc_boxes
+from vocbench.io.detections import read_detections
+
+pytest.importorskip("pycocotools")
+pytestmark = pytest.mark.filterwarnings("ignore::vocbench.errors.VocbenchWarning")
+
+
+def pycocotools_eval(gt: dict, dt: list):
+    from pycocotools.coco import COCO
+    from pycocotools.cocoeval import COCOeval
+
+    with contextlib.redirect_stdout(io.StringIO()):
+        coco_gt = COCO()
+        coco_gt.dataset = json.loads(json.dumps(gt))  # as if read from the exported file
+        coco_gt.createIndex()
+        ev = COCOeval(coco_gt, coco_gt.loadRes(json.loads(json.dumps(dt))), "bbox")
+        ev.evaluate()
+        ev.accumulate()
+        ev.summarize()
+    return ev
+
+
+def random_coco_case(seed: int):
+    rng = np.random.default_rng(seed)
+    ni, nc = 8, 3
+    objects = []
+    for i in range(ni):
+        for _ in range(rng.integers(0, 7)):
+            side = rng.choice([8, 20, 31, 32, 33, 60, 95, 96, 97, 150])  # around the 32² and 96² area limits
+            x, y = rng.integers(1, 200, 2)
+            w = int(side) + int(rng.integers(-2, 3))
+            h = int(side)
+            objects.append((i, int(rng.integers(0, nc)), [x, y, x + w - 1, y + h - 1], rng.random() < 0.25))
+    ds = Dataset.from_arrays(image_ids=[f"{i:06d}" for i in range(ni)], widths=np.full(ni, 400),
+                             heights=np.full(ni, 400), image_index=[o[0] for o in objects],
+                             class_index=[o[1] for o in objects], boxes=[o[2] for o in objects],
+                             difficult=[o[3] for o in objects], classes=("a", "b", "c"))
+    rows = []
+    for _ in range(rng.integers(30, 200)):
+        if objects and rng.random() < 0.7:
+            o = objects[rng.integers(0, len(objects))]
+            b = np.array(o[2], float) + rng.normal(0, 3, 4).round(rng.choice([0, 2]))
+            rows.append((o[0], o[1] if rng.random() < 0.9 else int(rng.integers(0, nc)), b))
+        else:
+            x, y = rng.uniform(1, 250, 2)
+            rows.append((int(rng.integers(0, ni)), int(rng.integers(0, nc)),
+                         [x, y, x + rng.uniform(2, 120), y + rng.uniform(2, 120)]))
+    if seed % 3 == 0:  # more than 100 detections of one class on one image: maxDets truncation
+        for k in range(130):
+            rows.append((0, 0, [10 + k % 7, 10, 60 + k % 5, 70]))
+    scores = rng.choice([0.1, 0.3, 0.5, 0.9], len(rows)) if seed % 2 else rng.random(len(rows))
+    dets = Detections(image_index=[r[0] for r in rows], class_index=[r[1] for r in rows], scores=scores,
+                      boxes=np.array([r[2] for r in rows], float))
+    return ds, dets
+
+
+@pytest.mark.parametrize("seed", range(24))
+def test_random_cases_equal_pycocotools(seed):
+    ds, dets = random_coco_case(seed)
+    ev = pycocotools_eval(export_coco(ds), detections_to_coco(ds, dets))
+    r = evaluate(ds, dets, metrics=["coco"])
+    np.testing.assert_allclose(list(r.coco.stats.values()), ev.stats, rtol=0, atol=1e-9)
+    np.testing.assert_array_equal(r.coco.precision, ev.eval["precision"])
+    np.testing.assert_array_equal(r.coco.recall, ev.eval["recall"])
+
+
+def test_export_convention():
+    ds = Dataset.from_arrays(image_ids=["000007", "000009"], widths=[100, 200], heights=[50, 60],
+                             image_index=[1, 1, 0], class_index=[2, 0, 19], boxes=[[1, 1, 10, 20], [5, 6, 7, 8],
+                                                                                  [3, 3, 3, 3]],
+                             difficult=[False, True, False])
+    gt = export_coco(ds)
+    assert [im["id"] for im in gt["images"]] == [1, 2]
+    assert gt["images"][0] == {"id": 1, "file_name": "000007.jpg", "width": 100, "height": 50}
+    assert [c["id"] for c in gt["categories"]] == list(range(1, 21))
+    assert gt["categories"][0]["name"] == "aeroplane"
+    a = gt["annotations"]
+    assert a[0] == {"id": 1, "image_id": 2, "category_id": 3, "bbox": [0.0, 0.0, 10.0, 20.0], "area": 200.0,
+                    "iscrowd": 0}
+    assert a[1]["iscrowd"] == 1 and a[1]["bbox"] == [4.0, 5.0, 3.0, 3.0]
+    assert a[2]["bbox"] == [2.0, 2.0, 1.0, 1.0] and a[2]["area"] == 1.0  # one VOC pixel
+    boxes = np.array([[1.5, 2.25, 10.0, 20.75]])
+    np.testing.assert_allclose(xywh_to_voc_boxes(voc_boxes_to_xywh(boxes)), boxes, atol=1e-12)
+
+
+def test_coco_results_json_roundtrip(tmp_path):
+    ds, dets = random_coco_case(1)
+    path = tmp_path / "dets.json"
+    path.write_text(json.dumps(detections_to_coco(ds, dets)))
+    back = read_detections(path, ds)
+    np.testing.assert_array_equal(back.image_index, dets.image_index)
+    np.testing.assert_array_equal(back.class_index, dets.class_index)
+    np.testing.assert_allclose(back.boxes, dets.boxes, atol=1e-9)
+    a = evaluate(ds, dets, metrics=["coco", "voc12"])
+    b = evaluate(ds, back, metrics=["coco", "voc12"])
+    assert a.coco.stats == pytest.approx(b.coco.stats, abs=1e-12)
+
+
+def test_export_coco_cli_files_give_the_same_stats(tmp_path, capsys):
+    from tests.conftest import DATA
+
+    root = DATA / "voc_small"
+    gt_path, dt_path = tmp_path / "gt.json", tmp_path / "dt.json"
+    assert main(["export-coco", str(root), "--set", "2007:trainval", "--no-cache", "--out", str(gt_path),
+                 "--dets", str(DATA / "dets" / "voc_small"), "--dets-out", str(dt_path)]) == 0
+    gt, dt = json.loads(gt_path.read_text()), json.loads(dt_path.read_text())
+    assert len(gt["images"]) == 4 and len(dt) == 10
+    ev = pycocotools_eval(gt, dt)
+    capsys.readouterr()
+    assert main(["eval", "--gt", str(root), "--set", "2007:trainval", "--no-cache", "--dets",
+                 str(DATA / "dets" / "voc_small"), "--metric", "coco", "--json", "-"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    names = ["AP", "AP50", "AP75", "APs", "APm", "APl", "AR1", "AR10", "AR100", "ARs", "ARm", "ARl"]
+    np.testing.assert_allclose([out["coco"][k] for k in names], ev.stats, rtol=0, atol=1e-9)

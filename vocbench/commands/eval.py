@@ -1,0 +1,74 @@
+"""``vocbench eval --gt ROOT --set YEAR:SPLIT --dets PATH [--metric voc07|voc12|coco ...] [--protocol devkit|voc_eval]
+[--iou 0.5 ...] [--json PATH|-] [--html PATH]``."""
+
+from __future__ import annotations
+
+import argparse
+
+from vocbench.commands._common import add_dataset_args, emit_json, load_dataset_from_args
+
+__all__ = ["register", "run"]
+
+
+def _iou(value: str) -> float:
+    try:
+        t = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {value!r}") from None
+    if not 0.0 < t <= 1.0:
+        raise argparse.ArgumentTypeError(f"IoU threshold must be in (0, 1], got {value}")
+    return t
+
+
+def register(sub) -> None:
+    p = sub.add_parser(
+        "eval", help="score detections: VOC07/VOC12 mAP (devkit or voc_eval rules) and the COCO protocol",
+        description="Score detections against VOC ground truth. VOC: greedy matching by descending score "
+                    "(stable), best-IoU GT with '+1' pixel areas, difficult objects ignored; 'devkit' protocol "
+                    "(IoU >= t, MATLAB 11-point thresholds) or 'voc_eval' (the py-faster-rcnn port: IoU > t). "
+                    "COCO: identical to pycocotools on the COCO export (vocbench export-coco). With several --iou, "
+                    "the JSON keeps the first threshold at the top level and adds \"iou\": {\"0.7\": {...}}.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    p.add_argument("--gt", dest="root", metavar="ROOT", required=True,
+                   help="VOCdevkit folder with the ground truth (holds VOC2007/, ...)")
+    add_dataset_args(p, root_positional=False)
+    p.add_argument("--dets", required=True, metavar="PATH",
+                   help="detections: a folder of comp4_det_test_<class>.txt, a COCO results .json or a .csv")
+    p.add_argument("--format", choices=("devkit", "coco", "csv"), default=None,
+                   help="detections format (default: guessed from PATH)")
+    p.add_argument("--metric", dest="metrics", action="append", choices=("voc07", "voc12", "coco"),
+                   help="metric to report, repeatable (default: voc07 and voc12)")
+    p.add_argument("--protocol", choices=("devkit", "voc_eval"), default="devkit",
+                   help="VOC matching/AP conventions")
+    p.add_argument("--iou", dest="ious", action="append", type=_iou, metavar="T",
+                   help="VOC IoU threshold, repeatable (default: 0.5)")
+    p.add_argument("--ignore-unknown-images", action="store_true",
+                   help="drop detections on images outside the evaluated set (with a warning) instead of failing")
+    p.add_argument("--json", metavar="PATH", help="write JSON to PATH ('-' = stdout; the table is then not printed)")
+    p.add_argument("--html", metavar="PATH", help="write the HTML evaluation report")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from vocbench.eval import evaluate
+    from vocbench.io.detections import read_detections
+
+    dataset = load_dataset_from_args(args)
+    dets = read_detections(args.dets, dataset, format=args.format, ignore_unknown_images=args.ignore_unknown_images)
+    metrics = tuple(args.metrics or ("voc07", "voc12"))
+    result = evaluate(dataset, dets, metrics=metrics, protocol=args.protocol, iou=tuple(args.ious or (0.5,)))
+    if args.json:
+        out = result.to_dict()
+        out["sets"] = list(dataset.sets)
+        out["detections"] = str(args.dets)
+        emit_json(out, args.json)
+    if args.json != "-":
+        print(result)
+    if args.html:
+        from vocbench.report.eval import write_eval_report
+
+        path = write_eval_report(args.html, dataset, result, detections=dets)
+        if args.json != "-":
+            print(f"wrote {path}")
+    return 0
