@@ -34,6 +34,6 @@ def _extend(module_name: str, names: list[str]) -> None:
 
 _extend("vocbench.io.detections", ["read_detections"])
 _extend("vocbench.eval", ["evaluate", "EvalResult"])
-_extend("vocbench.anchors", ["IoUKMeans"])
+_extend("vocbench.anchors", ["IoUKMeans", "analyze_anchors", "ssd_default_boxes"])
 _extend("vocbench.stats", ["compute_stats", "DatasetStats"])
 _extend("vocbench.nms", ["batched_nms", "soft_nms"])  # not `nms`: it would shadow the subpackage vocbench.nms
