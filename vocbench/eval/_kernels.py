@@ -21,7 +21,7 @@ from vocbench.boxes._kernels import iou_pair
 
 __all__ = ["stable_partition", "group_by_key", "argsort_desc_stable", "inverse_permutation", "match_voc_kernel",
            "pr_curve_kernel", "ap_voc07_kernel", "ap_voc12_kernel", "best_f1_kernel", "coco_match_kernel",
-           "coco_accumulate_kernel"]
+           "coco_select_kernel", "coco_accumulate_kernel"]
 
 
 # ----------------------------------------------------------------------------------------------- grouping
@@ -348,6 +348,7 @@ def coco_match_kernel(gt_offsets, gx, gy, gw, gh, garea, gcrowd, group_offsets, 
     gind = np.empty(16, np.int64)
     gig = np.empty(16, np.bool_)
     gtm = np.empty(16, np.bool_)
+    dmax = np.empty(16, np.float64)
     for grp in range(ngroups):
         g0, g1 = gt_offsets[grp], gt_offsets[grp + 1]
         p0, p1 = group_offsets[grp], group_offsets[grp + 1]
@@ -383,6 +384,9 @@ def coco_match_kernel(gt_offsets, gx, gy, gw, gh, garea, gcrowd, group_offsets, 
             gind = np.empty(2 * ng, np.int64)
             gig = np.empty(2 * ng, np.bool_)
             gtm = np.empty(2 * ng, np.bool_)
+        if nd > dmax.shape[0]:
+            dmax = np.empty(2 * nd, np.float64)
+        dmax[:nd] = 0.0
         for j in range(ng):
             g = g0 + j
             ga = gw[g] * gh[g]
@@ -400,7 +404,10 @@ def coco_match_kernel(gt_offsets, gx, gy, gw, gh, garea, gcrowd, group_offsets, 
                     continue
                 inter = w * h
                 u = da if gcrowd[g] else da + ga - inter
-                ious[i * ng + j] = inter / u
+                v = inter / u
+                ious[i * ng + j] = v
+                if v > dmax[i]:
+                    dmax[i] = v
         for a in range(na):
             q = 0  # non-ignored GT first, stable
             for j in range(ng):
@@ -420,6 +427,10 @@ def coco_match_kernel(gt_offsets, gx, gy, gw, gh, garea, gcrowd, group_offsets, 
                 for i in range(nd):
                     iou = iou_thresholds[t]
                     m = -1
+                    if dmax[i] < iou:
+                        d = group_order[p0 + i]  # no GT reaches the threshold: unmatched
+                        flags[a, t, p0 + i] = 2 if (darea[d] < area_lo[a] or darea[d] > area_hi[a]) else 0
+                        continue
                     for k in range(ng):
                         j = gind[k]
                         if gtm[k] and not gcrowd[g0 + j]:
@@ -441,7 +452,38 @@ def coco_match_kernel(gt_offsets, gx, gy, gw, gh, garea, gcrowd, group_offsets, 
 
 
 @jit
-def coco_accumulate_kernel(flags, class_positions, class_offsets, group_start, npig, max_dets, rec_thresholds):
+def coco_select_kernel(class_positions, class_offsets, group_start, max_dets):
+    """Per maxDet value, the class-ordered positions whose rank in their (class, image) group is below it.
+
+    Returns:
+        positions int64[sum], offsets int64[M, K + 1] into ``positions`` (segment of maxDet ``m``, class ``k``).
+    """
+    nk = class_offsets.shape[0] - 1
+    nm = max_dets.shape[0]
+    n = class_positions.shape[0]
+    total = 0
+    for mi in range(nm):
+        for s in range(n):
+            p = class_positions[s]
+            if p - group_start[p] < max_dets[mi]:
+                total += 1
+    positions = np.empty(total, np.int64)
+    offsets = np.zeros((nm, nk + 1), np.int64)
+    q = 0
+    for mi in range(nm):
+        for k in range(nk):
+            offsets[mi, k] = q
+            for s in range(class_offsets[k], class_offsets[k + 1]):
+                p = class_positions[s]
+                if p - group_start[p] < max_dets[mi]:
+                    positions[q] = p
+                    q += 1
+        offsets[mi, nk] = q
+    return positions, offsets
+
+
+@jit
+def coco_accumulate_kernel(flags, positions, offsets, npig, rec_thresholds):
     """pycocotools' ``accumulate``: 101-point interpolated precision and final recall, bit for bit.
 
     pycocotools computes ``rc = tp / npig`` and ``pr = tp / (fp + tp + eps)`` after every detection, takes the
@@ -454,74 +496,69 @@ def coco_accumulate_kernel(flags, class_positions, class_offsets, group_start, n
 
     Args:
         flags: int8[A, T, N] from :func:`coco_match_kernel` (group-order positions).
-        class_positions: int64[N] group-order positions of each class's detections in descending score order, ties
-            by image then input order (pycocotools' concatenation + mergesort).
-        class_offsets: int64[K + 1] class segments of ``class_positions``.
-        group_start: int64[N] first position of the group of each position (rank = position - group_start).
+        positions, offsets: from :func:`coco_select_kernel` — per maxDet and class, the positions of the detections
+            kept, in descending score order, ties by image then input order (pycocotools' concatenation + mergesort).
         npig: int64[K, A] non-ignored GT per class and area range.
-        max_dets: int64[M] detections per image and class.
         rec_thresholds: float64[R].
 
     Returns:
         precision float64[T, R, K, A, M] and recall float64[T, K, A, M], -1 where a class has no non-ignored GT.
     """
     na, nt = flags.shape[0], flags.shape[1]
-    nk = class_offsets.shape[0] - 1
-    nm = max_dets.shape[0]
+    nm = offsets.shape[0]
+    nk = offsets.shape[1] - 1
     nr = rec_thresholds.shape[0]
     precision = np.full((nt, nr, nk, na, nm), -1.0)
     recall = np.full((nt, nk, na, nm), -1.0)
     eps = np.finfo(np.float64).eps
     kthr = np.empty(nr, np.int64)
+    longest = 0
     for k in range(nk):
-        s0, s1 = class_offsets[k], class_offsets[k + 1]
-        run_tp = np.empty(s1 - s0 + 1, np.int64)   # true-positive count at the end of each run of TPs
-        run_pr = np.empty(s1 - s0 + 1, np.float64)  # precision there, then its suffix maximum
+        longest = max(longest, offsets[nm - 1, k + 1] - offsets[nm - 1, k])
+    run_tp = np.empty(longest + 2, np.int64)   # TP and FP counts at the end of each run of true positives
+    run_fp = np.empty(longest + 2, np.int64)
+    run_pr = np.empty(longest + 2, np.float64)  # precision there, then its suffix maximum
+    for k in range(nk):
         for a in range(na):
             npg = npig[k, a]
             if npg == 0:
                 continue
-            for r in range(nr):  # smallest TP count whose recall reaches the threshold (npg + 1 = never)
+            for r in range(nr):  # smallest TP count whose recall reaches the threshold
                 kk = 0
-                while kk <= npg and not (kk / npg >= rec_thresholds[r]):
+                while kk < npg and not (kk / npg >= rec_thresholds[r]):
                     kk += 1
-                kthr[r] = kk
+                kthr[r] = max(kk, 1)  # threshold 0 reads index 0, whose running maximum is the first TP's (or 0)
             for mi in range(nm):
-                md = max_dets[mi]
+                s0, s1 = offsets[mi, k], offsets[mi, k + 1]
                 for t in range(nt):
+                    row = flags[a, t]
                     tp = 0
                     fp = 0
                     nruns = 0
-                    last_tp = False
-                    for s in range(s0, s1):
-                        p = class_positions[s]
-                        if p - group_start[p] >= md:
-                            continue
-                        f = flags[a, t, p]
-                        if f == 1:
-                            tp += 1
-                            last_tp = True
-                        elif f == 0:
-                            if last_tp:
-                                run_tp[nruns] = tp
-                                run_pr[nruns] = tp / (float(fp) + float(tp) + eps)
-                                nruns += 1
-                            fp += 1
-                            last_tp = False
+                    last_tp = 0
+                    for s in range(s0, s1):  # branch-free: flags are unpredictable
+                        f = row[positions[s]]
+                        is_tp = np.int64(f == 1)
+                        is_fp = np.int64(f == 0)
+                        run_tp[nruns] = tp  # state at the last TP, kept when an FP ends the run
+                        run_fp[nruns] = fp
+                        nruns += is_fp & last_tp
+                        tp += is_tp
+                        fp += is_fp
+                        last_tp = is_tp | (last_tp & (1 - is_fp))
                     if last_tp:
                         run_tp[nruns] = tp
-                        run_pr[nruns] = tp / (float(fp) + float(tp) + eps)
+                        run_fp[nruns] = fp
                         nruns += 1
-                    recall[t, k, a, mi] = tp / npg if tp + fp > 0 else 0.0
+                    for i in range(nruns):
+                        run_pr[i] = run_tp[i] / (float(run_fp[i]) + float(run_tp[i]) + eps)
+                    recall[t, k, a, mi] = tp / npg
                     for i in range(nruns - 2, -1, -1):
                         if run_pr[i + 1] > run_pr[i]:
                             run_pr[i] = run_pr[i + 1]
                     i = 0
                     for r in range(nr):
-                        kk = kthr[r]
-                        if kk == 0:
-                            kk = 1  # threshold 0: index 0; its running maximum is that of the first TP (or 0)
-                        while i < nruns and run_tp[i] < kk:
+                        while i < nruns and run_tp[i] < kthr[r]:
                             i += 1
                         if i >= nruns:
                             precision[t, r:, k, a, mi] = 0.0

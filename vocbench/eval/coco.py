@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from vocbench.eval._kernels import (argsort_desc_stable, coco_accumulate_kernel, coco_match_kernel, group_by_key,
-                                    inverse_permutation, stable_partition)
+from vocbench.eval._kernels import (argsort_desc_stable, coco_accumulate_kernel, coco_match_kernel,
+                                    coco_select_kernel, group_by_key, inverse_permutation, stable_partition)
 from vocbench.eval.results import COCO_STAT_NAMES, CocoScores
 from vocbench.io.coco import voc_boxes_to_xywh
 from vocbench.structures import Dataset, Detections
@@ -84,8 +84,9 @@ def evaluate_coco(dataset: Dataset, detections: Detections) -> CocoScores:
     flags, npig_groups = coco_match_kernel(gt_offsets, gx, gy, gw, gh, garea, gcrowd, group_offsets, group_order,
                                            dx, dy, dw, dh, darea, iou_thr, area_lo, area_hi, max(COCO_MAX_DETS))
     npig = np.ascontiguousarray(npig_groups.reshape(nc, ni, len(COCO_AREA_RANGES)).sum(axis=1))
-    precision, recall = coco_accumulate_kernel(flags, class_positions, class_offsets, group_start, npig,
-                                               np.asarray(COCO_MAX_DETS, np.int64), COCO_REC_THRESHOLDS)
+    positions, offsets = coco_select_kernel(class_positions, class_offsets, group_start,
+                                            np.asarray(COCO_MAX_DETS, np.int64))
+    precision, recall = coco_accumulate_kernel(flags, positions, offsets, npig, COCO_REC_THRESHOLDS)
     return CocoScores(stats=_summarize(precision, recall), precision=precision, recall=recall,
                       iou_thresholds=COCO_IOU_THRESHOLDS.copy(), rec_thresholds=COCO_REC_THRESHOLDS.copy(),
                       area_ranges=COCO_AREA_RANGES, max_dets=COCO_MAX_DETS, classes=tuple(dataset.classes))
