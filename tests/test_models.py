@@ -21,7 +21,7 @@ from reference_models.ssd import SSDLite, default_boxes, feature_map_sizes  # no
 from reference_models.yolo import YoloV2Tiny  # noqa: E402
 from tests._reference.models import ssd_assign, yolo_assign  # noqa: E402
 
-torch.set_num_threads(2)
+torch.set_num_threads(1)  # 2 shared cores: more threads only spin
 
 
 def random_truth(rng, n_images=3, max_boxes=6, min_side=0.05):
@@ -217,9 +217,9 @@ def test_overfit_one_batch(which):
     else:
         model = SSDLite(4, width=0.25, input_size=64)
         loss_fn = SSDLoss(model.priors)
-    opt = torch.optim.Adam(model.parameters(), lr=3e-3)
+    opt = torch.optim.Adam(model.parameters(), lr=5e-3)
     first = None
-    for _ in range(80):
+    for _ in range(60):
         loss, _ = loss_fn(model(x), pb, pl, pm)
         opt.zero_grad()
         loss.backward()

@@ -58,6 +58,9 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as exc:  # argparse: --help → 0, bad usage → 2
         return int(exc.code or 0)
     warnings.formatwarning = _format_warning
+    from vocbench.report.html import set_invocation
+
+    set_invocation(["vocbench", *argv])
     try:
         return int(args.func(args) or 0)
     except VocbenchError as exc:

@@ -314,7 +314,7 @@ def best_f1_kernel(curve_offsets, precision, recall, scores, npos):
 # ----------------------------------------------------------------------------------------------- COCO
 @jit
 def coco_match_kernel(gt_offsets, gx, gy, gw, gh, garea, gcrowd, group_offsets, group_order, dx, dy, dw, dh, darea,
-                      iou_thresholds, area_lo, area_hi, max_det):
+                      iou_thresholds, area_lo, area_hi, max_det, num_images):
     """pycocotools' ``evaluateImg`` for every (class, image) group, every area range and IoU threshold.
 
     Boxes are COCO ``[x, y, w, h]`` exactly as exported; IoU is ``maskApi.c``'s ``bbIou``, operand for operand
@@ -332,6 +332,7 @@ def coco_match_kernel(gt_offsets, gx, gy, gw, gh, garea, gcrowd, group_offsets, 
         iou_thresholds: float64[T], already capped at 1 - 1e-10.
         area_lo, area_hi: float64[A] inclusive area ranges.
         max_det: detections kept per group (the top ``max_det`` by score).
+        num_images: images per class (the groups of one class are contiguous).
 
     Returns:
         flags int8[A, T, N] by position in ``group_order``: 0 = false positive, 1 = true positive, 2 = ignored,
@@ -343,13 +344,29 @@ def coco_match_kernel(gt_offsets, gx, gy, gw, gh, garea, gcrowd, group_offsets, 
     n = group_order.shape[0]
     flags = np.empty((na, nt, n), np.int8)
     npig = np.zeros((ngroups, na), np.int64)
+    nclass = ngroups // num_images
+    for c in range(nclass):
+        _coco_match_class(c * num_images, (c + 1) * num_images, gt_offsets, gx, gy, gw, gh, garea, gcrowd,
+                          group_offsets, group_order, dx, dy, dw, dh, darea, iou_thresholds, area_lo, area_hi,
+                          max_det, flags, npig)
+    return flags, npig
+
+
+@jit
+def _coco_match_class(grp0, grp1, gt_offsets, gx, gy, gw, gh, garea, gcrowd, group_offsets, group_order, dx, dy, dw,
+                      dh, darea, iou_thresholds, area_lo, area_hi, max_det, flags, npig):
+    """:func:`coco_match_kernel` for the groups ``grp0 .. grp1 - 1`` (one class), writing into flags and npig."""
+    na = area_lo.shape[0]
+    nt = iou_thresholds.shape[0]
     # scratch buffers, grown on demand (no allocation per group)
     ious = np.zeros(64, np.float64)
     gind = np.empty(16, np.int64)
     gig = np.empty(16, np.bool_)
     gtm = np.empty(16, np.bool_)
     dmax = np.empty(16, np.float64)
-    for grp in range(ngroups):
+    mstate = np.empty(64, np.int8)  # per (area, threshold, detection): -1 unmatched, 0 matched, 1 matched ignored
+    patterns = np.empty(na, np.int64)
+    for grp in range(grp0, grp1):
         g0, g1 = gt_offsets[grp], gt_offsets[grp + 1]
         p0, p1 = group_offsets[grp], group_offsets[grp + 1]
         ng = g1 - g0
@@ -408,7 +425,35 @@ def coco_match_kernel(gt_offsets, gx, gy, gw, gh, garea, gcrowd, group_offsets, 
                 ious[i * ng + j] = v
                 if v > dmax[i]:
                     dmax[i] = v
+        if na * nt * nd > mstate.shape[0]:
+            mstate = np.empty(2 * na * nt * nd, np.int8)
         for a in range(na):
+            # the matching depends on the area range only through the GT ignore pattern: reuse an equal one
+            same = -1
+            if ng <= 62:
+                pat = np.int64(0)
+                for j in range(ng):
+                    g = g0 + j
+                    if gcrowd[g] or garea[g] < area_lo[a] or garea[g] > area_hi[a]:
+                        pat |= np.int64(1) << np.int64(j)
+                patterns[a] = pat
+                for a2 in range(a):
+                    if patterns[a2] == pat:
+                        same = a2
+                        break
+            else:
+                patterns[a] = -1
+            if same >= 0:
+                for t in range(nt):
+                    for i in range(nd):
+                        st = mstate[(same * nt + t) * nd + i]
+                        mstate[(a * nt + t) * nd + i] = st
+                        if st < 0:
+                            d = group_order[p0 + i]
+                            flags[a, t, p0 + i] = 2 if (darea[d] < area_lo[a] or darea[d] > area_hi[a]) else 0
+                        else:
+                            flags[a, t, p0 + i] = 2 if st == 1 else 1
+                continue
             q = 0  # non-ignored GT first, stable
             for j in range(ng):
                 g = g0 + j
@@ -427,28 +472,26 @@ def coco_match_kernel(gt_offsets, gx, gy, gw, gh, garea, gcrowd, group_offsets, 
                 for i in range(nd):
                     iou = iou_thresholds[t]
                     m = -1
-                    if dmax[i] < iou:
-                        d = group_order[p0 + i]  # no GT reaches the threshold: unmatched
-                        flags[a, t, p0 + i] = 2 if (darea[d] < area_lo[a] or darea[d] > area_hi[a]) else 0
-                        continue
-                    for k in range(ng):
-                        j = gind[k]
-                        if gtm[k] and not gcrowd[g0 + j]:
-                            continue
-                        if m > -1 and not gig[m] and gig[k]:
-                            break
-                        v = ious[i * ng + j]
-                        if v < iou:
-                            continue
-                        iou = v
-                        m = k
+                    if dmax[i] >= iou:  # else no GT reaches the threshold: unmatched
+                        for k in range(ng):
+                            j = gind[k]
+                            if gtm[k] and not gcrowd[g0 + j]:
+                                continue
+                            if m > -1 and not gig[m] and gig[k]:
+                                break
+                            v = ious[i * ng + j]
+                            if v < iou:
+                                continue
+                            iou = v
+                            m = k
                     if m == -1:
+                        mstate[(a * nt + t) * nd + i] = -1
                         d = group_order[p0 + i]
                         flags[a, t, p0 + i] = 2 if (darea[d] < area_lo[a] or darea[d] > area_hi[a]) else 0
                     else:
                         gtm[m] = True
+                        mstate[(a * nt + t) * nd + i] = 1 if gig[m] else 0
                         flags[a, t, p0 + i] = 2 if gig[m] else 1
-    return flags, npig
 
 
 @jit
@@ -510,58 +553,66 @@ def coco_accumulate_kernel(flags, positions, offsets, npig, rec_thresholds):
     nr = rec_thresholds.shape[0]
     precision = np.full((nt, nr, nk, na, nm), -1.0)
     recall = np.full((nt, nk, na, nm), -1.0)
+    for k in range(nk):
+        _coco_accumulate_class(k, flags, positions, offsets, npig, rec_thresholds, precision, recall)
+    return precision, recall
+
+
+@jit
+def _coco_accumulate_class(k, flags, positions, offsets, npig, rec_thresholds, precision, recall):
+    """:func:`coco_accumulate_kernel` for class ``k``, writing into precision and recall."""
+    na, nt = flags.shape[0], flags.shape[1]
+    nm = offsets.shape[0]
+    nr = rec_thresholds.shape[0]
     eps = np.finfo(np.float64).eps
     kthr = np.empty(nr, np.int64)
-    longest = 0
-    for k in range(nk):
-        longest = max(longest, offsets[nm - 1, k + 1] - offsets[nm - 1, k])
+    longest = offsets[nm - 1, k + 1] - offsets[nm - 1, k]
     run_tp = np.empty(longest + 2, np.int64)   # TP and FP counts at the end of each run of true positives
     run_fp = np.empty(longest + 2, np.int64)
     run_pr = np.empty(longest + 2, np.float64)  # precision there, then its suffix maximum
-    for k in range(nk):
-        for a in range(na):
-            npg = npig[k, a]
-            if npg == 0:
-                continue
-            for r in range(nr):  # smallest TP count whose recall reaches the threshold
-                kk = 0
-                while kk < npg and not (kk / npg >= rec_thresholds[r]):
-                    kk += 1
-                kthr[r] = max(kk, 1)  # threshold 0 reads index 0, whose running maximum is the first TP's (or 0)
-            for mi in range(nm):
-                s0, s1 = offsets[mi, k], offsets[mi, k + 1]
-                for t in range(nt):
-                    row = flags[a, t]
-                    tp = 0
-                    fp = 0
-                    nruns = 0
-                    last_tp = 0
-                    for s in range(s0, s1):  # branch-free: flags are unpredictable
-                        f = row[positions[s]]
-                        is_tp = np.int64(f == 1)
-                        is_fp = np.int64(f == 0)
-                        run_tp[nruns] = tp  # state at the last TP, kept when an FP ends the run
-                        run_fp[nruns] = fp
-                        nruns += is_fp & last_tp
-                        tp += is_tp
-                        fp += is_fp
-                        last_tp = is_tp | (last_tp & (1 - is_fp))
-                    if last_tp:
-                        run_tp[nruns] = tp
-                        run_fp[nruns] = fp
-                        nruns += 1
-                    for i in range(nruns):
-                        run_pr[i] = run_tp[i] / (float(run_fp[i]) + float(run_tp[i]) + eps)
-                    recall[t, k, a, mi] = tp / npg
-                    for i in range(nruns - 2, -1, -1):
-                        if run_pr[i + 1] > run_pr[i]:
-                            run_pr[i] = run_pr[i + 1]
-                    i = 0
-                    for r in range(nr):
-                        while i < nruns and run_tp[i] < kthr[r]:
-                            i += 1
-                        if i >= nruns:
-                            precision[t, r:, k, a, mi] = 0.0
-                            break
-                        precision[t, r, k, a, mi] = run_pr[i]
-    return precision, recall
+    for a in range(na):
+        npg = npig[k, a]
+        if npg == 0:
+            continue
+        for r in range(nr):  # smallest TP count whose recall reaches the threshold
+            kk = 0
+            while kk < npg and not (kk / npg >= rec_thresholds[r]):
+                kk += 1
+            kthr[r] = max(kk, 1)  # threshold 0 reads index 0, whose running maximum is the first TP's (or 0)
+        for mi in range(nm):
+            s0, s1 = offsets[mi, k], offsets[mi, k + 1]
+            for t in range(nt):
+                row = flags[a, t]
+                tp = 0
+                fp = 0
+                nruns = 0
+                last_tp = 0
+                for s in range(s0, s1):  # branch-free: flags are unpredictable
+                    f = row[positions[s]]
+                    is_tp = np.int64(f == 1)
+                    is_fp = np.int64(f == 0)
+                    run_tp[nruns] = tp  # state at the last TP, kept when an FP ends the run
+                    run_fp[nruns] = fp
+                    nruns += is_fp & last_tp
+                    tp += is_tp
+                    fp += is_fp
+                    last_tp = is_tp | (last_tp & (1 - is_fp))
+                if last_tp:
+                    run_tp[nruns] = tp
+                    run_fp[nruns] = fp
+                    nruns += 1
+                for i in range(nruns):
+                    run_pr[i] = run_tp[i] / (float(run_fp[i]) + float(run_tp[i]) + eps)
+                recall[t, k, a, mi] = tp / npg
+                for i in range(nruns - 2, -1, -1):
+                    if run_pr[i + 1] > run_pr[i]:
+                        run_pr[i] = run_pr[i + 1]
+                i = 0
+                for r in range(nr):
+                    while i < nruns and run_tp[i] < kthr[r]:
+                        i += 1
+                    if i >= nruns:
+                        for r2 in range(r, nr):
+                            precision[t, r2, k, a, mi] = 0.0
+                        break
+                    precision[t, r, k, a, mi] = run_pr[i]

@@ -82,7 +82,7 @@ def evaluate_coco(dataset: Dataset, detections: Detections) -> CocoScores:
     area_lo = np.array([r[0] for r in COCO_AREA_RANGES], np.float64)
     area_hi = np.array([r[1] for r in COCO_AREA_RANGES], np.float64)
     flags, npig_groups = coco_match_kernel(gt_offsets, gx, gy, gw, gh, garea, gcrowd, group_offsets, group_order,
-                                           dx, dy, dw, dh, darea, iou_thr, area_lo, area_hi, max(COCO_MAX_DETS))
+                                           dx, dy, dw, dh, darea, iou_thr, area_lo, area_hi, max(COCO_MAX_DETS), ni)
     npig = np.ascontiguousarray(npig_groups.reshape(nc, ni, len(COCO_AREA_RANGES)).sum(axis=1))
     positions, offsets = coco_select_kernel(class_positions, class_offsets, group_start,
                                             np.asarray(COCO_MAX_DETS, np.int64))

@@ -28,7 +28,7 @@ import numpy as np
 
 from vocbench._numba import jit
 
-__all__ = ["greedy_nms_kernel", "greedy_nms_segments_kernel", "soft_nms_kernel", "greedy_nms_quadratic_kernel",
+__all__ = ["greedy_nms_kernel", "greedy_nms_rows_kernel", "greedy_nms_segments_kernel", "soft_nms_kernel", "greedy_nms_quadratic_kernel",
            "first_nonfinite_row", "first_nonfinite"]
 
 # Relative slack for the size-ratio pruning: far larger than the few-ulp rounding of the IoU expression.
@@ -265,6 +265,50 @@ def greedy_nms_kernel(boxes, order, iou_threshold, offset, max_output):
             ent_next[tail[slot]] = r
         tail[slot] = r
     return keep[:n_keep]
+
+
+@jit
+def greedy_nms_rows_kernel(boxes, scores, order, iou_threshold, offset, pre_nms_top_k, max_output):
+    """Validation, stable tie order and greedy NMS in one call (the per-call cost of :func:`vocbench.nms.nms`).
+
+    Args:
+        boxes: float64[N, 4] (x1, y1, x2, y2), C-contiguous; checked here for NaN/inf.
+        scores: float64[N]; checked here for NaN/inf.
+        order: int64[M] row indices by descending score from an *unstable* sort (modified in place): runs of
+            equal scores are put back in row order, which makes it the stable descending order.
+        iou_threshold, offset, max_output: as in :func:`greedy_nms_kernel`.
+        pre_nms_top_k: only the first k of the (stable) order enter NMS (< 0: all).
+
+    Returns:
+        ``(rows, bad_box_row, bad_score)``: int64[K] row indices of the kept boxes in processing order, and
+        the first row of ``boxes`` / index of ``scores`` holding NaN or +-inf (-1 when none; then ``rows`` is
+        empty and must not be used).
+    """
+    empty = np.zeros(0, np.int64)
+    bad = first_nonfinite_row(boxes)
+    if bad >= 0:
+        return empty, bad, -1
+    bad = first_nonfinite(scores)
+    if bad >= 0:
+        return empty, -1, bad
+    m = order.shape[0]
+    # an unstable sort leaves equal scores in any order: sort each run of equal scores by row
+    r = 0
+    while r < m - 1:
+        v = scores[order[r]]
+        e = r + 1
+        while e < m and scores[order[e]] == v:
+            e += 1
+        if e - r > 1:
+            order[r:e] = np.sort(order[r:e])
+        r = e
+    if 0 <= pre_nms_top_k < m:
+        order = order[:pre_nms_top_k]
+    kept = greedy_nms_kernel(boxes, order, iou_threshold, offset, max_output)
+    rows = np.empty(kept.shape[0], np.int64)
+    for q in range(kept.shape[0]):
+        rows[q] = order[kept[q]]
+    return rows, -1, -1
 
 
 @jit

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from vocbench.errors import InputError
-from vocbench.nms._kernels import first_nonfinite, first_nonfinite_row, greedy_nms_kernel
+from vocbench.nms._kernels import first_nonfinite, first_nonfinite_row, greedy_nms_rows_kernel
 
 __all__ = ["nms"]
 
 
-def _check_boxes(boxes, name: str = "boxes") -> np.ndarray:
-    """``boxes`` as a C-contiguous float64[N, 4]; InputError naming the first offending row."""
+def _as_boxes(boxes, name: str = "boxes") -> np.ndarray:
+    """``boxes`` as a C-contiguous float64[N, 4] (no copy when it already is one); finiteness not checked."""
+    if type(boxes) is np.ndarray and boxes.dtype == np.float64 and boxes.ndim == 2 and boxes.shape[1] == 4 \
+            and boxes.flags.c_contiguous:
+        return boxes
     b = np.asarray(boxes)
     if b.dtype == object or not (np.issubdtype(b.dtype, np.number) or b.dtype == bool):
         raise InputError(f"{name} must be a numeric array of shape (N, 4), got dtype {b.dtype}")
@@ -19,14 +24,23 @@ def _check_boxes(boxes, name: str = "boxes") -> np.ndarray:
         b = b.reshape(0, 4)
     if b.ndim != 2 or b.shape[1] != 4:
         raise InputError(f"{name} must have shape (N, 4) as (x1, y1, x2, y2), got shape {tuple(b.shape)}")
-    b = np.ascontiguousarray(b, dtype=np.float64)
+    return np.ascontiguousarray(b, dtype=np.float64)
+
+
+def _check_boxes(boxes, name: str = "boxes") -> np.ndarray:
+    """``boxes`` as a C-contiguous float64[N, 4]; InputError naming the first offending row."""
+    b = _as_boxes(boxes, name)
     row = int(first_nonfinite_row(b))
     if row >= 0:
         raise InputError(f"{name}[{row}] has a non-finite coordinate: {b[row].tolist()}")
     return b
 
 
-def _check_scores(scores, n: int, name: str = "scores") -> np.ndarray:
+def _as_scores(scores, n: int, name: str = "scores") -> np.ndarray:
+    """``scores`` as a C-contiguous float64[n] (no copy when it already is one); finiteness not checked."""
+    if type(scores) is np.ndarray and scores.dtype == np.float64 and scores.ndim == 1 and scores.shape[0] == n \
+            and scores.flags.c_contiguous:
+        return scores
     s = np.asarray(scores)
     if s.dtype == object or not (np.issubdtype(s.dtype, np.number) or s.dtype == bool):
         raise InputError(f"{name} must be a numeric array of shape (N,), got dtype {s.dtype}")
@@ -35,7 +49,12 @@ def _check_scores(scores, n: int, name: str = "scores") -> np.ndarray:
     if s.shape[0] != n:
         raise InputError(f"{name} has length {s.shape[0]} but boxes has {n} rows (index {min(n, s.shape[0])} "
                          f"has no partner)")
-    s = np.ascontiguousarray(s, dtype=np.float64)
+    return np.ascontiguousarray(s, dtype=np.float64)
+
+
+def _check_scores(scores, n: int, name: str = "scores") -> np.ndarray:
+    """``scores`` as a C-contiguous float64[n]; InputError naming the first NaN/inf."""
+    s = _as_scores(scores, n, name)
     i = int(first_nonfinite(s))
     if i >= 0:
         raise InputError(f"{name}[{i}] is not finite: {s[i]}")
@@ -43,6 +62,8 @@ def _check_scores(scores, n: int, name: str = "scores") -> np.ndarray:
 
 
 def _check_threshold(value, name: str, low: float = 0.0, high: float | None = None) -> float:
+    if type(value) is float and low <= value < math.inf and high is None:  # the common case, no NaN
+        return value
     try:
         v = float(value)
     except (TypeError, ValueError):
@@ -119,15 +140,26 @@ def nms(boxes, scores, iou_threshold: float, *, pixel_offset: int = 0, score_thr
         InputError (a ValueError): wrong shapes, mismatched lengths, NaN/inf (message names the row),
             a negative threshold. Empty input returns an empty array.
     """
-    b = _check_boxes(boxes)
-    s = _check_scores(scores, b.shape[0])
+    # this wrapper is most of the cost at detector sizes (~2k boxes): checks are cheap when the input is already
+    # float64; NaN/inf checks, the stable tie order and the NMS run in one compiled call
+    b = _as_boxes(boxes)
+    n = b.shape[0]
+    s = _as_scores(scores, n)
     thr = _check_threshold(iou_threshold, "iou_threshold")
     off = _check_offset(pixel_offset)
     st = None if score_threshold is None else _check_threshold(score_threshold, "score_threshold", low=-np.inf)
-    top = _check_count(pre_nms_top_k, "pre_nms_top_k")
-    cap = _check_count(max_output, "max_output")
-    if b.shape[0] == 0:
+    top = -1 if pre_nms_top_k is None else _check_count(pre_nms_top_k, "pre_nms_top_k")
+    cap = -1 if max_output is None else _check_count(max_output, "max_output")
+    if n == 0:
         return np.zeros(0, np.int64)
-    order = _candidate_order(s, st, top)
-    kept = greedy_nms_kernel(b, order, thr, off, cap)
-    return order[kept]
+    if st is None:
+        order = np.argsort(-s)  # unstable (SIMD) sort; the kernel restores row order within tied scores
+    else:
+        rows = np.flatnonzero(s > st)
+        order = rows[np.argsort(-s[rows])]
+    kept, bad_box, bad_score = greedy_nms_rows_kernel(b, s, order, thr, off, top, cap)
+    if bad_box >= 0:
+        raise InputError(f"boxes[{bad_box}] has a non-finite coordinate: {b[bad_box].tolist()}")
+    if bad_score >= 0:
+        raise InputError(f"scores[{bad_score}] is not finite: {s[bad_score]}")
+    return kept

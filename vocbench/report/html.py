@@ -29,8 +29,19 @@ _env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(_TEMPLATES)), autoe
                           trim_blocks=True, lstrip_blocks=True)
 
 
+_invocation: list[str] | None = None
+
+
+def set_invocation(argv: list[str] | None) -> None:
+    """Record the command line for report headers (the CLI calls this with ``["vocbench", *argv]``)."""
+    global _invocation
+    _invocation = list(argv) if argv is not None else None
+
+
 def current_command() -> str:
     """The command line that is running, as a user would type it (``vocbench stats ...``)."""
+    if _invocation is not None:
+        return " ".join(shlex.quote(a) for a in _invocation)
     argv = list(sys.argv)
     prog = os.path.basename(argv[0]) if argv else "vocbench"
     if prog in ("__main__.py", "-m") or prog.endswith("vocbench/__main__.py"):
