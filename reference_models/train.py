@@ -29,7 +29,7 @@ from reference_models.losses import SSDLoss, YoloLoss
 from reference_models.predict import PostprocessConfig, TorchRunner, predict_dataset
 
 __all__ = ["TrainConfig", "MODEL_ALIASES", "train", "fit_anchors", "create_model", "create_loss", "train_step",
-           "ModelEMA", "score_detections", "ddp_selftest"]
+           "ModelEMA", "score_detections", "ddp_selftest", "package_weights"]
 
 #: CLI names → model names.
 MODEL_ALIASES = {"yolo": "yolov2_tiny", "yolov2_tiny": "yolov2_tiny", "ssd": "ssdlite", "ssdlite": "ssdlite"}
@@ -389,3 +389,17 @@ def ddp_selftest(world_size: int = 2, steps: int = 2, workdir: str | os.PathLike
         init_file.unlink()
     mp.spawn(_ddp_worker, args=(world_size, str(init_file), str(tmp), steps), nprocs=world_size, join=True)
     return [torch.load(tmp / f"rank{r}.pt", weights_only=True) for r in range(world_size)]
+
+
+def package_weights(run: str | os.PathLike, dest: str | os.PathLike, half: bool = True) -> Path:
+    """Copy a run's ``model.pt`` to ``dest/model.pt`` for committing: floating-point tensors stored as float16
+    (halves the size; :func:`~reference_models.predict.load_model` loads them back into float32 modules), the
+    training history kept, optimizer state dropped. Returns the written path."""
+    src = Path(run) / "model.pt" if Path(run).is_dir() else Path(run)
+    ckpt = torch.load(src, map_location="cpu", weights_only=True)
+    sd = {k: (v.half() if half and v.is_floating_point() else v) for k, v in ckpt["state_dict"].items()}
+    dest = Path(dest)
+    dest.mkdir(parents=True, exist_ok=True)
+    out = dest / "model.pt"
+    torch.save({"config": ckpt["config"], "state_dict": sd, "meta": ckpt.get("meta", {})}, out)
+    return out

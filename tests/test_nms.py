@@ -222,3 +222,46 @@ def test_soft_nms_paper_example():
     assert new[1] == 0.8
     with pytest.raises(InputError):
         soft_nms(boxes, scores, method="cubic")
+
+
+def test_tied_scores_keep_row_order_at_scale():
+    # the wrapper sorts with an unstable sort and the kernel puts tied scores back in row order: check against
+    # the stable order + textbook loop on inputs made of long tie runs (all equal, few levels, +-0.0)
+    rng = np.random.default_rng(17)
+    boxes, _ = random_case(rng, 3000, "continuous")
+    for scores in (np.ones(3000), rng.integers(0, 3, 3000).astype(float),
+                   np.where(rng.random(3000) < 0.5, -0.0, 0.0), np.round(rng.random(3000), 2)):
+        order = np.argsort(-scores, kind="stable")
+        want = order[greedy_nms_quadratic_kernel(boxes, order, 0.3, 0.0)]
+        assert np.array_equal(nms(boxes, scores, 0.3), want)
+        # top-k cut inside a tie run takes the lowest rows of the run
+        top = order[:700]
+        assert np.array_equal(nms(boxes, scores, 0.3, pre_nms_top_k=700), top[greedy_nms_quadratic_kernel(
+            boxes, top, 0.3, 0.0)])
+
+
+def test_input_layouts_give_the_same_result():
+    rng = np.random.default_rng(23)
+    boxes, scores = random_case(rng, 300, "grid")
+    want = nms(boxes, scores, 0.5)
+    assert want.tolist() == nms_ref(boxes, scores, 0.5)
+    assert np.array_equal(nms(boxes.tolist(), scores.tolist(), 0.5), want)
+    assert np.array_equal(nms(np.asfortranarray(boxes), scores, 0.5), want)
+    wide = np.concatenate([boxes, boxes], axis=1)
+    assert np.array_equal(nms(wide[:, :4], np.repeat(scores, 2)[::2], 0.5), want)  # non-contiguous views
+    assert np.array_equal(nms(boxes.astype(np.int64), scores, 0.5), nms_ref(boxes.astype(np.int64), scores, 0.5))
+    # the caller's arrays are not modified
+    b0, s0 = boxes.copy(), scores.copy()
+    nms(boxes, scores, 0.5, pre_nms_top_k=10)
+    assert np.array_equal(boxes, b0) and np.array_equal(scores, s0)
+
+
+def test_non_finite_found_even_when_filtered_out():
+    boxes = np.tile([[0.0, 0, 1, 1]], (4, 1))
+    with pytest.raises(InputError, match=r"scores\[3\] is not finite"):
+        nms(boxes, np.array([0.9, 0.8, 0.7, np.nan]), 0.5, score_threshold=0.5)
+    boxes[2, 0] = np.inf
+    with pytest.raises(InputError, match=r"boxes\[2\] has a non-finite coordinate"):
+        nms(boxes, np.array([0.9, 0.8, 0.1, 0.2]), 0.5, score_threshold=0.5, pre_nms_top_k=1)
+    with pytest.raises(InputError, match="iou_threshold"):
+        nms(boxes, np.ones(4), float("inf"))

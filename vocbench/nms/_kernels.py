@@ -159,6 +159,9 @@ def greedy_nms_kernel(boxes, order, iou_threshold, offset, max_output):
     lev_wmax = np.zeros(n_levels)
     lev_hmax = np.zeros(n_levels)
     ent_next = np.empty(m, np.int32)  # one entry per kept box, indexed by its rank
+    lev_next = np.empty(m, np.int32)  # kept boxes of each level in a list, oldest first
+    lev_head = np.full(n_levels, -1, np.int32)
+    lev_tail = np.full(n_levels, -1, np.int32)
     prune = t > 0.0
     tlo = t * (1.0 - _PRUNE_SLACK)
     half_minus_t = 0.5 - tlo
@@ -187,13 +190,23 @@ def greedy_nms_kernel(boxes, order, iou_threshold, offset, max_output):
         while sc > top and lc < n_levels - 1:
             lc += 1
             top *= 2.0
+        # the candidate's own cell at its own level first, before any window arithmetic: in a cluster of
+        # regressions of one object the suppressor is usually there
+        if lev_count[lc] > 0:
+            c = cell[lc]
+            ic = min(max(int((px - gx0) * c), 0), nx[lc] - 1)
+            jc = min(max(int((py - gy0) * c), 0), ny[lc] - 1)
+            if _scan(head[base[lc] + jc * nx[lc] + ic], ent_next, x1, y1, x2, y2, area, cx1, cy1, cx2, cy2, ac,
+                     offset, t):
+                continue
         suppressed = False
-        # own size level first, then the neighbours: the usual suppressor is a box of about the same size
+        # own size level, then the neighbours (larger first: fewer, coarser cells; the usual suppressor is a
+        # box of about the same size)
         for d in range(n_levels):
             for side_sign in range(2):
                 if d == 0 and side_sign == 1:
                     continue
-                lv = lc - d if side_sign == 0 else lc + d
+                lv = lc + d if side_sign == 0 else lc - d
                 if lv < 0 or lv >= n_levels or lev_count[lv] == 0:
                     continue
                 if prune and (lev_smax[lv] <= tlo * sc or lev_smin[lv] * tlo >= sc):
@@ -221,9 +234,17 @@ def greedy_nms_kernel(boxes, order, iou_threshold, offset, max_output):
                 j1 = min(max(int((py + ry - gy0) * c), 0), nyl - 1)
                 ic = min(max(int((px - gx0) * c), i0), i1)
                 jc = min(max(int((py - gy0) * c), j0), j1)
+                # a window of more cells than the level has kept boxes: walk the level's list instead (same
+                # answer: the question is only whether *some* kept box exceeds the threshold)
+                if (i1 - i0 + 1) * (j1 - j0 + 1) > lev_count[lv]:
+                    if _scan(lev_head[lv], lev_next, x1, y1, x2, y2, area, cx1, cy1, cx2, cy2, ac, offset, t):
+                        suppressed = True
+                        break
+                    continue
                 b = base[lv]
-                # the candidate's own cell first, then the rest of the window
-                if _scan(head[b + jc * nxl + ic], ent_next, x1, y1, x2, y2, area, cx1, cy1, cx2, cy2, ac, offset, t):
+                # the candidate's own cell first (already done at its own level), then the rest of the window
+                if lv != lc and _scan(head[b + jc * nxl + ic], ent_next, x1, y1, x2, y2, area, cx1, cy1, cx2, cy2,
+                                      ac, offset, t):
                     suppressed = True
                     break
                 for jj in range(j0, j1 + 1):
@@ -246,8 +267,14 @@ def greedy_nms_kernel(boxes, order, iou_threshold, offset, max_output):
         n_keep += 1
         if n_keep == cap:
             break
-        # file the kept box under its centre at its size level
+        # file the kept box under its centre at its size level, and on its level's list
         lv = lc
+        lev_next[r] = -1
+        if lev_count[lv] == 0:
+            lev_head[lv] = r
+        else:
+            lev_next[lev_tail[lv]] = r
+        lev_tail[lv] = r
         lev_count[lv] += 1
         lev_smin[lv] = min(lev_smin[lv], sc)
         lev_smax[lv] = max(lev_smax[lv], sc)
