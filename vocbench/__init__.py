@@ -11,29 +11,12 @@ __version__ = "0.1.0"
 from vocbench.errors import InputError, VocbenchError, VocbenchWarning
 from vocbench.structures import VOC_CLASSES, Dataset, Detections
 from vocbench.io.voc import load_voc
+from vocbench.io.detections import read_detections
+from vocbench.eval import EvalResult, evaluate
+from vocbench.anchors import IoUKMeans, analyze_anchors, ssd_default_boxes
+from vocbench.stats import DatasetStats, compute_stats
+from vocbench.nms import batched_nms, soft_nms  # `nms` itself stays in vocbench.nms (same name as the subpackage)
 
-__all__ = ["__version__", "VOC_CLASSES", "Dataset", "Detections", "load_voc", "VocbenchError", "VocbenchWarning",
-           "InputError"]
-
-
-def _extend(module_name: str, names: list[str]) -> None:
-    """Re-export ``names`` from a subpackage when it exists (lets features land independently)."""
-    import importlib
-
-    try:
-        module = importlib.import_module(module_name)
-    except ModuleNotFoundError as exc:
-        if exc.name == module_name:
-            return
-        raise
-    for n in names:
-        if hasattr(module, n):
-            globals()[n] = getattr(module, n)
-            __all__.append(n)
-
-
-_extend("vocbench.io.detections", ["read_detections"])
-_extend("vocbench.eval", ["evaluate", "EvalResult"])
-_extend("vocbench.anchors", ["IoUKMeans", "analyze_anchors", "ssd_default_boxes"])
-_extend("vocbench.stats", ["compute_stats", "DatasetStats"])
-_extend("vocbench.nms", ["batched_nms", "soft_nms"])  # not `nms`: it would shadow the subpackage vocbench.nms
+__all__ = ["__version__", "VOC_CLASSES", "Dataset", "Detections", "load_voc", "read_detections", "evaluate",
+           "EvalResult", "IoUKMeans", "analyze_anchors", "ssd_default_boxes", "compute_stats", "DatasetStats",
+           "batched_nms", "soft_nms", "VocbenchError", "VocbenchWarning", "InputError"]

@@ -32,14 +32,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--debug", action="store_true", help="show full tracebacks for errors")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
-    for name in COMMANDS:
-        try:
-            module = importlib.import_module(f"vocbench.commands.{name}")
-        except ModuleNotFoundError as exc:  # a command whose optional stack is not installed
-            if exc.name and exc.name.startswith("vocbench.commands"):
-                continue
-            raise
-        module.register(sub)
+    for name in COMMANDS:  # command modules import heavy stacks (torch, matplotlib) only inside handlers
+        importlib.import_module(f"vocbench.commands.{name}").register(sub)
     return parser
 
 
