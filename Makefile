@@ -29,7 +29,7 @@ test: $(STAMP)
 
 ## the Numba kernels once more as plain Python (slow twins must agree without JIT too)
 test-nojit: $(STAMP)
-	NUMBA_DISABLE_JIT=1 $(BIN)/python -m pytest -q -m "not slow" tests/test_boxes.py tests/test_nms.py tests/test_anchors.py
+	NUMBA_DISABLE_JIT=1 $(BIN)/python -m pytest -q -m "not slow" tests/test_boxes.py tests/test_eval.py tests/test_nms.py tests/test_anchors.py
 
 ## speed benchmarks (pytest-benchmark suites and the ratio table)
 bench: $(STAMP)

@@ -323,3 +323,22 @@ def test_cli_help_works_without_importing_torch():
             "assert 'torch' not in sys.modules and 'reference_models' not in sys.modules; print('ok')")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr
+
+
+def test_committed_report_and_weights():
+    """The committed weights load and carry a model card; the committed report renders with every section."""
+    from pathlib import Path
+
+    import reference_models
+    from tests.browser import assert_renders
+
+    weights = reference_models.available_weights()
+    assert set(weights) == {"yolov2_tiny", "ssdlite"}
+    for name, folder in weights.items():
+        model = reference_models.load_model(folder)
+        assert model.name == name and (folder / "MODEL_CARD.md").is_file()
+        assert (folder / "model.pt").stat().st_size < 8_000_000
+    report = Path(__file__).resolve().parents[1] / "reports" / "reference_models.html"
+    dom = assert_renders(report, ["Per-class AP", "Accuracy vs speed", "Training curves", "Example detections",
+                                  "Anchors"], min_svgs=3)
+    assert "yolov2_tiny" in dom and "ssdlite" in dom

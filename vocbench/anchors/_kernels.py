@@ -136,40 +136,6 @@ def _scan(w, h, centers):
 
 
 @jit
-def _scan_store(w, h, centers, row, travel, a, u):
-    """Scan of one box that skips centres its per-centre lower bounds rule out, and refreshes those bounds.
-
-    ``row[j] - travel[j]`` is a lower bound on the distance to centre ``j`` (``row[a] = +inf`` for the own
-    centre ``a``, whose exact distance is ``u``; ``a = -1``: no bounds yet, every centre is computed). A centre
-    whose bound exceeds ``u`` by more than the margin has a strictly lower IoU than centre ``a`` and can be
-    neither the best nor tie with it, so the winner — highest IoU, ties to the lowest index — is the same as
-    :func:`_scan`'s. Returns ``(best index, 1 - best IoU, a lower bound on the distance to every other
-    centre)`` and leaves ``row`` holding the refreshed bounds for the new assignment.
-    """
-    k = centers.shape[0]
-    b = 0
-    v1 = -1.0
-    area = w * h
-    cut = u + _BOUND_MARGIN
-    for j in range(k):
-        if a >= 0 and j != a and row[j] - travel[j] > cut:
-            continue
-        inter = min(w, centers[j, 0]) * min(h, centers[j, 1])
-        v = inter / (area + centers[j, 0] * centers[j, 1] - inter)
-        row[j] = (1.0 - v) + travel[j]
-        if v > v1:
-            v1 = v
-            b = j
-    row[b] = np.inf
-    d2 = np.inf
-    for j in range(k):
-        v = row[j] - travel[j]
-        if v < d2:
-            d2 = v
-    return b, 1.0 - v1, d2
-
-
-@jit
 def _exact_means(wh, visit, labels, k):
     """Counts and member sums accumulated in the order ``visit`` (the reference definition of the mean)."""
     counts = np.zeros(k, np.int64)
@@ -225,13 +191,8 @@ def lloyd_iou_kmeans_visit(wh, visit, init, max_iter, use_median):
     half_gap = np.empty(k, np.float64)
     moved = np.zeros(k, np.float64)
     cand = np.empty(n, np.int64)
-    # Elkan's per-centre lower bounds, stored lazily: the distance from box i to centre j is at least
-    # ``elkan[i, j] - travel[j]``; ``travel`` is the cumulative movement of each centre, so the bounds need no
-    # per-iteration update. The own centre's entry is +inf (it is covered by ``upper``).
-    elkan = np.empty((n, k), np.float64)
-    travel = np.zeros(k, np.float64)
     for i in range(n):
-        b, d1, d2 = _scan_store(wh[i, 0], wh[i, 1], centers, elkan[i], travel, -1, 0.0)
+        b, d1, d2 = _scan(wh[i, 0], wh[i, 1], centers)
         labels[i] = b
         upper[i] = d1
         lower[i] = d2
@@ -260,7 +221,6 @@ def lloyd_iou_kmeans_visit(wh, visit, init, max_iter, use_median):
         j1 = -1
         for j in range(k):
             moved[j] = _wh_dist(old[j, 0], old[j, 1], centers[j, 0], centers[j, 1])
-            travel[j] += moved[j]
             if moved[j] > m1:
                 m2 = m1
                 m1 = moved[j]
@@ -291,25 +251,12 @@ def lloyd_iou_kmeans_visit(wh, visit, init, max_iter, use_median):
         for t in range(n_cand):
             i = cand[t]
             a = labels[i]
-            # tighten the single lower bound with the per-centre ones (subtractions only, no division)
-            row = elkan[i]
-            lo = lower[i]
-            lo_elkan = np.inf
-            for j in range(k):
-                v = row[j] - travel[j]
-                if v < lo_elkan:
-                    lo_elkan = v
-            if lo_elkan > lo:
-                lo = lo_elkan
-                lower[i] = lo
-            m = max(half_gap[a], lo) - _BOUND_MARGIN
-            if upper[i] < m:
-                continue
+            m = max(half_gap[a], lower[i]) - _BOUND_MARGIN
             u = _wh_dist(wh[i, 0], wh[i, 1], centers[a, 0], centers[a, 1])
             upper[i] = u
             if u < m:
                 continue
-            b, d1, d2 = _scan_store(wh[i, 0], wh[i, 1], centers, row, travel, a, u)
+            b, d1, d2 = _scan(wh[i, 0], wh[i, 1], centers)
             upper[i] = d1
             lower[i] = d2
             if b != a:
