@@ -158,7 +158,14 @@ def greedy_nms_kernel(boxes, order, iou_threshold, offset, max_output):
     lev_smax = np.zeros(n_levels)
     lev_wmax = np.zeros(n_levels)
     lev_hmax = np.zeros(n_levels)
-    ent_next = np.empty(m, np.int32)  # one entry per kept box, indexed by its rank
+    # kept boxes in the grid, compact (indexed by filing number: cache friendly when few of many are kept)
+    kx1 = np.empty(m)
+    ky1 = np.empty(m)
+    kx2 = np.empty(m)
+    ky2 = np.empty(m)
+    karea = np.empty(m)
+    n_filed = 0
+    ent_next = np.empty(m, np.int32)  # next kept box in the same grid cell, by filing number
     lev_next = np.empty(m, np.int32)  # kept boxes of each level in a list, oldest first
     lev_head = np.full(n_levels, -1, np.int32)
     lev_tail = np.full(n_levels, -1, np.int32)
@@ -196,7 +203,7 @@ def greedy_nms_kernel(boxes, order, iou_threshold, offset, max_output):
             c = cell[lc]
             ic = min(max(int((px - gx0) * c), 0), nx[lc] - 1)
             jc = min(max(int((py - gy0) * c), 0), ny[lc] - 1)
-            if _scan(head[base[lc] + jc * nx[lc] + ic], ent_next, x1, y1, x2, y2, area, cx1, cy1, cx2, cy2, ac,
+            if _scan(head[base[lc] + jc * nx[lc] + ic], ent_next, kx1, ky1, kx2, ky2, karea, cx1, cy1, cx2, cy2, ac,
                      offset, t):
                 continue
         suppressed = False
@@ -237,13 +244,13 @@ def greedy_nms_kernel(boxes, order, iou_threshold, offset, max_output):
                 # a window of more cells than the level has kept boxes: walk the level's list instead (same
                 # answer: the question is only whether *some* kept box exceeds the threshold)
                 if (i1 - i0 + 1) * (j1 - j0 + 1) > lev_count[lv]:
-                    if _scan(lev_head[lv], lev_next, x1, y1, x2, y2, area, cx1, cy1, cx2, cy2, ac, offset, t):
+                    if _scan(lev_head[lv], lev_next, kx1, ky1, kx2, ky2, karea, cx1, cy1, cx2, cy2, ac, offset, t):
                         suppressed = True
                         break
                     continue
                 b = base[lv]
                 # the candidate's own cell first (already done at its own level), then the rest of the window
-                if lv != lc and _scan(head[b + jc * nxl + ic], ent_next, x1, y1, x2, y2, area, cx1, cy1, cx2, cy2,
+                if lv != lc and _scan(head[b + jc * nxl + ic], ent_next, kx1, ky1, kx2, ky2, karea, cx1, cy1, cx2, cy2,
                                       ac, offset, t):
                     suppressed = True
                     break
@@ -252,7 +259,7 @@ def greedy_nms_kernel(boxes, order, iou_threshold, offset, max_output):
                     for ii in range(i0, i1 + 1):
                         if ii == ic and jj == jc:
                             continue
-                        if _scan(head[row + ii], ent_next, x1, y1, x2, y2, area, cx1, cy1, cx2, cy2, ac, offset, t):
+                        if _scan(head[row + ii], ent_next, kx1, ky1, kx2, ky2, karea, cx1, cy1, cx2, cy2, ac, offset, t):
                             suppressed = True
                             break
                     if suppressed:
@@ -268,13 +275,20 @@ def greedy_nms_kernel(boxes, order, iou_threshold, offset, max_output):
         if n_keep == cap:
             break
         # file the kept box under its centre at its size level, and on its level's list
+        g = n_filed
+        n_filed += 1
+        kx1[g] = cx1
+        ky1[g] = cy1
+        kx2[g] = cx2
+        ky2[g] = cy2
+        karea[g] = ac
         lv = lc
-        lev_next[r] = -1
+        lev_next[g] = -1
         if lev_count[lv] == 0:
-            lev_head[lv] = r
+            lev_head[lv] = g
         else:
-            lev_next[lev_tail[lv]] = r
-        lev_tail[lv] = r
+            lev_next[lev_tail[lv]] = g
+        lev_tail[lv] = g
         lev_count[lv] += 1
         lev_smin[lv] = min(lev_smin[lv], sc)
         lev_smax[lv] = max(lev_smax[lv], sc)
@@ -285,12 +299,12 @@ def greedy_nms_kernel(boxes, order, iou_threshold, offset, max_output):
         jj = min(max(int((py - gy0) * c), 0), ny[lv] - 1)
         slot = base[lv] + jj * nx[lv] + ii
         # append (oldest first: the highest-scoring kept box, the usual suppressor, is met first)
-        ent_next[r] = -1
+        ent_next[g] = -1
         if head[slot] < 0:
-            head[slot] = r
+            head[slot] = g
         else:
-            ent_next[tail[slot]] = r
-        tail[slot] = r
+            ent_next[tail[slot]] = g
+        tail[slot] = g
     return keep[:n_keep]
 
 
