@@ -215,6 +215,7 @@ def load_voc(root: str | os.PathLike, sets: Sequence[str] | str, classes: Sequen
     seen: set[tuple[str, str]] = set()
     for si, spec in enumerate(sets):
         year, folder, split = parse_set_spec(root, spec)
+        ann_dir = os.path.join(str(folder), "Annotations")  # plain strings: pathlib costs ~8 µs per file here
         for img in read_split(folder, split):
             key = (year, img)
             if key in seen:
@@ -223,7 +224,7 @@ def load_voc(root: str | os.PathLike, sets: Sequence[str] | str, classes: Sequen
             image_ids.append(img)
             image_years.append(year)
             image_sets.append(si)
-            paths.append(str(folder / "Annotations" / f"{img}.xml"))
+            paths.append(f"{ann_dir}{os.sep}{img}.xml")
 
     key = None
     if cache:
