@@ -30,6 +30,9 @@ def run_train(args: argparse.Namespace) -> int:
     if cfg.input_size % 32 and cfg.model == "yolov2_tiny":
         raise VocbenchError(f"--input-size must be a multiple of 32 for yolo, got {cfg.input_size}")
     out = train(cfg, progress=progress_enabled(args), resume=not args.no_resume)
+    import os
+    if os.environ.get("RANK", "0") != "0":
+        return 0
     print(f"trained {cfg.model}: {out / 'model.pt'} (metrics: {out / 'metrics.csv'})")
     print(f"next: vocbench predict {out} --data {cfg.data} --set {cfg.val_set or '2007:test'} --out {out / 'dets'}")
     return 0

@@ -92,11 +92,13 @@ def postprocess(boxes: np.ndarray, scores: np.ndarray, cfg: PostprocessConfig = 
         ``boxes float64[K, 4]``, ``scores float64[K]``, ``labels int64[K]`` by descending score.
     """
     boxes = np.asarray(boxes, np.float64)
-    scores = np.asarray(scores, np.float64)
+    # scores rounded to 1e-6 (the precision of the devkit files): float noise between backends (~1e-7) then
+    # cannot reorder near-ties at the threshold, in NMS or at the top-k cut, and ties break by detector index
+    scores = np.round(np.asarray(scores, np.float64), 6)
     det, cls = np.nonzero(scores > cfg.score_threshold)
     s = scores[det, cls]
     if len(s) > cfg.pre_nms_top_k:
-        top = np.argsort(-s, kind="stable")[:cfg.pre_nms_top_k]
+        top = np.sort(np.argsort(-s, kind="stable")[:cfg.pre_nms_top_k])
         det, cls, s = det[top], cls[top], s[top]
     b = boxes[det]
     keep = batched_nms(b, s, cls, cfg.iou_threshold, max_output=cfg.top_k)

@@ -326,6 +326,7 @@ def train(cfg: TrainConfig, progress: bool = False, resume: bool = True, log: Ca
                            if k != "epoch"))
     if world > 1:
         dist.barrier()
+        dist.destroy_process_group()
     return out
 
 
