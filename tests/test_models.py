@@ -224,8 +224,8 @@ def test_overfit_one_batch(which):
         opt.zero_grad()
         loss.backward()
         opt.step()
-        first = float(loss) if first is None else first
-    assert float(loss) < 0.15 * first, (first, float(loss))
+        first = float(loss.detach()) if first is None else first
+    assert float(loss.detach()) < 0.15 * first, (first, float(loss.detach()))
 
 
 # ------------------------------------------------------------------------------------------ DDP, ONNX
