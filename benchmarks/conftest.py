@@ -27,6 +27,12 @@ def shared() -> Path:
 
 
 @pytest.fixture(scope="session")
+def voc_root(shared) -> Path:
+    """The real VOCdevkit (same name as the tests' fixture)."""
+    return shared / "voc" / "VOCdevkit"
+
+
+@pytest.fixture(scope="session")
 def voc07_test(shared):
     from vocbench import load_voc
 
