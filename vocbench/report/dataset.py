@@ -165,18 +165,23 @@ def _aspect_lines(ax) -> None:
         ax.text(xe, r * xe, label, fontsize=7, ha="right", va="bottom", alpha=0.8)
 
 
+def _wh_axes(ax) -> None:
+    """The unit square of normalised box width vs height, with the aspect-ratio guide lines."""
+    _aspect_lines(ax)
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
+    ax.set_aspect("equal")
+    ax.set_xlabel("box width / image width")
+    ax.set_ylabel("box height / image height")
+
+
 def _fig_wh(datasets: list[tuple[str, Dataset]], geoms: list[dict]) -> str:
     n = len(datasets)
     fig, axes = new_figure(3.6 * n + 1.0, 3.9, ncols=n, squeeze=False, layout="constrained")
     for ax, (name, _), g in zip(axes[0], datasets, geoms):
         hb = ax.hexbin(np.clip(g["w"], 0, 1), np.clip(g["h"], 0, 1), gridsize=50, extent=(0, 1, 0, 1),
                        bins="log", cmap="viridis", mincnt=1, linewidths=0.0)
-        _aspect_lines(ax)
-        ax.set_xlim(0, 1)
-        ax.set_ylim(0, 1)
-        ax.set_aspect("equal")
-        ax.set_xlabel("box width / image width")
-        ax.set_ylabel("box height / image height")
+        _wh_axes(ax)
         ax.set_title(f"{name} ({len(g['w'])} boxes)", fontsize=9)
         ax.grid(False)
         hb.set_rasterized(True)
@@ -304,12 +309,7 @@ def _fig_anchor_clusters(analysis) -> str:
     a = analysis.anchors_norm
     ax.scatter(a[:, 0], a[:, 1], s=90, c=np.asarray(_CLUSTER_COLOURS)[(2 * np.arange(len(a))) % 20],
                edgecolors="black", linewidths=1.2, marker="X", zorder=3, label="anchors (centroids)")
-    _aspect_lines(ax)
-    ax.set_xlim(0, 1)
-    ax.set_ylim(0, 1)
-    ax.set_aspect("equal")
-    ax.set_xlabel("box width / image width")
-    ax.set_ylabel("box height / image height")
+    _wh_axes(ax)
     ax.legend(fontsize=8, loc="upper left")
     ax.set_title(f"IoU k-means clusters, k = {analysis.k} ({len(wh)} boxes)")
     return fig_to_svg(fig)

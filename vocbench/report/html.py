@@ -9,7 +9,6 @@ renders them.
 from __future__ import annotations
 
 import datetime as _dt
-import html as _html
 import os
 import re
 import shlex
@@ -131,7 +130,3 @@ def write_report(path: str | os.PathLike, title: str, sections: list[Section], m
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(render_report(title, sections, meta), encoding="utf-8")
     return path
-
-
-def escape(text: str) -> str:
-    return _html.escape(text)
