@@ -26,7 +26,8 @@ def run_train(args: argparse.Namespace) -> int:
                       out=args.out or f"runs/{args.model}", epochs=args.epochs, batch_size=args.batch_size,
                       lr=args.lr, width=args.width or d["width"], input_size=args.input_size or d["input_size"],
                       num_anchors=args.anchors, loss=args.loss, seed=args.seed, device=args.device, amp=args.amp,
-                      workers=args.workers, val_images=args.val_images, cache_dir=args.cache_dir)
+                      workers=args.workers, val_images=args.val_images, val_every=args.val_every,
+                      warmup_iters=args.warmup_iters, cache_dir=args.cache_dir)
     if cfg.input_size % 32 and cfg.model == "yolov2_tiny":
         raise VocbenchError(f"--input-size must be a multiple of 32 for yolo, got {cfg.input_size}")
     out = train(cfg, progress=progress_enabled(args), resume=not args.no_resume)

@@ -51,6 +51,8 @@ def register(sub) -> None:
                    help="training split(s) (default 2007:trainval); repeat for a union")
     p.add_argument("--val-set", default="2007:test", help="validation split ('none' to skip)")
     p.add_argument("--val-images", type=int, default=500, help="validate on this many images (0 = all)")
+    p.add_argument("--val-every", type=int, default=1, metavar="N", help="validate every N epochs (and after the last)")
+    p.add_argument("--warmup-iters", type=int, default=300, help="linear learning-rate warm-up iterations")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     p.add_argument("--epochs", type=int, default=30)
     p.add_argument("--batch-size", type=int, default=32, help="per process")
