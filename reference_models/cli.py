@@ -47,13 +47,19 @@ def _runner(model, backend: str, device: str, onnx_path: str | None, run: str):
     from reference_models.export import OnnxRunner, export_onnx, onnx_session
 
     path = Path(onnx_path) if onnx_path else None
-    if path is None:
-        base = Path(run)
-        path = (base if base.is_dir() else base.parent) / "model.onnx"
+    if path is None:  # export beside the weights (re-exported when older than them), never into the package
+        from reference_models import WEIGHTS_DIR
+        from reference_models.predict import resolve_weights
+
+        weights = resolve_weights(run)
+        path = weights.parent / "model.onnx"
+        if weights.resolve().is_relative_to(WEIGHTS_DIR.resolve()):
+            import tempfile
+            path = Path(tempfile.mkdtemp(prefix="vocbench-onnx-")) / f"{model.name}.onnx"
         try:
-            if not path.exists():
+            if not path.exists() or path.stat().st_mtime_ns < weights.stat().st_mtime_ns:
                 export_onnx(model, path)
-        except OSError:  # read-only install: export next to nothing, in a temp folder
+        except OSError:  # read-only run folder: export to a temp folder
             import tempfile
             path = Path(tempfile.mkdtemp(prefix="vocbench-onnx-")) / "model.onnx"
             export_onnx(model, path)
@@ -157,8 +163,14 @@ def run_profile(args: argparse.Namespace) -> int:
     result = profile_model(model, paths, backend=args.backend, device=args.device, batches=args.batch,
                            repeats=args.repeats, warmup=args.warmup, onnx_path=args.onnx, threads=args.threads)
     base = resolve_weights(args.run).parent
-    json_path = args.json or str(base / f"profile_{args.backend}_{result.device}.json")
-    html_path = args.html or str(base / f"profile_{args.backend}_{result.device}.html")
+    from reference_models import WEIGHTS_DIR
+    if base.resolve().is_relative_to(WEIGHTS_DIR.resolve()):  # never write into the installed package
+        base = Path.cwd()
+        stem = f"profile_{model.name}"
+    else:
+        stem = "profile"
+    json_path = args.json or str(base / f"{stem}_{args.backend}_{result.device}.json")
+    html_path = args.html or str(base / f"{stem}_{args.backend}_{result.device}.html")
     emit_json(result.to_dict(), json_path)
     write_profile_report(result, html_path)
     if json_path != "-":

@@ -78,7 +78,9 @@ def register(sub) -> None:
     p.add_argument("--set", dest="sets", action="append", metavar="YEAR:SPLIT", help="default 2007:test")
     p.add_argument("--out", required=True, metavar="DETDIR", help="folder for the comp4 files")
     p.add_argument("--backend", default="torch", choices=["torch", "onnx"])
-    p.add_argument("--onnx", default=None, help="ONNX file for --backend onnx (default: export to RUN/model.onnx)")
+    p.add_argument("--onnx", default=None,
+                   help="ONNX file for --backend onnx (default: RUN/model.onnx, exported when missing or older "
+                        "than the weights; a temporary file for the committed weights)")
     p.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     p.add_argument("--score-threshold", type=float, default=0.005)
     p.add_argument("--iou", type=float, default=0.45, help="per-class NMS IoU threshold")
@@ -114,6 +116,8 @@ def register(sub) -> None:
     p.add_argument("--set", dest="sets", action="append", metavar="YEAR:SPLIT", help="default 2007:test")
     p.add_argument("--onnx", default=None, help="ONNX file (default: export to a temp file)")
     p.add_argument("--threads", type=int, default=None, help="CPU threads (torch and onnxruntime)")
-    p.add_argument("--json", metavar="PATH", help="JSON output ('-' = stdout; default RUN/profile_<backend>.json)")
-    p.add_argument("--html", metavar="PATH", help="HTML report (default RUN/profile_<backend>.html)")
+    p.add_argument("--json", metavar="PATH",
+                   help="JSON output ('-' = stdout; default RUN/profile_<backend>_<device>.json, or "
+                        "./profile_<model>_<backend>_<device>.json for the committed weights)")
+    p.add_argument("--html", metavar="PATH", help="HTML report (next to the JSON by default)")
     p.set_defaults(func=_handler("profile"))
