@@ -12,8 +12,11 @@ Stages, per batch of ``B`` images:
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import re
+import sys
 import tempfile
 import time
 from dataclasses import asdict, dataclass, field
@@ -125,6 +128,34 @@ def _stats(samples: list[float]) -> tuple[float, float]:
     return float(np.median(a)), float(np.percentile(a, 90))
 
 
+#: Lines Kineto (torch.profiler's C++ tracer) writes straight to the process's stderr on every start/stop, and
+#: its CUDA probe on machines without a GPU: noise, not news.
+_KINETO_NOISE = re.compile(r"^(USDT:|ERROR:.*(gpuGetDeviceCount|DeviceProperties)|WARNING:.*(CUPTI|cupti))")
+
+
+@contextlib.contextmanager
+def _kineto_quiet():
+    """Capture native (fd 2) stderr while torch.profiler runs; pass on every line that is not Kineto's noise."""
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError):  # no real stderr (embedded, some notebooks): nothing to filter
+        yield
+        return
+    with tempfile.TemporaryFile(mode="w+b") as tmp:
+        os.dup2(tmp.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            tmp.seek(0)
+            for line in tmp.read().decode(errors="replace").splitlines():
+                if line.strip() and not _KINETO_NOISE.search(line):
+                    print(line, file=sys.stderr)
+
+
 def profile_model(model: torch.nn.Module, image_paths: Sequence[str | os.PathLike], backend: str = "torch",
                   device: str = "cpu", batches: Sequence[int] = (1, 8, 32), repeats: int = 20, warmup: int = 3,
                   onnx_path: str | os.PathLike | None = None, threads: int | None = None, top_ops: int = 12,
@@ -212,11 +243,13 @@ def profile_model(model: torch.nn.Module, image_paths: Sequence[str | os.PathLik
 
         acts = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device == "cuda" else [])
         xt = torch.from_numpy(preprocess([paths[i % len(paths)] for i in range(min(8, max(batches)))])).to(device)
-        with torch.no_grad(), profile(activities=acts) as prof:
+        with _kineto_quiet(), torch.no_grad(), profile(activities=acts) as prof:
             for _ in range(3):
                 model.decode(model(xt))
             sync()
-        for ev in sorted(prof.key_averages(), key=lambda e: e.self_cpu_time_total, reverse=True)[:top_ops]:
+        with _kineto_quiet():
+            averages = prof.key_averages()
+        for ev in sorted(averages, key=lambda e: e.self_cpu_time_total, reverse=True)[:top_ops]:
             ops.append({"op": ev.key, "calls": int(ev.count), "self_cpu_ms": ev.self_cpu_time_total / 1000.0,
                         "cpu_total_ms": ev.cpu_time_total / 1000.0})
     onnx_ops: list[dict] = []

@@ -86,7 +86,7 @@ def test_predict_backends_agree_and_eval_scores_them(yolo_run, tiny_voc, tmp_pat
     assert "voc07" in json.dumps(result)
 
 
-def test_export_parity_and_profile(yolo_run, tiny_voc, tmp_path, capsys):
+def test_export_parity_and_profile(yolo_run, tiny_voc, tmp_path, capfd):
     onnx = tmp_path / "m.onnx"
     assert main(["export", str(yolo_run), "--onnx", str(onnx), "--data", str(tiny_voc), "--set", "2007:test",
                  "--json", str(tmp_path / "export.json")]) == 0
@@ -99,6 +99,7 @@ def test_export_parity_and_profile(yolo_run, tiny_voc, tmp_path, capsys):
     assert [o.name for o in model.graph.output] == ["raw", "boxes", "scores"]
 
     prof_json, prof_html = tmp_path / "p.json", tmp_path / "p.html"
+    capfd.readouterr()
     assert main(["profile", str(yolo_run), "--batch", "1,2", "--repeats", "2", "--warmup", "1",
                  "--json", str(prof_json), "--html", str(prof_html)]) == 0
     prof = json.loads(prof_json.read_text())
@@ -106,6 +107,8 @@ def test_export_parity_and_profile(yolo_run, tiny_voc, tmp_path, capsys):
     for key in ("preprocess", "network", "decode", "nms"):
         assert key in text
     assert prof_html.stat().st_size > 1000
+    err = capfd.readouterr().err  # torch.profiler's native tracer lines are filtered out
+    assert "USDT" not in err and "gpuGetDeviceCount" not in err, err
 
 
 def test_profile_of_committed_weights_writes_to_cwd_not_package(tmp_path, monkeypatch, capsys):
