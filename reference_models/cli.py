@@ -112,11 +112,12 @@ def _parity_images(args, size: int) -> np.ndarray:
     if args.data:
         from vocbench.io.voc import load_voc
         ds = load_voc(args.data, args.sets or ["2007:test"])
-        n = min(args.parity_images, ds.num_images)
+        n = ds.num_images if args.parity_images <= 0 else min(args.parity_images, ds.num_images)
         sub = ds.subset_images(np.arange(ds.num_images) < n)
         return np.stack(list(_cache_images(sub, size, False))).transpose(0, 3, 1, 2)
     rng = np.random.default_rng(0)
-    return rng.integers(0, 256, (min(args.parity_images, 8), 3, size, size), dtype=np.uint8)
+    n = 8 if args.parity_images <= 0 else min(args.parity_images, 8)
+    return rng.integers(0, 256, (n, 3, size, size), dtype=np.uint8)
 
 
 def run_export(args: argparse.Namespace) -> int:

@@ -145,27 +145,31 @@ def _canonical(dets: tuple[np.ndarray, np.ndarray, np.ndarray]) -> tuple[np.ndar
 
 @torch.no_grad()
 def parity_check(model: nn.Module, session, images: np.ndarray, cfg: PostprocessConfig = PostprocessConfig(),
-                 atol: float = 1e-3) -> ParityResult:
-    """Compare torch and onnxruntime on ``uint8[N, 3, S, S]`` images (raw outputs and post-NMS detections)."""
+                 atol: float = 1e-3, batch_size: int = 32) -> ParityResult:
+    """Compare torch and onnxruntime on ``uint8[N, 3, S, S]`` images (raw outputs and post-NMS detections), in
+    batches of ``batch_size``."""
     model = model.cpu().eval()
-    x = torch.from_numpy(np.ascontiguousarray(images)).float().div_(255.0)
-    raw = model(x)
-    raws = raw if isinstance(raw, tuple) else (raw,)
-    tb, ts = model.decode(raw)
-    outs = OnnxRunner(session).raw(images)
-    max_raw = max(float(np.abs(o - r.numpy()).max()) for o, r in zip(outs[:len(raws)], raws))
-    max_scores = float(np.abs(outs[-1] - ts.numpy()).max())
-    identical, n, max_box = True, 0, 0.0
-    for i in range(len(images)):
-        a = _canonical(postprocess(tb[i].numpy(), ts[i].numpy(), cfg))
-        b = _canonical(postprocess(outs[-2][i], outs[-1][i], cfg))
-        n += len(a[1])
-        if len(a[1]) != len(b[1]) or not np.array_equal(a[2], b[2]):
-            identical = False
-            continue
-        if len(a[1]):
-            max_box = max(max_box, float(np.abs(a[0] - b[0]).max()))
-            if not (np.allclose(a[0], b[0], atol=atol * model.input_size) and np.allclose(a[1], b[1], atol=atol)):
+    runner = OnnxRunner(session)
+    max_raw = max_scores = max_box = 0.0
+    identical, n = True, 0
+    for start in range(0, len(images), batch_size):
+        chunk = np.ascontiguousarray(images[start:start + batch_size])
+        raw = model(torch.from_numpy(chunk).float().div_(255.0))
+        raws = raw if isinstance(raw, tuple) else (raw,)
+        tb, ts = model.decode(raw)
+        outs = runner.raw(chunk)
+        max_raw = max(max_raw, *(float(np.abs(o - r.numpy()).max()) for o, r in zip(outs[:len(raws)], raws)))
+        max_scores = max(max_scores, float(np.abs(outs[-1] - ts.numpy()).max()))
+        for i in range(len(chunk)):
+            a = _canonical(postprocess(tb[i].numpy(), ts[i].numpy(), cfg))
+            b = _canonical(postprocess(outs[-2][i], outs[-1][i], cfg))
+            n += len(a[1])
+            if len(a[1]) != len(b[1]) or not np.array_equal(a[2], b[2]):
                 identical = False
+                continue
+            if len(a[1]):
+                max_box = max(max_box, float(np.abs(a[0] - b[0]).max()))
+                if not (np.allclose(a[0], b[0], atol=atol * model.input_size) and np.allclose(a[1], b[1], atol=atol)):
+                    identical = False
     return ParityResult(images=len(images), max_abs_raw=max_raw, max_abs_scores=max_scores, detections=n,
                         identical=identical, max_abs_box=max_box, atol=atol)

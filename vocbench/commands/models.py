@@ -97,7 +97,8 @@ def register(sub) -> None:
     p.add_argument("--onnx", required=True, metavar="PATH", help="output .onnx file")
     p.add_argument("--data", default=None, metavar="ROOT", help="VOCdevkit for parity images (default: noise)")
     p.add_argument("--set", dest="sets", action="append", metavar="YEAR:SPLIT", help="default 2007:test")
-    p.add_argument("--parity-images", type=int, default=32)
+    p.add_argument("--parity-images", type=int, default=32,
+                   help="images compared between torch and onnxruntime (0 = the whole split; noise: at most 8)")
     p.add_argument("--json", metavar="PATH")
     p.set_defaults(func=_handler("export"))
 
