@@ -46,46 +46,16 @@ def feature_map_sizes(input_size: int) -> list[int]:
 
 
 def default_boxes(input_size: int, min_scale: float = 0.2, max_scale: float = 0.95) -> np.ndarray:
-    """SSD default boxes for the six maps as normalised ``float64[P, 4]`` ``(cx, cy, w, h)``.
-
-    Uses :func:`vocbench.anchors.ssd_default_boxes` when that function accepts this layout; the formula is the
-    SSD paper's: scales ``s_k`` linear from ``min_scale`` to ``max_scale``, aspect ratios {1, 2, 1/2} on the first
-    map (with scale 0.1 for the ratio-1 box) and {1, 2, 1/2, 3, 1/3} plus ``√(s_k·s_{k+1})`` on the others.
-    Order: map, row, column, box — the order of the flattened head outputs.
+    """SSD default boxes for the six maps as normalised ``float64[P, 4]`` ``(cx, cy, w, h)``, from
+    :func:`vocbench.anchors.ssd_default_boxes` in MobileNet-SSD's layout: scales ``s_k`` linear from ``min_scale``
+    to ``max_scale`` (``s_7 = 1``), aspect ratios {1, 2, 1/2} on the first map (scale 0.1 for the ratio-1 box) and
+    {1, 2, 1/2, 3, 1/3} plus ``√(s_k·s_{k+1})`` on the others. Order: map, row, column, box — the order of the
+    flattened head outputs. 1917 boxes at 300 px.
     """
-    sizes = feature_map_sizes(input_size)
-    try:
-        from vocbench.anchors import ssd_default_boxes as _vb  # type: ignore[attr-defined]
-    except ImportError:  # pragma: no cover - anchors land independently
-        _vb = None
-    if _vb is not None:
-        try:
-            boxes = np.asarray(_vb(feature_maps=sizes, min_scale=min_scale, max_scale=max_scale, first_layer="ssdlite"),
-                               dtype=np.float64)
-            if boxes.shape == (sum(f * f * a for f, a in zip(sizes, BOXES_PER_LOCATION)), 4):
-                return boxes
-        except TypeError:
-            pass
-    m = len(sizes)
-    scales = [min_scale + (max_scale - min_scale) * k / (m - 1) for k in range(m)] + [1.0]
-    out = []
-    for k, f in enumerate(sizes):
-        s, s_next = scales[k], scales[k + 1]
-        if k == 0:
-            shapes = [(0.1, 0.1), (s * np.sqrt(2), s / np.sqrt(2)), (s / np.sqrt(2), s * np.sqrt(2))]
-        else:
-            shapes = [(s, s), (np.sqrt(s * s_next),) * 2]
-            for ar in (2.0, 3.0):
-                r = np.sqrt(ar)
-                shapes += [(s * r, s / r), (s / r, s * r)]
-        wh = np.asarray(shapes, dtype=np.float64)  # [A, 2]
-        centres = (np.arange(f, dtype=np.float64) + 0.5) / f
-        cy, cx = np.meshgrid(centres, centres, indexing="ij")
-        c = np.stack((cx, cy), -1).reshape(f * f, 1, 2)
-        grid = np.concatenate((np.broadcast_to(c, (f * f, len(shapes), 2)),
-                               np.broadcast_to(wh, (f * f, len(shapes), 2))), -1)
-        out.append(grid.reshape(-1, 4))
-    return np.concatenate(out, 0)
+    from vocbench.anchors import ssd_default_boxes
+
+    return ssd_default_boxes(feature_map_sizes(input_size), s_min=min_scale, s_max=max_scale, aspect_ratios=(2, 3),
+                             s_last=1.0, reduce_first_layer=True)
 
 
 class SSDLite(nn.Module):

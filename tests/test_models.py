@@ -109,6 +109,17 @@ def test_ssd_default_box_counts():
     assert len(default_boxes(300)) == 1917
     assert feature_map_sizes(320) == [20, 10, 5, 3, 2, 1]
     assert len(default_boxes(320)) == 2034
+    b = default_boxes(300)  # the SSD formula by hand: s_k = 0.2 + 0.75 (k - 1) / 5, s_7 = 1
+    np.testing.assert_allclose(b[0], [0.5 / 19, 0.5 / 19, 0.1, 0.1])
+    np.testing.assert_allclose(b[1], [0.5 / 19, 0.5 / 19, 0.2 * math.sqrt(2), 0.2 / math.sqrt(2)])
+    first2 = 19 * 19 * 3  # the second map's first cell: (s, s), (s', s'), (2:1), (1:2), (3:1), (1:3)
+    np.testing.assert_allclose(b[first2:first2 + 6], [[0.05, 0.05, 0.35, 0.35],
+                                                      [0.05, 0.05, math.sqrt(0.35 * 0.5), math.sqrt(0.35 * 0.5)],
+                                                      [0.05, 0.05, 0.35 * math.sqrt(2), 0.35 / math.sqrt(2)],
+                                                      [0.05, 0.05, 0.35 / math.sqrt(2), 0.35 * math.sqrt(2)],
+                                                      [0.05, 0.05, 0.35 * math.sqrt(3), 0.35 / math.sqrt(3)],
+                                                      [0.05, 0.05, 0.35 / math.sqrt(3), 0.35 * math.sqrt(3)]])
+    np.testing.assert_allclose(b[-1], [0.5, 0.5, 0.95 / math.sqrt(3), 0.95 * math.sqrt(3)])
 
 
 @pytest.mark.parametrize("seed", range(3))
