@@ -157,17 +157,11 @@ def train_step(model: nn.Module, loss_fn: nn.Module, optimizer: torch.optim.Opti
 
 
 def score_detections(dataset, dets, metrics=("voc07",)) -> dict[str, float]:
-    """mAP per metric by :func:`vocbench.evaluate` (NaN when the scoring engine is unavailable)."""
-    try:
-        from vocbench import evaluate
-    except ImportError:
-        return {m: float("nan") for m in metrics}
+    """mAP per metric by :func:`vocbench.evaluate`."""
+    from vocbench import evaluate
+
     result = evaluate(dataset, dets, metrics=tuple(metrics))
-    return {m: float(_metric_map(result, m)) for m in metrics}
-
-
-def _metric_map(result, metric: str) -> float:
-    return float(result.mAP.get(metric, float("nan")))
+    return {m: float(result.mAP.get(m, float("nan"))) for m in metrics}
 
 
 def _dist_info() -> tuple[int, int, int]:
