@@ -32,9 +32,10 @@ def available_weights() -> dict[str, Path]:
 def build_report(runs: dict[str, str | os.PathLike], data_root: str | os.PathLike, out_path: str | os.PathLike,
                  sets: Sequence[str] = ("2007:test",), onnx_dir: str | os.PathLike | None = None,
                  max_images: int | None = None, profile: bool = True, profile_repeats: int = 10,
-                 progress: bool = False) -> tuple[Path, list[dict]]:
+                 progress: bool = False, data_name: str | None = None) -> tuple[Path, list[dict]]:
     """Predict, score, check ONNX parity and profile every model in ``runs`` (name → run/weights folder) on
-    ``sets`` of ``data_root``; write the model report to ``out_path``. Returns the path and the evaluations."""
+    ``sets`` of ``data_root``; write the model report to ``out_path`` (``data_name`` describes the data in place of
+    ``data_root``). Returns the path and the evaluations."""
     import numpy as np
 
     from vocbench.io.voc import load_voc
@@ -61,7 +62,7 @@ def build_report(runs: dict[str, str | os.PathLike], data_root: str | os.PathLik
         paths = [image_path(ds, i) for i in range(min(16, ds.num_images))] if profile else []
         evals.append(evaluate_model(model, ds, images, name, onnx_path=onnx_path, profile_paths=paths,
                                     profile_repeats=profile_repeats))
-    desc = f"{data_root} {', '.join(sets)} ({ds.num_images} images, {ds.num_objects} objects)"
+    desc = f"{data_name or data_root} {', '.join(sets)} ({ds.num_images} images, {ds.num_objects} objects)"
     return write_models_report(evals, ds, out_path, desc), evals
 
 

@@ -34,15 +34,15 @@ def evaluate_model(model, dataset, images: np.ndarray, name: str, onnx_path: str
     from reference_models.profile import profile_model
 
     out: dict = {"name": name, "model": model, "config": model.config, "meta": getattr(model, "meta", {})}
-    dets = predict_dataset(TorchRunner(model), dataset, images, model.input_size, source=f"{name} (torch)")
+    dets = _as_written(predict_dataset(TorchRunner(model), dataset, images, model.input_size,
+                                       source=f"{name} (torch)"), dataset)
     out["detections"] = dets
     out["result"] = evaluate(dataset, dets, metrics=tuple(metrics))
     if onnx_path is not None:
-        odets = predict_dataset(OnnxRunner(onnx_session(onnx_path)), dataset, images, model.input_size,
-                                source=f"{name} (onnx)")
-        same = detections_identical(dets, odets)
-        out["onnx_unmatched"] = 0 if same else unmatched_detections(dets, odets)
-        out["onnx_identical"] = bool(same)
+        odets = _as_written(predict_dataset(OnnxRunner(onnx_session(onnx_path)), dataset, images, model.input_size,
+                                            source=f"{name} (onnx)"), dataset)
+        out["onnx_unmatched"] = unmatched_detections(dets, odets) + unmatched_detections(odets, dets)
+        out["onnx_identical"] = len(dets) == len(odets) and out["onnx_unmatched"] == 0
         out["onnx_detections"] = len(odets)
     out["profiles"] = []
     if profile_paths:
@@ -54,20 +54,24 @@ def evaluate_model(model, dataset, images: np.ndarray, name: str, onnx_path: str
     return out
 
 
-def detections_identical(a, b, box_atol: float = 1e-2, score_atol: float = 1e-4) -> bool:
-    """Same detections (image, class, box within ``box_atol`` px, score within ``score_atol``) in any order."""
-    if len(a) != len(b):
-        return False
+def _as_written(dets, dataset):
+    """The detections exactly as ``vocbench predict`` writes them and ``vocbench eval`` reads them back (scores to
+    6 decimals, boxes to 0.01 px), so that the report's numbers are the ones the devkit files give."""
+    import tempfile
 
-    def canon(d):
-        k = np.round(d.boxes, 1)
-        return np.lexsort((k[:, 3], k[:, 2], k[:, 1], k[:, 0], d.class_index, d.image_index))
+    from vocbench.io.detections import read_detections
+    from reference_models.predict import write_comp4
 
-    oa, ob = canon(a), canon(b)
-    return bool(np.array_equal(a.image_index[oa], b.image_index[ob]) and np.array_equal(a.class_index[oa],
-                                                                                        b.class_index[ob])
-                and np.allclose(a.boxes[oa], b.boxes[ob], atol=box_atol)
-                and np.allclose(a.scores[oa], b.scores[ob], atol=score_atol))
+    with tempfile.TemporaryDirectory(prefix="vocbench-dets-") as tmp:
+        write_comp4(dets, dataset, tmp)
+        return read_detections(tmp, dataset)
+
+
+def detections_identical(a, b, box_atol: float = 0.02, score_atol: float = 2e-6) -> bool:
+    """Same detections (image, class, box within ``box_atol`` px, score within ``score_atol``) in any order: equal
+    counts and no detection of either side without a partner on the other."""
+    return len(a) == len(b) and unmatched_detections(a, b, box_atol, score_atol) == 0 \
+        and unmatched_detections(b, a, box_atol, score_atol) == 0
 
 
 def unmatched_detections(a, b, box_atol: float = 0.02, score_atol: float = 2e-6) -> int:

@@ -69,8 +69,18 @@ def test_predict_backends_agree_and_eval_scores_them(yolo_run, tiny_voc, tmp_pat
         outs[backend] = read_detections(out, ds)
     a, b = outs["torch"], outs["onnx"]
     assert len(a) == len(b) > 0
+    from dataclasses import replace
+
     from reference_models.report import detections_identical
     assert detections_identical(a, b)
+    nudged = a.scores.copy()
+    nudged[len(nudged) // 2] += 1e-4  # one score off by more than the files' precision
+    assert not detections_identical(a, replace(a, scores=nudged))
+    moved = a.boxes.copy()
+    moved[0, 2] += 0.5
+    assert not detections_identical(replace(a, boxes=moved), b)
+    assert not detections_identical(a, replace(a, scores=a.scores[1:], boxes=a.boxes[1:],
+                                               image_index=a.image_index[1:], class_index=a.class_index[1:]))
     # the ONNX file went beside the weights, and is re-exported when the weights are newer
     onnx_file = yolo_run / "model.onnx"
     exported = onnx_file.stat().st_mtime_ns
