@@ -39,6 +39,19 @@ def run_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _committed(weights: Path) -> bool:
+    """Whether ``weights`` is one of the committed models inside the installed package."""
+    from reference_models import WEIGHTS_DIR
+
+    return weights.resolve().is_relative_to(WEIGHTS_DIR.resolve())
+
+
+def _temp_dir() -> Path:
+    import tempfile
+
+    return Path(tempfile.mkdtemp(prefix="vocbench-onnx-"))
+
+
 def _runner(model, backend: str, device: str, onnx_path: str | None, run: str):
     from reference_models.predict import TorchRunner
 
@@ -47,21 +60,16 @@ def _runner(model, backend: str, device: str, onnx_path: str | None, run: str):
     from reference_models.export import OnnxRunner, export_onnx, onnx_session
 
     path = Path(onnx_path) if onnx_path else None
-    if path is None:  # export beside the weights (re-exported when older than them), never into the package
-        from reference_models import WEIGHTS_DIR
+    if path is None:  # beside the weights (re-exported when older than them), never into the package
         from reference_models.predict import resolve_weights
 
         weights = resolve_weights(run)
-        path = weights.parent / "model.onnx"
-        if weights.resolve().is_relative_to(WEIGHTS_DIR.resolve()):
-            import tempfile
-            path = Path(tempfile.mkdtemp(prefix="vocbench-onnx-")) / f"{model.name}.onnx"
+        path = _temp_dir() / f"{model.name}.onnx" if _committed(weights) else weights.parent / "model.onnx"
         try:
             if not path.exists() or path.stat().st_mtime_ns < weights.stat().st_mtime_ns:
                 export_onnx(model, path)
         except OSError:  # read-only run folder: export to a temp folder
-            import tempfile
-            path = Path(tempfile.mkdtemp(prefix="vocbench-onnx-")) / "model.onnx"
+            path = _temp_dir() / "model.onnx"
             export_onnx(model, path)
     elif not path.exists():
         raise VocbenchError(f"{path}: no such ONNX file (create it with `vocbench export RUN --onnx {path}`)")
@@ -163,13 +171,9 @@ def run_profile(args: argparse.Namespace) -> int:
         torch.set_num_threads(args.threads)
     result = profile_model(model, paths, backend=args.backend, device=args.device, batches=args.batch,
                            repeats=args.repeats, warmup=args.warmup, onnx_path=args.onnx, threads=args.threads)
-    base = resolve_weights(args.run).parent
-    from reference_models import WEIGHTS_DIR
-    if base.resolve().is_relative_to(WEIGHTS_DIR.resolve()):  # never write into the installed package
-        base = Path.cwd()
-        stem = f"profile_{model.name}"
-    else:
-        stem = "profile"
+    weights = resolve_weights(args.run)
+    # never write into the installed package: profiles of the committed weights go to the working directory
+    base, stem = (Path.cwd(), f"profile_{model.name}") if _committed(weights) else (weights.parent, "profile")
     json_path = args.json or str(base / f"{stem}_{args.backend}_{result.device}.json")
     html_path = args.html or str(base / f"{stem}_{args.backend}_{result.device}.html")
     emit_json(result.to_dict(), json_path)

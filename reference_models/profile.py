@@ -243,11 +243,11 @@ def profile_model(model: torch.nn.Module, image_paths: Sequence[str | os.PathLik
 
         acts = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device == "cuda" else [])
         xt = torch.from_numpy(preprocess([paths[i % len(paths)] for i in range(min(8, max(batches)))])).to(device)
-        with _kineto_quiet(), torch.no_grad(), profile(activities=acts) as prof:
-            for _ in range(3):
-                model.decode(model(xt))
-            sync()
         with _kineto_quiet():
+            with torch.no_grad(), profile(activities=acts) as prof:
+                for _ in range(3):
+                    model.decode(model(xt))
+                sync()
             averages = prof.key_averages()
         for ev in sorted(averages, key=lambda e: e.self_cpu_time_total, reverse=True)[:top_ops]:
             ops.append({"op": ev.key, "calls": int(ev.count), "self_cpu_ms": ev.self_cpu_time_total / 1000.0,
