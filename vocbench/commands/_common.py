@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import json
-import math
 import sys
 from pathlib import Path
-from typing import Any
 
-import numpy as np
+from vocbench.io.jsonio import emit_json, to_jsonable
 
 __all__ = ["add_dataset_args", "load_dataset_from_args", "emit_json", "to_jsonable", "progress_enabled"]
 
@@ -47,29 +44,3 @@ def load_dataset_from_args(args: argparse.Namespace, root: str | None = None):
 def progress_enabled(args: argparse.Namespace) -> bool:
     """Progress bars only on a terminal, and never with ``--json``."""
     return sys.stderr.isatty() and not getattr(args, "json", None)
-
-
-def to_jsonable(obj: Any) -> Any:
-    """numpy scalars/arrays → Python; NaN/inf → None (strict JSON)."""
-    if isinstance(obj, dict):
-        return {str(k): to_jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [to_jsonable(v) for v in obj]
-    if isinstance(obj, np.ndarray):
-        return to_jsonable(obj.tolist())
-    if isinstance(obj, np.generic):
-        obj = obj.item()
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    return obj
-
-
-def emit_json(data: Any, target: str) -> None:
-    """Write ``data`` as JSON to ``target`` (``-`` = stdout)."""
-    text = json.dumps(to_jsonable(data), indent=2, allow_nan=False)
-    if target == "-":
-        sys.stdout.write(text + "\n")
-        sys.stdout.flush()
-    else:
-        Path(target).parent.mkdir(parents=True, exist_ok=True)
-        Path(target).write_text(text + "\n")
