@@ -6,7 +6,7 @@ STAMP   := $(VENV)/.installed
 SHARED  ?= $(abspath ../shared)
 VOC     := $(SHARED)/voc/VOCdevkit
 
-.PHONY: all setup demo test test-nojit bench reports clean
+.PHONY: all setup demo test test-nojit lint typecheck bench reports clean
 
 all: test
 
@@ -26,6 +26,14 @@ demo: $(STAMP)
 ## the test suite (benchmarks excluded)
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
+
+## lint (ruff; config in pyproject.toml)
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+## type check (mypy on vocbench/; config in pyproject.toml)
+typecheck: $(STAMP)
+	$(BIN)/mypy vocbench
 
 ## the Numba kernels once more as plain Python (slow twins must agree without JIT too)
 test-nojit: $(STAMP)
