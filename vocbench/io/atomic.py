@@ -13,8 +13,9 @@ import contextlib
 import os
 import stat
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, Iterator
+from typing import IO
 
 __all__ = ["atomic_write_bytes", "atomic_write_text", "atomic_open", "same_file"]
 
