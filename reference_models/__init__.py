@@ -8,8 +8,8 @@ This package depends on torch and on vocbench; vocbench never imports it (the CL
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from reference_models.predict import PostprocessConfig, load_model, postprocess
 from reference_models.ssd import SSDLite
@@ -38,11 +38,11 @@ def build_report(runs: dict[str, str | os.PathLike], data_root: str | os.PathLik
     ``data_root``). Returns the path and the evaluations."""
     import numpy as np
 
-    from vocbench.io.voc import load_voc
     from reference_models.augment import resize_only
     from reference_models.data import image_path, read_image
     from reference_models.export import export_onnx
     from reference_models.report import evaluate_model, write_models_report
+    from vocbench.io.voc import load_voc
 
     ds = load_voc(data_root, list(sets))
     if max_images and ds.num_images > max_images:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from pathlib import Path
 
@@ -90,8 +89,8 @@ def _cache_images(dataset, size: int, progress: bool):
 
 
 def run_predict(args: argparse.Namespace) -> int:
-    from vocbench.io.voc import load_voc
     from reference_models.predict import PostprocessConfig, load_model, predict_dataset, write_comp4
+    from vocbench.io.voc import load_voc
 
     model = load_model(args.run, "cpu")
     ds = load_voc(args.data, args.sets or ["2007:test"])
@@ -152,12 +151,13 @@ def run_profile(args: argparse.Namespace) -> int:
 
     model = load_model(args.run, "cpu")
     if args.data:
-        from vocbench.io.voc import load_voc
         from reference_models.data import image_path
+        from vocbench.io.voc import load_voc
         ds = load_voc(args.data, args.sets or ["2007:test"])
         paths = [image_path(ds, i) for i in range(min(ds.num_images, 64))]
     else:
         import tempfile
+
         import cv2
         tmp = Path(tempfile.mkdtemp(prefix="vocbench-profile-"))
         rng = np.random.default_rng(0)

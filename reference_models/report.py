@@ -9,15 +9,22 @@ from __future__ import annotations
 
 import base64
 import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import cv2
 import numpy as np
 import pandas as pd
 
-from vocbench.report.html import (ReportMeta, Section, figure_block, grid_block, html_block, table_block, text_block,
-                                  write_report)
+from vocbench.report.html import (
+    ReportMeta,
+    Section,
+    figure_block,
+    html_block,
+    table_block,
+    text_block,
+    write_report,
+)
 from vocbench.report.plots import fig_to_svg, new_figure
 
 __all__ = ["evaluate_model", "detections_identical", "write_models_report", "write_profile_report", "draw_detections"]
@@ -28,10 +35,10 @@ def evaluate_model(model, dataset, images: np.ndarray, name: str, onnx_path: str
                    metrics=("voc07", "voc12", "coco")) -> dict:
     """Predict (torch, and onnxruntime when ``onnx_path`` is given), score with :func:`vocbench.evaluate`, check
     torch/onnx identity after NMS and profile. ``images``: ``uint8[I, S, S, 3]`` squash-resized test images."""
-    from vocbench import evaluate
     from reference_models.export import OnnxRunner, onnx_session
     from reference_models.predict import TorchRunner, predict_dataset
     from reference_models.profile import profile_model
+    from vocbench import evaluate
 
     out: dict = {"name": name, "model": model, "config": model.config, "meta": getattr(model, "meta", {})}
     dets = _as_written(predict_dataset(TorchRunner(model), dataset, images, model.input_size,
@@ -59,8 +66,8 @@ def _as_written(dets, dataset):
     6 decimals, boxes to 0.01 px), so that the report's numbers are the ones the devkit files give."""
     import tempfile
 
-    from vocbench.io.detections import read_detections
     from reference_models.predict import write_comp4
+    from vocbench.io.detections import read_detections
 
     with tempfile.TemporaryDirectory(prefix="vocbench-dets-") as tmp:
         write_comp4(dets, dataset, tmp)

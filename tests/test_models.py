@@ -13,8 +13,15 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from reference_models.augment import AugmentConfig, augment  # noqa: E402
-from reference_models.box_coder import (box_iou, cxcywh_to_xyxy, ssd_decode, ssd_encode, ssd_match,  # noqa: E402
-                                        yolo_build_targets, yolo_decode)
+from reference_models.box_coder import (  # noqa: E402
+    box_iou,
+    cxcywh_to_xyxy,
+    ssd_decode,
+    ssd_encode,
+    ssd_match,
+    yolo_build_targets,
+    yolo_decode,
+)
 from reference_models.data import pad_truth  # noqa: E402
 from reference_models.losses import YOLO_LOSS_PRESETS, SSDLoss, YoloLoss  # noqa: E402
 from reference_models.ssd import SSDLite, default_boxes, feature_map_sizes  # noqa: E402
@@ -171,7 +178,8 @@ def test_yolo_loss_zero_on_perfect_prediction(preset):
     p[..., 5:] = torch.nn.functional.one_hot(t.cls, c).float() * 40 - 20
     raw = p.view(n, grid, grid, b, 5 + c).permute(0, 3, 4, 1, 2).reshape(n, b * (5 + c), grid, grid)
     loss, parts = YoloLoss(ANCHORS, c, preset)(raw, pb, pl, pm)
-    assert float(loss) < 1e-6, parts
+    # float32 rounding of the decoded box: 1 − GIoU and the IoU target sit ~1e-7 from their ideal per object
+    assert float(loss) < (1e-4 if YOLO_LOSS_PRESETS[preset].box_loss == "giou" else 1e-6), parts
     # and clearly positive when the classes are wrong
     p[..., 5:] = -p[..., 5:]
     raw2 = p.view(n, grid, grid, b, 5 + c).permute(0, 3, 4, 1, 2).reshape(n, b * (5 + c), grid, grid)

@@ -7,9 +7,9 @@ import re
 import pandas as pd
 
 import vocbench
+from tests.browser import assert_renders
 from vocbench.report import ReportMeta, Section, figure_block, grid_block, table_block, text_block, write_report
 from vocbench.report.plots import fig_to_svg, new_figure
-from tests.browser import assert_renders
 
 
 def _figure(title: str) -> str:
@@ -23,7 +23,8 @@ def test_report_is_self_contained_and_renders(tmp_path):
     df = pd.DataFrame({"class": ["cat", "dog"], "AP": [0.5, float("nan")]})
     sections = [
         Section("Numbers", [table_block(df, caption="Per-class AP"), text_block("a < b & c")]),
-        Section("Figures", [figure_block(_figure("one"), "a line"), grid_block([(_figure("a"), "A"), (_figure("b"), "B")])]),
+        Section("Figures", [figure_block(_figure("one"), "a line"),
+                            grid_block([(_figure("a"), "A"), (_figure("b"), "B")])]),
     ]
     meta = ReportMeta(data="unit-test data", command="vocbench test --flag")
     path = write_report(tmp_path / "r.html", "Report Title", sections, meta)

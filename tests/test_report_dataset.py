@@ -6,10 +6,16 @@ import numpy as np
 import pytest
 
 from tests.browser import assert_renders
-from vocbench.report.dataset import (ANCHOR_TITLES, COMPARE_TITLE, SECTION_TITLES, coco_size_counts,
-                                     distribution_distances, write_dataset_report)
+from vocbench.report.dataset import (
+    ANCHOR_TITLES,
+    COMPARE_TITLE,
+    SECTION_TITLES,
+    coco_size_counts,
+    distribution_distances,
+    write_dataset_report,
+)
 from vocbench.stats.distances import histogram_tv, total_variation, wasserstein_1d
-from vocbench.structures import VOC_CLASSES, Dataset
+from vocbench.structures import Dataset
 
 
 def _dataset(seed: int, n_images: int = 60, scale: float = 1.0, sets=("memory",)) -> Dataset:

@@ -6,8 +6,8 @@ One flat array per field, never one Python object per box (STYLE.md §2). Boxes 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Sequence
 
 import numpy as np
 import pandas as pd
@@ -129,7 +129,7 @@ class Dataset:
         return out
 
     # ------------------------------------------------------------------ views
-    def subset_images(self, mask: np.ndarray) -> "Dataset":
+    def subset_images(self, mask: np.ndarray) -> Dataset:
         """A new dataset with the images where ``mask`` is True (and their objects), indices renumbered."""
         mask = np.asarray(mask, dtype=bool)
         new_index = np.cumsum(mask) - 1
@@ -143,7 +143,7 @@ class Dataset:
             root=self.root, issues=self.issues,
         )
 
-    def split(self, set_spec: str) -> "Dataset":
+    def split(self, set_spec: str) -> Dataset:
         """Only the images that came from one of the loaded set specs (``"2007:test"``)."""
         if set_spec not in self.sets:
             raise KeyError(f"{set_spec!r} is not one of the loaded sets {list(self.sets)}")
@@ -173,7 +173,7 @@ class Dataset:
     @classmethod
     def from_arrays(cls, *, image_ids: Sequence[str], widths, heights, image_index, class_index, boxes,
                     difficult=None, classes: Sequence[str] = VOC_CLASSES, truncated=None, depths=None,
-                    image_years=None, sets: Sequence[str] = ("memory",), root: str = "") -> "Dataset":
+                    image_years=None, sets: Sequence[str] = ("memory",), root: str = "") -> Dataset:
         """Build an in-memory dataset (tests, synthetic data, user code). Optional fields default to 0/False."""
         n, m = len(image_ids), len(image_index)
         return cls(
