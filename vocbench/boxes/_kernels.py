@@ -31,6 +31,8 @@ Scalar (call from other kernels):
         same value as ``iou_pair`` (bit for bit) with the two areas precomputed as ``box_area_scalar`` would
         (hot loops: NMS, COCO matching). Pass the *raw* product ``width * height`` (negative for an inverted box
         is fine: the overlap test returns 0 first).
+    iof_pair_areas(ax1, ay1, ax2, ay2, area_a, bx1, by1, bx2, by2, offset) -> float
+        intersection over ``area_a`` (COCO crowd regions: the union is the detection's area)
     wh_iou(w1, h1, w2, h2) -> float                              IoU of two (w, h) boxes aligned at one corner
     wh_iou_areas(w1, h1, a1, w2, h2, a2) -> float                same with ``a = w * h`` precomputed
     giou_pair(ax1, ay1, ax2, ay2, bx1, by1, bx2, by2, offset) -> float   generalised IoU (Rezatofighi 2019)
@@ -52,8 +54,8 @@ import numpy as np
 from vocbench._numba import jit
 
 __all__ = ["box_width", "box_area_scalar", "iou_pair", "iou_pair_areas", "wh_iou", "wh_iou_areas", "giou_pair",
-           "pairwise_iou_kernel", "pairwise_giou_kernel", "box_area_kernel", "box_wh_kernel", "wh_iou_matrix_kernel",
-           "inverted_kernel", "first_nonfinite_row"]
+           "iof_pair_areas", "pairwise_iou_kernel", "pairwise_giou_kernel", "box_area_kernel", "box_wh_kernel",
+           "wh_iou_matrix_kernel", "inverted_kernel", "first_nonfinite_row"]
 
 
 @jit
@@ -86,6 +88,21 @@ def iou_pair_areas(ax1, ay1, ax2, ay2, area_a, bx1, by1, bx2, by2, area_b, offse
     if union <= 0.0:
         return 0.0
     return inter / union
+
+
+@jit
+def iof_pair_areas(ax1, ay1, ax2, ay2, area_a, bx1, by1, bx2, by2, offset):
+    """Intersection over the area of ``a``: COCO's IoU with a crowd region ``b`` (``maskApi.c`` ``bbIou`` with
+    ``iscrowd``: the union is the detection's own area). Same overlap tests as :func:`iou_pair_areas`."""
+    iw = min(ax2, bx2) - max(ax1, bx1) + offset
+    if iw <= 0.0:
+        return 0.0
+    ih = min(ay2, by2) - max(ay1, by1) + offset
+    if ih <= 0.0:
+        return 0.0
+    if area_a <= 0.0:
+        return 0.0
+    return (iw * ih) / area_a
 
 
 @jit
