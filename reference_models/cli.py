@@ -1,17 +1,48 @@
-"""Handlers behind ``vocbench train|predict|export|profile`` (parsers in :mod:`vocbench.commands.models`)."""
+"""``vocbench train|predict|export|profile``: the reference detectors' subcommands, a vocbench plug-in.
+
+:func:`register` is this package's ``vocbench.commands`` entry point (see :mod:`vocbench.plugins`). Parsing needs
+only the standard library; the handlers import torch when they run, and say how to install it when it is missing.
+"""
 
 from __future__ import annotations
 
 import argparse
+import functools
+import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
-from vocbench.commands._common import emit_json, progress_enabled
 from vocbench.errors import VocbenchError
+from vocbench.io.jsonio import emit_json
+from vocbench.plugins import MODELS_MISSING, PluginUnavailable
 
-__all__ = ["run_train", "run_predict", "run_export", "run_profile"]
+__all__ = ["register", "run_train", "run_predict", "run_export", "run_profile"]
+
+#: Top-level modules the handlers need beyond vocbench's own dependencies.
+_MODEL_DEPENDENCIES = ("torch", "torchvision", "onnx", "onnxscript", "onnxruntime", "cv2")
+
+
+def progress_enabled(args: argparse.Namespace) -> bool:
+    """Progress bars only on a terminal, and never with ``--json``."""
+    return sys.stderr.isatty() and not getattr(args, "json", None)
+
+
+def _needs_torch(handler: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+    """Turn a missing model dependency (torch, onnxruntime, ...) into one line naming the install command."""
+
+    @functools.wraps(handler)
+    def run(args: argparse.Namespace) -> int:
+        try:
+            return handler(args)
+        except ModuleNotFoundError as exc:
+            if exc.name and exc.name.split(".")[0] in _MODEL_DEPENDENCIES:
+                raise PluginUnavailable(f"{MODELS_MISSING} (no module named {exc.name!r})") from exc
+            raise
+
+    return run
 
 _DEFAULTS = {"yolo": {"width": 1.0, "input_size": 416}, "ssd": {"width": 1.0, "input_size": 300}}
 
@@ -20,7 +51,7 @@ def run_train(args: argparse.Namespace) -> int:
     from reference_models.train import TrainConfig, train
 
     d = _DEFAULTS[args.model]
-    cfg = TrainConfig(model=args.model, data=args.data, sets=args.sets or ["2007:trainval"],
+    cfg = TrainConfig(model=args.model, data=args.data, sets=args.sets or ["2007:train"],
                       val_set=None if str(args.val_set).lower() == "none" else args.val_set,
                       out=args.out or f"runs/{args.model}", epochs=args.epochs, batch_size=args.batch_size,
                       lr=args.lr, width=args.width or d["width"], input_size=args.input_size or d["input_size"],
@@ -34,7 +65,8 @@ def run_train(args: argparse.Namespace) -> int:
     if os.environ.get("RANK", "0") != "0":
         return 0
     print(f"trained {cfg.model}: {out / 'model.pt'} (metrics: {out / 'metrics.csv'})")
-    print(f"next: vocbench predict {out} --data {cfg.data} --set {cfg.val_set or '2007:test'} --out {out / 'dets'}")
+    print(f"next (score the test split once): vocbench predict {out} --data {cfg.data} --set 2007:test "
+          f"--out {out / 'dets'}")
     return 0
 
 
@@ -182,3 +214,106 @@ def run_profile(args: argparse.Namespace) -> int:
         print(result)
         print(f"wrote {json_path} and {html_path}")
     return 0
+
+
+def _batches(value: str) -> list[int]:
+    try:
+        out = [int(v) for v in value.split(",") if v.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated batch sizes like 1,8,32, got {value!r}") from None
+    if not out or min(out) < 1:
+        raise argparse.ArgumentTypeError(f"batch sizes must be positive, got {value!r}")
+    return out
+
+
+def register(sub) -> None:
+    """Add ``train``, ``predict``, ``export`` and ``profile`` to vocbench's subparsers (the ``vocbench.commands``
+    entry point of this package). Only argument parsing happens here: the handlers import torch when they run."""
+    fmt = argparse.ArgumentDefaultsHelpFormatter
+    p = sub.add_parser("train", help="train a reference detector (YOLOv2-style or SSDLite-style) from scratch",
+                       description="Train a reference one-stage detector on a VOC-format dataset (the synthetic "
+                                   "set from `vocbench synth`, or a real VOCdevkit with JPEGImages). Resumes from "
+                                   "OUT/last.pt. Runs under torchrun with DistributedDataParallel.",
+                       formatter_class=fmt)
+    p.add_argument("model", choices=["yolo", "ssd"], help="yolo = yolov2_tiny, ssd = ssdlite")
+    p.add_argument("--data", required=True, metavar="ROOT", help="VOCdevkit folder")
+    p.add_argument("--set", dest="sets", action="append", metavar="YEAR:SPLIT",
+                   help="training split(s) (default 2007:train); repeat for a union")
+    p.add_argument("--val-set", default="2007:val",
+                   help="model-selection split, held out from training; a test split or one sharing images "
+                        "with --set is refused ('none' to skip)")
+    p.add_argument("--val-images", type=int, default=500, help="validate on this many images (0 = all)")
+    p.add_argument("--val-every", type=int, default=1, metavar="N", help="validate every N epochs (and after the last)")
+    p.add_argument("--warmup-iters", type=int, default=300, help="linear learning-rate warm-up iterations")
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    p.add_argument("--epochs", type=int, default=30)
+    p.add_argument("--batch-size", type=int, default=32, help="per process")
+    p.add_argument("--lr", type=float, default=2e-3, help="AdamW peak learning rate")
+    p.add_argument("--width", type=float, default=None, help="channel multiplier (default 1.0 yolo, 1.0 ssd)")
+    p.add_argument("--input-size", type=int, default=None, help="input side in pixels (default 416 yolo, 300 ssd)")
+    p.add_argument("--anchors", type=int, default=5, help="YOLO anchors (IoU k-means on the training boxes)")
+    p.add_argument("--loss", default="essay", choices=["essay", "darknet", "modern"],
+                   help="YOLO loss preset: essay (squared errors, as the essay teaches), darknet, modern "
+                        "(cross-entropy classes, BCE-IoU objectness, GIoU boxes)")
+    p.add_argument("--amp", action="store_true",
+                   help="autocast: bf16 on CUDA (fp16 where unsupported) and on CPUs with AMX; no effect elsewhere")
+    p.add_argument("--workers", type=int, default=2, help="data-loader worker processes")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--no-resume", action="store_true", help="start over even when OUT/last.pt exists")
+    p.add_argument("--cache-dir", default="runs/cache", help="where decoded images are cached")
+    p.add_argument("--out", default=None, help="run folder (default runs/<model>)")
+    p.set_defaults(func=_needs_torch(run_train))
+
+    p = sub.add_parser("predict", help="run a trained reference detector and write devkit comp4 files",
+                       description="Write comp4_det_test_<class>.txt files (score > 0.005, per-class NMS with "
+                                   "vocbench.nms, top-k) that `vocbench eval` scores like any other detector.",
+                       formatter_class=fmt)
+    p.add_argument("run", metavar="RUN", help="run folder (or model.pt, or reference_models/weights/<model>)")
+    p.add_argument("--data", required=True, metavar="ROOT", help="VOCdevkit folder with JPEGImages")
+    p.add_argument("--set", dest="sets", action="append", metavar="YEAR:SPLIT", help="default 2007:test")
+    p.add_argument("--out", required=True, metavar="DETDIR", help="folder for the comp4 files")
+    p.add_argument("--backend", default="torch", choices=["torch", "onnx"])
+    p.add_argument("--onnx", default=None,
+                   help="ONNX file for --backend onnx (default: RUN/model.onnx, exported when missing or older "
+                        "than the weights; a temporary file for the committed weights)")
+    p.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    p.add_argument("--score-threshold", type=float, default=0.005)
+    p.add_argument("--iou", type=float, default=0.45, help="per-class NMS IoU threshold")
+    p.add_argument("--top-k", type=int, default=200, help="detections per image")
+    p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument("--json", metavar="PATH", help="write a JSON summary ('-' = stdout)")
+    p.set_defaults(func=_needs_torch(run_predict))
+
+    p = sub.add_parser("export", help="export a trained reference detector to ONNX and check parity",
+                       description="ONNX opset 17 with raw outputs and a decoded graph; checks that onnxruntime "
+                                   "and torch agree (max |Δ| of raw outputs, identical detections after NMS).",
+                       formatter_class=fmt)
+    p.add_argument("run", metavar="RUN")
+    p.add_argument("--onnx", required=True, metavar="PATH", help="output .onnx file")
+    p.add_argument("--data", default=None, metavar="ROOT", help="VOCdevkit for parity images (default: noise)")
+    p.add_argument("--set", dest="sets", action="append", metavar="YEAR:SPLIT", help="default 2007:test")
+    p.add_argument("--parity-images", type=int, default=32,
+                   help="images compared between torch and onnxruntime (0 = the whole split; noise: at most 8)")
+    p.add_argument("--json", metavar="PATH")
+    p.set_defaults(func=_needs_torch(run_export))
+
+    p = sub.add_parser("profile", help="latency per stage, throughput, FLOPs of a reference detector",
+                       description="Median and p90 latency of preprocess, network, decode and NMS per batch size "
+                                   "after warm-up, throughput, parameters, FLOPs, torch.profiler top operators and "
+                                   "onnxruntime's profile. Writes JSON and HTML.",
+                       formatter_class=fmt)
+    p.add_argument("run", metavar="RUN")
+    p.add_argument("--backend", default="torch", choices=["torch", "onnx"])
+    p.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    p.add_argument("--batch", type=_batches, default=[1, 8, 32], help="comma-separated batch sizes")
+    p.add_argument("--repeats", type=int, default=20)
+    p.add_argument("--warmup", type=int, default=3)
+    p.add_argument("--data", default=None, metavar="ROOT", help="VOCdevkit with JPEGImages to read")
+    p.add_argument("--set", dest="sets", action="append", metavar="YEAR:SPLIT", help="default 2007:test")
+    p.add_argument("--onnx", default=None, help="ONNX file (default: export to a temp file)")
+    p.add_argument("--threads", type=int, default=None, help="CPU threads (torch and onnxruntime)")
+    p.add_argument("--json", metavar="PATH",
+                   help="JSON output ('-' = stdout; default RUN/profile_<backend>_<device>.json, or "
+                        "./profile_<model>_<backend>_<device>.json for the committed weights)")
+    p.add_argument("--html", metavar="PATH", help="HTML report (next to the JSON by default)")
+    p.set_defaults(func=_needs_torch(run_profile))

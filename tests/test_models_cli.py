@@ -31,7 +31,7 @@ def tiny_voc(tmp_path_factory):
 def yolo_run(tiny_voc, tmp_path_factory):
     run = tmp_path_factory.mktemp("runs") / "yolo"
     cache = run.parent / "cache"
-    args = ["train", "yolo", "--data", str(tiny_voc), "--set", "2007:trainval", "--val-set", "2007:test",
+    args = ["train", "yolo", "--data", str(tiny_voc), "--set", "2007:train", "--val-set", "2007:val",
             "--val-images", "4", "--width", "0.125", "--input-size", "64", "--batch-size", "4", "--workers", "0",
             "--device", "cpu", "--warmup-iters", "2", "--cache-dir", str(cache), "--out", str(run)]
     assert main([*args, "--epochs", "1"]) == 0

@@ -48,8 +48,10 @@ def register(sub) -> None:
     p.add_argument("model", choices=["yolo", "ssd"], help="yolo = yolov2_tiny, ssd = ssdlite")
     p.add_argument("--data", required=True, metavar="ROOT", help="VOCdevkit folder")
     p.add_argument("--set", dest="sets", action="append", metavar="YEAR:SPLIT",
-                   help="training split(s) (default 2007:trainval); repeat for a union")
-    p.add_argument("--val-set", default="2007:test", help="validation split ('none' to skip)")
+                   help="training split(s) (default 2007:train); repeat for a union")
+    p.add_argument("--val-set", default="2007:val",
+                   help="model-selection split, held out from training; a test split or one sharing images "
+                        "with --set is refused ('none' to skip)")
     p.add_argument("--val-images", type=int, default=500, help="validate on this many images (0 = all)")
     p.add_argument("--val-every", type=int, default=1, metavar="N", help="validate every N epochs (and after the last)")
     p.add_argument("--warmup-iters", type=int, default=300, help="linear learning-rate warm-up iterations")
@@ -60,8 +62,11 @@ def register(sub) -> None:
     p.add_argument("--width", type=float, default=None, help="channel multiplier (default 1.0 yolo, 1.0 ssd)")
     p.add_argument("--input-size", type=int, default=None, help="input side in pixels (default 416 yolo, 300 ssd)")
     p.add_argument("--anchors", type=int, default=5, help="YOLO anchors (IoU k-means on the training boxes)")
-    p.add_argument("--loss", default="essay", choices=["essay", "darknet"], help="YOLO loss preset")
-    p.add_argument("--amp", action="store_true", help="mixed precision (GPU only)")
+    p.add_argument("--loss", default="essay", choices=["essay", "darknet", "modern"],
+                   help="YOLO loss preset: essay (squared errors, as the essay teaches), darknet, modern "
+                        "(cross-entropy classes, BCE-IoU objectness, GIoU boxes)")
+    p.add_argument("--amp", action="store_true",
+                   help="autocast: bf16 on CUDA (fp16 where unsupported) and on CPUs with AMX; no effect elsewhere")
     p.add_argument("--workers", type=int, default=2, help="data-loader worker processes")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--no-resume", action="store_true", help="start over even when OUT/last.pt exists")
