@@ -1,22 +1,46 @@
 """Reference one-stage detectors in PyTorch: a YOLOv2-style (tiny-yolo-voc) and an SSDLite-style model, trained
 from scratch on vocbench's synthetic VOC data, scored by vocbench, exported to ONNX and profiled.
 
-This package depends on torch and on vocbench; vocbench never imports it (the CLI handlers in
-``vocbench.commands.models`` import it when they run).
+This package depends on torch and on vocbench; vocbench never imports it. It plugs into vocbench through two
+entry points (see :mod:`vocbench.plugins`): ``vocbench.commands`` → :func:`reference_models.cli.register`
+(``train``, ``predict``, ``export``, ``profile``) and ``vocbench.demo`` → :func:`demo_step`. Importing the
+package does not import torch; the model classes are loaded on first use.
 """
 
 from __future__ import annotations
 
+import importlib
 import os
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from reference_models.predict import PostprocessConfig, load_model, postprocess
-from reference_models.ssd import SSDLite
-from reference_models.yolo import YoloV2Tiny
+if TYPE_CHECKING:
+    from reference_models.predict import PostprocessConfig, load_model, postprocess
+    from reference_models.ssd import SSDLite
+    from reference_models.yolo import YoloV2Tiny
+    from vocbench.plugins import DemoContribution
 
 __all__ = ["YoloV2Tiny", "SSDLite", "load_model", "postprocess", "PostprocessConfig", "WEIGHTS_DIR",
            "available_weights", "demo_step", "build_report"]
+
+#: Public names that need torch, and the module each comes from (imported on first access).
+_LAZY = {"YoloV2Tiny": "reference_models.yolo", "SSDLite": "reference_models.ssd",
+         "load_model": "reference_models.predict", "postprocess": "reference_models.predict",
+         "PostprocessConfig": "reference_models.predict"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'reference_models' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
 
 #: Committed weights: ``weights/<model>/model.pt`` + ``MODEL_CARD.md``.
 WEIGHTS_DIR = Path(__file__).with_name("weights")
@@ -41,6 +65,7 @@ def build_report(runs: dict[str, str | os.PathLike], data_root: str | os.PathLik
     from reference_models.augment import resize_only
     from reference_models.data import image_path, read_image
     from reference_models.export import export_onnx
+    from reference_models.predict import load_model
     from reference_models.report import evaluate_model, write_models_report
     from vocbench.io.voc import load_voc
 
@@ -67,15 +92,32 @@ def build_report(runs: dict[str, str | os.PathLike], data_root: str | os.PathLik
 
 
 def demo_step(out_dir: str | os.PathLike, data_root: str | os.PathLike, sets: Sequence[str] = ("2007:test",),
-              progress: bool = False) -> list[tuple[str, Path]]:
-    """The demo's reference-model step: score and profile the committed weights on the demo's synthetic test
-    split and write ``OUT/reference_models.html``. Returns ``[(title, path)]`` (empty when no weights exist)."""
+              progress: bool = False) -> DemoContribution:
+    """vocbench's ``vocbench.demo`` entry point: score and profile the committed weights on the demo's synthetic
+    test split and write ``OUT/reference_models.html``.
+
+    Returns the report and each model's detections (as the devkit files hold them) for the demo's diagnosis and
+    comparison. Raises :class:`vocbench.plugins.PluginUnavailable` when torch/onnxruntime or the committed weights
+    are missing.
+    """
+    from vocbench.plugins import MODELS_MISSING, DemoContribution, PluginUnavailable
+
+    try:
+        import onnxruntime  # noqa: F401
+        import torch  # noqa: F401
+    except ModuleNotFoundError as exc:
+        raise PluginUnavailable(f"{MODELS_MISSING} (no module named {exc.name!r})") from None
     weights = available_weights()
     if not weights:
-        return []
+        raise PluginUnavailable(f"no committed reference weights in {WEIGHTS_DIR}")
     out = Path(out_dir) / "reference_models.html"
     path, evals = build_report({name: p for name, p in weights.items()}, data_root, out, sets,
                                onnx_dir=Path(out_dir) / "onnx", max_images=1000, profile_repeats=5,
                                progress=progress)
+    if not evals:
+        raise PluginUnavailable(f"no committed model matches the classes of {data_root}")
     maps = ", ".join(f"{e['name']} VOC07 mAP {e['result'].mAP.get('voc07', float('nan')):.3f}" for e in evals)
-    return [(f"Reference detectors ({maps})", path)]
+    return DemoContribution(reports=((f"Reference detectors ({maps})", path),),
+                            detections={e["name"]: e["detections"] for e in evals}, dataset=evals[0]["dataset"],
+                            description="the committed reference weights on the synthetic test split, scored "
+                                        "(VOC07/VOC12/COCO), checked against onnxruntime and profiled")

@@ -40,7 +40,8 @@ def evaluate_model(model, dataset, images: np.ndarray, name: str, onnx_path: str
     from reference_models.profile import profile_model
     from vocbench import evaluate
 
-    out: dict = {"name": name, "model": model, "config": model.config, "meta": getattr(model, "meta", {})}
+    out: dict = {"name": name, "model": model, "config": model.config, "meta": getattr(model, "meta", {}),
+                 "dataset": dataset}
     dets = _as_written(predict_dataset(TorchRunner(model), dataset, images, model.input_size,
                                        source=f"{name} (torch)"), dataset)
     out["detections"] = dets

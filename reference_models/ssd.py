@@ -8,14 +8,21 @@ encoded against default boxes with variances 0.1/0.2 (:func:`reference_models.bo
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import torch
 from torch import nn
 
-from reference_models.blocks import (ConvBNAct, DepthwiseSeparable, SeparableHead, background_logit, init_weights,
-                                     scaled_channels, small_init_)
+from reference_models.blocks import (
+    ConvBNAct,
+    DepthwiseSeparable,
+    SeparableHead,
+    background_logit,
+    init_weights,
+    scaled_channels,
+    small_init_,
+)
 from reference_models.box_coder import cxcywh_to_xyxy, ssd_decode
 
 __all__ = ["SSDLite", "feature_map_sizes", "default_boxes", "BOXES_PER_LOCATION"]

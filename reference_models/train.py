@@ -14,9 +14,9 @@ import math
 import os
 import random
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import torch
@@ -392,7 +392,7 @@ def _end_epoch(run: _Run, row: dict, epoch: int, val, log: Callable[[str], None]
                         "ema_updates": ema.updates if ema else 0, "epoch": epoch, "best": run.best,
                         "history": run.history, "model_config": run.model.config, "train_config": asdict(cfg)},
                        out / "last.pt")
-    log("epoch {epoch}/{n}: ".format(epoch=epoch + 1, n=cfg.epochs)
+    log(f"epoch {epoch + 1}/{cfg.epochs}: "
         + " ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items() if k != "epoch"))
 
 

@@ -10,7 +10,7 @@ Per anchor the head predicts ``(tx, ty, tw, th, to, class logits…)``; see
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 from torch import nn
