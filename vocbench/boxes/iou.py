@@ -1,69 +1,79 @@
-"""Box geometry: pairwise IoU and areas under an explicit pixel convention.
+"""Box measures: areas, widths, pairwise IoU and generalised IoU, aligned (w, h) IoU — all under a named pixel
+convention (:mod:`vocbench.boxes.conventions`; default ``"voc"``, 1-based inclusive pixels).
 
-Boxes are ``float64[N, 4]`` as ``(xmin, ymin, xmax, ymax)``. The pixel convention is a named parameter:
-
-* ``"voc"`` (default): 1-based inclusive pixels, ``w = xmax - xmin + 1`` — the PASCAL VOC devkit's rule. A box
-  ``[1, 1, 10, 10]`` is 10 × 10 pixels.
-* ``"continuous"``: ``w = xmax - xmin`` (COCO, torchvision).
-
-Inverted boxes (``xmax < xmin`` or ``ymax < ymin``) are legal and have IoU 0 with every box.
+Boxes are ``float64[N, 4]`` as ``(xmin, ymin, xmax, ymax)``. Empty boxes (width or height ``<= 0`` under the
+convention, e.g. inverted ones) have area 0 and IoU 0 with every box. The kernels are in
+:mod:`vocbench.boxes._kernels`; the evaluator, NMS and the anchor analysis call the same kernels.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from vocbench.boxes._kernels import box_area_kernel, inverted_kernel, pairwise_iou_kernel
+from vocbench.boxes._kernels import (box_area_kernel, box_wh_kernel, inverted_kernel, pairwise_giou_kernel,
+                                     pairwise_iou_kernel, wh_iou_matrix_kernel)
+from vocbench.boxes.conventions import DEFAULT_PIXEL_CONVENTION, check_boxes, check_wh, pixel_offset
 
-__all__ = ["PIXEL_CONVENTIONS", "box_iou", "box_area", "inverted_boxes", "as_boxes"]
-
-#: Pixel conventions and the offset they add to ``xmax - xmin``.
-PIXEL_CONVENTIONS: dict[str, float] = {"voc": 1.0, "continuous": 0.0}
-
-
-def _offset(pixel_convention: str) -> float:
-    try:
-        return PIXEL_CONVENTIONS[pixel_convention]
-    except KeyError:
-        raise ValueError(f"pixel_convention must be one of {sorted(PIXEL_CONVENTIONS)}, "
-                         f"got {pixel_convention!r}") from None
+__all__ = ["box_iou", "generalized_box_iou", "box_area", "box_wh", "wh_iou", "inverted_boxes", "as_boxes"]
 
 
 def as_boxes(boxes, name: str = "boxes") -> np.ndarray:
-    """``boxes`` as a C-contiguous ``float64[N, 4]`` (an empty input becomes ``(0, 4)``)."""
-    a = np.asarray(boxes, dtype=np.float64)
-    if a.size == 0:
-        return np.zeros((0, 4), np.float64)
-    if a.ndim == 1 and a.shape[0] == 4:
-        a = a.reshape(1, 4)
-    if a.ndim != 2 or a.shape[1] != 4:
-        raise ValueError(f"{name} must have shape (N, 4), got {a.shape}")
-    return np.ascontiguousarray(a)
+    """``boxes`` validated as a C-contiguous ``float64[N, 4]`` (:func:`~vocbench.boxes.check_boxes`)."""
+    return check_boxes(boxes, name)
 
 
-def box_iou(boxes1, boxes2, *, pixel_convention: str = "voc") -> np.ndarray:
+def box_iou(boxes1, boxes2, *, pixel_convention: str = DEFAULT_PIXEL_CONVENTION) -> np.ndarray:
     """Pairwise intersection over union.
 
     Args:
-        boxes1: float64[N, 4] as (xmin, ymin, xmax, ymax).
-        boxes2: float64[M, 4], same format.
-        pixel_convention: ``"voc"`` (default; inclusive pixels, width = xmax - xmin + 1) or ``"continuous"``.
+        boxes1: float[N, 4] as (xmin, ymin, xmax, ymax).
+        boxes2: float[M, 4], same format.
+        pixel_convention: ``"voc"`` (default; inclusive pixels, width = xmax - xmin + 1) or ``"continuous"``
+            (width = xmax - xmin, as ``torchvision.ops.box_iou``).
 
     Returns:
-        float64[N, M] IoU in [0, 1]; 0 for disjoint or inverted boxes.
+        float64[N, M] IoU in [0, 1]; 0 for disjoint or empty boxes.
+
+    Raises:
+        InputError (a ValueError): bad shape, NaN/inf (naming the row), unknown convention.
 
     Example:
         >>> box_iou([[1, 1, 10, 10]], [[1, 1, 10, 20]])  # 100 / 200 pixels
         array([[0.5]])
     """
-    return pairwise_iou_kernel(as_boxes(boxes1, "boxes1"), as_boxes(boxes2, "boxes2"), _offset(pixel_convention))
+    off = pixel_offset(pixel_convention)
+    return pairwise_iou_kernel(check_boxes(boxes1, "boxes1"), check_boxes(boxes2, "boxes2"), off)
 
 
-def box_area(boxes, *, pixel_convention: str = "voc") -> np.ndarray:
-    """float64[N] box areas in square pixels under ``pixel_convention``; 0 for inverted boxes."""
-    return box_area_kernel(as_boxes(boxes), _offset(pixel_convention))
+def generalized_box_iou(boxes1, boxes2, *, pixel_convention: str = DEFAULT_PIXEL_CONVENTION) -> np.ndarray:
+    """Pairwise generalised IoU (Rezatofighi et al., 2019): ``IoU - (hull - union) / hull``, float64[N, M] in [-1, 1]."""
+    off = pixel_offset(pixel_convention)
+    return pairwise_giou_kernel(check_boxes(boxes1, "boxes1"), check_boxes(boxes2, "boxes2"), off)
+
+
+def box_area(boxes, *, pixel_convention: str = DEFAULT_PIXEL_CONVENTION) -> np.ndarray:
+    """float64[N] box areas in square pixels under ``pixel_convention``; 0 for empty boxes.
+
+    Example:
+        >>> box_area([[1, 1, 10, 20]]), box_area([[1, 1, 10, 20]], pixel_convention="continuous")
+        (array([200.]), array([171.]))
+    """
+    return box_area_kernel(check_boxes(boxes), pixel_offset(pixel_convention))
+
+
+def box_wh(boxes, *, pixel_convention: str = DEFAULT_PIXEL_CONVENTION) -> np.ndarray:
+    """float64[N, 2] (width, height) under ``pixel_convention`` (``xmax - xmin + 1`` for ``"voc"``); not clamped."""
+    return box_wh_kernel(check_boxes(boxes), pixel_offset(pixel_convention))
+
+
+def wh_iou(wh1, wh2) -> np.ndarray:
+    """float64[N, K] IoU of (width, height) shapes placed at a common corner (anchor k-means, YOLO assignment).
+
+    ``min(w1, w2) min(h1, h2) / (w1 h1 + w2 h2 - min(w1, w2) min(h1, h2))``; shapes must be finite and > 0.
+    """
+    return wh_iou_matrix_kernel(check_wh(wh1, "wh1"), check_wh(wh2, "wh2"))
 
 
 def inverted_boxes(boxes) -> np.ndarray:
     """bool[N]: True where ``xmax < xmin`` or ``ymax < ymin``."""
-    return inverted_kernel(as_boxes(boxes))
+    return inverted_kernel(check_boxes(boxes))
