@@ -57,7 +57,8 @@ def run_train(args: argparse.Namespace) -> int:
                       lr=args.lr, width=args.width or d["width"], input_size=args.input_size or d["input_size"],
                       num_anchors=args.anchors, loss=args.loss, seed=args.seed, device=args.device, amp=args.amp,
                       workers=args.workers, val_images=args.val_images, val_every=args.val_every,
-                      warmup_iters=args.warmup_iters, cache_dir=args.cache_dir)
+                      warmup_iters=args.warmup_iters, cache_dir=args.cache_dir,
+                      max_minutes=getattr(args, "max_minutes", 0.0) or 0.0)
     if cfg.input_size % 32 and cfg.model == "yolov2_tiny":
         raise VocbenchError(f"--input-size must be a multiple of 32 for yolo, got {cfg.input_size}")
     out = train(cfg, progress=progress_enabled(args), resume=not args.no_resume)
@@ -261,6 +262,8 @@ def register(sub) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--no-resume", action="store_true", help="start over even when OUT/last.pt exists")
     p.add_argument("--cache-dir", default="runs/cache", help="where decoded images are cached")
+    p.add_argument("--max-minutes", type=float, default=0.0,
+                   help="stop after the epoch that ends past this wall time (0 = no limit; resumable)")
     p.add_argument("--out", default=None, help="run folder (default runs/<model>)")
     p.set_defaults(func=_needs_torch(run_train))
 

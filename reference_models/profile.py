@@ -156,6 +156,100 @@ def _kineto_quiet():
                     print(line, file=sys.stderr)
 
 
+def _preprocessor(size: int):
+    def preprocess(batch_paths):
+        arr = np.stack([resize_only(read_image(p), size) for p in batch_paths]).transpose(0, 3, 1, 2)
+        return np.ascontiguousarray(arr, dtype=np.float32) / np.float32(255.0)
+
+    return preprocess
+
+
+def _time_once(model, session, raw_names, backend: str, device: str, x: np.ndarray, sync, cfg: PostprocessConfig
+               ) -> tuple[float, float, float]:
+    """(network, decode, nms) seconds of one batch already preprocessed into ``x``."""
+    t1 = time.perf_counter()
+    if backend == "torch":
+        with torch.no_grad():
+            raw = model(torch.from_numpy(x).to(device))  # host→device copy counts as network
+            sync()
+            t2 = time.perf_counter()
+            boxes, scores = model.decode(raw)
+            boxes, scores = boxes.float().cpu().numpy(), scores.float().cpu().numpy()
+            t3 = time.perf_counter()
+        net, dec = t2 - t1, t3 - t2
+    else:
+        session.run(raw_names, {"images": x})
+        t2 = time.perf_counter()
+        outs = session.run(None, {"images": x})
+        t3 = time.perf_counter()
+        boxes, scores = outs[-2], outs[-1]
+        net, dec = t2 - t1, max(0.0, (t3 - t2) - (t2 - t1))
+    t4 = time.perf_counter()
+    for i in range(len(x)):
+        postprocess(boxes[i], scores[i], cfg)
+    return net, dec, time.perf_counter() - t4
+
+
+def _time_batches(run_once, preprocess, paths: list[Path], batches: Sequence[int], repeats: int, warmup: int
+                  ) -> tuple[list[StageTiming], dict[int, float]]:
+    """Median/p90 per stage and batch size after ``warmup`` runs; throughput from the sum of stage medians."""
+    timings: list[StageTiming] = []
+    throughput: dict[int, float] = {}
+    for b in batches:
+        batch_paths = [paths[i % len(paths)] for i in range(b)]
+        samples: dict[str, list[float]] = {s: [] for s in STAGES}
+        for r in range(warmup + repeats):
+            t0 = time.perf_counter()
+            x = preprocess(batch_paths)
+            pre = time.perf_counter() - t0
+            net, dec, nms = run_once(x)
+            if r >= warmup:
+                for stage, value in zip(STAGES, (pre, net, dec, nms)):
+                    samples[stage].append(value)
+        total = 0.0
+        for s in STAGES:
+            med, p90 = _stats(samples[s])
+            total += med
+            timings.append(StageTiming(b, s, med, p90, repeats))
+        throughput[b] = 1000.0 * b / total if total > 0 else float("nan")
+    return timings, throughput
+
+
+def _torch_top_ops(model, x: torch.Tensor, device: str, sync, top_ops: int) -> list[dict]:
+    from torch.profiler import ProfilerActivity, profile
+
+    acts = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device == "cuda" else [])
+    with _kineto_quiet():
+        with torch.no_grad(), profile(activities=acts) as prof:
+            for _ in range(3):
+                model.decode(model(x))
+            sync()
+        averages = prof.key_averages()
+    return [{"op": ev.key, "calls": int(ev.count), "self_cpu_ms": ev.self_cpu_time_total / 1000.0,
+             "cpu_total_ms": ev.cpu_time_total / 1000.0}
+            for ev in sorted(averages, key=lambda e: e.self_cpu_time_total, reverse=True)[:top_ops]]
+
+
+def _onnx_top_ops(onnx_path, device: str, threads: int, x: np.ndarray, top_ops: int) -> list[dict]:
+    from reference_models.export import onnx_session
+
+    prefix = Path(tempfile.mkdtemp(prefix="vocbench-ortprof-")) / "ort"
+    psess = onnx_session(onnx_path, device, threads=threads, profile_prefix=prefix)
+    for _ in range(3):
+        psess.run(None, {"images": x})
+    prof_file = psess.end_profiling()
+    events = json.loads(Path(prof_file).read_text())
+    agg: dict[str, list[float]] = {}
+    for ev in events:
+        if ev.get("cat") == "Node" and ev.get("name", "").endswith("_kernel_time"):
+            op = ev.get("args", {}).get("op_name", "?")
+            a = agg.setdefault(op, [0, 0.0])
+            a[0] += 1
+            a[1] += ev.get("dur", 0) / 1000.0
+    return [{"op": op, "calls": n, "total_ms": ms}
+            for op, (n, ms) in sorted(agg.items(), key=lambda kv: -kv[1][1])[:top_ops]]
+
+
 def profile_model(model: torch.nn.Module, image_paths: Sequence[str | os.PathLike], backend: str = "torch",
                   device: str = "cpu", batches: Sequence[int] = (1, 8, 32), repeats: int = 20, warmup: int = 3,
                   onnx_path: str | os.PathLike | None = None, threads: int | None = None, top_ops: int = 12,
@@ -166,13 +260,17 @@ def profile_model(model: torch.nn.Module, image_paths: Sequence[str | os.PathLik
         model: an eval-mode reference model (its config gives the input size).
         image_paths: JPEGs to read (cycled to fill batches).
         backend: ``torch`` or ``onnx`` (``onnx_path`` required; exported on the fly to a temp file if None).
-        device: ``cpu`` or ``cuda`` (cuda only when available).
+        device: ``cpu`` or ``cuda``; ``cuda`` without a CUDA device warns and profiles on the CPU (the result's
+            ``device`` says which ran).
     """
     from reference_models.export import export_onnx, onnx_session, output_names
 
     if backend not in ("torch", "onnx"):
         raise ValueError(f"backend must be 'torch' or 'onnx', got {backend!r}")
     if device == "cuda" and not torch.cuda.is_available():
+        import warnings
+
+        warnings.warn("profile: --device cuda but no CUDA device is available; profiling on the CPU", stacklevel=2)
         device = "cpu"
     threads = threads or torch.get_num_threads()
     size = model.input_size
@@ -182,7 +280,7 @@ def profile_model(model: torch.nn.Module, image_paths: Sequence[str | os.PathLik
     paths = [Path(p) for p in image_paths]
     if not paths:
         raise ValueError("no images to profile")
-    session = None
+    session, raw_names = None, None
     if backend == "onnx":
         if onnx_path is None:
             onnx_path = Path(tempfile.mkdtemp(prefix="vocbench-onnx-")) / f"{model.name}.onnx"
@@ -191,85 +289,19 @@ def profile_model(model: torch.nn.Module, image_paths: Sequence[str | os.PathLik
         session = onnx_session(onnx_path, device, threads=threads)
         raw_names = output_names(model)[:-2]
     sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
+    preprocess = _preprocessor(size)
 
-    def preprocess(batch_paths):
-        arr = np.stack([resize_only(read_image(p), size) for p in batch_paths]).transpose(0, 3, 1, 2)
-        return np.ascontiguousarray(arr, dtype=np.float32) / np.float32(255.0)
+    def run_once(x):
+        return _time_once(model, session, raw_names, backend, device, x, sync, cfg)
 
-    timings: list[StageTiming] = []
-    throughput: dict[int, float] = {}
-    for b in batches:
-        batch_paths = [paths[i % len(paths)] for i in range(b)]
-        samples = {s: [] for s in STAGES}
-        for r in range(warmup + repeats):
-            t0 = time.perf_counter()
-            x = preprocess(batch_paths)
-            t1 = time.perf_counter()
-            if backend == "torch":
-                with torch.no_grad():
-                    raw = model(torch.from_numpy(x).to(device))  # host→device copy counts as network
-                    sync()
-                    t2 = time.perf_counter()
-                    boxes, scores = model.decode(raw)
-                    boxes, scores = boxes.float().cpu().numpy(), scores.float().cpu().numpy()
-                    t3 = time.perf_counter()
-                net, dec = t2 - t1, t3 - t2
-            else:
-                session.run(raw_names, {"images": x})
-                t2 = time.perf_counter()
-                outs = session.run(None, {"images": x})
-                t3 = time.perf_counter()
-                boxes, scores = outs[-2], outs[-1]
-                net, dec = t2 - t1, max(0.0, (t3 - t2) - (t2 - t1))
-            t4 = time.perf_counter()
-            for i in range(b):
-                postprocess(boxes[i], scores[i], cfg)
-            t5 = time.perf_counter()
-            if r >= warmup:
-                samples["preprocess"].append(t1 - t0)
-                samples["network"].append(net)
-                samples["decode"].append(dec)
-                samples["nms"].append(t5 - t4)
-        total = 0.0
-        for s in STAGES:
-            med, p90 = _stats(samples[s])
-            total += med
-            timings.append(StageTiming(b, s, med, p90, repeats))
-        throughput[b] = 1000.0 * b / total if total > 0 else float("nan")
-
+    timings, throughput = _time_batches(run_once, preprocess, paths, batches, repeats, warmup)
+    sample = preprocess([paths[i % len(paths)] for i in range(min(8, max(batches)))])
     ops: list[dict] = []
     if backend == "torch" and top_ops:
-        from torch.profiler import ProfilerActivity, profile
-
-        acts = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device == "cuda" else [])
-        xt = torch.from_numpy(preprocess([paths[i % len(paths)] for i in range(min(8, max(batches)))])).to(device)
-        with _kineto_quiet():
-            with torch.no_grad(), profile(activities=acts) as prof:
-                for _ in range(3):
-                    model.decode(model(xt))
-                sync()
-            averages = prof.key_averages()
-        for ev in sorted(averages, key=lambda e: e.self_cpu_time_total, reverse=True)[:top_ops]:
-            ops.append({"op": ev.key, "calls": int(ev.count), "self_cpu_ms": ev.self_cpu_time_total / 1000.0,
-                        "cpu_total_ms": ev.cpu_time_total / 1000.0})
+        ops = _torch_top_ops(model, torch.from_numpy(sample).to(device), device, sync, top_ops)
     onnx_ops: list[dict] = []
     if backend == "onnx" and top_ops:
-        prefix = Path(tempfile.mkdtemp(prefix="vocbench-ortprof-")) / "ort"
-        psess = onnx_session(onnx_path, device, threads=threads, profile_prefix=prefix)
-        x = preprocess([paths[i % len(paths)] for i in range(min(8, max(batches)))])
-        for _ in range(3):
-            psess.run(None, {"images": x})
-        prof_file = psess.end_profiling()
-        events = json.loads(Path(prof_file).read_text())
-        agg: dict[str, list[float]] = {}
-        for ev in events:
-            if ev.get("cat") == "Node" and ev.get("name", "").endswith("_kernel_time"):
-                op = ev.get("args", {}).get("op_name", "?")
-                a = agg.setdefault(op, [0, 0.0])
-                a[0] += 1
-                a[1] += ev.get("dur", 0) / 1000.0
-        for op, (n, ms) in sorted(agg.items(), key=lambda kv: -kv[1][1])[:top_ops]:
-            onnx_ops.append({"op": op, "calls": n, "total_ms": ms})
+        onnx_ops = _onnx_top_ops(onnx_path, device, int(threads), sample, top_ops)
     return ProfileResult(model=model.name, backend=backend, device=device, hardware=_hardware(device),
                          input_size=size, parameters=params, flops=flops, threads=int(threads),
                          timings=tuple(timings), throughput=throughput, top_ops=tuple(ops), onnx_ops=tuple(onnx_ops))

@@ -48,6 +48,8 @@ class TrainConfig:
         width: channel multiplier; input_size: square input side (pixels).
         num_anchors: YOLO anchors from IoU k-means on the training boxes.
         loss: YOLO loss preset (``essay``/``darknet``/``modern``).
+        max_minutes: stop after the first epoch that ends past this wall time (0 = no limit); the run stays
+            resumable, and ``model.pt`` is the best epoch so far.
         amp: autocast — bf16 on CUDA (fp16 where bf16 is unsupported) and on CPUs with AMX; ignored elsewhere.
         val_images: validate on the first this-many images of ``val_set`` (0 = all).
     """
@@ -75,6 +77,7 @@ class TrainConfig:
     ema: bool = True
     cache_dir: str = "runs/cache"
     augment: dict = field(default_factory=dict)
+    max_minutes: float = 0.0
 
     def __post_init__(self) -> None:
         if self.model not in MODEL_ALIASES:
@@ -396,6 +399,16 @@ def _end_epoch(run: _Run, row: dict, epoch: int, val, log: Callable[[str], None]
         + " ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items() if k != "epoch"))
 
 
+def _out_of_time(cfg: TrainConfig, started: float, world: int, device: torch.device) -> bool:
+    """Whether ``cfg.max_minutes`` is spent (rank 0 decides; every rank gets the same answer under DDP)."""
+    if cfg.max_minutes <= 0:
+        return False
+    flag = torch.tensor([float(time.perf_counter() - started > cfg.max_minutes * 60)], device=device)
+    if world > 1:
+        dist.broadcast(flag, 0)
+    return bool(flag.item())
+
+
 def _atomic_torch_save(obj, path: Path) -> None:
     """``torch.save`` to a temporary file beside ``path``, then rename: an interrupted save never truncates it."""
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
@@ -430,6 +443,7 @@ def train(cfg: TrainConfig, progress: bool = False, resume: bool = True, log: Ca
         log(f"{cfg.model}: {sum(p.numel() for p in run.model.parameters()):,} parameters, {len(data)} training "
             f"images, {iters_per_epoch} iterations/epoch on {device} x{world}; selection split: "
             f"{cfg.val_set or 'none'}")
+    started = time.perf_counter()
     for epoch in range(run.start_epoch, cfg.epochs):
         data.set_epoch(epoch)
         if sampler is not None:
@@ -440,6 +454,10 @@ def train(cfg: TrainConfig, progress: bool = False, resume: bool = True, log: Ca
                "train_s": round(train_time, 2), "images_per_s": round(n_seen * world / max(train_time, 1e-9), 2)}
         if main:
             _end_epoch(run, row, epoch, val, log)
+        if _out_of_time(cfg, started, world, device):
+            if main:
+                log(f"stopping after epoch {epoch + 1}: --max-minutes {cfg.max_minutes:g} reached (resumable)")
+            break
     if world > 1:
         dist.barrier()
         dist.destroy_process_group()
