@@ -48,34 +48,73 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
 
 
 class ImageCache:
-    """Every image of a dataset decoded once and squash-resized to ``size × size``, stored as a ``uint8``
-    memmap ``[I, size, size, 3]`` (RGB) under ``cache_dir``, keyed by root, image ids and size."""
+    """Every image of a dataset decoded once into a ``uint8`` memmap under ``cache_dir``, keyed by root, image ids
+    and size.
 
-    def __init__(self, dataset: Dataset, size: int, cache_dir: str | os.PathLike = "runs/cache",
+    ``size`` an int: squash-resized to ``size × size`` (``images`` is ``uint8[I, size, size, 3]``, what inference
+    sees). ``size=None``: **native size** — the images are stored as decoded, back to back in one flat memmap,
+    and ``images[i]`` is a ``uint8[H_i, W_i, 3]`` view; training crops from these and resizes once, so a random
+    crop is never an enlargement of an already downscaled image.
+    """
+
+    def __init__(self, dataset: Dataset, size: int | None, cache_dir: str | os.PathLike = "runs/cache",
                  progress: bool = False):
-        self.size = int(size)
-        key = hashlib.sha1(json.dumps([str(Path(dataset.root).resolve()), dataset.image_keys().tolist(), size])
+        self.size = None if size is None else int(size)
+        tag = "native" if self.size is None else str(self.size)
+        key = hashlib.sha1(json.dumps([str(Path(dataset.root).resolve()), dataset.image_keys().tolist(), tag])
                            .encode()).hexdigest()[:16]
         cache_dir = Path(cache_dir)
         cache_dir.mkdir(parents=True, exist_ok=True)
-        self.path = cache_dir / f"images_{key}_{size}.u8"
+        self.path = cache_dir / f"images_{key}_{tag}.u8"
         done = self.path.with_suffix(".done")
-        shape = (dataset.num_images, self.size, self.size, 3)
-        if not done.exists() or self.path.stat().st_size != int(np.prod(shape)):
-            mm = np.memmap(self.path, np.uint8, "w+", shape=shape)
-            it = range(dataset.num_images)
-            if progress:
-                from tqdm import tqdm
-                it = tqdm(it, desc=f"decoding {dataset.num_images} images", unit="img")
+        it = range(dataset.num_images)
+        if progress:
+            from tqdm import tqdm
+            it = tqdm(it, desc=f"decoding {dataset.num_images} images", unit="img")
+        if self.size is not None:
+            shape = (dataset.num_images, self.size, self.size, 3)
+            if not done.exists() or self.path.stat().st_size != int(np.prod(shape)):
+                mm = np.memmap(self.path, np.uint8, "w+", shape=shape)
+                for i in it:
+                    mm[i] = resize_only(read_image(image_path(dataset, i)), self.size)
+                mm.flush()
+                del mm
+                done.write_text("ok\n")
+            self.images = np.memmap(self.path, np.uint8, "r", shape=shape)
+            return
+        shapes = np.stack([dataset.heights, dataset.widths], 1).astype(np.int64)
+        offsets = np.concatenate([[0], np.cumsum(shapes[:, 0] * shapes[:, 1] * 3)])
+        if not done.exists() or done.read_text() != f"ok {int(offsets[-1])}\n" \
+                or self.path.stat().st_size != int(offsets[-1]):
+            mm = np.memmap(self.path, np.uint8, "w+", shape=(max(1, int(offsets[-1])),))
             for i in it:
-                mm[i] = resize_only(read_image(image_path(dataset, i)), self.size)
+                img = read_image(image_path(dataset, i))
+                if img.shape[:2] != tuple(shapes[i]):
+                    raise InputError(f"{image_path(dataset, i)}: image is {img.shape[1]}x{img.shape[0]} but its "
+                                     f"annotation says {shapes[i][1]}x{shapes[i][0]}")
+                mm[offsets[i]:offsets[i + 1]] = img.reshape(-1)
             mm.flush()
             del mm
-            done.write_text("ok\n")
-        self.images = np.memmap(self.path, np.uint8, "r", shape=shape)
+            done.write_text(f"ok {int(offsets[-1])}\n")
+        self.images = _RaggedImages(np.memmap(self.path, np.uint8, "r", shape=(max(1, int(offsets[-1])),)),
+                                    offsets, shapes)
 
     def __len__(self) -> int:
         return len(self.images)
+
+
+class _RaggedImages:
+    """``images[i]`` → ``uint8[H_i, W_i, 3]`` view into one flat buffer."""
+
+    def __init__(self, flat: np.ndarray, offsets: np.ndarray, shapes: np.ndarray):
+        self.flat, self.offsets, self.shapes = flat, offsets, shapes
+
+    def __len__(self) -> int:
+        return len(self.shapes)
+
+    def __getitem__(self, i: int) -> np.ndarray:
+        h, w = (int(v) for v in self.shapes[i])
+        return self.flat[self.offsets[i]:self.offsets[i + 1]].reshape(h, w, 3)
 
 
 def normalised_truth(dataset: Dataset, include_difficult: bool = False) -> tuple[list[np.ndarray], list[np.ndarray]]:

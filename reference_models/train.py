@@ -48,6 +48,8 @@ class TrainConfig:
         width: channel multiplier; input_size: square input side (pixels).
         num_anchors: YOLO anchors from IoU k-means on the training boxes.
         loss: YOLO loss preset (``essay``/``darknet``/``modern``).
+        native_cache: cache training images at native size and crop, then resize (False: the old cache of
+            images squash-resized to ``input_size``, which random crops then enlarge — blurrier than test images).
         max_minutes: stop after the first epoch that ends past this wall time (0 = no limit); the run stays
             resumable, and ``model.pt`` is the best epoch so far.
         amp: autocast — bf16 on CUDA (fp16 where bf16 is unsupported) and on CPUs with AMX; ignored elsewhere.
@@ -78,6 +80,7 @@ class TrainConfig:
     cache_dir: str = "runs/cache"
     augment: dict = field(default_factory=dict)
     max_minutes: float = 0.0
+    native_cache: bool = True
 
     def __post_init__(self) -> None:
         if self.model not in MODEL_ALIASES:
@@ -271,11 +274,12 @@ def _training_images(cfg: TrainConfig, main: bool, world: int, progress: bool):
 
     train_ds = load_voc(cfg.data, cfg.sets)
     boxes, labels = normalised_truth(train_ds)
-    cache = ImageCache(train_ds, cfg.input_size, cfg.cache_dir, progress=progress and main) if main else None
+    size = None if cfg.native_cache else cfg.input_size
+    cache = ImageCache(train_ds, size, cfg.cache_dir, progress=progress and main) if main else None
     if world > 1:
         dist.barrier()
     if cache is None:
-        cache = ImageCache(train_ds, cfg.input_size, cfg.cache_dir)
+        cache = ImageCache(train_ds, size, cfg.cache_dir)
     return train_ds, boxes, labels, cache
 
 

@@ -114,3 +114,22 @@ def test_autocast_policy():
     from reference_models.train import cpu_has_amx
 
     assert autocast_dtype(cpu, amp=True) == (torch.bfloat16 if cpu_has_amx() else None)
+
+
+def test_native_cache_holds_decoded_images_and_training_crops_from_them(tiny_voc, tmp_path):
+    from reference_models.data import DetectionData, ImageCache, image_path, normalised_truth, read_image
+
+    ds = load_voc(tiny_voc, ["2007:train"], cache=False)
+    native = ImageCache(ds, None, tmp_path / "cache")
+    for i in range(ds.num_images):
+        img = native.images[i]
+        assert img.shape == (ds.heights[i], ds.widths[i], 3)
+        np.testing.assert_array_equal(img, read_image(image_path(ds, i)))
+    again = ImageCache(ds, None, tmp_path / "cache")  # reused, not rewritten
+    assert again.path == native.path
+    boxes, labels = normalised_truth(ds)
+    data = DetectionData(native, boxes, labels, 48, train=True, seed=0)
+    x, b, _ = data[0]
+    assert tuple(x.shape) == (3, 48, 48) and ((b >= 0) & (b <= 1)).all()
+    resized = ImageCache(ds, 48, tmp_path / "cache")
+    assert resized.path != native.path and resized.images.shape == (ds.num_images, 48, 48, 3)
