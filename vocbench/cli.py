@@ -15,11 +15,12 @@ import warnings
 
 from vocbench import __version__
 from vocbench.errors import VocbenchError, VocbenchWarning
+from vocbench.plugins import register_plugin_commands
 
 __all__ = ["main", "build_parser"]
 
 #: Subcommand modules, in ``--help`` order.
-COMMANDS = ("stats", "eval", "anchors", "export_coco", "bench", "synth", "demo", "models")
+COMMANDS = ("stats", "eval", "anchors", "export_coco", "bench", "synth", "demo")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -34,6 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.required = True
     for name in COMMANDS:  # command modules import heavy stacks (torch, matplotlib) only inside handlers
         importlib.import_module(f"vocbench.commands.{name}").register(sub)
+    register_plugin_commands(sub)  # train/predict/export/profile come from the reference-models plug-in
     return parser
 
 

@@ -53,10 +53,28 @@ def _link_list(entries: Sequence[IndexEntry]) -> str:
     return "<ul class=\"index\">" + "".join(items) + "</ul>"
 
 
+def _speed_section(speed: pd.DataFrame) -> Section:
+    rows = speed.copy()
+    rows["ratio"] = [f"{r:.1f}x" if r == r else "" for r in rows["ratio"]]
+    rows["median_ms"] = [f"{m:.3g}" if m == m else "" for m in rows["median_ms"]]
+    rows["agrees"] = ["" if a is None else ("yes" if a else "NO") for a in rows["agrees"]]
+    what = speed.attrs.get("detections")
+    took = speed.attrs.get("seconds")
+    return Section("Speed", [
+        text_block("Median wall time after warm-up (Numba compile excluded), each peer timed in the same run on "
+                   "the same input; ratio = peer's time / vocbench's time (> 1: vocbench is faster); agrees = same "
+                   "keep set (NMS) or same AP (mAP). NMS input: raw-detector-like clusters around one image's "
+                   "objects." + (f" mAP input: {what}." if what else "")
+                   + (f" The table took {took:.0f} s." if took else "")
+                   + " `vocbench bench all` runs the full benchmark."),
+        table_block(rows, float_format="{:.4g}"),
+    ])
+
+
 def write_index(path: str | os.PathLike, entries: Sequence[IndexEntry], notes: Sequence[str] = (),
                 summary: pd.DataFrame | None = None, commands: Sequence[str] = (),
-                meta: ReportMeta | None = None) -> Path:
-    """Write ``index.html``: the linked reports, then what was skipped, a summary table and how to reproduce.
+                meta: ReportMeta | None = None, speed: pd.DataFrame | None = None) -> Path:
+    """Write ``index.html``: the linked reports, the speed table, what was skipped, a summary and how to reproduce.
 
     Args:
         path: output file (the hrefs of ``entries`` are relative to its folder).
@@ -65,12 +83,15 @@ def write_index(path: str | os.PathLike, entries: Sequence[IndexEntry], notes: S
         summary: an optional table (e.g. the synthetic set's numbers).
         commands: shell commands that reproduce the page.
         meta: page header.
+        speed: the demo's speed table (:func:`vocbench.demo.speed_table`), or None.
 
     Returns:
         The path written.
     """
     sections = [Section("Reports", [html_block(_link_list(entries)) if entries
                                     else text_block("No report was written.")])]
+    if speed is not None and len(speed):
+        sections.append(_speed_section(speed))
     if notes:
         sections.append(Section("Skipped steps",
                                 [html_block("<ul>" + "".join(f"<li>{html.escape(n)}</li>" for n in notes) + "</ul>")]))
