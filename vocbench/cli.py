@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 import warnings
 
@@ -53,29 +54,53 @@ def main(argv: list[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse: --help → 0, bad usage → 2
         return int(exc.code or 0)
-    warnings.formatwarning = _format_warning
     from vocbench.report.html import set_invocation
 
     set_invocation(["vocbench", *argv])
+    saved = warnings.formatwarning
+    with warnings.catch_warnings():  # the one-line warning format only while a command runs, restored after
+        warnings.formatwarning = _format_warning
+        try:
+            return _dispatch(args)
+        finally:
+            warnings.formatwarning = saved
+
+
+def _oserror_line(exc: OSError) -> str:
+    names = [str(n) for n in (getattr(exc, "filename", None), getattr(exc, "filename2", None)) if n is not None]
+    reason = exc.strerror or str(exc) or type(exc).__name__
+    return f"{' -> '.join(names) + ': ' if names else ''}{reason}"
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    """Run the handler; user errors become one line on stderr (exit 1) unless ``--debug``."""
     try:
         return int(args.func(args) or 0)
-    except VocbenchError as exc:
-        if args.debug:
-            raise
-        print(f"vocbench: error: {exc}", file=sys.stderr)
-        return 1
-    except (FileNotFoundError, NotADirectoryError, PermissionError, IsADirectoryError) as exc:
-        if args.debug:
-            raise
-        name = getattr(exc, "filename", None)
-        print(f"vocbench: error: {name + ': ' if name else ''}{exc.strerror or exc}", file=sys.stderr)
-        return 1
     except KeyboardInterrupt:
         print("vocbench: interrupted", file=sys.stderr)
         return 130
-    except BrokenPipeError:
+    except BrokenPipeError:  # `vocbench ... | head`: not an error
+        try:
+            sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - keep the interpreter's exit flush quiet
+        except OSError:
+            pass
         return 0
-
+    except (VocbenchError, OSError, UnicodeError, RecursionError, MemoryError) as exc:
+        if args.debug:
+            raise
+        if isinstance(exc, VocbenchError):
+            line = str(exc)
+        elif isinstance(exc, OSError):
+            line = _oserror_line(exc)
+        elif isinstance(exc, UnicodeError):
+            line = f"text is not valid {getattr(exc, 'encoding', 'UTF-8')} ({getattr(exc, 'reason', exc)})"
+        elif isinstance(exc, RecursionError):
+            line = "input nested too deeply to process"
+        else:
+            line = "out of memory (the input is too large for this machine)"
+        line = " ".join(line.split())  # exactly one line
+        print(f"vocbench: error: {line}", file=sys.stderr)
+        return 1
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

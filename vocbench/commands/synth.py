@@ -15,7 +15,7 @@ def register(sub) -> None:
     p = sub.add_parser(
         "synth", help="write the built-in synthetic VOC-format dataset (JPEGs + XML + ImageSets)",
         description="Draw a procedural VOC-format dataset with VOC's 20 class names and VOC-like layout "
-                    "statistics into OUT/VOCdevkit/VOC<year> (train 50%%, val 25%%, test 25%%). The same seed "
+                    "statistics into OUT/VOCdevkit/VOC<year> (train 50%, val 25%, test 25%). The same seed "
                     "gives the same annotations byte for byte, whatever the number of workers.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )

@@ -70,9 +70,10 @@ def detections_to_coco(dataset: Dataset, detections: Detections) -> list[dict]:
 
 
 def write_json(data, path: str | os.PathLike) -> Path:
-    """Write ``data`` as compact JSON (floats round-trip exactly). Returns the path."""
+    """Write ``data`` as compact JSON (floats round-trip exactly), atomically (temp file + rename). Returns the path."""
+    from vocbench.io.atomic import atomic_open
+
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w", encoding="utf-8") as fh:
+    with atomic_open(path, "w") as fh:
         json.dump(data, fh, separators=(",", ":"), allow_nan=False)
     return path

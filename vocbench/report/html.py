@@ -125,8 +125,11 @@ def render_report(title: str, sections: list[Section], meta: ReportMeta | None =
 
 
 def write_report(path: str | os.PathLike, title: str, sections: list[Section], meta: ReportMeta | None = None) -> Path:
-    """Render and write the report to ``path`` (parent folders created). Returns the path."""
+    """Render and write the report to ``path`` (parent folders created) atomically: the page is rendered in memory
+    and replaces ``path`` only once written in full (temp file in the same folder + fsync + rename). Returns the
+    path."""
+    from vocbench.io.atomic import atomic_write_text
+
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(render_report(title, sections, meta), encoding="utf-8")
+    atomic_write_text(path, render_report(title, sections, meta))
     return path

@@ -38,6 +38,7 @@ Conventions:
 
 from __future__ import annotations
 
+import io
 import json
 import math
 import multiprocessing as mp
@@ -51,6 +52,7 @@ from typing import Sequence
 import numpy as np
 
 from vocbench.errors import VocbenchError
+from vocbench.io.atomic import atomic_write_bytes, atomic_write_text
 from vocbench.synth.classes import CLASS_STYLES, PALETTES
 from vocbench.synth.draw import (background, draw_distractors, frame_extent, hsv_to_rgb, local_frame, shape_mask,
                                  texture_mask)
@@ -390,11 +392,13 @@ def _write_one(cfg: _Config, index: int) -> tuple[str, list[tuple[str, int]]]:
     image_id = f"{index + 1:06d}"
     image, objects, _ = _render(cfg, index)
     folder = Path(cfg.folder)
-    Image.fromarray(image, mode="RGB").save(folder / "JPEGImages" / f"{image_id}.jpg", format="JPEG",
-                                            quality=JPEG_QUALITY)
+    buf = io.BytesIO()
+    Image.fromarray(image, mode="RGB").save(buf, format="JPEG", quality=JPEG_QUALITY)
+    # atomic (temp + rename) but not fsynced one by one: the marker, written last and fsynced, marks completion
+    atomic_write_bytes(folder / "JPEGImages" / f"{image_id}.jpg", buf.getvalue(), fsync=False)
     h, w = image.shape[:2]
     xml = annotation_xml(f"VOC{cfg.year}", image_id, w, h, objects)
-    (folder / "Annotations" / f"{image_id}.xml").write_text(xml, encoding="utf-8")
+    atomic_write_text(folder / "Annotations" / f"{image_id}.xml", xml, fsync=False)
     return image_id, [(o["name"], o["difficult"]) for o in objects]
 
 
@@ -454,6 +458,8 @@ def generate(out: str | os.PathLike, images: int = 2000, size: int = 416, seed: 
         raise VocbenchError(f"--images must be at least 1, got {images}")
     if size < 64 or size > 4096:
         raise VocbenchError(f"--size must be between 64 and 4096 pixels, got {size}")
+    if isinstance(seed, bool) or int(seed) != seed or not 0 <= int(seed) < 2**63:
+        raise VocbenchError(f"--seed must be an integer in 0..2**63-1, got {seed!r}")
     if not year or any(ch in year for ch in "/\\: "):
         raise VocbenchError(f"--year must be a plain folder suffix like 2007, got {year!r}")
     if len(profile.classes) != len(CLASS_STYLES):
@@ -502,7 +508,7 @@ def generate(out: str | os.PathLike, images: int = 2000, size: int = 416, seed: 
     meta = {"generator": "vocbench synth", "seed": int(seed), "images": images, "size": size, "year": year,
             "class_balance": class_balance, "profile": profile.source, "split_fractions": list(SPLIT_FRACTIONS),
             "counts": counts}
-    (folder / MARKER).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+    atomic_write_text(folder / MARKER, json.dumps(meta, indent=2) + "\n")
     return devkit
 
 
@@ -517,7 +523,7 @@ def _write_image_sets(folder: Path, results: list, splits: dict[str, list[int]])
             c = index[name]
             flags[i, c] = max(flags[i, c], 0 if diff else 1)
     for split, rows in splits.items():
-        (main / f"{split}.txt").write_text("".join(f"{ids[i]}\n" for i in rows), encoding="utf-8")
+        atomic_write_text(main / f"{split}.txt", "".join(f"{ids[i]}\n" for i in rows), fsync=False)
         for c, style in enumerate(CLASS_STYLES):
             text = "".join(f"{ids[i]} {flags[i, c]:2d}\n" for i in rows)
-            (main / f"{style.name}_{split}.txt").write_text(text, encoding="utf-8")
+            atomic_write_text(main / f"{style.name}_{split}.txt", text, fsync=False)
