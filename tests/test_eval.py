@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from dataclasses import FrozenInstanceError
 
 import numpy as np
 import pytest
@@ -206,7 +207,7 @@ def test_result_layout_and_several_ious():
     table = r.to_pandas()
     assert {"ap_voc07", "ap_voc12", "ap_voc07@0.7", "tp", "fp", "npos", "f1_threshold"} <= set(table.columns)
     assert "mAP" in str(r)
-    with pytest.raises(Exception):
+    with pytest.raises(FrozenInstanceError):
         r.voc = ()  # frozen
 
 

@@ -5,15 +5,15 @@ from __future__ import annotations
 import os
 import shutil
 import time
-import warnings
 import xml.etree.ElementTree as ET
+from dataclasses import FrozenInstanceError
 
 import numpy as np
 import pytest
 
 import vocbench
-from vocbench import Dataset, InputError, VocbenchError, VocbenchWarning, load_voc
 from tests.conftest import DATA
+from vocbench import Dataset, InputError, VocbenchError, VocbenchWarning, load_voc
 
 SMALL = DATA / "voc_small"
 BAD = DATA / "voc_bad"
@@ -82,7 +82,7 @@ def test_structures_are_frozen():
     ds = load_voc(SMALL, ["2007:train"], cache=False)
     with pytest.raises(ValueError):
         ds.boxes[0, 0] = 1.0
-    with pytest.raises(Exception):
+    with pytest.raises(FrozenInstanceError):
         ds.root = "x"
 
 
