@@ -96,18 +96,56 @@ def test_dataset_report_without_anchors_or_compare(tmp_path):
     assert html.count("<svg") == 7
 
 
-def test_committed_dataset_report_renders():
-    """reports/voc0712_dataset.html (VOC07+12 trainval, VOC2007 test alongside; `make reports`) has every figure."""
-    from tests.conftest import REPO
+def _voc_counts_plain(root, year: str, split: str) -> dict:
+    """Independent counts from the XML files with xml.etree (not vocbench's reader): images, objects, COCO size
+    classes of the non-difficult objects (area in VOC pixels, (xmax - xmin + 1) * (ymax - ymin + 1), as the
+    evaluator's COCO protocol measures it)."""
+    import xml.etree.ElementTree as ET
+    from collections import Counter
 
-    path = REPO / "reports" / "voc0712_dataset.html"
-    assert path.is_file(), "reports/voc0712_dataset.html is missing: run `make reports`"
-    html = path.read_text()
-    assert path.stat().st_size < 5_000_000
-    # VOC07+12 trainval: 16551 images, 40058 non-difficult objects; VOC2007 test: 4952 / 12032
-    for number in ("16551", "40058", "4952", "12032", "0.6159", "8732", "1917",
-                   "anchors = 1.19,1.99,  2.79,4.60,  4.53,8.92,  8.06,5.29,  10.32,10.66"):
-        assert number in html, f"{number} missing from {path.name}"
-    headings = list(SECTION_TITLES) + [COMPARE_TITLE] + list(ANCHOR_TITLES) + [
-        "4:3 (1.333)", "3:2 (1.5)", "3:4 (0.75)", "Average IoU vs number of anchors", "2007:test"]
-    assert_renders(path, headings, min_svgs=10)
+    base = root / f"VOC{year}"
+    ids = (base / "ImageSets" / "Main" / f"{split}.txt").read_text().split()
+    objects, objects_all, sizes, difficult = Counter(), Counter(), Counter(), 0
+    for image_id in ids:
+        for obj in ET.parse(base / "Annotations" / f"{image_id}.xml").findall("object"):
+            name = obj.findtext("name").strip()
+            objects_all[name] += 1
+            if int(obj.findtext("difficult") or 0):
+                difficult += 1
+                continue
+            objects[name] += 1
+            bb = obj.find("bndbox")
+            x1, y1, x2, y2 = (float(bb.findtext(t)) for t in ("xmin", "ymin", "xmax", "ymax"))
+            area = (x2 - x1 + 1) * (y2 - y1 + 1)
+            sizes[(name, "small" if area < 32 ** 2 else "medium" if area < 96 ** 2 else "large")] += 1
+    return {"images": len(ids), "objects": objects, "objects_all": objects_all, "difficult": difficult,
+            "sizes": sizes}
+
+
+def test_dataset_report_numbers_match_an_independent_count(tmp_path, voc_root):
+    """The report generated from the real VOC2007 test annotations shows the counts an independent xml.etree
+    pass gives: images, objects (non-difficult) per class, difficult, and COCO size classes (the evaluator's)."""
+    import io
+
+    import pandas as pd
+
+    from vocbench.io.voc import load_voc
+
+    plain = _voc_counts_plain(voc_root, "2007", "test")
+    ds = load_voc(voc_root, ["2007:test"], cache=False)
+    path = write_dataset_report(tmp_path / "voc07test.html", ds, anchors=False)
+    tables = pd.read_html(io.StringIO(path.read_text(encoding="utf-8")))
+    overview = next(t for t in tables if "set" in t.columns and "images" in t.columns)
+    row = overview[overview["set"] == "2007:test"].iloc[0]
+    assert (row["images"], row["objects"], row["objects_all"], row["difficult"]) == (
+        plain["images"], sum(plain["objects"].values()), sum(plain["objects_all"].values()), plain["difficult"])
+    assert (plain["images"], sum(plain["objects"].values())) == (4952, 12032)  # the published VOC2007 test
+    per_class = next(t for t in tables if list(t.columns[:3]) == ["class", "images", "objects"]).set_index("class")
+    for name in ds.classes:
+        assert per_class.loc[name, "objects"] == plain["objects"][name], name
+        assert per_class.loc[name, "objects_all"] == plain["objects_all"][name], name
+    sizes = next(t for t in tables if list(t.columns) == ["class", "small", "medium", "large"]).set_index("class")
+    for name in ds.classes:
+        got = sizes.loc[name, ["small", "medium", "large"]].tolist()
+        assert got == [plain["sizes"][(name, k)] for k in ("small", "medium", "large")], name
+    assert_renders(path, list(SECTION_TITLES), min_svgs=5)
