@@ -330,7 +330,9 @@ def bench_anchors(quick: bool = False, shared: Path | None = None, progress=None
 
 
 # ------------------------------------------------------------------------------------------------------ all
-SUITES = {"nms": bench_nms, "eval": bench_eval, "io": bench_io, "anchors": bench_anchors}
+from vocbench.bench.suite_diagnose import bench_diagnose  # noqa: E402  (it imports default_shared lazily)
+
+SUITES = {"nms": bench_nms, "eval": bench_eval, "io": bench_io, "anchors": bench_anchors, "diagnose": bench_diagnose}
 
 _GOALS = [
     ("nms", "clusters n=1917", "torchvision CPU (1 thread)", 10.0, "NMS >= 10x torchvision CPU at 1917 boxes"),
@@ -340,6 +342,7 @@ _GOALS = [
     ("eval", "VOC07+VOC12 mAP, YOLOv2 VOC07 test", "plain devkit loop (voc_eval.py)", 100.0,
      "VOC07+VOC12 >= 100x plain devkit loop"),
     ("eval", "COCO protocol, YOLOv2 VOC07 test", "faster-coco-eval", 10.0, "COCO protocol >= 10x faster-coco-eval"),
+    ("diagnose", "TIDE errors (COCO rules), YOLOv2 VOC07 test", "tidecv 1.0.1", 50.0, "diagnose (COCO) >= 50x tidecv"),
 ]
 
 

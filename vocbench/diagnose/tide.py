@@ -160,12 +160,19 @@ def diagnose(dataset: Dataset, detections, protocol: str = "devkit", iou: float 
                       gt_usable, ~dataset.difficult)
         by_image, _ = group_by_key(dets.image_index, ni)
         base_order = argsort_desc_stable(dets.scores, by_image)  # tidecv's insertion order: image, then score
-        tp_first, _ = stable_partition(by_image, (state == 1).astype(np.int64), 2)
+        errors_first, _ = stable_partition(by_image, (state == 1).astype(np.int64), 2)
+        fixed_order = argsort_desc_stable(dets.scores, errors_first)  # a fixed run pushes errors, then the TPs
+        parts = {"base": stable_partition(base_order, dets.class_index, nc),
+                 "fixed": stable_partition(fixed_order, dets.class_index, nc)}
 
         def score(state_, cls_, npos_, scores_, base=False):
-            s = dets.scores if scores_ is None else scores_
-            order = base_order if base else argsort_desc_stable(s, tp_first)  # fixed: errors before the TPs
-            co, coff = stable_partition(order, cls_, nc)
+            if scores_ is not None:  # false_pos: TPs scored 1, false positives 0
+                order = stable_partition(fixed_order, (scores_ == 0.0).astype(np.int64), 2)[0]
+                co, coff = stable_partition(order, cls_, nc)
+            elif cls_ is dets.class_index:
+                co, coff = parts["base" if base else "fixed"]
+            else:
+                co, coff = stable_partition(fixed_order, cls_, nc)
             ap, counted = tide_ap_kernel(co, coff, state_, npos_)
             include = (counted > 0) | (npos_ > 0)
             return {"ap": np.where(include, ap, np.nan)}, {"ap": _mean(ap, include)}, (co, coff)
@@ -187,9 +194,16 @@ def diagnose(dataset: Dataset, detections, protocol: str = "devkit", iou: float 
         base_npos = mt.npos
         thresholds = np.asarray(proto.voc07_thresholds, np.float64)
 
+        voc_parts = (g.class_order, g.class_offsets)  # = stable_partition(by_score, class_index, nc)
+
         def score(state_, cls_, npos_, scores_, base=False):
-            order = by_score if scores_ is None else argsort_desc_stable(scores_, by_score)
-            co, coff = stable_partition(order, cls_, nc)
+            if scores_ is not None:  # false_pos: TPs scored 1, false positives 0 (after every TP)
+                order = stable_partition(by_score, (scores_ == 0.0).astype(np.int64), 2)[0]
+                co, coff = stable_partition(order, cls_, nc)
+            elif cls_ is dets.class_index:
+                co, coff = voc_parts
+            else:
+                co, coff = stable_partition(by_score, cls_, nc)
             offsets, prec, rec, _, counts = pr_curve_kernel(state_, co, coff, dets.scores, npos_)
             counted = counts[:, 0] + counts[:, 1]
             a12 = ap_voc12_kernel(offsets, prec, rec, npos_)
