@@ -10,6 +10,7 @@ left exactly as it was.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import stat
 import tempfile
@@ -20,11 +21,21 @@ from typing import IO
 __all__ = ["atomic_write_bytes", "atomic_write_text", "atomic_open", "same_file"]
 
 
-def _target(path: str | os.PathLike) -> Path:
+def _target(path: str | os.PathLike) -> tuple[Path, bool]:
+    """(path, special): ``special`` for an existing FIFO or device (``/dev/null``, ``/dev/stdout``), which is written
+    in place since it cannot be replaced; a folder is an error."""
     p = Path(path)
-    if p.exists() and not p.is_file():
-        raise IsADirectoryError(21, "is a folder or a special file, not a regular file", str(p))
-    return p
+    try:
+        mode = os.stat(p).st_mode
+    except FileNotFoundError:
+        return p, False
+    except OSError as exc:
+        if exc.errno == errno.ENOTDIR:  # a parent is a file: let mkdir / mkstemp name the problem
+            return p, False
+        raise
+    if stat.S_ISDIR(mode):
+        raise IsADirectoryError(errno.EISDIR, "is a folder, expected a file path", str(p))
+    return p, not stat.S_ISREG(mode)
 
 
 @contextlib.contextmanager
@@ -44,7 +55,17 @@ def atomic_open(path: str | os.PathLike, mode: str = "w", *, encoding: str | Non
     """
     if mode not in ("w", "wb"):
         raise ValueError(f"mode must be 'w' or 'wb', got {mode!r}")
-    target = _target(path)
+    target, special = _target(path)
+    if special:
+        try:
+            with open(target, mode, **({} if mode == "wb" else {"encoding": encoding, "newline": newline})) as fh:
+                yield fh
+                fh.flush()
+        except OSError as exc:  # /dev/full: name the file
+            if exc.filename is None:
+                exc.filename = str(target)
+            raise
+        return
     if mkdir:
         target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name[:80]}.", suffix=".tmp", dir=target.parent)

@@ -8,11 +8,13 @@ VOC-format dataset whose folder is not called ``VOC<year>``, ``"FOLDER:SPLIT"`` 
 
 from __future__ import annotations
 
+import math
 import os
+import stat
 import threading
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 from lxml import etree
@@ -24,6 +26,8 @@ from vocbench.structures import VOC_CLASSES, Dataset
 __all__ = ["load_voc", "parse_set_spec", "read_split", "available_splits"]
 
 _local = threading.local()
+#: Largest accepted coordinate, size or flag magnitude (far beyond any image; keeps int64 areas exact).
+_MAX_COORD = 1e9
 _OBJECT_TAGS = frozenset(("name", "pose", "truncated", "difficult", "occluded"))
 
 
@@ -43,7 +47,8 @@ def parse_set_spec(root: Path, spec: str) -> tuple[str, Path, str]:
     for folder in (root / f"VOC{year}", root / year):
         if folder.is_dir():
             return year, folder, split
-    have = sorted(p.name for p in root.iterdir() if p.is_dir() and (p / "Annotations").is_dir()) if root.is_dir() else []
+    have = (sorted(p.name for p in root.iterdir() if p.is_dir() and (p / "Annotations").is_dir())
+            if root.is_dir() else [])
     raise VocbenchError(f"{root / ('VOC' + year)}: no such dataset folder for set {spec!r} "
                         f"(found: {', '.join(have) or 'none'})")
 
@@ -59,16 +64,40 @@ def available_splits(folder: Path) -> list[str]:
 def read_split(folder: Path, split: str) -> list[str]:
     """Image ids listed in ``folder/ImageSets/Main/<split>.txt`` (first token of each non-empty line)."""
     path = folder / "ImageSets" / "Main" / f"{split}.txt"
-    if not path.is_file():
+    if not path.exists():  # a FIFO or folder of that name is refused by _open_regular below
         have = available_splits(folder)
         raise VocbenchError(f"{path}: split file not found; splits that exist here: {', '.join(have) or 'none'}")
     ids = []
-    with open(path, encoding="utf-8", errors="replace") as f:
+    with open(_open_regular(str(path), "split file"), encoding="utf-8-sig", errors="replace") as f:  # BOM dropped
         for line in f:
             tok = line.split()
             if tok:
                 ids.append(tok[0])
+    if not ids:
+        warnings.warn(f"{path}: split file lists no image ids", VocbenchWarning, stacklevel=3)
     return ids
+
+
+def _open_regular(path: str, what: str) -> int:
+    """A read-only descriptor of ``path``, refusing FIFOs, devices and folders (they would block or mislead).
+
+    Opened non-blocking so that a FIFO cannot hang the open itself; the flag is cleared again for a regular file.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
+    except IsADirectoryError:
+        raise InputError(f"{path}: {what} is a folder, expected a regular file") from None
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            kind = "a folder" if stat.S_ISDIR(mode) else "a FIFO" if stat.S_ISFIFO(mode) else "a special file"
+            raise InputError(f"{path}: {what} is {kind}, expected a regular file")
+        if hasattr(os, "set_blocking"):
+            os.set_blocking(fd, True)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
 
 
 def _text(elem, tag: str, path: str, default=None, required: bool = False):
@@ -85,10 +114,14 @@ def _number(elem, tag: str, path: str, kind=float, default=None, required: bool 
     if raw is None:
         return default
     try:
-        return kind(raw) if kind is float else int(float(raw))
+        value = float(raw)
     except ValueError:
         line = elem.find(tag).sourceline
         raise InputError(f"{path}:{line}: <{tag}> is {raw!r}, expected a number") from None
+    if not math.isfinite(value) or abs(value) > _MAX_COORD:
+        line = elem.find(tag).sourceline
+        raise InputError(f"{path}:{line}: <{tag}> is {raw!r}, expected a finite number below {_MAX_COORD:g}")
+    return value if kind is float else int(value)
 
 
 def _flag(elem, tag: str, path: str) -> int:
@@ -99,7 +132,7 @@ def _flag(elem, tag: str, path: str) -> int:
 def _parse_one(path: str, class_to_index: dict[str, int]) -> tuple:
     """Parse one annotation file → (size tuple, object rows). Raises InputError with file and line."""
     try:
-        with open(path, "rb") as f:
+        with open(_open_regular(path, "annotation file"), "rb") as f:
             data = f.read()
     except FileNotFoundError:
         raise InputError(f"{path}: annotation file not found (the image id is listed in the split file)") from None
@@ -145,11 +178,15 @@ def _parse_one(path: str, class_to_index: dict[str, int]) -> tuple:
             box = (_number(bb, "xmin", path), _number(bb, "ymin", path), _number(bb, "xmax", path),
                    _number(bb, "ymax", path))
         try:
+            if not math.isfinite(box[0] + box[1] + box[2] + box[3]) or max(map(abs, box)) > _MAX_COORD:
+                raise ValueError  # the checked helpers name the tag, file and line
             difficult = 1 if int(fields.get("difficult") or 0) else 0
             truncated = 1 if int(fields.get("truncated") or 0) else 0
             occ = fields.get("occluded")
             occ = -1 if occ is None or not occ.strip() else (1 if int(occ) else 0)
-        except ValueError:
+        except (ValueError, OverflowError):
+            box = (_number(bb, "xmin", path), _number(bb, "ymin", path), _number(bb, "xmax", path),
+                   _number(bb, "ymax", path))
             difficult, truncated = _flag(obj, "difficult", path), _flag(obj, "truncated", path)
             occ = _number(obj, "occluded", path, kind=int, default=-1, required=False)
             occ = 1 if occ > 0 else occ
@@ -234,29 +271,17 @@ def load_voc(root: str | os.PathLike, sets: Sequence[str] | str, classes: Sequen
             raise InputError(f"{exc.filename}: annotation file not found "
                              f"(the image id is listed in the split file)") from None
         hit = cache_load(key)
-        if hit is not None:
-            ds = _dataset_from_arrays(hit, classes, sets, str(root), image_ids, image_years, image_sets)
+        ds = _dataset_from_cache(hit, classes, sets, str(root), image_ids, image_years, image_sets)
+        if ds is not None:
             _warn_issues(ds.issues)
             return ds
 
-    parsed = _parse_all(paths, class_to_index, progress)
-    n = len(parsed)
-    sizes = np.array([p[0] for p in parsed], dtype=np.int64).reshape(n, 3)
-    counts = np.array([len(p[1]) for p in parsed], dtype=np.int64)
-    rows = [r for p in parsed for r in p[1]]
-    m = len(rows)
-    boxes = np.array([r[1] for r in rows], dtype=np.float64).reshape(m, 4)
-    arrays = {
-        "sizes": sizes,
-        "image_index": np.repeat(np.arange(n, dtype=np.int64), counts),
-        "class_index": np.array([r[0] for r in rows], dtype=np.int64),
-        "boxes": boxes,
-        "difficult": np.array([r[2] for r in rows], dtype=bool),
-        "truncated": np.array([r[3] for r in rows], dtype=bool),
-        "occluded": np.array([r[4] for r in rows], dtype=np.int8),
-        "poses": np.array([r[5] for r in rows], dtype=str) if m else np.zeros(0, dtype="<U1"),
-        "lines": np.array([r[6] for r in rows], dtype=np.int64),
-    }
+    # xmlscan (issue 15): every file the strict byte scanner in io/_voc_scan.py fully validates is read by one
+    # Numba kernel; all other files go through _parse_all (lxml), in order, so results and errors are lxml's.
+    from vocbench.io._voc_scan import scan_voc
+
+    arrays = scan_voc(paths, class_to_index, lambda files: _parse_all(files, class_to_index, progress))
+    _check_finite_arrays(arrays, paths)
     issues = _box_issues(arrays, paths)
     if strict and issues:
         raise InputError(f"{issues[0]} (--strict; {len(issues)} such box(es) in all)")
@@ -266,6 +291,38 @@ def load_voc(root: str | os.PathLike, sets: Sequence[str] | str, classes: Sequen
     ds = _dataset_from_arrays(arrays, classes, sets, str(root), image_ids, image_years, image_sets)
     _warn_issues(ds.issues)
     return ds
+
+
+def _check_finite_arrays(arrays: dict, paths: list[str]) -> None:
+    """Safety net behind every parser: a NaN/inf or absurd coordinate is an error naming the file and line."""
+    b = arrays["boxes"]
+    bad = ~(np.isfinite(b) & (np.abs(b) <= _MAX_COORD)).all(axis=1) if len(b) else np.zeros(0, bool)
+    if bad.any():
+        j = int(np.flatnonzero(bad)[0])
+        raise InputError(f"{paths[arrays['image_index'][j]]}:{arrays['lines'][j]}: box "
+                         f"({', '.join(repr(float(v)) for v in b[j])}) has a non-finite or absurd coordinate")
+
+
+_CACHE_KEYS = {"sizes": 2, "image_index": 1, "class_index": 1, "boxes": 2, "difficult": 1, "truncated": 1,
+               "occluded": 1, "poses": 1, "lines": 1, "issues": 1}
+
+
+def _dataset_from_cache(a: dict | None, classes, sets, root, image_ids, image_years, image_sets) -> Dataset | None:
+    """The cached dataset, or None when the entry is missing, foreign or inconsistent (then it is re-parsed)."""
+    if a is None or set(a) != set(_CACHE_KEYS) or any(a[k].ndim != d for k, d in _CACHE_KEYS.items()):
+        return None
+    n, m = len(image_ids), len(a["boxes"])
+    try:
+        ok = (a["sizes"].shape == (n, 3) and a["boxes"].shape == (m, 4)
+              and all(len(a[k]) == m for k in ("image_index", "class_index", "difficult", "truncated", "occluded",
+                                                "poses", "lines"))
+              and a["image_index"].dtype.kind == "i" and a["class_index"].dtype.kind == "i"
+              and (m == 0 or (0 <= a["image_index"].min() and a["image_index"].max() < n
+                              and 0 <= a["class_index"].min() and a["class_index"].max() < len(classes)))
+              and bool(np.isfinite(a["boxes"]).all()))
+        return _dataset_from_arrays(a, classes, sets, root, image_ids, image_years, image_sets) if ok else None
+    except (TypeError, ValueError):
+        return None
 
 
 def _box_issues(arrays: dict, paths: list[str]) -> list[str]:
