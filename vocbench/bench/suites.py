@@ -333,9 +333,14 @@ def bench_anchors(quick: bool = False, shared: Path | None = None, progress=None
 from vocbench.bench.suite_diagnose import bench_diagnose  # noqa: E402  (it imports default_shared lazily)
 
 SUITES = {"nms": bench_nms, "eval": bench_eval, "io": bench_io, "anchors": bench_anchors, "diagnose": bench_diagnose}
+from vocbench.bench import suite_io  # noqa: E402  (xmlscan: alternating XML rows, start-up rows)
+
+SUITES.update(io=suite_io.bench_io, startup=suite_io.bench_startup)
 
 _GOALS = [
     ("nms", "clusters n=1917", "torchvision CPU (1 thread)", 10.0, "NMS >= 10x torchvision CPU at 1917 boxes"),
+    ("io", "XML parse VOC07+12 trainval (cold)", "xml.etree loop (voc_eval parse_rec)", 2.5,
+     "VOC XML reader >= 2.5x xml.etree loop"),
     ("nms", "clusters n=100000", "torchvision CPU (1 thread)", 50.0, "NMS >= 50x torchvision CPU at 100k boxes"),
     ("eval", "VOC07+VOC12 mAP, YOLOv2 VOC07 test", "faster-coco-eval, IoU 0.5 only", 30.0,
      "VOC07+VOC12 >= 30x faster-coco-eval IoU-0.5 run"),
