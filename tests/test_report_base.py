@@ -40,3 +40,28 @@ def test_report_is_self_contained_and_renders(tmp_path):
 
 def test_svg_is_deterministic():
     assert _figure("same") == _figure("same")
+
+
+def test_plotting_has_no_global_side_effects():
+    """Importing the report modules and drawing a figure leaves matplotlib's global state alone: rcParams as
+    they were, no pyplot, no backend switch; the house style still reaches the SVG (text kept as text)."""
+    import subprocess
+    import sys
+
+    code = """
+import sys, matplotlib
+rc = matplotlib.rcParams  # dict.__getitem__: reading "backend" through rcParams[...] would itself load pyplot
+snap = lambda: {k: dict.__getitem__(rc, k) for k in dict.keys(rc)}
+before = snap()
+import vocbench.report.plots as plots, vocbench.report.dataset, vocbench.report.eval
+after_import = snap()
+fig, ax = plots.new_figure(3, 2)
+ax.plot([0, 1], [0, 1]); ax.set_title("T")
+svg = plots.fig_to_svg(fig)
+after_draw = snap()
+changed = sorted(k for k in before if before[k] != after_import[k] or before[k] != after_draw[k])
+print(changed, "matplotlib.pyplot" in sys.modules, ax.spines["top"].get_visible(),
+      ax.xaxis._major_tick_kw.get("gridOn"), "<text" in svg or "font-size" in svg)
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert out == ["[]", "False", "False", "True", "True"], out

@@ -13,11 +13,13 @@ import os
 from pathlib import Path
 from typing import Sequence
 
+import matplotlib
 import numpy as np
 import pandas as pd
+from matplotlib.patches import Rectangle
 
 from vocbench.report.html import ReportMeta, Section, figure_block, html_block, table_block, text_block, write_report
-from vocbench.report.plots import fig_to_svg, new_figure, plt
+from vocbench.report.plots import fig_to_svg, new_figure
 from vocbench.stats.distances import distribution_distances
 from vocbench.structures import Dataset
 
@@ -38,7 +40,7 @@ COCO_AREA_RANGES = (("small", 0.0, 32.0 ** 2), ("medium", 32.0 ** 2, 96.0 ** 2),
 
 _MAIN = "#2563a6"
 _OTHERS = ("#d9480f", "#2b8a3e", "#7048e8", "#e8590c", "#0b7285")
-_CLUSTER_COLOURS = plt.get_cmap("tab20").colors
+_CLUSTER_COLOURS = matplotlib.colormaps["tab20"].colors
 
 
 # ------------------------------------------------------------------ geometry (display helpers, no statistics)
@@ -283,11 +285,11 @@ def _fig_anchor_grid(analysis) -> str:
     areas = wh[:, 0] * wh[:, 1]
     for idx in (int(np.argmin(areas)), int(np.argmax(areas))):
         w, h = wh[idx] * size
-        ax.add_patch(plt.Rectangle((c - w / 2, c - h / 2), w, h, fill=False, ec="#15aabf", lw=1.2))
+        ax.add_patch(Rectangle((c - w / 2, c - h / 2), w, h, fill=False, ec="#15aabf", lw=1.2))
     g = analysis.grid_size
     for j, (w, h) in enumerate(analysis.anchors_norm * size):
         colour = _CLUSTER_COLOURS[(2 * j) % 20]
-        ax.add_patch(plt.Rectangle((c - w / 2, c - h / 2), w, h, fill=False, ec=colour, lw=1.8))
+        ax.add_patch(Rectangle((c - w / 2, c - h / 2), w, h, fill=False, ec=colour, lw=1.8))
         ax.text(c - w / 2 + 2, c - h / 2 + 2, f"{w / size * g:.2f}×{h / size * g:.2f}", color=colour, fontsize=7,
                 va="top")
     ax.set_xlim(0, size)

@@ -1,17 +1,23 @@
-"""Matplotlib helpers: every figure goes into the HTML as inline SVG (no files beside the report)."""
+"""Matplotlib helpers: every figure goes into the HTML as inline SVG (no files beside the report).
+
+No global state is touched: figures are :class:`matplotlib.figure.Figure` objects rendered by the Agg/SVG
+backends directly (no pyplot, no ``matplotlib.use``), and the house style (:data:`STYLE`) applies through
+:func:`matplotlib.rc_context` only while a figure's axes are made and while it is rendered. Importing this module
+leaves ``matplotlib.rcParams`` as it was.
+"""
 
 from __future__ import annotations
 
 import io
+from typing import Any
 
 import matplotlib
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")  # headless; must precede pyplot
-import matplotlib.pyplot as plt  # noqa: E402
+__all__ = ["STYLE", "fig_to_svg", "new_figure", "plot_style"]
 
-__all__ = ["fig_to_svg", "new_figure", "plt"]
-
-plt.rcParams.update({
+#: The reports' matplotlib style (applied in a context, never globally).
+STYLE: dict[str, Any] = {
     "svg.fonttype": "none",  # keep text as text: smaller and searchable
     "svg.hashsalt": "vocbench",  # deterministic ids → reproducible reports
     "font.size": 9,
@@ -20,19 +26,32 @@ plt.rcParams.update({
     "axes.grid": True,
     "grid.alpha": 0.3,
     "figure.dpi": 100,
-})
+}
 
 
-def new_figure(width: float = 6.0, height: float = 3.6, **kwargs):
-    """A figure and axes of the given size in inches (``plt.subplots`` arguments pass through)."""
-    return plt.subplots(figsize=(width, height), **kwargs)
+def plot_style():
+    """A context manager applying :data:`STYLE` (e.g. around code that adds text to a figure)."""
+    return matplotlib.rc_context(STYLE)
 
 
-def fig_to_svg(fig) -> str:
-    """Render ``fig`` as an inline ``<svg>`` element (XML prolog and DOCTYPE stripped) and close it."""
+def new_figure(width: float = 6.0, height: float = 3.6, **kwargs: Any) -> tuple[Figure, Any]:
+    """A figure and its axes of the given size in inches, in the house style.
+
+    ``kwargs`` go to :meth:`Figure.subplots` (``ncols``, ``squeeze``, ...); ``layout`` goes to the figure.
+    Returns ``(figure, axes)`` like ``plt.subplots``; the figure is not registered with pyplot.
+    """
+    layout = kwargs.pop("layout", None)
+    with plot_style():
+        fig = Figure(figsize=(width, height), layout=layout)
+        axes = fig.subplots(**kwargs)
+    return fig, axes
+
+
+def fig_to_svg(fig: Figure) -> str:
+    """Render ``fig`` as an inline ``<svg>`` element (XML prolog and DOCTYPE stripped), in the house style."""
     buf = io.StringIO()
-    fig.savefig(buf, format="svg", bbox_inches="tight", metadata={"Date": None})
-    plt.close(fig)
+    with plot_style():
+        fig.savefig(buf, format="svg", bbox_inches="tight", metadata={"Date": None})
     svg = buf.getvalue()
     start = svg.find("<svg")
     svg = svg[start:]
