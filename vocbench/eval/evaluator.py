@@ -8,10 +8,9 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from vocbench.errors import VocbenchWarning
+from vocbench.errors import InputError, VocbenchWarning
 from vocbench.eval._kernels import ap_voc07_kernel, ap_voc12_kernel, best_f1_kernel, pr_curve_kernel
-from vocbench.eval.matching import (check_iou_threshold, get_protocol, group_for_voc, match_grouped,
-                                    validate_detections)
+from vocbench.eval.matching import check_iou_threshold, get_protocol, group_for_voc, match_grouped, validate_detections
 from vocbench.eval.results import METRICS, VOC_METRICS, EvalResult, VocScores
 from vocbench.structures import Dataset, Detections
 
@@ -19,10 +18,16 @@ __all__ = ["evaluate", "as_detections"]
 
 
 def as_detections(dataset: Dataset, detections) -> Detections:
-    """Accept :class:`Detections`, a DataFrame (columns of :func:`vocbench.read_detections`) or a mapping of arrays
-    ``image_index``, ``class_index``, ``scores``, ``boxes`` (float64[N, 4] VOC pixels)."""
+    """Accept :class:`Detections`, a DataFrame (columns of :func:`vocbench.read_detections`), a mapping of arrays
+    ``image_index``, ``class_index``, ``scores``, ``boxes`` (float64[N, 4] VOC pixels), or a list of per-image
+    dicts ``{"boxes", "scores", "labels"}`` (torchmetrics style, numpy or torch; entry ``i`` = image ``i`` unless
+    it has an ``"image_id"``; see :func:`vocbench.eval.accumulate.detections_from_list`)."""
     if isinstance(detections, Detections):
         return detections
+    if isinstance(detections, (list, tuple)) and all(isinstance(d, Mapping) for d in detections):
+        from vocbench.eval.accumulate import detections_from_list
+
+        return detections_from_list(dataset, detections)
     if isinstance(detections, pd.DataFrame):
         from vocbench.io.detections import read_detections
 
@@ -34,7 +39,8 @@ def as_detections(dataset: Dataset, detections) -> Detections:
         return Detections(image_index=detections["image_index"], class_index=detections["class_index"],
                           scores=detections["scores"], boxes=detections["boxes"],
                           source=str(detections.get("source", "arrays")))
-    raise TypeError(f"detections must be Detections, a DataFrame or a mapping of arrays, got {type(detections)}")
+    raise TypeError(f"detections must be Detections, a DataFrame, a mapping of arrays or a list of per-image "
+                    f"dicts, got {type(detections)}")
 
 
 def _normalise_metrics(metrics) -> tuple[str, ...]:
@@ -54,8 +60,8 @@ def _normalise_metrics(metrics) -> tuple[str, ...]:
 def _normalise_ious(iou) -> tuple[float, ...]:
     values = [iou] if np.isscalar(iou) else list(iou)
     out: list[float] = []
-    for t in values:
-        t = check_iou_threshold(t)
+    for raw in values:
+        t = check_iou_threshold(float(raw))  # type: ignore[arg-type]
         if t not in out:
             out.append(t)
     if not out:
@@ -78,8 +84,8 @@ def evaluate(dataset: Dataset, detections, metrics: Sequence[str] | str = ("voc0
 
     Args:
         dataset: the ground truth.
-        detections: :class:`~vocbench.structures.Detections`, a DataFrame or a mapping of arrays
-            (:func:`as_detections`).
+        detections: :class:`~vocbench.structures.Detections`, a DataFrame, a mapping of arrays or a list of
+            per-image dicts ``{"boxes", "scores", "labels"}`` (:func:`as_detections`).
         metrics: any of ``"voc07"``, ``"voc12"``, ``"coco"``; default ``("voc07", "voc12")``.
         protocol: ``"devkit"`` (default; IoU >= threshold, MATLAB 11-point thresholds) or ``"voc_eval"``
             (IoU > threshold, numpy thresholds).
@@ -94,6 +100,9 @@ def evaluate(dataset: Dataset, detections, metrics: Sequence[str] | str = ("voc0
     metrics = _normalise_metrics(metrics)
     proto = get_protocol(protocol)
     ious = _normalise_ious(iou)
+    if dataset.num_images == 0:
+        raise InputError(f"{dataset.root or 'dataset'}: the evaluated set {list(dataset.sets)} has no images; "
+                         "nothing to score")
     dets = as_detections(dataset, detections)
     validate_detections(dataset, dets)
     messages: list[str] = []

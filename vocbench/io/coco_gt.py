@@ -1,0 +1,181 @@
+"""COCO-format ground truth (``instances.json``) → :class:`~vocbench.structures.Dataset`.
+
+Reading convention (the inverse of :func:`vocbench.io.coco.export_coco`, so an export reads back bit for bit):
+
+* classes: the ``categories`` sorted by ``id`` (category order = class order); detections' ``category_id`` are
+  matched against these ids.
+* images: the ``images`` list in file order; the image id of the dataset is the ``file_name`` stem (the COCO
+  ``id`` as text when stems repeat); widths/heights from the entry. Detections' ``image_id`` are matched against
+  the COCO ids.
+* annotations: ``bbox = [x, y, w, h]`` → VOC pixels ``(x + 1, y + 1, x + w, y + h)``; ``iscrowd`` → difficult
+  (ignored by the VOC metrics, crowd regions for the COCO metric), ``ignore: 1`` (some converters) as well.
+  ``area`` and ``segmentation`` are not carried (vocbench's COCO metric measures the box area, as for the export).
+
+Bad input raises :class:`~vocbench.errors.InputError` naming the file and the entry (JSON has no useful lines
+once parsed; a syntax error names its line).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import weakref
+from pathlib import Path
+
+import numpy as np
+
+from vocbench.errors import InputError
+from vocbench.structures import Dataset
+
+__all__ = ["load_coco_gt", "remap_coco_ids", "coco_ids"]
+
+#: Dataset → (image ids int64[I], category ids int64[C]) for sets whose COCO ids are not simply 1..I / 1..C.
+_COCO_IDS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def coco_ids(dataset: Dataset) -> tuple[np.ndarray, np.ndarray] | None:
+    """The original COCO (image ids, category ids) of a dataset read by :func:`load_coco_gt`, else None."""
+    return _COCO_IDS.get(dataset)
+
+
+def remap_coco_ids(dataset: Dataset, image_ids: np.ndarray, category_ids: np.ndarray, path,
+                   ignore_unknown: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """COCO results ids → the 1-based positions the COCO results reader expects (identity for other datasets).
+
+    Unknown category ids raise; unknown image ids raise unless ``ignore_unknown`` (they become 0, which the
+    reader drops with a warning).
+    """
+    ids = _COCO_IDS.get(dataset)
+    if ids is None:
+        return image_ids, category_ids
+    img_ids, cat_ids = ids
+
+    def positions(values: np.ndarray, table: np.ndarray) -> np.ndarray:
+        order = np.argsort(table, kind="stable")
+        sorted_ids = table[order]
+        pos = np.searchsorted(sorted_ids, values)
+        pos_c = np.minimum(pos, len(table) - 1) if len(table) else pos
+        found = (pos < len(table)) & (sorted_ids[pos_c] == values) if len(table) else np.zeros(len(values), bool)
+        return np.where(found, order[pos_c] + 1, 0).astype(np.int64)
+
+    cat = positions(np.asarray(category_ids, np.int64), cat_ids)
+    if (cat == 0).any():
+        r = int(np.flatnonzero(cat == 0)[0])
+        raise InputError(f"{path}: result {r}: category_id {int(category_ids[r])} is not a category of the "
+                         f"ground truth (ids {', '.join(str(int(c)) for c in cat_ids[:30])})")
+    img = positions(np.asarray(image_ids, np.int64), img_ids)
+    if (img == 0).any() and not ignore_unknown:
+        r = int(np.flatnonzero(img == 0)[0])
+        raise InputError(f"{path}: result {r}: image_id {int(image_ids[r])} is not an image of the ground truth "
+                         f"{list(dataset.sets)} (use --ignore-unknown-images to drop such detections)")
+    return img, cat
+
+
+def _int(v, where: str, field: str) -> int:
+    if type(v) is int or (type(v) is float and v.is_integer()):
+        return int(v)
+    raise InputError(f"{where}: {field} {v!r} is not an integer")
+
+
+def load_coco_gt(path: str | os.PathLike, classes=None) -> Dataset:
+    """Read a COCO ``instances.json`` as a :class:`Dataset` (see the module docstring for the convention).
+
+    Args:
+        path: the JSON file (``images``, ``annotations``, ``categories``).
+        classes: optional class names; when given they must be the category names in id order.
+
+    Raises:
+        InputError: not JSON, missing keys, an annotation on an unknown image or category, a bad bbox.
+    """
+    path = Path(path)
+    try:
+        with open(path, encoding="utf-8") as fh:
+            data = json.load(fh)
+    except json.JSONDecodeError as exc:
+        raise InputError(f"{path}: line {exc.lineno}: not valid JSON ({exc.msg})") from None
+    except UnicodeDecodeError:
+        raise InputError(f"{path}: not a UTF-8 JSON file") from None
+    if not isinstance(data, dict) or not all(isinstance(data.get(k), list) for k in ("images", "categories")):
+        raise InputError(f"{path}: expected a COCO ground-truth object with lists 'images', 'annotations' and "
+                         "'categories' (a results list is detections: pass it to --dets)")
+    anns = data.get("annotations") or []
+    if not isinstance(anns, list):
+        raise InputError(f"{path}: 'annotations' is not a list")
+
+    cats = []
+    for k, c in enumerate(data["categories"]):
+        if not isinstance(c, dict) or "id" not in c or "name" not in c:
+            raise InputError(f"{path}: categories[{k}]: expected {{id, name}}, got {str(c)[:80]}")
+        cats.append((_int(c["id"], f"{path}: categories[{k}]", "id"), str(c["name"])))
+    cats.sort(key=lambda t: t[0])
+    cat_ids = np.array([c[0] for c in cats], np.int64)
+    names = tuple(c[1] for c in cats)
+    if len(set(cat_ids.tolist())) != len(cat_ids):
+        raise InputError(f"{path}: repeated category ids")
+    if len(set(names)) != len(names) or not names:
+        raise InputError(f"{path}: category names are empty or repeated: {list(names)[:20]}")
+    if classes is not None and tuple(classes) != names:
+        raise InputError(f"{path}: categories {list(names)} differ from the requested classes {list(classes)}")
+
+    img_ids = np.empty(len(data["images"]), np.int64)
+    stems, widths, heights = [], [], []
+    for i, im in enumerate(data["images"]):
+        where = f"{path}: images[{i}]"
+        if not isinstance(im, dict) or not all(k in im for k in ("id", "width", "height")):
+            raise InputError(f"{where}: expected {{id, file_name, width, height}}, got {str(im)[:80]}")
+        img_ids[i] = _int(im["id"], where, "id")
+        w, h = _int(im["width"], where, "width"), _int(im["height"], where, "height")
+        if w <= 0 or h <= 0:
+            raise InputError(f"{where}: image size {w}x{h}, expected positive width and height")
+        widths.append(w)
+        heights.append(h)
+        stems.append(Path(str(im.get("file_name") or im["id"])).stem)
+    if len(set(img_ids.tolist())) != len(img_ids):
+        raise InputError(f"{path}: repeated image ids")
+    if len(set(stems)) != len(stems):
+        stems = [str(int(v)) for v in img_ids]
+    img_pos = {int(v): i for i, v in enumerate(img_ids.tolist())}
+    cat_pos = {int(v): k for k, v in enumerate(cat_ids.tolist())}
+
+    m = len(anns)
+    image_index = np.empty(m, np.int64)
+    class_index = np.empty(m, np.int64)
+    difficult = np.zeros(m, bool)
+    boxes = np.empty((m, 4), np.float64)
+    for j, a in enumerate(anns):
+        where = f"{path}: annotations[{j}]"
+        if not isinstance(a, dict) or not all(k in a for k in ("image_id", "category_id", "bbox")):
+            raise InputError(f"{where}: expected {{image_id, category_id, bbox}}, got {str(a)[:80]}")
+        im = img_pos.get(_int(a["image_id"], where, "image_id"))
+        if im is None:
+            raise InputError(f"{where}: image_id {a['image_id']} is not in 'images'")
+        ck = cat_pos.get(_int(a["category_id"], where, "category_id"))
+        if ck is None:
+            raise InputError(f"{where}: category_id {a['category_id']} is not in 'categories'")
+        bb = a["bbox"]
+        if (not isinstance(bb, list) or len(bb) != 4
+                or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in bb)):
+            raise InputError(f"{where}: bbox {str(bb)[:60]} is not [x, y, w, h] numbers")
+        boxes[j] = bb
+        image_index[j] = im
+        class_index[j] = ck
+        difficult[j] = bool(a.get("iscrowd", 0)) or bool(a.get("ignore", 0))
+    if not np.isfinite(boxes).all():
+        j = int(np.flatnonzero(~np.isfinite(boxes).all(axis=1))[0])
+        raise InputError(f"{path}: annotations[{j}]: bbox has NaN or infinite values")
+    from vocbench.io.coco import xywh_to_voc_boxes
+
+    order = np.argsort(image_index, kind="stable")  # Dataset objects are grouped by image, file order within
+    vboxes = xywh_to_voc_boxes(boxes[order]) if m else np.zeros((0, 4))
+    ds = Dataset.from_arrays(image_ids=stems, widths=np.array(widths, np.int64), heights=np.array(heights, np.int64),
+                             image_index=image_index[order], class_index=class_index[order], boxes=vboxes,
+                             difficult=difficult[order], classes=names, sets=(path.stem,), root=str(path),
+                             image_years=[path.stem] * len(stems))
+    identity = (np.array_equal(img_ids, np.arange(1, len(img_ids) + 1))
+                and np.array_equal(cat_ids, np.arange(1, len(cat_ids) + 1)))
+    if not identity:
+        _COCO_IDS[ds] = (img_ids, cat_ids)
+    from vocbench.io.gt import IMAGE_FILES
+
+    IMAGE_FILES[ds] = [Path(str(im.get("file_name") or f"{im['id']}.jpg")) for im in data["images"]]
+    return ds
