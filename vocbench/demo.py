@@ -499,6 +499,7 @@ def run_demo(out: str | os.PathLike = "demo_out", *, images: int | None = None, 
         cmd += f" --voc {voc_root}"
     elif not use_voc:
         cmd += " --no-voc"
+    cmd += " --quick" * quick + " --no-models" * (not models) + " --no-speed" * (not speed)
     total = time.perf_counter() - total_start
     entries = [IndexEntry(r.title, Path(os.path.relpath(r.path, out)).as_posix(), r.description, r.seconds)
                for r in steps.reports]

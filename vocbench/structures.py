@@ -6,11 +6,14 @@ One flat array per field, never one Python object per box (STYLE.md §2). Boxes 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
+
+if TYPE_CHECKING:  # pandas is imported by the table methods only (keeps `import vocbench` light)
+    import pandas as pd
 
 __all__ = ["VOC_CLASSES", "Dataset", "Detections"]
 
@@ -149,16 +152,35 @@ class Dataset:
             raise KeyError(f"{set_spec!r} is not one of the loaded sets {list(self.sets)}")
         return self.subset_images(self.image_sets == self.sets.index(set_spec))
 
+    def to_pandas(self, table: str = "objects") -> pd.DataFrame:
+        """The dataset as a table: ``"objects"`` (one row per object, with its image id and class name; the
+        default) or ``"images"`` (one row per image: id, year, set, width, height, depth)."""
+        if table == "objects":
+            return self._objects_frame()
+        if table == "images":
+            return self._images_frame()
+        raise ValueError(f"table must be 'objects' or 'images', got {table!r}")
+
     def images_table(self) -> pd.DataFrame:
-        """One row per image: id, year, set, width, height, depth."""
+        """Alias of ``to_pandas("images")``."""
+        return self._images_frame()
+
+    def objects_table(self) -> pd.DataFrame:
+        """Alias of ``to_pandas("objects")``."""
+        return self._objects_frame()
+
+    def _images_frame(self) -> pd.DataFrame:
+        import pandas as pd
+
         return pd.DataFrame({
             "image_id": self.image_ids, "year": self.image_years,
             "set": np.asarray(self.sets, dtype=object)[self.image_sets] if self.sets else [],
             "width": self.widths, "height": self.heights, "depth": self.depths,
         })
 
-    def objects_table(self) -> pd.DataFrame:
-        """One row per object with its image id and class name."""
+    def _objects_frame(self) -> pd.DataFrame:
+        import pandas as pd
+
         return pd.DataFrame({
             "image_index": self.image_index, "image_id": self.image_ids[self.image_index],
             "class": np.asarray(self.classes, dtype=object)[self.class_index],
@@ -224,8 +246,73 @@ class Detections:
     def __repr__(self) -> str:
         return f"Detections(n={len(self)}, source={self.source!r})"
 
+    # ------------------------------------------------------------------ selection (as supervision's Detections)
+    def __getitem__(self, key: Any) -> Detections:
+        """The detections selected by ``key``: a boolean mask of length ``len(self)``, a slice, an integer array
+        of row indices (any order, repeats allowed) or one integer. Always returns :class:`Detections`."""
+        if isinstance(key, (int, np.integer)) and not isinstance(key, (bool, np.bool_)):
+            n = len(self)
+            if not -n <= int(key) < n:
+                raise IndexError(f"detection index {int(key)} is out of range for {n} detections")
+            key = [int(key)]
+        if isinstance(key, slice):
+            rows: Any = key
+        else:
+            rows = np.asarray(key)
+            if rows.dtype == bool:
+                if rows.shape != (len(self),):
+                    raise IndexError(f"boolean mask has shape {rows.shape}, expected ({len(self)},)")
+            elif rows.size == 0:
+                rows = rows.astype(np.int64)
+            elif not np.issubdtype(rows.dtype, np.integer):
+                raise TypeError(f"Detections can be indexed by a boolean mask, a slice or integers, not "
+                                f"{rows.dtype}")
+        return Detections(self.image_index[rows], self.class_index[rows], self.scores[rows], self.boxes[rows],
+                          source=self.source)
+
+    def filter(self, mask: Any = None, *, min_score: float | None = None, classes: Iterable[int] | None = None,
+               images: Iterable[int] | None = None) -> Detections:
+        """The detections that pass every given condition (AND): ``mask`` (boolean, length ``len(self)``),
+        ``scores >= min_score``, ``class_index`` in ``classes``, ``image_index`` in ``images``. Order is kept."""
+        keep = np.ones(len(self), bool)
+        if mask is not None:
+            m = np.asarray(mask)
+            if m.dtype != bool or m.shape != (len(self),):
+                raise ValueError(f"mask must be boolean of shape ({len(self)},), got {m.dtype} {m.shape}")
+            keep &= m
+        if min_score is not None:
+            keep &= self.scores >= float(min_score)
+        if classes is not None:
+            keep &= np.isin(self.class_index, np.fromiter(classes, np.int64))
+        if images is not None:
+            keep &= np.isin(self.image_index, np.fromiter(images, np.int64))
+        return self[keep]
+
+    @classmethod
+    def empty(cls, source: str = "") -> Detections:
+        """No detections."""
+        return cls(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0), np.zeros((0, 4)), source=source)
+
+    @classmethod
+    def concat(cls, parts: Iterable[Detections], source: str | None = None) -> Detections:
+        """All detections of ``parts`` in order (for the same dataset). ``source`` defaults to the parts' sources
+        joined with ``+`` (duplicates removed)."""
+        parts = list(parts)
+        if not parts:
+            return cls.empty(source or "")
+        if source is None:
+            source = "+".join(dict.fromkeys(p.source for p in parts if p.source))
+        return cls(np.concatenate([p.image_index for p in parts]), np.concatenate([p.class_index for p in parts]),
+                   np.concatenate([p.scores for p in parts]), np.concatenate([p.boxes for p in parts]),
+                   source=source)
+
+    def is_empty(self) -> bool:
+        return len(self) == 0
+
     def to_pandas(self, dataset: Dataset | None = None) -> pd.DataFrame:
         """Rows of image, class, score and box; ids and class names when ``dataset`` is given."""
+        import pandas as pd
+
         df = pd.DataFrame({"image_index": self.image_index, "class_index": self.class_index, "score": self.scores,
                            "xmin": self.boxes[:, 0], "ymin": self.boxes[:, 1], "xmax": self.boxes[:, 2],
                            "ymax": self.boxes[:, 3]})
