@@ -29,8 +29,9 @@ def test_report_on_small_data_renders(tmp_path):
     path = write_eval_report(tmp_path / "eval.html", ds, result, detections=dets)
     html = path.read_text()
     assert "<script src" not in html and "<link" not in html
-    # one PR curve per class + AP bars + error bars + F1 bars + COCO curve
-    assert html.count("<svg") == len(ds.classes) + 4
+    # one PR curve per class + AP bars + error bars + F1 bars + COCO curve + diagnosis (pie, dAP bars, sensitivity,
+    # confusion)
+    assert html.count("<svg") == len(ds.classes) + 4 + 4
     assert "0.75" in html and "AP@[.5:.95]" in html
     assert_renders(path, ["Summary", "Per-class results", "Precision-recall curves", "Errors", "IoU thresholds",
                           "COCO protocol", "Mean average precision"], min_svgs=24)

@@ -210,4 +210,10 @@ def write_eval_report(path: str | os.PathLike, dataset: Dataset, result: EvalRes
                              "Metrics": ", ".join(result.metrics),
                              "Detections": str(result.num_detections)})
     title = title or f"Detection evaluation: {Path(src).name}"
-    return write_report(path, title, eval_sections(dataset, result), meta)
+    sections = eval_sections(dataset, result)
+    if detections is not None and result.voc:  # the diagnosis (TIDE errors, sensitivity, confusion, gallery)
+        from vocbench.report.diagnose import diagnosis_eval_sections
+
+        sections += diagnosis_eval_sections(dataset, detections, protocol=result.protocol,
+                                            iou=result.voc[0].iou_threshold)
+    return write_report(path, title, sections, meta)
