@@ -1,0 +1,591 @@
+"""``compare``: image-bootstrap confidence intervals, paired tests and ranking stability for several detectors.
+
+Method (all numbers reproducible from ``seed``):
+
+* **Image bootstrap.** A replicate draws the I images of the set with replacement (``numpy.random.default_rng(seed)
+  .integers(0, I, I)``, in chunks of :data:`CHUNK` replicates) and is scored as the resampled set would be by
+  :func:`vocbench.evaluate`: image ``i`` drawn ``w_i`` times counts as ``w_i`` distinct images. Matching never
+  crosses images, so each model is matched once and a replicate re-weights the matched detections (weighted
+  TP/FP cumulative sums, weighted positives; COCO's 100-detection cut is per image and so per copy). Exact, not
+  an approximation: replicate ``r`` equals ``evaluate`` on the set that lists image ``i`` ``w_i`` times (copies
+  next to each other) and repeats every detection line once per copy right after itself (tests check this to
+  1e-12 under VOC07, VOC12 and COCO; detection order only matters on tied scores).
+* **Intervals.** Percentile intervals (``numpy.nanquantile``, linear interpolation) of the replicates at
+  ``confidence``; a replicate where a class has no positive leaves that class out of its mAP, as ``evaluate``
+  does, and out of that class's interval (counted in :attr:`Comparison.warnings`).
+* **Paired comparison.** All models share each replicate's resample; a pair ``(a, b)`` gets ``diff = b - a``, the
+  percentile interval of the replicate differences and the two-sided bootstrap p-value
+  (:func:`vocbench.compare.stats.bootstrap_p_value`); per class the same, with Holm's step-down correction over
+  the classes of the pair and metric; "significant" means p < 1 - confidence. ``detectable_diff`` is half the
+  width of the difference's interval: the smallest difference this test set resolves at that confidence.
+* **Ranking stability.** Leaderboards by the point estimates under every metric and, for VOC metrics, both
+  protocols (devkit and voc_eval), Kendall's tau-b between them; per bootstrapped metric, how often the top model
+  of a replicate differs from the point estimate's, each model's share of replicates on top and the mean tau-b
+  between a replicate's scores and the point scores.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import warnings
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from vocbench.compare._kernels import coco_bootstrap_kernel, voc_bootstrap_kernel, weights_from_draws_kernel
+from vocbench.compare.prepare import CocoInputs, VocInputs, prepare_coco, prepare_voc
+from vocbench.compare.stats import bootstrap_p_value, holm, kendall_tau, percentile_interval
+from vocbench.errors import InputError, VocbenchWarning
+from vocbench.eval.coco import COCO_REC_THRESHOLDS
+from vocbench.eval.evaluator import as_detections, evaluate
+from vocbench.eval.matching import check_iou_threshold, get_protocol, validate_detections
+from vocbench.eval.results import METRICS, VOC_METRICS, EvalResult
+from vocbench.structures import Dataset, Detections
+
+__all__ = ["compare", "Comparison", "ModelScore", "PairDiff", "RankStability", "bootstrap_weights",
+           "bootstrap_memory_bytes", "MIN_BOOTSTRAP", "MAX_BOOTSTRAP_BYTES", "CHUNK"]
+
+#: Fewest replicates accepted (percentile intervals at 95% need a few hundred).
+MIN_BOOTSTRAP = 100
+#: Largest memory the bootstrap may need (replicate tables + one chunk of weights), bytes.
+MAX_BOOTSTRAP_BYTES = 4 * 1024 ** 3
+#: Replicates drawn and scored per kernel call.
+CHUNK = 256
+
+_LABELS = {"voc07": "VOC07 mAP", "voc12": "VOC12 mAP", "coco": "COCO AP@[.5:.95]"}
+
+
+# ------------------------------------------------------------------------------------------------ resampling
+def _weight_chunks(num_images: int, bootstrap: int, seed: int):
+    rng = np.random.default_rng(seed)
+    for start in range(0, bootstrap, CHUNK):
+        b = min(CHUNK, bootstrap - start)
+        draws = rng.integers(0, num_images, size=(b, num_images), dtype=np.int64)
+        yield start, weights_from_draws_kernel(draws, num_images)
+
+
+def bootstrap_weights(num_images: int, bootstrap: int, seed: int = 0) -> np.ndarray:
+    """int32[R, I] image multiplicities of the R replicates :func:`compare` uses for this seed (row r: how often
+    each image was drawn; every row sums to I)."""
+    out = np.empty((bootstrap, num_images), np.int32)
+    for start, w in _weight_chunks(num_images, bootstrap, seed):
+        out[start:start + len(w)] = w
+    return out
+
+
+def bootstrap_memory_bytes(bootstrap: int, num_images: int, num_models: int, num_metrics: int,
+                           num_classes: int) -> int:
+    """Bytes the bootstrap needs: the replicate tables (float64 per replicate, model, metric and class + mAP) and
+    one chunk of draws (int64) and weights (int32)."""
+    tables = bootstrap * num_models * num_metrics * (num_classes + 1) * 8
+    return int(tables + min(bootstrap, CHUNK) * num_images * 12)
+
+
+def _fmt_bytes(n: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB", "PiB"):
+        if n < 1024 or unit == "PiB":
+            return f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} PiB"  # pragma: no cover
+
+
+# ------------------------------------------------------------------------------------------------ results
+@dataclass(frozen=True, eq=False)
+class ModelScore:
+    """One model under one metric: the point estimate with its percentile interval, overall and per class.
+
+    Attributes:
+        name, metric: model name, ``"voc07"``/``"voc12"``/``"coco"``.
+        value: mAP (COCO: AP@[.5:.95]) of the full set, exactly :func:`vocbench.evaluate`'s.
+        ci: (lo, hi) percentile interval.
+        per_class: float64[C] AP per class (NaN without positives). per_class_ci: float64[2, C].
+    """
+
+    name: str
+    metric: str
+    value: float
+    ci: tuple[float, float]
+    per_class: np.ndarray
+    per_class_ci: np.ndarray
+
+
+@dataclass(frozen=True, eq=False)
+class PairDiff:
+    """Paired difference ``b - a`` under one metric.
+
+    Attributes:
+        a, b, metric: the pair and metric.
+        diff: point difference of the mAP. ci: its percentile interval. p_value: two-sided bootstrap p-value.
+        detectable: half the width of ``ci`` (the smallest difference the set resolves at the confidence).
+        significant: p_value < 1 - confidence.
+        per_class_diff, per_class_p, per_class_p_holm: float64[C]; per_class_ci: float64[2, C];
+        per_class_significant: bool[C] (Holm-adjusted p < 1 - confidence).
+    """
+
+    a: str
+    b: str
+    metric: str
+    diff: float
+    ci: tuple[float, float]
+    p_value: float
+    detectable: float
+    significant: bool
+    per_class_diff: np.ndarray
+    per_class_ci: np.ndarray
+    per_class_p: np.ndarray
+    per_class_p_holm: np.ndarray
+    per_class_significant: np.ndarray
+
+
+@dataclass(frozen=True, eq=False)
+class RankStability:
+    """Leaderboards across metrics and protocols, and how stable the top of the board is under resampling.
+
+    Attributes:
+        leaderboards: key (``"voc07/devkit"``, ``"voc07/voc_eval"``, ..., ``"coco"``) → model names, best first.
+        scores: key → {model: point score}.
+        kendall_tau: ``"key1 vs key2"`` → Kendall's tau-b between the two boards' scores.
+        top_change: metric → share of replicates whose best model differs from the point estimate's.
+        p_top: metric → {model: share of replicates where it is best}.
+        replicate_tau: metric → mean tau-b between a replicate's scores and the point scores.
+    """
+
+    leaderboards: dict
+    scores: dict
+    kendall_tau: dict
+    top_change: dict
+    p_top: dict
+    replicate_tau: dict
+
+    def to_dict(self) -> dict:
+        return {"leaderboards": {k: list(v) for k, v in self.leaderboards.items()}, "scores": self.scores,
+                "kendall_tau": self.kendall_tau, "top_change": self.top_change, "p_top": self.p_top,
+                "replicate_tau": self.replicate_tau}
+
+
+@dataclass(frozen=True, eq=False)
+class Comparison:
+    """Everything :func:`compare` measured (frozen). JSON layout of :meth:`to_dict`::
+
+        {"models": {name: {metric: {"mAP", "ci": [lo, hi], "per_class": {cls: {"AP", "ci"}}}}},
+         "pairs": [{"a", "b", "metric", "diff", "ci", "p_value", "detectable_diff", "significant",
+                    "per_class": {cls: {"diff", "ci", "p_value", "p_holm", "significant"}}}],
+         "rank_stability": {"leaderboards", "scores", "kendall_tau", "top_change", "p_top", "replicate_tau"},
+         "bootstrap": R, "seed": S, "confidence", "method", "protocol", "iou_threshold", "num_images",
+         "num_detections", "warnings"}
+
+    Attributes:
+        names, classes, metrics: models (input order), class names, metrics compared.
+        protocol, iou_threshold: VOC conventions (COCO ignores them).
+        bootstrap, seed, confidence: the resampling settings.
+        num_images: images of the set. num_detections: per model.
+        point: float64[K, M] point mAP per metric and model. point_per_class: float64[K, M, C].
+        replicates: float64[K, R, M] replicate mAP. replicates_per_class: float64[K, R, M, C].
+        models, pairs, rank_stability: the summaries (:class:`ModelScore`, :class:`PairDiff`, :class:`RankStability`).
+        results: model → :class:`~vocbench.eval.results.EvalResult` of the VOC metrics (PR curves for reports).
+        warnings: what was flagged (classes without positives in some replicates, ...).
+    """
+
+    names: tuple[str, ...]
+    classes: tuple[str, ...]
+    metrics: tuple[str, ...]
+    protocol: str
+    iou_threshold: float
+    bootstrap: int
+    seed: int
+    confidence: float
+    num_images: int
+    num_detections: dict
+    point: np.ndarray
+    point_per_class: np.ndarray
+    replicates: np.ndarray
+    replicates_per_class: np.ndarray
+    models: tuple[ModelScore, ...]
+    pairs: tuple[PairDiff, ...]
+    rank_stability: RankStability
+    results: dict = field(default_factory=dict)
+    warnings: tuple[str, ...] = ()
+    method: str = ("image bootstrap (resample images with replacement; match once, re-weight); percentile "
+                   "intervals; two-sided bootstrap p-values; Holm-corrected per-class tests")
+
+    # -------------------------------------------------------------- access
+    def score(self, name: str, metric: str) -> ModelScore:
+        for m in self.models:
+            if m.name == name and m.metric == metric:
+                return m
+        raise KeyError(f"no score for model {name!r} under {metric!r}")
+
+    def pair(self, a: str, b: str, metric: str) -> PairDiff:
+        """The pair ``(a, b)`` (either order; ``diff`` is then negated accordingly by the caller)."""
+        for p in self.pairs:
+            if p.metric == metric and {p.a, p.b} == {a, b}:
+                return p
+        raise KeyError(f"no pair {a!r}/{b!r} under {metric!r}")
+
+    # -------------------------------------------------------------- export
+    def to_dict(self) -> dict:
+        """The JSON layout of the class docstring (NaN stays float NaN; the CLI writes it as null)."""
+        cls = self.classes
+        models: dict = {n: {} for n in self.names}
+        for m in self.models:
+            models[m.name][m.metric] = {
+                "mAP": m.value, "ci": [float(m.ci[0]), float(m.ci[1])],
+                "per_class": {c: {"AP": float(m.per_class[k]),
+                                  "ci": [float(m.per_class_ci[0, k]), float(m.per_class_ci[1, k])]}
+                              for k, c in enumerate(cls)}}
+        pairs = []
+        for p in self.pairs:
+            pairs.append({
+                "a": p.a, "b": p.b, "metric": p.metric, "diff": p.diff, "ci": [float(p.ci[0]), float(p.ci[1])],
+                "p_value": p.p_value, "detectable_diff": p.detectable, "significant": p.significant,
+                "per_class": {c: {"diff": float(p.per_class_diff[k]),
+                                  "ci": [float(p.per_class_ci[0, k]), float(p.per_class_ci[1, k])],
+                                  "p_value": float(p.per_class_p[k]), "p_holm": float(p.per_class_p_holm[k]),
+                                  "significant": bool(p.per_class_significant[k])} for k, c in enumerate(cls)}})
+        return {"models": models, "pairs": pairs, "rank_stability": self.rank_stability.to_dict(),
+                "bootstrap": self.bootstrap, "seed": self.seed, "confidence": self.confidence,
+                "method": self.method, "protocol": self.protocol, "iou_threshold": self.iou_threshold,
+                "num_images": self.num_images, "num_detections": dict(self.num_detections),
+                "warnings": list(self.warnings)}
+
+    def to_pandas(self) -> pd.DataFrame:
+        """The leaderboard: one row per (metric, model) with the point value, its interval and the share of
+        replicates where the model is best."""
+        rows = []
+        for m in self.models:
+            rows.append({"metric": m.metric, "model": m.name, "mAP": m.value, "ci_lo": m.ci[0], "ci_hi": m.ci[1],
+                         "p_top": self.rank_stability.p_top.get(m.metric, {}).get(m.name, float("nan"))})
+        return pd.DataFrame(rows).set_index(["metric", "model"])
+
+    def pairs_frame(self) -> pd.DataFrame:
+        """One row per (metric, pair): diff = b - a, its interval, p-value, detectable difference."""
+        return pd.DataFrame([{"metric": p.metric, "a": p.a, "b": p.b, "diff": p.diff, "ci_lo": p.ci[0],
+                              "ci_hi": p.ci[1], "p_value": p.p_value, "detectable_diff": p.detectable,
+                              "significant": p.significant} for p in self.pairs])
+
+    def per_class_frame(self, metric: str | None = None) -> pd.DataFrame:
+        """Per-class paired differences (one row per metric, pair and class)."""
+        rows = []
+        for p in self.pairs:
+            if metric is not None and p.metric != metric:
+                continue
+            for k, c in enumerate(self.classes):
+                rows.append({"metric": p.metric, "a": p.a, "b": p.b, "class": c, "diff": p.per_class_diff[k],
+                             "ci_lo": p.per_class_ci[0, k], "ci_hi": p.per_class_ci[1, k],
+                             "p_value": p.per_class_p[k], "p_holm": p.per_class_p_holm[k],
+                             "significant": bool(p.per_class_significant[k])})
+        return pd.DataFrame(rows)
+
+    def __str__(self) -> str:
+        pct = f"{100 * self.confidence:g}%"
+        lines = [f"compare: {len(self.names)} models on {self.num_images} images; {self.bootstrap} bootstrap "
+                 f"replicates (seed {self.seed}), {pct} percentile intervals; protocol {self.protocol}, "
+                 f"IoU {self.iou_threshold:g}"]
+        width = max(len(n) for n in self.names)
+        for metric in self.metrics:
+            lines.append("")
+            lines.append(f"{_LABELS[metric]}:")
+            board = self.rank_stability.leaderboards.get(_board_key(metric, self.protocol), self.names)
+            for n in board:
+                s = self.score(n, metric)
+                top = self.rank_stability.p_top.get(metric, {}).get(n, float("nan"))
+                lines.append(f"  {n:<{width}}  {s.value:.6f}  [{s.ci[0]:.4f}, {s.ci[1]:.4f}]  best in {top:6.1%}"
+                             " of replicates")
+            for p in self.pairs:
+                if p.metric != metric:
+                    continue
+                sig = [c for c, s in zip(self.classes, p.per_class_significant) if s]
+                lines.append(f"  {p.b} - {p.a}: {p.diff:+.4f}  [{p.ci[0]:+.4f}, {p.ci[1]:+.4f}]  p = {p.p_value:.4f}"
+                             f"{'  significant' if p.significant else ''}; resolves ±{p.detectable:.4f}; "
+                             f"classes significant after Holm: {', '.join(sig) if sig else 'none'}")
+        rs = self.rank_stability
+        if rs.kendall_tau:
+            lines.append("")
+            lines.append("ranking stability: " + "; ".join(f"tau({k}) = {v:+.2f}" for k, v in rs.kendall_tau.items()
+                                                          if v == v))
+        lines.append("top model changes in " + ", ".join(f"{v:.1%} of {m} replicates"
+                                                          for m, v in rs.top_change.items()))
+        for w in self.warnings:
+            lines.append(f"warning: {w}")
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        return (f"Comparison(models={list(self.names)}, metrics={list(self.metrics)}, bootstrap={self.bootstrap}, "
+                f"seed={self.seed})")
+
+
+def _tau_rows(rows: np.ndarray, ref: np.ndarray) -> np.ndarray:
+    """Kendall's tau-b between every row of ``rows`` (float64[R, M]) and ``ref`` (float64[M]), vectorised."""
+    i, j = np.triu_indices(rows.shape[1], 1)
+    with np.errstate(invalid="ignore"):
+        sx = np.sign(rows[:, i] - rows[:, j])
+        sy = np.sign(ref[i] - ref[j])[None, :]
+        both = sx * sy
+        conc = (both > 0).sum(axis=1)
+        disc = (both < 0).sum(axis=1)
+        tx = ((sx == 0) & (sy != 0)).sum(axis=1)
+        ty = ((sy == 0) & (sx != 0)).sum(axis=1)
+        denom = np.sqrt((conc + disc + tx) * (conc + disc + ty).astype(np.float64))
+        return np.where(denom > 0, (conc - disc) / np.where(denom > 0, denom, 1.0), np.nan)
+
+
+def _board_key(metric: str, protocol: str) -> str:
+    return "coco" if metric == "coco" else f"{metric}/{protocol}"
+
+
+# ------------------------------------------------------------------------------------------------ input
+def _as_pairs(detections) -> list[tuple[str, object]]:
+    if isinstance(detections, Mapping):
+        items = list(detections.items())
+    elif isinstance(detections, Sequence) and not isinstance(detections, (str, bytes)):
+        items = []
+        for item in detections:
+            if not (isinstance(item, tuple) and len(item) == 2):
+                raise TypeError("detections must be a mapping {name: detections} or a sequence of (name, detections)")
+            items.append(item)
+    else:
+        raise TypeError("detections must be a mapping {name: detections} or a sequence of (name, detections)")
+    seen: set[str] = set()
+    for name, _ in items:
+        name = str(name)
+        if not name:
+            raise InputError("a detection set has an empty name")
+        if name in seen:
+            raise InputError(f"two detection sets are named {name!r}; give every model its own name")
+        seen.add(name)
+    if len(items) < 2:
+        raise InputError(f"compare needs at least 2 detection sets, got {len(items)}")
+    return [(str(n), d) for n, d in items]
+
+
+def _load(dataset: Dataset, dets) -> Detections:
+    if isinstance(dets, (str, os.PathLike)):
+        from vocbench.io.detections import read_detections
+
+        return read_detections(dets, dataset)
+    return as_detections(dataset, dets)
+
+
+def _check_bootstrap(bootstrap, num_images, num_models, num_metrics, num_classes) -> int:
+    if isinstance(bootstrap, bool) or not isinstance(bootstrap, (int, np.integer)):
+        raise InputError(f"bootstrap must be an integer number of replicates, got {bootstrap!r}")
+    bootstrap = int(bootstrap)
+    if bootstrap < MIN_BOOTSTRAP:
+        raise InputError(f"bootstrap {bootstrap} is too few replicates for percentile intervals; use at least "
+                         f"{MIN_BOOTSTRAP} (2000 is the default)")
+    need = bootstrap_memory_bytes(bootstrap, num_images, num_models, num_metrics, num_classes)
+    if need > MAX_BOOTSTRAP_BYTES:
+        per = bootstrap_memory_bytes(1, num_images, num_models, num_metrics, num_classes) - num_images * 12
+        raise InputError(f"bootstrap {bootstrap} would need {_fmt_bytes(need)} of memory ({num_models} models x "
+                         f"{num_metrics} metrics x {num_classes + 1} values x 8 bytes = {_fmt_bytes(per)} per "
+                         f"replicate); the limit is {_fmt_bytes(MAX_BOOTSTRAP_BYTES)}, i.e. at most "
+                         f"{int(MAX_BOOTSTRAP_BYTES // max(per, 1)):,} replicates")
+    return bootstrap
+
+
+# ------------------------------------------------------------------------------------------------ compare
+def compare(dataset: Dataset, detections, metrics: Sequence[str] | str = ("voc07", "voc12", "coco"),
+            protocol: str = "devkit", iou: float = 0.5, bootstrap: int = 2000, seed: int = 0,
+            confidence: float = 0.95, progress: Callable[[int, int], None] | None = None) -> Comparison:
+    """Compare detectors on one test set with an image bootstrap (module docstring for the method).
+
+    Args:
+        dataset: the ground truth.
+        detections: ``{name: detections}`` or a sequence of ``(name, detections)`` (at least 2, unique names);
+            each value is :class:`~vocbench.structures.Detections`, a DataFrame, a mapping of arrays or a path
+            :func:`vocbench.read_detections` reads.
+        metrics: any of ``"voc07"``, ``"voc12"``, ``"coco"`` (default all three).
+        protocol: VOC protocol, ``"devkit"`` (default) or ``"voc_eval"``; the other one is scored too for the
+            ranking-stability leaderboards.
+        iou: VOC IoU threshold in (0, 1]; default 0.5.
+        bootstrap: replicates R, at least :data:`MIN_BOOTSTRAP`; default 2000.
+        seed: seed of ``numpy.random.default_rng``; default 0. Same seed, same numbers.
+        confidence: interval level in (0, 1); default 0.95.
+        progress: optional ``progress(done, total)`` called after each chunk of replicates.
+
+    Returns:
+        A frozen :class:`Comparison`.
+
+    Raises:
+        InputError: duplicate names, fewer than 2 sets, detections outside the dataset, too few or too many
+            replicates (the message says how much memory they would need).
+    """
+    if isinstance(metrics, str):
+        metrics = (metrics,)
+    mets: list[str] = []
+    for m in metrics:
+        if m not in METRICS:
+            raise ValueError(f"unknown metric {m!r}; expected some of {list(METRICS)}")
+        if m not in mets:
+            mets.append(m)
+    if not mets:
+        raise ValueError("no metric to compare")
+    proto = get_protocol(protocol)
+    iou = check_iou_threshold(iou)
+    confidence = float(confidence)
+    if not 0.0 < confidence < 1.0:
+        raise ValueError(f"confidence must be in (0, 1), got {confidence}")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    seed = int(seed)
+    items = _as_pairs(detections)
+    names = tuple(n for n, _ in items)
+    nm, nc, ni, nk = len(names), dataset.num_classes, dataset.num_images, len(mets)
+    bootstrap = _check_bootstrap(bootstrap, ni, nm, nk, nc)
+    if ni == 0:
+        raise InputError("the dataset has no images")
+
+    dets = {}
+    for name, d in items:
+        dd = _load(dataset, d)
+        validate_detections(dataset, dd)
+        dets[name] = dd
+    messages: list[str] = []
+    covered = {n: int(np.unique(d.image_index).size) for n, d in dets.items()}
+    most = max(covered.values())
+    for n, k in covered.items():
+        if most and k < 0.5 * most:
+            messages.append(f"{n}: detections on only {k} of {ni} images (another set covers {most}); was it made "
+                            "for a different image list?")
+
+    voc_mets = [m for m in mets if m in VOC_METRICS]
+    other = "voc_eval" if proto.name == "devkit" else "devkit"
+    point = np.full((nk, nm), np.nan)
+    point_pc = np.full((nk, nm, nc), np.nan)
+    results: dict[str, EvalResult] = {}
+    voc_in: dict[str, VocInputs] = {}
+    coco_in: dict[str, CocoInputs] = {}
+    boards_scores: dict[str, dict[str, float]] = {}
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", VocbenchWarning)
+        for j, name in enumerate(names):
+            if voc_mets:
+                res = evaluate(dataset, dets[name], metrics=tuple(voc_mets), protocol=proto.name, iou=iou)
+                results[name] = res
+                voc_in[name] = prepare_voc(dataset, dets[name], res.voc[0].outcome)
+                alt = evaluate(dataset, dets[name], metrics=tuple(voc_mets), protocol=other, iou=iou)
+                for m in voc_mets:
+                    boards_scores.setdefault(f"{m}/{proto.name}", {})[name] = res.voc[0].mAP(m)
+                    boards_scores.setdefault(f"{m}/{other}", {})[name] = alt.voc[0].mAP(m)
+            if "coco" in mets:
+                coco_in[name] = prepare_coco(dataset, dets[name])
+                boards_scores.setdefault("coco", {})[name] = coco_in[name].ap
+            for k, m in enumerate(mets):
+                if m == "coco":
+                    point[k, j] = coco_in[name].ap
+                    point_pc[k, j] = coco_in[name].per_class
+                else:
+                    point[k, j] = results[name].voc[0].mAP(m)
+                    point_pc[k, j] = results[name].voc[0].ap[m]
+    for w in caught:
+        msg = str(w.message)
+        if msg not in messages:
+            messages.append(msg)
+
+    # ---------------------------------------------------------------- replicates
+    reps_pc = np.empty((nk, bootstrap, nm, nc))
+    no_pos = {m: np.zeros(nc, np.int64) for m in mets}
+    no_pos_reps = {m: 0 for m in mets}
+    has_pos = {m: ~np.isnan(point_pc[k, 0]) for k, m in enumerate(mets)}
+    thresholds07 = np.asarray(proto.voc07_thresholds, np.float64)
+    for start, w in _weight_chunks(ni, bootstrap, seed):
+        sl = slice(start, start + len(w))
+        for j, name in enumerate(names):
+            if voc_mets:
+                v = voc_in[name]
+                ap07, ap12, npos = voc_bootstrap_kernel(w, v.class_offsets, v.det_image, v.det_tp, v.pos_offsets,
+                                                        v.pos_image, v.pos_count, thresholds07)
+                for k, m in enumerate(mets):
+                    if m == "voc07":
+                        reps_pc[k, sl, j] = ap07
+                    elif m == "voc12":
+                        reps_pc[k, sl, j] = ap12
+                if j == 0:
+                    for m in voc_mets:
+                        lost = (npos == 0) & has_pos[m]
+                        no_pos[m] += lost.sum(axis=0)
+                        no_pos_reps[m] += int(lost.any(axis=1).sum())
+            if "coco" in mets:
+                c = coco_in[name]
+                ap, npig = coco_bootstrap_kernel(w, c.class_offsets, c.det_image, c.kind, c.tp_mask,
+                                                 c.counted_mask, c.det_block, c.num_thresholds, c.pos_offsets,
+                                                 c.pos_image, c.pos_count, COCO_REC_THRESHOLDS)
+                reps_pc[mets.index("coco"), sl, j] = ap
+                if j == 0:
+                    lost = (npig == 0) & has_pos["coco"]
+                    no_pos["coco"] += lost.sum(axis=0)
+                    no_pos_reps["coco"] += int(lost.any(axis=1).sum())
+        if progress is not None:
+            progress(min(start + len(w), bootstrap), bootstrap)
+    for m in mets:
+        if no_pos_reps[m]:
+            which = ", ".join(f"{dataset.classes[c]} x{int(no_pos[m][c])}" for c in np.flatnonzero(no_pos[m]))
+            messages.append(f"{m}: {no_pos_reps[m]} of {bootstrap} replicates drew no positive of some class "
+                            f"({which}); that class is left out of those replicates' mAP and of its interval")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN slices (a class without positives)
+        reps = np.nanmean(reps_pc, axis=3)  # float64[K, R, M]
+
+    # ---------------------------------------------------------------- summaries
+    alpha = 1.0 - confidence
+    models = []
+    for k, m in enumerate(mets):
+        ci = percentile_interval(reps[k], confidence)  # [2, M]
+        ci_pc = percentile_interval(reps_pc[k], confidence)  # [2, M, C]
+        for j, name in enumerate(names):
+            models.append(ModelScore(name=name, metric=m, value=float(point[k, j]),
+                                     ci=(float(ci[0, j]), float(ci[1, j])), per_class=point_pc[k, j].copy(),
+                                     per_class_ci=ci_pc[:, j].copy()))
+    pairs = []
+    for k, m in enumerate(mets):
+        for ia in range(nm):
+            for ib in range(ia + 1, nm):
+                d = reps[k, :, ib] - reps[k, :, ia]
+                dci = percentile_interval(d[:, None], confidence)[:, 0]
+                p = float(bootstrap_p_value(d[:, None])[0])
+                dpc = reps_pc[k, :, ib] - reps_pc[k, :, ia]
+                pc_ci = percentile_interval(dpc, confidence)
+                pc_p = bootstrap_p_value(dpc)
+                pc_p = np.where(np.isnan(point_pc[k, ib] - point_pc[k, ia]), np.nan, pc_p)
+                pc_h = holm(pc_p)
+                pairs.append(PairDiff(
+                    a=names[ia], b=names[ib], metric=m, diff=float(point[k, ib] - point[k, ia]),
+                    ci=(float(dci[0]), float(dci[1])), p_value=p, detectable=float((dci[1] - dci[0]) / 2),
+                    significant=bool(p < alpha), per_class_diff=point_pc[k, ib] - point_pc[k, ia],
+                    per_class_ci=pc_ci, per_class_p=pc_p, per_class_p_holm=pc_h,
+                    per_class_significant=np.nan_to_num(pc_h, nan=1.0) < alpha))
+
+    # ---------------------------------------------------------------- ranking stability
+    order_keys = ([f"{m}/{p}" for m in voc_mets for p in (proto.name, other)] + (["coco"] if "coco" in mets else []))
+    boards = {}
+    for key in order_keys:
+        sc = boards_scores[key]
+        boards[key] = tuple(sorted(names, key=lambda n: (-sc[n] if sc[n] == sc[n] else math.inf, names.index(n))))
+    taus = {}
+    for i1 in range(len(order_keys)):
+        for i2 in range(i1 + 1, len(order_keys)):
+            k1, k2 = order_keys[i1], order_keys[i2]
+            taus[f"{k1} vs {k2}"] = kendall_tau([boards_scores[k1][n] for n in names],
+                                                [boards_scores[k2][n] for n in names])
+    top_change, p_top, rep_tau = {}, {}, {}
+    for k, m in enumerate(mets):
+        r = np.nan_to_num(reps[k], nan=-np.inf)
+        best = np.argmax(r, axis=1)
+        best_point = int(np.argmax(np.nan_to_num(point[k], nan=-np.inf)))
+        top_change[m] = float(np.mean(best != best_point))
+        p_top[m] = {n: float(np.mean(best == j)) for j, n in enumerate(names)}
+        t = _tau_rows(reps[k], point[k])
+        rep_tau[m] = float(np.nanmean(t)) if np.any(~np.isnan(t)) else float("nan")
+    rank = RankStability(leaderboards=boards, scores=boards_scores, kendall_tau=taus, top_change=top_change,
+                         p_top=p_top, replicate_tau=rep_tau)
+
+    for msg in messages:
+        warnings.warn(msg, VocbenchWarning, stacklevel=2)
+    return Comparison(names=names, classes=tuple(dataset.classes), metrics=tuple(mets), protocol=proto.name,
+                      iou_threshold=iou, bootstrap=bootstrap, seed=seed, confidence=confidence, num_images=ni,
+                      num_detections={n: len(d) for n, d in dets.items()}, point=point, point_per_class=point_pc,
+                      replicates=reps, replicates_per_class=reps_pc, models=tuple(models), pairs=tuple(pairs),
+                      rank_stability=rank, results=results, warnings=tuple(messages))
