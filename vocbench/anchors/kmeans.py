@@ -107,13 +107,13 @@ class IoUKMeans:
         if len(wh) < self.n_clusters:
             raise InputError(f"need at least n_clusters={self.n_clusters} boxes, got {len(wh)}")
 
-    def _starts(self, wh: np.ndarray, rng: np.random.Generator) -> list[np.ndarray]:
+    def _starts(self, wh: np.ndarray, rng: np.random.Generator, exp2: int = 0) -> list[np.ndarray]:
         k = int(self.n_clusters)
         if isinstance(self.init, (np.ndarray, list, tuple)):
             init = as_wh(self.init, "init")
             if init.shape != (k, 2):
                 raise InputError(f"init: expected shape ({k}, 2), got {init.shape}")
-            return [init.copy()]
+            return [np.ldexp(init, exp2)]
         if self.init == "random":
             return [wh[rng.choice(len(wh), k, replace=False)].copy() for _ in range(int(self.n_init))]
         if self.init == "k-means++":
@@ -126,12 +126,23 @@ class IoUKMeans:
         self._check(wh)
         rng = self.random_state if isinstance(self.random_state, np.random.Generator) \
             else np.random.default_rng(self.random_state)
-        result = _best_of(wh, self._starts(wh, rng), int(self.max_iter), self.centroid == "median")
-        self._set_fitted(*result)
+        e = _exact_exponent(wh)  # IoU is scale-free: subnormal or huge shapes are fitted at a power-of-2 scale
+        wh_s = np.ldexp(wh, e) if e else wh
+        centers, *rest = _best_of(wh_s, self._starts(wh_s, rng, e), int(self.max_iter), self.centroid == "median")
+        self._set_fitted(centers, *rest, exp2=e)
+        n_shapes = len(np.unique(wh, axis=0))
+        if n_shapes < int(self.n_clusters):
+            import warnings
+
+            from vocbench.errors import VocbenchWarning
+
+            warnings.warn(f"n_clusters={self.n_clusters} is above the {n_shapes} distinct box shape(s): some "
+                          "centres are duplicates", VocbenchWarning, stacklevel=2)
         return self
 
-    def _set_fitted(self, centers, labels, iou, mean, n_iter, converged) -> None:
-        order = np.argsort(centers[:, 0] * centers[:, 1], kind="stable")
+    def _set_fitted(self, centers, labels, iou, mean, n_iter, converged, exp2: int = 0) -> None:
+        order = np.argsort(centers[:, 0] * centers[:, 1], kind="stable")  # by area, at the scale they were fitted
+        centers = np.ldexp(centers, -exp2) if exp2 else centers
         rank = np.empty_like(order)
         rank[order] = np.arange(len(order))
         self.cluster_centers_ = centers[order]
@@ -149,12 +160,30 @@ class IoUKMeans:
         """Index of the closest fitted centroid (by IoU) for every box shape."""
         wh = as_wh(wh)
         labels = np.empty(len(wh), np.int64)
-        _kernels.assign_clusters(wh, self.cluster_centers_, labels, np.empty(len(wh)))
+        e = _exact_exponent(np.concatenate([wh, self.cluster_centers_]))
+        _kernels.assign_clusters(np.ldexp(wh, e), np.ldexp(self.cluster_centers_, e), labels, np.empty(len(wh)))
         return labels
 
     def score(self, wh, y=None) -> float:
         """Mean IoU of ``wh`` with the closest fitted centroid (higher is better)."""
         return mean_iou(wh, self.cluster_centers_)
+
+
+def _exact_exponent(wh: np.ndarray) -> int:
+    """``e`` such that ``ldexp(wh, e)`` (exact: a power-of-two scale) brings shapes outside [1e-100, 1e100] near 1;
+    0 when they are inside already.
+
+    Raises InputError when the shapes span a range no scale can hold (areas would underflow or overflow).
+    """
+    if len(wh) == 0:
+        return 0
+    lo, hi = float(wh.min()), float(wh.max())
+    if lo >= 1e-100 and hi <= 1e100:
+        return 0
+    e = -round((float(np.log2(lo)) + float(np.log2(hi))) / 2)
+    if not (np.ldexp(lo, e) >= 1e-100 and np.ldexp(hi, e) <= 1e100):
+        raise InputError(f"box shapes span {lo:g} .. {hi:g}: too wide a range for IoU arithmetic in float64")
+    return int(e)
 
 
 def _locality_order(wh: np.ndarray) -> np.ndarray:

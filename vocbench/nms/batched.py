@@ -54,6 +54,11 @@ def batched_nms(boxes, scores, labels, iou_threshold: float, *, pixel_offset: in
         if bad.any():
             i = int(np.flatnonzero(bad)[0])
             raise InputError(f"labels[{i}] is not an integer: {lab[i]}")
+        huge = np.abs(lab) >= 2.0**53  # float64 cannot tell such labels apart (2**53 + 1 == 2**53)
+        if huge.any():
+            i = int(np.flatnonzero(huge)[0])
+            raise InputError(f"labels[{i}] = {lab[i]:.0f} is a float at or above 2**53, where distinct labels "
+                             "collapse; pass integer labels")
     lab = lab.astype(np.int64, copy=False)
     thr = _check_threshold(iou_threshold, "iou_threshold")
     off = _check_offset(pixel_offset)
