@@ -17,11 +17,11 @@ from __future__ import annotations
 import numpy as np
 
 from vocbench._numba import jit
-from vocbench.boxes._kernels import iou_pair
+from vocbench.boxes._kernels import iof_pair_areas, iou_pair, iou_pair_areas
 
 __all__ = ["stable_partition", "group_by_key", "argsort_desc_stable", "inverse_permutation", "match_voc_kernel",
            "pr_curve_kernel", "ap_voc07_kernel", "ap_voc12_kernel", "best_f1_kernel", "coco_match_kernel",
-           "coco_select_kernel", "coco_accumulate_kernel"]
+           "coco_accumulate_kernel"]
 
 
 # ----------------------------------------------------------------------------------------------- grouping
@@ -312,307 +312,421 @@ def best_f1_kernel(curve_offsets, precision, recall, scores, npos):
 
 
 # ----------------------------------------------------------------------------------------------- COCO
-@jit
-def coco_match_kernel(gt_offsets, gx, gy, gw, gh, garea, gcrowd, group_offsets, group_order, dx, dy, dw, dh, darea,
-                      iou_thresholds, area_lo, area_hi, max_det, num_images):
-    """pycocotools' ``evaluateImg`` for every (class, image) group, every area range and IoU threshold.
+# COCO outcomes are two bit masks per detection, bit ``t * A + a`` for IoU threshold t and area range a (at most 64
+# columns): ``counted`` (TP or FP: the detection is a point of the precision/recall curve) and ``tp``. A detection
+# that is in neither is ignored (matched to an ignored GT, unmatched outside the area range, or beyond maxDet).
 
-    Boxes are COCO ``[x, y, w, h]`` exactly as exported; IoU is ``maskApi.c``'s ``bbIou``, operand for operand
-    (continuous coordinates; for a crowd GT the union is the detection's area). GT of a group are visited
-    non-ignored first (stable); a detection takes the best-IoU GT (``>=`` the threshold capped at 1 - 1e-10, a
-    later GT winning ties), skipping matched non-crowd GT and stopping at ignored GT once it holds a regular one.
-    Unmatched detections outside the area range are ignored.
+
+@jit
+def coco_match_kernel(gt_offsets, gt_xyxy, gt_area, gt_crowd, group_offsets, group_order, flag_row, det_xyxy,
+                      det_area, iou_thresholds, area_ranges, max_det, num_images):
+    """pycocotools' ``evaluateImg`` for every (class, image) group, every area range and IoU threshold, in one pass.
+
+    Boxes are COCO ``[x, y, w, h]`` exactly as exported, given here as ``(x, y, x + w, y + h)`` with the area
+    ``w * h``; the IoU is ``maskApi.c``'s ``bbIou`` through :func:`vocbench.boxes._kernels.iou_pair_areas`
+    (continuous coordinates) and, for a crowd GT, :func:`~vocbench.boxes._kernels.iof_pair_areas` (the union is
+    the detection's area). Per group the IoU matrix is computed once. GT are visited non-ignored first (stable); a
+    detection takes the best-IoU GT (``>=`` the threshold capped at 1 - 1e-10, a later GT winning ties), skipping
+    matched non-crowd GT and stopping at ignored GT once it holds a regular one. An area range changes the matching
+    only through the GT ignore pattern, and a pattern where every GT has the same status matches like no ignore at
+    all: each distinct pattern is matched once for all thresholds, and every area range reads its outcomes from
+    it (ignore masks on the same matches). Unmatched detections outside the area range are ignored.
 
     Args:
         gt_offsets: int64[G + 1] CSR offsets of the GT of each group (group = class * num_images + image).
-        gx, gy, gw, gh, garea: float64[M] GT boxes and ``area`` fields in CSR order. gcrowd: bool[M].
+        gt_xyxy: float64[M, 4] GT ``(x, y, x + w, y + h)`` in CSR order. gt_area: float64[M] ``w * h`` (the
+            ``area`` field of the export). gt_crowd: bool[M].
         group_offsets: int64[G + 1] group segments of ``group_order``.
         group_order: int64[N] detection rows grouped, descending score (stable) within a group.
-        dx, dy, dw, dh, darea: float64[N] detection boxes and areas (``w * h``) by row.
-        iou_thresholds: float64[T], already capped at 1 - 1e-10.
-        area_lo, area_hi: float64[A] inclusive area ranges.
+        flag_row: int64[N] output row of each position of ``group_order`` (its place in the class-wide order, so
+            that :func:`coco_accumulate_kernel` reads the rows in sequence).
+        det_xyxy: float64[N, 4] detection ``(x, y, x + w, y + h)`` by row. det_area: float64[N] ``w * h``.
+        iou_thresholds: float64[T] ascending, already capped at 1 - 1e-10.
+        area_ranges: float64[A, 2] inclusive area ranges.
         max_det: detections kept per group (the top ``max_det`` by score).
         num_images: images per class (the groups of one class are contiguous).
 
     Returns:
-        flags int8[A, T, N] by position in ``group_order``: 0 = false positive, 1 = true positive, 2 = ignored,
-        3 = beyond ``max_det``; npig int64[G, A] non-ignored GT per group.
+        counted, tp: uint64[N] outcome masks by ``flag_row`` (bit ``t * A + a``; see the comment above); rank
+        int64[N] by ``flag_row``: rank within its group (0 = best score, at most ``max_det - 1`` counts); npig int64[C, A] non-ignored GT per class and area.
     """
     ngroups = gt_offsets.shape[0] - 1
-    na = area_lo.shape[0]
+    na = area_ranges.shape[0]
     nt = iou_thresholds.shape[0]
     n = group_order.shape[0]
-    flags = np.empty((na, nt, n), np.int8)
-    npig = np.zeros((ngroups, na), np.int64)
-    nclass = ngroups // num_images
-    for c in range(nclass):
-        _coco_match_class(c * num_images, (c + 1) * num_images, gt_offsets, gx, gy, gw, gh, garea, gcrowd,
-                          group_offsets, group_order, dx, dy, dw, dh, darea, iou_thresholds, area_lo, area_hi,
-                          max_det, flags, npig)
-    return flags, npig
-
-
-@jit
-def _coco_match_class(grp0, grp1, gt_offsets, gx, gy, gw, gh, garea, gcrowd, group_offsets, group_order, dx, dy, dw,
-                      dh, darea, iou_thresholds, area_lo, area_hi, max_det, flags, npig):
-    """:func:`coco_match_kernel` for the groups ``grp0 .. grp1 - 1`` (one class), writing into flags and npig."""
-    na = area_lo.shape[0]
-    nt = iou_thresholds.shape[0]
-    # scratch buffers, grown on demand (no allocation per group)
+    if na * nt > 64:
+        raise ValueError("COCO matching supports at most 64 (IoU threshold, area range) columns")
+    counted = np.zeros(n, np.uint64)
+    tp = np.zeros(n, np.uint64)
+    rank = np.empty(n, np.int64)
+    npig = np.zeros((ngroups // num_images, na), np.int64)
+    # scratch, grown on demand (no allocation per group)
     ious = np.zeros(64, np.float64)
+    dmax = np.zeros(16, np.float64)
+    gig = np.zeros((na, 16), np.bool_)
+    slot_of_area = np.zeros(na, np.int64)
+    match = np.empty((na, nt, 16), np.int64)
+    tried = np.zeros((na, 16), np.int64)
+    counted_bits = np.zeros(17, np.uint64)
+    tp_bits = np.zeros(17, np.uint64)
+    gtm = np.zeros((nt, 16), np.bool_)
     gind = np.empty(16, np.int64)
-    gig = np.empty(16, np.bool_)
-    gtm = np.empty(16, np.bool_)
-    dmax = np.empty(16, np.float64)
-    mstate = np.empty(64, np.int8)  # per (area, threshold, detection): -1 unmatched, 0 matched, 1 matched ignored
-    patterns = np.empty(na, np.int64)
-    for grp in range(grp0, grp1):
+    for grp in range(ngroups):
         g0, g1 = gt_offsets[grp], gt_offsets[grp + 1]
         p0, p1 = group_offsets[grp], group_offsets[grp + 1]
         ng = g1 - g0
-        if ng == 0 and p0 == p1:
+        if ng > gig.shape[1]:
+            gig = np.zeros((na, 2 * ng), np.bool_)
+            gtm = np.zeros((nt, 2 * ng), np.bool_)
+            gind = np.empty(2 * ng, np.int64)
+            counted_bits = np.zeros(2 * ng + 1, np.uint64)
+            tp_bits = np.zeros(2 * ng + 1, np.uint64)
+        _coco_ignore_patterns(g0, g1, gt_area, gt_crowd, area_ranges, gig, npig, grp // num_images)
+        if p0 == p1:
             continue
-        for a in range(na):
-            q = 0
-            for g in range(g0, g1):
-                if not (gcrowd[g] or garea[g] < area_lo[a] or garea[g] > area_hi[a]):
-                    q += 1
-            npig[grp, a] = q
-        for p in range(min(p0 + max_det, p1), p1):
-            for a in range(na):
-                for t in range(nt):
-                    flags[a, t, p] = 3
-        if p1 - p0 > max_det:
-            p1 = p0 + max_det
-        nd = p1 - p0
-        if nd == 0:
-            continue
-        if ng == 0:  # nothing to match: false positives, or ignored outside the area range
-            for a in range(na):
-                for p in range(p0, p1):
-                    d = group_order[p]
-                    f = 2 if (darea[d] < area_lo[a] or darea[d] > area_hi[a]) else 0
-                    for t in range(nt):
-                        flags[a, t, p] = f
-            continue
+        nd = min(p1 - p0, max_det)
+        for p in range(p0, p1):
+            rank[flag_row[p]] = p - p0  # beyond max_det: neither counted nor TP
         if nd * ng > ious.shape[0]:
             ious = np.zeros(2 * nd * ng, np.float64)
-        if ng > gind.shape[0]:
-            gind = np.empty(2 * ng, np.int64)
-            gig = np.empty(2 * ng, np.bool_)
-            gtm = np.empty(2 * ng, np.bool_)
         if nd > dmax.shape[0]:
-            dmax = np.empty(2 * nd, np.float64)
-        dmax[:nd] = 0.0
+            dmax = np.zeros(2 * nd, np.float64)
+            match = np.empty((na, nt, 2 * nd), np.int64)
+            tried = np.zeros((na, 2 * nd), np.int64)
+        _coco_group_ious(group_order, p0, nd, det_xyxy, det_area, g0, g1, gt_xyxy, gt_area, gt_crowd, ious, dmax)
+        nslots = _coco_pattern_slots(ng, gig, slot_of_area)
+        for slot in range(nslots):
+            a = 0
+            while slot_of_area[a] != slot:
+                a += 1
+            _coco_match_pattern(nd, ng, g0, gt_crowd, gig, a, ious, dmax, iou_thresholds, gind, gtm, match, tried,
+                                slot)
+        _coco_outcome_bits(group_order, flag_row, p0, nd, ng, det_area, area_ranges, gig, slot_of_area, nslots,
+                           match, tried, counted_bits, tp_bits, counted, tp)
+    return counted, tp, rank, npig
+
+
+@jit
+def _coco_ignore_patterns(g0, g1, gt_area, gt_crowd, area_ranges, gig, npig, k):
+    """``gig[a, j]``: GT ``g0 + j`` is ignored under area range ``a`` (crowd, or area outside the inclusive range);
+    adds the non-ignored counts to ``npig[k, a]``."""
+    for a in range(area_ranges.shape[0]):
+        lo, hi = area_ranges[a, 0], area_ranges[a, 1]
+        q = 0
+        for j in range(g1 - g0):
+            g = g0 + j
+            ig = gt_crowd[g] or gt_area[g] < lo or gt_area[g] > hi
+            gig[a, j] = ig
+            q += not ig
+        npig[k, a] += q
+
+
+@jit
+def _coco_group_ious(group_order, p0, nd, det_xyxy, det_area, g0, g1, gt_xyxy, gt_area, gt_crowd, ious, dmax):
+    """``ious[i * ng + j]``: IoU of the group's ``i``-th detection (score order) with GT ``g0 + j``; ``dmax[i]`` its
+    largest IoU (0 when none overlaps)."""
+    ng = g1 - g0
+    for i in range(nd):
+        d = group_order[p0 + i]
+        ax1, ay1, ax2, ay2, aa = det_xyxy[d, 0], det_xyxy[d, 1], det_xyxy[d, 2], det_xyxy[d, 3], det_area[d]
+        best = 0.0
         for j in range(ng):
             g = g0 + j
-            ga = gw[g] * gh[g]
-            gx2 = gw[g] + gx[g]
-            gy2 = gh[g] + gy[g]
-            for i in range(nd):
-                d = group_order[p0 + i]
-                ious[i * ng + j] = 0.0
-                da = dw[d] * dh[d]
-                w = min(dw[d] + dx[d], gx2) - max(dx[d], gx[g])
-                if w <= 0.0:
-                    continue
-                h = min(dh[d] + dy[d], gy2) - max(dy[d], gy[g])
-                if h <= 0.0:
-                    continue
-                inter = w * h
-                u = da if gcrowd[g] else da + ga - inter
-                v = inter / u
-                ious[i * ng + j] = v
-                if v > dmax[i]:
-                    dmax[i] = v
-        if na * nt * nd > mstate.shape[0]:
-            mstate = np.empty(2 * na * nt * nd, np.int8)
-        for a in range(na):
-            # the matching depends on the area range only through the GT ignore pattern: reuse an equal one
-            same = -1
-            if ng <= 62:
-                pat = np.int64(0)
+            if gt_crowd[g]:
+                v = iof_pair_areas(ax1, ay1, ax2, ay2, aa, gt_xyxy[g, 0], gt_xyxy[g, 1], gt_xyxy[g, 2],
+                                   gt_xyxy[g, 3], 0.0)
+            else:
+                v = iou_pair_areas(ax1, ay1, ax2, ay2, aa, gt_xyxy[g, 0], gt_xyxy[g, 1], gt_xyxy[g, 2],
+                                   gt_xyxy[g, 3], gt_area[g], 0.0)
+            ious[i * ng + j] = v
+            if v > best:
+                best = v
+        dmax[i] = best
+
+
+@jit
+def _coco_pattern_slots(ng, gig, slot_of_area):
+    """Give area ranges with the same matching one slot: equal ignore patterns, or patterns where every GT has the
+    same status (those match exactly like no ignore at all). Returns the number of slots."""
+    na = gig.shape[0]
+    nslots = 0
+    for a in range(na):
+        uniform = True
+        for j in range(1, ng):
+            if gig[a, j] != gig[a, 0]:
+                uniform = False
+                break
+        slot_of_area[a] = -1
+        for a2 in range(a):
+            same = True
+            if not uniform:
                 for j in range(ng):
-                    g = g0 + j
-                    if gcrowd[g] or garea[g] < area_lo[a] or garea[g] > area_hi[a]:
-                        pat |= np.int64(1) << np.int64(j)
-                patterns[a] = pat
-                for a2 in range(a):
-                    if patterns[a2] == pat:
-                        same = a2
+                    if gig[a, j] != gig[a2, j]:
+                        same = False
                         break
             else:
-                patterns[a] = -1
-            if same >= 0:
-                for t in range(nt):
-                    for i in range(nd):
-                        st = mstate[(same * nt + t) * nd + i]
-                        mstate[(a * nt + t) * nd + i] = st
-                        if st < 0:
-                            d = group_order[p0 + i]
-                            flags[a, t, p0 + i] = 2 if (darea[d] < area_lo[a] or darea[d] > area_hi[a]) else 0
-                        else:
-                            flags[a, t, p0 + i] = 2 if st == 1 else 1
-                continue
-            q = 0  # non-ignored GT first, stable
-            for j in range(ng):
-                g = g0 + j
-                if not (gcrowd[g] or garea[g] < area_lo[a] or garea[g] > area_hi[a]):
-                    gind[q] = j
-                    gig[q] = False
-                    q += 1
-            for j in range(ng):
-                g = g0 + j
-                if gcrowd[g] or garea[g] < area_lo[a] or garea[g] > area_hi[a]:
-                    gind[q] = j
-                    gig[q] = True
-                    q += 1
-            for t in range(nt):
-                gtm[:ng] = False
-                for i in range(nd):
-                    iou = iou_thresholds[t]
-                    m = -1
-                    if dmax[i] >= iou:  # else no GT reaches the threshold: unmatched
-                        for k in range(ng):
-                            j = gind[k]
-                            if gtm[k] and not gcrowd[g0 + j]:
-                                continue
-                            if m > -1 and not gig[m] and gig[k]:
-                                break
-                            v = ious[i * ng + j]
-                            if v < iou:
-                                continue
-                            iou = v
-                            m = k
-                    if m == -1:
-                        mstate[(a * nt + t) * nd + i] = -1
-                        d = group_order[p0 + i]
-                        flags[a, t, p0 + i] = 2 if (darea[d] < area_lo[a] or darea[d] > area_hi[a]) else 0
-                    else:
-                        gtm[m] = True
-                        mstate[(a * nt + t) * nd + i] = 1 if gig[m] else 0
-                        flags[a, t, p0 + i] = 2 if gig[m] else 1
+                for j in range(1, ng):
+                    if gig[a2, j] != gig[a2, 0]:
+                        same = False
+                        break
+            if same:
+                slot_of_area[a] = slot_of_area[a2]
+                break
+        if slot_of_area[a] < 0:
+            slot_of_area[a] = nslots
+            nslots += 1
+    return nslots
 
 
 @jit
-def coco_select_kernel(class_positions, class_offsets, group_start, max_dets):
-    """Per maxDet value, the class-ordered positions whose rank in their (class, image) group is below it.
+def _coco_match_pattern(nd, ng, g0, gt_crowd, gig, a, ious, dmax, iou_thresholds, gind, gtm, match, tried, slot):
+    """pycocotools' greedy matching of one group under the ignore pattern ``gig[a]``, every threshold in one sweep
+    over the detections: ``match[slot, t, i]`` = local index of the GT that detection ``i`` takes at threshold
+    ``t`` (-1: none) for ``t < tried[slot, i]``; no GT reaches the later thresholds."""
+    nt = iou_thresholds.shape[0]
+    q = 0  # visiting order: non-ignored GT first, stable
+    for j in range(ng):
+        if not gig[a, j]:
+            gind[q] = j
+            q += 1
+    for j in range(ng):
+        if gig[a, j]:
+            gind[q] = j
+            q += 1
+    for t in range(nt):
+        for j in range(ng):
+            gtm[t, j] = False
+    for i in range(nd):
+        row = i * ng
+        t = 0
+        while t < nt and dmax[i] >= iou_thresholds[t]:  # thresholds ascend
+            thr = iou_thresholds[t]
+            m = -1
+            best = thr
+            for k in range(ng):
+                j = gind[k]
+                if gtm[t, j] and not gt_crowd[g0 + j]:
+                    continue
+                if m > -1 and not gig[a, m] and gig[a, j]:
+                    break
+                v = ious[row + j]
+                if v < best:
+                    continue
+                best = v
+                m = j
+            match[slot, t, i] = m
+            if m > -1:
+                gtm[t, m] = True
+            t += 1
+        tried[slot, i] = t  # no GT reaches the thresholds from t on
 
-    Returns:
-        positions int64[sum], offsets int64[M, K + 1] into ``positions`` (segment of maxDet ``m``, class ``k``).
+
+@jit
+def _coco_outcome_bits(group_order, flag_row, p0, nd, ng, det_area, area_ranges, gig, slot_of_area, nslots, match,
+                       tried, counted_bits, tp_bits, counted, tp):
+    """The ``counted`` and ``tp`` masks of the group's detections from the matches of each area's pattern slot.
+
+    ``counted_bits[1 + j]`` / ``tp_bits[1 + j]`` hold, bit ``a``, the outcome of a match with GT ``j`` under area
+    range ``a`` (a TP unless the GT is ignored there); entry 0 is the current detection's unmatched outcome (an FP
+    inside the area range, ignored outside), so each threshold is one table read at ``1 + match``. Thresholds
+    that no GT reaches get the unmatched outcome replicated by one multiplication (``bits * 0b0001_0001...``).
     """
-    nk = class_offsets.shape[0] - 1
-    nm = max_dets.shape[0]
-    n = class_positions.shape[0]
-    total = 0
-    for mi in range(nm):
-        for s in range(n):
-            p = class_positions[s]
-            if p - group_start[p] < max_dets[mi]:
-                total += 1
-    positions = np.empty(total, np.int64)
-    offsets = np.zeros((nm, nk + 1), np.int64)
-    q = 0
-    for mi in range(nm):
-        for k in range(nk):
-            offsets[mi, k] = q
-            for s in range(class_offsets[k], class_offsets[k + 1]):
-                p = class_positions[s]
-                if p - group_start[p] < max_dets[mi]:
-                    positions[q] = p
-                    q += 1
-        offsets[mi, nk] = q
-    return positions, offsets
+    na = area_ranges.shape[0]
+    nt = match.shape[1]
+    one = np.uint64(1)
+    for j in range(ng):
+        bits = np.uint64(0)
+        for a in range(na):
+            if not gig[a, j]:
+                bits |= one << np.uint64(a)
+        counted_bits[1 + j] = bits
+        tp_bits[1 + j] = bits
+    tp_bits[0] = 0
+    replicate = np.uint64(0)
+    for t in range(nt):
+        replicate |= one << np.uint64(t * na)
+    for i in range(nd):
+        d = group_order[p0 + i]
+        bits = np.uint64(0)
+        for a in range(na):
+            if not (det_area[d] < area_ranges[a, 0] or det_area[d] > area_ranges[a, 1]):
+                bits |= one << np.uint64(a)
+        counted_bits[0] = bits
+        if nslots == 1:
+            cm = np.uint64(0)
+            tm = np.uint64(0)
+            t_end = tried[0, i]
+            for t in range(t_end):
+                src = match[0, t, i] + 1
+                shift = np.uint64(t * na)
+                cm |= counted_bits[src] << shift
+                tm |= tp_bits[src] << shift
+            if t_end < nt:  # unmatched from t_end on
+                cm |= (bits * replicate) >> np.uint64(t_end * na) << np.uint64(t_end * na)
+        else:  # each area range takes its bits from the masks of its slot
+            cm = np.uint64(0)
+            tm = np.uint64(0)
+            for slot in range(nslots):
+                cs, ts = _coco_slot_bits(match, tried, slot, i, na, bits, replicate, counted_bits, tp_bits)
+                for a in range(na):
+                    if slot_of_area[a] == slot:
+                        cm |= cs & (replicate << np.uint64(a))
+                        tm |= ts & (replicate << np.uint64(a))
+        r = flag_row[p0 + i]
+        counted[r] = cm
+        tp[r] = tm
 
 
 @jit
-def coco_accumulate_kernel(flags, positions, offsets, npig, rec_thresholds):
+def _coco_slot_bits(match, tried, slot, i, na, bits, replicate, counted_bits, tp_bits):
+    """``(counted, tp)`` masks of detection ``i`` under the matches of ``slot``, every area range's bit filled."""
+    cm = np.uint64(0)
+    tm = np.uint64(0)
+    t_end = tried[slot, i]
+    for t in range(t_end):
+        src = match[slot, t, i] + 1
+        shift = np.uint64(t * na)
+        cm |= counted_bits[src] << shift
+        tm |= tp_bits[src] << shift
+    if t_end < match.shape[1]:  # unmatched from t_end on
+        cm |= (bits * replicate) >> np.uint64(t_end * na) << np.uint64(t_end * na)
+    return cm, tm
+
+
+@jit
+def coco_accumulate_kernel(counted, tp, class_offsets, rank, npig, max_dets, rec_thresholds, num_thresholds):
     """pycocotools' ``accumulate``: 101-point interpolated precision and final recall, bit for bit.
 
     pycocotools computes ``rc = tp / npig`` and ``pr = tp / (fp + tp + eps)`` after every detection, takes the
     right-to-left running maximum of ``pr`` and reads it at the first index where ``rc >= r`` for each recall
-    threshold ``r``. Here only the points that can matter are computed: recall only grows at true positives, so
-    that index is the ``k``-th true positive with ``k`` the smallest count where ``k / npig >= r``; and the running
-    maximum from there on is attained at the end of a run of true positives (precision rises along a run of true
-    positives and falls along false positives). Ignored detections only repeat the previous point and are
-    skipped. The values are the same floating-point expressions as pycocotools'.
+    threshold ``r``. Recall only grows at true positives, so that index is the ``k``-th true positive with ``k``
+    the smallest count where ``k / npig >= r``, and the running maximum from there is the largest precision at the
+    ``j``-th true positive, ``j >= k`` (precision falls along false positives; ignored detections repeat the
+    previous point). So one scan per class and maxDet over the detections in class order records, for every
+    (area, threshold) column at once, the number of counted detections at each true positive; the rest is
+    arithmetic on those points, the same floating-point expressions as pycocotools'. A maxDet that truncates no
+    group of the class gives the same arrays as the next larger one and is copied.
 
     Args:
-        flags: int8[A, T, N] from :func:`coco_match_kernel` (group-order positions).
-        positions, offsets: from :func:`coco_select_kernel` — per maxDet and class, the positions of the detections
-            kept, in descending score order, ties by image then input order (pycocotools' concatenation + mergesort).
+        counted, tp: uint64[N] outcome masks from :func:`coco_match_kernel`, rows in class order: descending
+            score, ties by image then input order (pycocotools' concatenation over images + mergesort).
+        class_offsets: int64[K + 1] class segments of the rows.
+        rank: int64[N] rank within the (class, image) group, by row.
         npig: int64[K, A] non-ignored GT per class and area range.
-        rec_thresholds: float64[R].
+        max_dets: int64[M] ascending (1, 10, 100); the last one is the matching's ``max_det``.
+        rec_thresholds: float64[R]. num_thresholds: T (columns are ``t * A + a``).
 
     Returns:
         precision float64[T, R, K, A, M] and recall float64[T, K, A, M], -1 where a class has no non-ignored GT.
     """
-    na, nt = flags.shape[0], flags.shape[1]
-    nm = offsets.shape[0]
-    nk = offsets.shape[1] - 1
+    nt = num_thresholds
+    na = npig.shape[1]
+    nm = max_dets.shape[0]
+    nk = class_offsets.shape[0] - 1
     nr = rec_thresholds.shape[0]
     precision = np.full((nt, nr, nk, na, nm), -1.0)
     recall = np.full((nt, nk, na, nm), -1.0)
+    longest = 0
     for k in range(nk):
-        _coco_accumulate_class(k, flags, positions, offsets, npig, rec_thresholds, precision, recall)
+        for a in range(na):
+            longest = max(longest, npig[k, a])
+    counted_at_tp = np.empty((nt * na, longest + 1), np.int64)
+    spread = np.zeros(256, np.uint64)  # byte -> its 8 bits as the 8 bytes of a word (SWAR counting)
+    for v in range(256):
+        for b in range(8):
+            if (v >> b) & 1:
+                spread[v] |= np.uint64(1) << np.uint64(8 * b)
+    for k in range(nk):
+        s0, s1 = class_offsets[k], class_offsets[k + 1]
+        biggest = 0  # largest (class, image) group of the class
+        for s in range(s0, s1):
+            biggest = max(biggest, rank[s] + 1)
+        for mi in range(nm - 1, -1, -1):
+            if mi < nm - 1 and biggest <= max_dets[mi]:  # nothing truncated: same as the next larger maxDet
+                precision[:, :, k, :, mi] = precision[:, :, k, :, mi + 1]
+                recall[:, k, :, mi] = recall[:, k, :, mi + 1]
+                continue
+            ntp = _coco_scan_class(counted, tp, s0, s1, rank, max_dets[mi], spread, counted_at_tp)
+            _coco_precision_recall(ntp, counted_at_tp, npig[k], rec_thresholds, nt, k, mi, precision, recall)
     return precision, recall
 
 
 @jit
-def _coco_accumulate_class(k, flags, positions, offsets, npig, rec_thresholds, precision, recall):
-    """:func:`coco_accumulate_kernel` for class ``k``, writing into precision and recall."""
-    na, nt = flags.shape[0], flags.shape[1]
-    nm = offsets.shape[0]
-    nr = rec_thresholds.shape[0]
+def _coco_scan_class(counted, tp, s0, s1, rank, max_det, spread, counted_at_tp):
+    """One scan of a class's rows ``s0 .. s1 - 1`` (score order), keeping those of rank < ``max_det``: for every
+    column ``c``, ``counted_at_tp[c, j - 1]`` = detections counted (TP or FP) up to its ``j``-th true positive.
+
+    Counting is SWAR: byte lane ``b`` of ``acc[w]`` sums bit ``8 w + b`` of ``counted`` over at most 255 rows, then
+    is flushed into ``base``. Returns int64[C] true-positive counts per column.
+    """
+    ncol = counted_at_tp.shape[0]
+    nw = (ncol + 7) // 8
+    base = np.zeros(nw * 8, np.int64)
+    acc = np.zeros(nw, np.uint64)
+    ntp = np.zeros(ncol, np.int64)
+    pending = 0
+    byte = np.uint64(0xFF)
+    for s in range(s0, s1):
+        if rank[s] >= max_det:
+            continue
+        cm = counted[s]
+        for w in range(nw):
+            acc[w] += spread[(cm >> np.uint64(8 * w)) & byte]
+        pending += 1
+        tm = tp[s]
+        c = 0
+        while tm:
+            if tm & np.uint64(1):
+                lane = np.int64((acc[c >> 3] >> np.uint64(8 * (c & 7))) & byte)
+                counted_at_tp[c, ntp[c]] = base[c] + lane  # at most npig TPs per column: a GT matches once
+                ntp[c] += 1
+            tm >>= np.uint64(1)
+            c += 1
+        if pending == 255:
+            _flush_lanes(acc, base)
+            pending = 0
+    return ntp
+
+
+@jit
+def _flush_lanes(acc, base):
+    """Add the byte lanes of ``acc`` (uint64[W]) to ``base`` (int64[8 W]) and clear them."""
+    for w in range(acc.shape[0]):
+        v = acc[w]
+        for b in range(8):
+            base[8 * w + b] += np.int64((v >> np.uint64(8 * b)) & np.uint64(0xFF))
+        acc[w] = 0
+
+
+@jit
+def _coco_precision_recall(ntp, counted_at_tp, npig_k, rec_thresholds, nt, k, mi, precision, recall):
+    """Precision at the recall thresholds and final recall of class ``k`` at maxDet index ``mi``, every column."""
     eps = np.finfo(np.float64).eps
+    nr = rec_thresholds.shape[0]
     kthr = np.empty(nr, np.int64)
-    longest = offsets[nm - 1, k + 1] - offsets[nm - 1, k]
-    run_tp = np.empty(longest + 2, np.int64)   # TP and FP counts at the end of each run of true positives
-    run_fp = np.empty(longest + 2, np.int64)
-    run_pr = np.empty(longest + 2, np.float64)  # precision there, then its suffix maximum
-    for a in range(na):
-        npg = npig[k, a]
+    for a in range(npig_k.shape[0]):
+        npg = npig_k[a]
         if npg == 0:
             continue
-        for r in range(nr):  # smallest TP count whose recall reaches the threshold
-            kk = 0
+        kk = 0
+        for r in range(nr):  # smallest TP count whose recall reaches the threshold (thresholds ascend)
             while kk < npg and not (kk / npg >= rec_thresholds[r]):
                 kk += 1
             kthr[r] = max(kk, 1)  # threshold 0 reads index 0, whose running maximum is the first TP's (or 0)
-        for mi in range(nm):
-            s0, s1 = offsets[mi, k], offsets[mi, k + 1]
-            for t in range(nt):
-                row = flags[a, t]
-                tp = 0
-                fp = 0
-                nruns = 0
-                last_tp = 0
-                for s in range(s0, s1):  # branch-free: flags are unpredictable
-                    f = row[positions[s]]
-                    is_tp = np.int64(f == 1)
-                    is_fp = np.int64(f == 0)
-                    run_tp[nruns] = tp  # state at the last TP, kept when an FP ends the run
-                    run_fp[nruns] = fp
-                    nruns += is_fp & last_tp
-                    tp += is_tp
-                    fp += is_fp
-                    last_tp = is_tp | (last_tp & (1 - is_fp))
-                if last_tp:
-                    run_tp[nruns] = tp
-                    run_fp[nruns] = fp
-                    nruns += 1
-                for i in range(nruns):
-                    run_pr[i] = run_tp[i] / (float(run_fp[i]) + float(run_tp[i]) + eps)
-                recall[t, k, a, mi] = tp / npg
-                for i in range(nruns - 2, -1, -1):
-                    if run_pr[i + 1] > run_pr[i]:
-                        run_pr[i] = run_pr[i + 1]
-                i = 0
-                for r in range(nr):
-                    while i < nruns and run_tp[i] < kthr[r]:
-                        i += 1
-                    if i >= nruns:
-                        for r2 in range(r, nr):
-                            precision[t, r2, k, a, mi] = 0.0
-                        break
-                    precision[t, r, k, a, mi] = run_pr[i]
+        for t in range(nt):
+            c = t * npig_k.shape[0] + a
+            n_tp = ntp[c]
+            recall[t, k, a, mi] = n_tp / npg
+            pts = counted_at_tp[c]
+            r = nr - 1
+            while r >= 0 and kthr[r] > n_tp:
+                precision[t, r, k, a, mi] = 0.0
+                r -= 1
+            run = 0.0  # right-to-left running maximum of the precision at the TPs, read at kthr
+            for j in range(n_tp, 0, -1):
+                pr = j / (float(pts[j - 1] - j) + float(j) + eps)
+                if pr > run:
+                    run = pr
+                while r >= 0 and kthr[r] == j:
+                    precision[t, r, k, a, mi] = run
+                    r -= 1

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from vocbench.eval._kernels import (argsort_desc_stable, coco_accumulate_kernel, coco_match_kernel,
-                                    coco_select_kernel, group_by_key, inverse_permutation, stable_partition)
+from vocbench.eval._kernels import (argsort_desc_stable, coco_accumulate_kernel, coco_match_kernel, group_by_key,
+                                    inverse_permutation, stable_partition)
 from vocbench.eval.results import COCO_STAT_NAMES, CocoScores
 from vocbench.io.coco import voc_boxes_to_xywh
 from vocbench.structures import Dataset, Detections
@@ -48,6 +48,16 @@ def _summarize(precision: np.ndarray, recall: np.ndarray) -> dict[str, float]:
     return out
 
 
+def _xyxy_and_area(xywh: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """COCO ``[x, y, w, h]`` → (``(x, y, x + w, y + h)`` as ``maskApi.c`` forms the far corner, ``w * h``)."""
+    out = np.empty_like(xywh)
+    out[:, 0] = xywh[:, 0]
+    out[:, 1] = xywh[:, 1]
+    out[:, 2] = xywh[:, 0] + xywh[:, 2]
+    out[:, 3] = xywh[:, 1] + xywh[:, 3]
+    return out, xywh[:, 2] * xywh[:, 3]
+
+
 def evaluate_coco(dataset: Dataset, detections: Detections) -> CocoScores:
     """COCO AP/AR of ``detections`` on ``dataset`` (see the module docstring for the exact rules).
 
@@ -60,33 +70,26 @@ def evaluate_coco(dataset: Dataset, detections: Detections) -> CocoScores:
     """
     ni, nc = dataset.num_images, dataset.num_classes
     ngroups = nc * ni
-    g = voc_boxes_to_xywh(dataset.boxes)
     gt_rows, gt_offsets = group_by_key(dataset.class_index * ni + dataset.image_index, ngroups)
-    gx, gy, gw, gh = (np.ascontiguousarray(g[gt_rows, i]) for i in range(4))
-    garea = gw * gh
-    gcrowd = np.ascontiguousarray(dataset.difficult[gt_rows])
-
-    d = voc_boxes_to_xywh(detections.boxes)
-    dx, dy, dw, dh = (np.ascontiguousarray(d[:, i]) for i in range(4))
-    darea = dw * dh
+    gt_xyxy, gt_area = _xyxy_and_area(voc_boxes_to_xywh(dataset.boxes[gt_rows]))
+    gt_crowd = np.ascontiguousarray(dataset.difficult[gt_rows])
+    det_xyxy, det_area = _xyxy_and_area(voc_boxes_to_xywh(detections.boxes))
     # class-wide order: descending score, ties by image then input order (pycocotools' concatenation + mergesort)
     by_image, _ = group_by_key(detections.image_index, ni)
     by_score = argsort_desc_stable(detections.scores, by_image)
     class_order, class_offsets = stable_partition(by_score, detections.class_index, nc)
     group_order, group_offsets = stable_partition(by_score, detections.class_index * ni + detections.image_index,
                                                   ngroups)
-    class_positions = inverse_permutation(group_order)[class_order]
-    group_start = np.repeat(group_offsets[:-1], np.diff(group_offsets))
+    flag_row = inverse_permutation(class_order)[group_order]  # group position -> place in the class order
 
     iou_thr = np.minimum(COCO_IOU_THRESHOLDS, 1 - 1e-10)
-    area_lo = np.array([r[0] for r in COCO_AREA_RANGES], np.float64)
-    area_hi = np.array([r[1] for r in COCO_AREA_RANGES], np.float64)
-    flags, npig_groups = coco_match_kernel(gt_offsets, gx, gy, gw, gh, garea, gcrowd, group_offsets, group_order,
-                                           dx, dy, dw, dh, darea, iou_thr, area_lo, area_hi, max(COCO_MAX_DETS), ni)
-    npig = np.ascontiguousarray(npig_groups.reshape(nc, ni, len(COCO_AREA_RANGES)).sum(axis=1))
-    positions, offsets = coco_select_kernel(class_positions, class_offsets, group_start,
-                                            np.asarray(COCO_MAX_DETS, np.int64))
-    precision, recall = coco_accumulate_kernel(flags, positions, offsets, npig, COCO_REC_THRESHOLDS)
+    area_ranges = np.array(COCO_AREA_RANGES, np.float64)
+    max_dets = np.asarray(COCO_MAX_DETS, np.int64)
+    counted, tp, rank, npig = coco_match_kernel(gt_offsets, gt_xyxy, gt_area, gt_crowd, group_offsets, group_order,
+                                                flag_row, det_xyxy, det_area, iou_thr, area_ranges,
+                                                int(max_dets[-1]), ni)
+    precision, recall = coco_accumulate_kernel(counted, tp, class_offsets, rank, npig, max_dets,
+                                               COCO_REC_THRESHOLDS, len(iou_thr))
     return CocoScores(stats=_summarize(precision, recall), precision=precision, recall=recall,
                       iou_thresholds=COCO_IOU_THRESHOLDS.copy(), rec_thresholds=COCO_REC_THRESHOLDS.copy(),
                       area_ranges=COCO_AREA_RANGES, max_dets=COCO_MAX_DETS, classes=tuple(dataset.classes))
