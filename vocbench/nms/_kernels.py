@@ -18,6 +18,13 @@ visits only the levels and cells inside those bounds (with a 1e-9 relative slack
 IoU expression), its own level and cell first. Pairs outside the bounds cannot exceed the threshold, and a pair
 with zero intersection never suppresses (for t >= 0), so the result is exactly the greedy one. On detector-like
 data each candidate meets a handful of kept boxes: the cost is the score sort plus about linear work.
+
+The score sort (:func:`descending_score_order`) is an LSD radix sort on a float32 key of the float64 score
+(3 passes of 11 bits, passes whose digit is constant skipped), which is stable; float32 rounding is monotone, so
+only runs of equal keys can be out of float64 order, and those are re-sorted by (score descending, row). The
+result is the stable descending order ``np.argsort(-scores, kind="stable")`` exactly.
+
+Every IoU is :func:`vocbench.boxes._kernels.iou_pair_areas` (the one IoU expression of the package).
 """
 
 from __future__ import annotations
@@ -26,10 +33,17 @@ import math
 
 import numpy as np
 
+from numba import njit
+
 from vocbench._numba import jit
 
-__all__ = ["greedy_nms_kernel", "greedy_nms_rows_kernel", "greedy_nms_segments_kernel", "soft_nms_kernel", "greedy_nms_quadratic_kernel",
-           "first_nonfinite_row", "first_nonfinite"]
+# the three helpers of the candidate loop are inlined at Numba-IR level: as calls (array arguments are
+# reference-counted at each call) the split kernel ran 2.6x slower at 1917 boxes
+_inline = njit(cache=True, fastmath=False, nogil=True, inline='always')
+from vocbench.boxes._kernels import first_nonfinite_row, iou_pair_areas
+
+__all__ = ["greedy_nms_kernel", "greedy_nms_rows_kernel", "greedy_nms_segments_kernel", "soft_nms_kernel",
+           "greedy_nms_quadratic_kernel", "descending_score_order", "first_nonfinite_row", "first_nonfinite"]
 
 # Relative slack for the size-ratio pruning: far larger than the few-ulp rounding of the IoU expression.
 _PRUNE_SLACK = 1e-9
@@ -37,22 +51,313 @@ _MAX_LEVELS = 48
 # grid cell side as a fraction of the largest box side of its level
 _CELL_PER_SIDE = 0.4
 _CELL_PER_SIDE_INV = 1.0 / _CELL_PER_SIDE
+# runs of equal float32 sort keys longer than this are re-sorted with a merge sort, shorter ones by insertion
+_INSERTION_RUN = 32
+
+# columns of the per-level tables
+_LV_COUNT, _LV_HEAD, _LV_TAIL = 0, 1, 2            # int64 table
+_LV_SMIN, _LV_SMAX, _LV_WMAX, _LV_HMAX = 0, 1, 2, 3  # float64 table
+_GR_NX, _GR_NY, _GR_BASE = 0, 1, 2                 # int64 grid table
+
+
+# ------------------------------------------------------------------------------------------------ score order
+@jit
+def _descending_keys(f32):
+    """uint32 sort keys of float32 values: larger value -> smaller key, equal values -> equal keys (monotone)."""
+    bits = f32.view(np.uint32)
+    key = np.empty(f32.shape[0], np.uint32)
+    for i in range(f32.shape[0]):
+        b = np.int64(bits[i])
+        # negative: the raw bits already grow as the value falls; positive: flip all but the sign bit
+        key[i] = b if b >= 0x80000000 else b ^ 0x7FFFFFFF
+    return key
 
 
 @jit
-def _scan(k, ent_next, x1, y1, x2, y2, area, cx1, cy1, cx2, cy2, ac, offset, t):
-    """True when a kept box on the list starting at ``k`` has IoU > t with the candidate (torchvision's formula)."""
+def _radix_pass(key, idx, key_out, idx_out, hist, shift):
+    """One stable counting-sort pass on the 11-bit digit at ``shift`` (``hist``: that digit's counts)."""
+    total = 0
+    for d in range(2048):
+        c = hist[d]
+        hist[d] = total
+        total += c
+    for i in range(key.shape[0]):
+        x = key[i]
+        d = (np.int64(x) >> shift) & 2047
+        q = hist[d]
+        hist[d] = q + 1
+        key_out[q] = x
+        idx_out[q] = idx[i]
+
+
+@jit
+def _fix_key_ties(order, key, scores):
+    """Within each run of equal keys, put ``order`` by (score descending, row ascending)."""
+    m = order.shape[0]
+    r = 0
+    while r < m - 1:
+        e = r + 1
+        while e < m and key[e] == key[r]:
+            e += 1
+        if e - r > _INSERTION_RUN:
+            seg = order[r:e].copy()  # rows ascending (the radix sort is stable)
+            neg = np.empty(e - r)
+            for q in range(e - r):
+                neg[q] = -scores[seg[q]]
+            perm = np.argsort(neg, kind="mergesort")
+            for q in range(e - r):
+                order[r + q] = seg[perm[q]]
+        elif e - r > 1:
+            for a in range(r + 1, e):
+                v = order[a]
+                sv = scores[v]
+                b = a - 1
+                while b >= r and (scores[order[b]] < sv or (scores[order[b]] == sv and order[b] > v)):
+                    order[b + 1] = order[b]
+                    b -= 1
+                order[b + 1] = v
+        r = e
+
+
+@jit
+def descending_score_order(scores, use_threshold, score_threshold):
+    """Rows by descending score, ties in row order: ``np.argsort(-scores, kind="stable")`` exactly.
+
+    Args:
+        scores: float64[N], finite.
+        use_threshold: when True only rows with ``scores > score_threshold`` are ordered.
+        score_threshold: float.
+
+    Returns:
+        int64[M] row indices.
+    """
+    n = scores.shape[0]
+    m = 0
+    for i in range(n):
+        if not use_threshold or scores[i] > score_threshold:
+            m += 1
+    f32 = np.empty(m, np.float32)
+    idx = np.empty(m, np.int64)
+    q = 0
+    for i in range(n):
+        if not use_threshold or scores[i] > score_threshold:
+            f32[q] = scores[i] + 0.0  # -0.0 -> +0.0 first: 0.0 and -0.0 compare equal, so they must tie
+            idx[q] = i
+            q += 1
+    key = _descending_keys(f32)
+    hist = np.zeros((3, 2048), np.int64)
+    for i in range(m):
+        x = np.int64(key[i])
+        hist[0, x & 2047] += 1
+        hist[1, (x >> 11) & 2047] += 1
+        hist[2, x >> 22] += 1
+    if m == 0:
+        return idx
+    key2 = np.empty(m, np.uint32)
+    idx2 = np.empty(m, np.int64)
+    for p in range(3):
+        shift = 11 * p
+        if hist[p, (np.int64(key[0]) >> shift) & 2047] == m:  # every key has this digit: the pass would not move anything
+            continue
+        _radix_pass(key, idx, key2, idx2, hist[p], shift)
+        key, key2 = key2, key
+        idx, idx2 = idx2, idx
+    _fix_key_ties(idx, key, scores)
+    return idx
+
+
+# ------------------------------------------------------------------------------------------------ greedy NMS
+@jit
+def _scan(k, nxt, kept, cx1, cy1, cx2, cy2, ac, offset, t):
+    """True when a kept box on the list starting at ``k`` (linked by ``nxt``) has IoU > t with the candidate."""
     while k >= 0:
-        w = min(x2[k], cx2) - max(x1[k], cx1) + offset
-        if w > 0.0:
-            h = min(y2[k], cy2) - max(y1[k], cy1) + offset
-            if h > 0.0:
-                inter = w * h
-                union = area[k] + ac - inter
-                if union > 0.0 and inter / union > t:
-                    return True
-        k = ent_next[k]
+        if iou_pair_areas(kept[k, 0], kept[k, 1], kept[k, 2], kept[k, 3], kept[k, 4],
+                          cx1, cy1, cx2, cy2, ac, offset) > t:
+            return True
+        k = nxt[k]
     return False
+
+
+@jit
+def _gather_candidates(boxes, order, offset):
+    """Candidates in processing order as one float64[M, 9] table and the extent of the grid.
+
+    Columns: x1, y1, x2, y2, area, w, h, cx, cy (centre of the extent [x1, x2 + offset]). ``active[r]`` is False
+    for an empty box (w <= 0 or h <= 0): it has zero intersection with everything, never suppresses and is
+    never suppressed, so it stays out of the grid. ``bounds``: (gx0, gy0, gx1, gy1, smin, smax) over active
+    boxes (centres and largest side); ``n_active``.
+    """
+    m = order.shape[0]
+    cand = np.empty((m, 9))
+    active = np.zeros(m, np.bool_)
+    bounds = np.array([np.inf, np.inf, -np.inf, -np.inf, np.inf, 0.0])
+    n_active = 0
+    for r in range(m):
+        i = order[r]
+        a0 = boxes[i, 0]
+        b0 = boxes[i, 1]
+        a1 = boxes[i, 2]
+        b1 = boxes[i, 3]
+        w = a1 - a0 + offset
+        h = b1 - b0 + offset
+        cand[r, 0] = a0
+        cand[r, 1] = b0
+        cand[r, 2] = a1
+        cand[r, 3] = b1
+        cand[r, 4] = w * h
+        cand[r, 5] = w
+        cand[r, 6] = h
+        if w > 0.0 and h > 0.0:
+            active[r] = True
+            n_active += 1
+            px = 0.5 * (a0 + (a1 + offset))
+            py = 0.5 * (b0 + (b1 + offset))
+            cand[r, 7] = px
+            cand[r, 8] = py
+            s = max(w, h)
+            bounds[4] = min(bounds[4], s)
+            bounds[5] = max(bounds[5], s)
+            bounds[0] = min(bounds[0], px)
+            bounds[1] = min(bounds[1], py)
+            bounds[2] = max(bounds[2], px)
+            bounds[3] = max(bounds[3], py)
+    return cand, active, bounds, n_active
+
+
+@jit
+def _grid_levels(bounds, n_active):
+    """Size levels and their grids: ``(s0, n_levels, slack_abs, inv_cell float64[L], grid int64[L, 3], total)``.
+
+    Level ``lv`` holds boxes with largest side in ``(s0 2^(lv-1), s0 2^lv]`` (level 0: up to ``s0``; the last
+    level: everything larger); its cell side is ``0.4 s0 2^lv``. ``grid[lv]`` = (nx, ny, first slot).
+    """
+    gx0, gy0, gx1, gy1, smin, smax = bounds[0], bounds[1], bounds[2], bounds[3], bounds[4], bounds[5]
+    n_levels = 1
+    s0 = 1.0
+    gw = 0.0
+    gh = 0.0
+    slack_abs = 0.0
+    if n_active > 0:
+        gw = gx1 - gx0
+        gh = gy1 - gy0
+        # finest level: the smallest box, but no more than ~8 cells per box overall
+        s0 = max(smin, _CELL_PER_SIDE_INV * math.sqrt(gw * gh / (2.0 * n_active)), max(gw, gh) * 1e-7, 1e-300)
+        if smax > s0:
+            n_levels = min(int(math.ceil(math.log2(smax / s0))) + 1, _MAX_LEVELS)
+        slack_abs = 1e-9 * (max(abs(gx0), abs(gx1), abs(gy0), abs(gy1)) + smax)
+    inv_cell = np.empty(n_levels)
+    grid = np.empty((n_levels, 3), np.int64)
+    total = 0
+    for lv in range(n_levels):
+        c = s0 * (2.0 ** lv) * _CELL_PER_SIDE
+        inv_cell[lv] = 1.0 / c
+        grid[lv, _GR_NX] = int(gw / c) + 1
+        grid[lv, _GR_NY] = int(gh / c) + 1
+        grid[lv, _GR_BASE] = total
+        total += grid[lv, _GR_NX] * grid[lv, _GR_NY]
+    return s0, n_levels, slack_abs, inv_cell, grid, total
+
+
+@jit
+def _size_level(sc, s0, n_levels):
+    """The level of a box whose largest side is ``sc``."""
+    lc = 0
+    top = s0
+    while sc > top and lc < n_levels - 1:
+        lc += 1
+        top *= 2.0
+    return lc
+
+
+@jit
+def _cell_of(v, origin, inv_cell, n):
+    """Cell index of coordinate ``v`` along one axis, clamped to ``[0, n)``."""
+    return min(max(int((v - origin) * inv_cell), 0), n - 1)
+
+
+@jit
+def _reach(level_max, own, half_minus_t, one_minus_t):
+    """Largest centre distance along one axis at which a kept box of side <= ``level_max`` can have IoU > t with a
+    candidate of side ``own`` (an overlap longer than ``t * max(side_k, own)`` is needed)."""
+    if level_max <= own:
+        return 0.5 * level_max + half_minus_t * own
+    return max(one_minus_t * own, half_minus_t * level_max + 0.5 * own)
+
+
+@_inline
+def _window_suppresses(px, py, rx, ry, lv, lc, gx0, gy0, inv_cell, grid, head, ent_next, kept, cx1, cy1, cx2, cy2,
+                       ac, offset, t):
+    """True when a kept box filed in the cells of level ``lv`` within ``rx, ry`` of the centre suppresses."""
+    c = inv_cell[lv]
+    nxl = grid[lv, _GR_NX]
+    nyl = grid[lv, _GR_NY]
+    i0 = _cell_of(px - rx, gx0, c, nxl)
+    i1 = _cell_of(px + rx, gx0, c, nxl)
+    j0 = _cell_of(py - ry, gy0, c, nyl)
+    j1 = _cell_of(py + ry, gy0, c, nyl)
+    ic = min(max(int((px - gx0) * c), i0), i1)
+    jc = min(max(int((py - gy0) * c), j0), j1)
+    b = grid[lv, _GR_BASE]
+    # the candidate's own cell first (already done at its own level), then the rest of the window
+    if lv != lc and _scan(head[b + jc * nxl + ic], ent_next, kept, cx1, cy1, cx2, cy2, ac, offset, t):
+        return True
+    for jj in range(j0, j1 + 1):
+        row = b + jj * nxl
+        for ii in range(i0, i1 + 1):
+            if ii == ic and jj == jc:
+                continue
+            if _scan(head[row + ii], ent_next, kept, cx1, cy1, cx2, cy2, ac, offset, t):
+                return True
+    return False
+
+
+@_inline
+def _level_suppresses(lv, lc, cand, r, half_minus_t, one_minus_t, slack_abs, gx0, gy0, inv_cell,
+                      grid, head, ent_next, lev_i, lev_f, lev_next, kept, offset, t):
+    """True when a kept box of size level ``lv`` (non-empty, size-compatible) has IoU > t with ``cand[r]``."""
+    cx1, cy1, cx2, cy2, ac = cand[r, 0], cand[r, 1], cand[r, 2], cand[r, 3], cand[r, 4]
+    wc, hc, px, py = cand[r, 5], cand[r, 6], cand[r, 7], cand[r, 8]
+    rx = _reach(lev_f[lv, _LV_WMAX], wc, half_minus_t, one_minus_t) * (1.0 + _PRUNE_SLACK) + slack_abs
+    ry = _reach(lev_f[lv, _LV_HMAX], hc, half_minus_t, one_minus_t) * (1.0 + _PRUNE_SLACK) + slack_abs
+    c = inv_cell[lv]
+    nxl = grid[lv, _GR_NX]
+    nyl = grid[lv, _GR_NY]
+    n_cells = (_cell_of(px + rx, gx0, c, nxl) - _cell_of(px - rx, gx0, c, nxl) + 1) \
+        * (_cell_of(py + ry, gy0, c, nyl) - _cell_of(py - ry, gy0, c, nyl) + 1)
+    # a window of more cells than the level has kept boxes: walk the level's list instead (same answer: the
+    # question is only whether *some* kept box exceeds the threshold)
+    if n_cells > lev_i[lv, _LV_COUNT]:
+        return _scan(lev_i[lv, _LV_HEAD], lev_next, kept, cx1, cy1, cx2, cy2, ac, offset, t)
+    return _window_suppresses(px, py, rx, ry, lv, lc, gx0, gy0, inv_cell, grid, head, ent_next, kept, cx1, cy1, cx2,
+                              cy2, ac, offset, t)
+
+
+@_inline
+def _file_kept(g, lv, cand, r, sc, gx0, gy0, inv_cell, grid, head, tail, ent_next, lev_i, lev_f, lev_next, kept):
+    """File candidate ``cand[r]`` as kept box number ``g`` under its centre at size level ``lv``, and at the end of its level's list."""
+    for col in range(5):
+        kept[g, col] = cand[r, col]
+    lev_next[g] = -1
+    if lev_i[lv, _LV_COUNT] == 0:
+        lev_i[lv, _LV_HEAD] = g
+    else:
+        lev_next[lev_i[lv, _LV_TAIL]] = g
+    lev_i[lv, _LV_TAIL] = g
+    lev_i[lv, _LV_COUNT] += 1
+    lev_f[lv, _LV_SMIN] = min(lev_f[lv, _LV_SMIN], sc)
+    lev_f[lv, _LV_SMAX] = max(lev_f[lv, _LV_SMAX], sc)
+    lev_f[lv, _LV_WMAX] = max(lev_f[lv, _LV_WMAX], cand[r, 5])
+    lev_f[lv, _LV_HMAX] = max(lev_f[lv, _LV_HMAX], cand[r, 6])
+    c = inv_cell[lv]
+    nxl = grid[lv, _GR_NX]
+    slot = grid[lv, _GR_BASE] + _cell_of(cand[r, 8], gy0, c, grid[lv, _GR_NY]) * nxl + _cell_of(cand[r, 7], gx0, c, nxl)
+    # append (oldest first: the highest-scoring kept box, the usual suppressor, is met first)
+    ent_next[g] = -1
+    if head[slot] < 0:
+        head[slot] = g
+    else:
+        ent_next[tail[slot]] = g
+    tail[slot] = g
 
 
 @jit
@@ -75,248 +380,75 @@ def greedy_nms_kernel(boxes, order, iou_threshold, offset, max_output):
     if m == 0 or cap == 0:
         return keep[:0]
     t = iou_threshold
-
-    # gather the candidates in processing order (contiguous, cache friendly)
-    x1 = np.empty(m)
-    y1 = np.empty(m)
-    x2 = np.empty(m)
-    y2 = np.empty(m)
-    cx = np.empty(m)  # centre of the extent [x1, x2 + offset]
-    cy = np.empty(m)
-    bw = np.empty(m)
-    bh = np.empty(m)
-    area = np.empty(m)
-    active = np.zeros(m, np.bool_)
-    gx0 = np.inf
-    gy0 = np.inf
-    gx1 = -np.inf
-    gy1 = -np.inf
-    smin = np.inf
-    smax = 0.0
-    n_active = 0
-    for r in range(m):
-        i = order[r]
-        a0 = boxes[i, 0]
-        b0 = boxes[i, 1]
-        a1 = boxes[i, 2]
-        b1 = boxes[i, 3]
-        x1[r] = a0
-        y1[r] = b0
-        x2[r] = a1
-        y2[r] = b1
-        w = a1 - a0 + offset
-        h = b1 - b0 + offset
-        bw[r] = w
-        bh[r] = h
-        area[r] = w * h
-        # a box with w <= 0 or h <= 0 has zero intersection with everything: it never suppresses and is never
-        # suppressed, so it stays out of the grid
-        if w > 0.0 and h > 0.0:
-            active[r] = True
-            n_active += 1
-            px = 0.5 * (a0 + (a1 + offset))
-            py = 0.5 * (b0 + (b1 + offset))
-            cx[r] = px
-            cy[r] = py
-            s = max(w, h)
-            smin = min(smin, s)
-            smax = max(smax, s)
-            gx0 = min(gx0, px)
-            gy0 = min(gy0, py)
-            gx1 = max(gx1, px)
-            gy1 = max(gy1, py)
-
-    n_levels = 1
-    s0 = 1.0
-    gw = 0.0
-    gh = 0.0
-    slack_abs = 0.0
-    if n_active > 0:
-        gw = gx1 - gx0
-        gh = gy1 - gy0
-        # finest level: the smallest box, but no more than ~8 cells per box overall
-        s0 = max(smin, _CELL_PER_SIDE_INV * math.sqrt(gw * gh / (2.0 * n_active)), max(gw, gh) * 1e-7, 1e-300)
-        if smax > s0:
-            n_levels = min(int(math.ceil(math.log2(smax / s0))) + 1, _MAX_LEVELS)
-        slack_abs = 1e-9 * (max(abs(gx0), abs(gx1), abs(gy0), abs(gy1)) + smax)
-    cell = np.empty(n_levels)  # inverse cell side
-    nx = np.empty(n_levels, np.int64)
-    ny = np.empty(n_levels, np.int64)
-    base = np.empty(n_levels, np.int64)
-    total = 0
-    for lv in range(n_levels):
-        c = s0 * (2.0 ** lv) * _CELL_PER_SIDE
-        cell[lv] = 1.0 / c
-        nx[lv] = int(gw / c) + 1
-        ny[lv] = int(gh / c) + 1
-        base[lv] = total
-        total += nx[lv] * ny[lv]
-    head = np.full(total, -1, np.int32)
-    tail = np.empty(total, np.int32)
-    lev_count = np.zeros(n_levels, np.int64)
-    lev_smin = np.full(n_levels, np.inf)
-    lev_smax = np.zeros(n_levels)
-    lev_wmax = np.zeros(n_levels)
-    lev_hmax = np.zeros(n_levels)
-    # kept boxes in the grid, compact (indexed by filing number: cache friendly when few of many are kept)
-    kx1 = np.empty(m)
-    ky1 = np.empty(m)
-    kx2 = np.empty(m)
-    ky2 = np.empty(m)
-    karea = np.empty(m)
-    n_filed = 0
-    ent_next = np.empty(m, np.int32)  # next kept box in the same grid cell, by filing number
-    lev_next = np.empty(m, np.int32)  # kept boxes of each level in a list, oldest first
-    lev_head = np.full(n_levels, -1, np.int32)
-    lev_tail = np.full(n_levels, -1, np.int32)
+    cand, active, bounds, n_active = _gather_candidates(boxes, order, offset)
+    s0, n_levels, slack_abs, inv_cell, grid, total = _grid_levels(bounds, n_active)
+    gx0, gy0 = bounds[0], bounds[1]
+    head = np.full(total, -1, np.int32)      # first kept box filed in each cell
+    tail = np.empty(total, np.int32)         # last kept box filed in each cell
+    ent_next = np.empty(m, np.int32)         # next kept box in the same cell, by filing number
+    lev_next = np.empty(m, np.int32)         # next kept box of the same level, by filing number
+    kept = np.empty((m, 5))                  # kept boxes by filing number: x1, y1, x2, y2, area
+    lev_i = np.zeros((n_levels, 3), np.int64)
+    lev_i[:, _LV_HEAD] = -1
+    lev_f = np.zeros((n_levels, 4))
+    lev_f[:, _LV_SMIN] = np.inf
     prune = t > 0.0
     tlo = t * (1.0 - _PRUNE_SLACK)
     half_minus_t = 0.5 - tlo
     one_minus_t = 1.0 - tlo
-
     n_keep = 0
+    n_filed = 0
     for r in range(m):
-        if not active[r]:
-            keep[n_keep] = r
-            n_keep += 1
-            if n_keep == cap:
-                break
-            continue
-        wc = bw[r]
-        hc = bh[r]
-        sc = max(wc, hc)
-        ac = area[r]
-        px = cx[r]
-        py = cy[r]
-        cx1 = x1[r]
-        cy1 = y1[r]
-        cx2 = x2[r]
-        cy2 = y2[r]
-        lc = 0
-        top = s0
-        while sc > top and lc < n_levels - 1:
-            lc += 1
-            top *= 2.0
-        # the candidate's own cell at its own level first, before any window arithmetic: in a cluster of
-        # regressions of one object the suppressor is usually there
-        if lev_count[lc] > 0:
-            c = cell[lc]
-            ic = min(max(int((px - gx0) * c), 0), nx[lc] - 1)
-            jc = min(max(int((py - gy0) * c), 0), ny[lc] - 1)
-            if _scan(head[base[lc] + jc * nx[lc] + ic], ent_next, kx1, ky1, kx2, ky2, karea, cx1, cy1, cx2, cy2, ac,
-                     offset, t):
-                continue
-        suppressed = False
-        # own size level, then the neighbours (larger first: fewer, coarser cells; the usual suppressor is a
-        # box of about the same size)
-        for d in range(n_levels):
-            for side_sign in range(2):
-                if d == 0 and side_sign == 1:
+        if active[r]:
+            sc = max(cand[r, 5], cand[r, 6])
+            lc = _size_level(sc, s0, n_levels)
+            # the candidate's own cell at its own level first, before any window arithmetic: in a cluster of
+            # regressions of one object the suppressor is usually there
+            if lev_i[lc, _LV_COUNT] > 0:
+                c = inv_cell[lc]
+                slot = grid[lc, _GR_BASE] + _cell_of(cand[r, 8], gy0, c, grid[lc, _GR_NY]) * grid[lc, _GR_NX] \
+                    + _cell_of(cand[r, 7], gx0, c, grid[lc, _GR_NX])
+                if _scan(head[slot], ent_next, kept, cand[r, 0], cand[r, 1], cand[r, 2], cand[r, 3], cand[r, 4], offset,
+                         t):
                     continue
-                lv = lc + d if side_sign == 0 else lc - d
-                if lv < 0 or lv >= n_levels or lev_count[lv] == 0:
-                    continue
-                if prune and (lev_smax[lv] <= tlo * sc or lev_smin[lv] * tlo >= sc):
-                    continue
-                # IoU > t needs an overlap longer than t * max(wk, wc) on each axis, so the centres are at most
-                # (wk + wc) / 2 - t * max(wk, wc) apart; bound that over the widths present at this level
-                wm = lev_wmax[lv]
-                if wm <= wc:
-                    rx = 0.5 * wm + half_minus_t * wc
-                else:
-                    rx = max(one_minus_t * wc, half_minus_t * wm + 0.5 * wc)
-                hm = lev_hmax[lv]
-                if hm <= hc:
-                    ry = 0.5 * hm + half_minus_t * hc
-                else:
-                    ry = max(one_minus_t * hc, half_minus_t * hm + 0.5 * hc)
-                rx = rx * (1.0 + _PRUNE_SLACK) + slack_abs
-                ry = ry * (1.0 + _PRUNE_SLACK) + slack_abs
-                c = cell[lv]
-                nxl = nx[lv]
-                nyl = ny[lv]
-                i0 = min(max(int((px - rx - gx0) * c), 0), nxl - 1)
-                i1 = min(max(int((px + rx - gx0) * c), 0), nxl - 1)
-                j0 = min(max(int((py - ry - gy0) * c), 0), nyl - 1)
-                j1 = min(max(int((py + ry - gy0) * c), 0), nyl - 1)
-                ic = min(max(int((px - gx0) * c), i0), i1)
-                jc = min(max(int((py - gy0) * c), j0), j1)
-                # a window of more cells than the level has kept boxes: walk the level's list instead (same
-                # answer: the question is only whether *some* kept box exceeds the threshold)
-                if (i1 - i0 + 1) * (j1 - j0 + 1) > lev_count[lv]:
-                    if _scan(lev_head[lv], lev_next, kx1, ky1, kx2, ky2, karea, cx1, cy1, cx2, cy2, ac, offset, t):
+            # own size level, then the neighbours (larger first: fewer, coarser cells; the usual suppressor is a
+            # box of about the same size)
+            suppressed = False
+            for d in range(n_levels):
+                for side in range(2):
+                    lv = lc + d if side == 0 else lc - d
+                    if (d == 0 and side == 1) or lv < 0 or lv >= n_levels or lev_i[lv, _LV_COUNT] == 0:
+                        continue
+                    # a size ratio outside (t, 1/t) cannot reach IoU > t
+                    if prune and (lev_f[lv, _LV_SMAX] <= tlo * sc or lev_f[lv, _LV_SMIN] * tlo >= sc):
+                        continue
+                    if _level_suppresses(lv, lc, cand, r, half_minus_t, one_minus_t, slack_abs, gx0,
+                                         gy0, inv_cell, grid, head, ent_next, lev_i, lev_f, lev_next, kept, offset, t):
                         suppressed = True
-                        break
-                    continue
-                b = base[lv]
-                # the candidate's own cell first (already done at its own level), then the rest of the window
-                if lv != lc and _scan(head[b + jc * nxl + ic], ent_next, kx1, ky1, kx2, ky2, karea, cx1, cy1, cx2, cy2,
-                                      ac, offset, t):
-                    suppressed = True
-                    break
-                for jj in range(j0, j1 + 1):
-                    row = b + jj * nxl
-                    for ii in range(i0, i1 + 1):
-                        if ii == ic and jj == jc:
-                            continue
-                        if _scan(head[row + ii], ent_next, kx1, ky1, kx2, ky2, karea, cx1, cy1, cx2, cy2, ac, offset, t):
-                            suppressed = True
-                            break
-                    if suppressed:
                         break
                 if suppressed:
                     break
             if suppressed:
-                break
-        if suppressed:
-            continue
+                continue
+            _file_kept(n_filed, lc, cand, r, sc, gx0, gy0, inv_cell, grid, head, tail, ent_next, lev_i, lev_f, lev_next,
+                       kept)
+            n_filed += 1
         keep[n_keep] = r
         n_keep += 1
         if n_keep == cap:
             break
-        # file the kept box under its centre at its size level, and on its level's list
-        g = n_filed
-        n_filed += 1
-        kx1[g] = cx1
-        ky1[g] = cy1
-        kx2[g] = cx2
-        ky2[g] = cy2
-        karea[g] = ac
-        lv = lc
-        lev_next[g] = -1
-        if lev_count[lv] == 0:
-            lev_head[lv] = g
-        else:
-            lev_next[lev_tail[lv]] = g
-        lev_tail[lv] = g
-        lev_count[lv] += 1
-        lev_smin[lv] = min(lev_smin[lv], sc)
-        lev_smax[lv] = max(lev_smax[lv], sc)
-        lev_wmax[lv] = max(lev_wmax[lv], wc)
-        lev_hmax[lv] = max(lev_hmax[lv], hc)
-        c = cell[lv]
-        ii = min(max(int((px - gx0) * c), 0), nx[lv] - 1)
-        jj = min(max(int((py - gy0) * c), 0), ny[lv] - 1)
-        slot = base[lv] + jj * nx[lv] + ii
-        # append (oldest first: the highest-scoring kept box, the usual suppressor, is met first)
-        ent_next[g] = -1
-        if head[slot] < 0:
-            head[slot] = g
-        else:
-            ent_next[tail[slot]] = g
-        tail[slot] = g
     return keep[:n_keep]
 
 
 @jit
-def greedy_nms_rows_kernel(boxes, scores, order, iou_threshold, offset, pre_nms_top_k, max_output):
-    """Validation, stable tie order and greedy NMS in one call (the per-call cost of :func:`vocbench.nms.nms`).
+def greedy_nms_rows_kernel(boxes, scores, use_threshold, score_threshold, iou_threshold, offset, pre_nms_top_k,
+                           max_output):
+    """Validation, the stable score order and greedy NMS in one call (the per-call cost of :func:`vocbench.nms.nms`).
 
     Args:
         boxes: float64[N, 4] (x1, y1, x2, y2), C-contiguous; checked here for NaN/inf.
         scores: float64[N]; checked here for NaN/inf.
-        order: int64[M] row indices by descending score from an *unstable* sort (modified in place): runs of
-            equal scores are put back in row order, which makes it the stable descending order.
+        use_threshold, score_threshold: only rows with ``score > score_threshold`` enter (when ``use_threshold``).
         iou_threshold, offset, max_output: as in :func:`greedy_nms_kernel`.
         pre_nms_top_k: only the first k of the (stable) order enter NMS (< 0: all).
 
@@ -332,18 +464,8 @@ def greedy_nms_rows_kernel(boxes, scores, order, iou_threshold, offset, pre_nms_
     bad = first_nonfinite(scores)
     if bad >= 0:
         return empty, -1, bad
-    m = order.shape[0]
-    # an unstable sort leaves equal scores in any order: sort each run of equal scores by row
-    r = 0
-    while r < m - 1:
-        v = scores[order[r]]
-        e = r + 1
-        while e < m and scores[order[e]] == v:
-            e += 1
-        if e - r > 1:
-            order[r:e] = np.sort(order[r:e])
-        r = e
-    if 0 <= pre_nms_top_k < m:
+    order = descending_score_order(scores, use_threshold, score_threshold)
+    if 0 <= pre_nms_top_k < order.shape[0]:
         order = order[:pre_nms_top_k]
     kept = greedy_nms_kernel(boxes, order, iou_threshold, offset, max_output)
     rows = np.empty(kept.shape[0], np.int64)
@@ -401,13 +523,8 @@ def greedy_nms_quadratic_kernel(boxes, order, iou_threshold, offset):
             if suppressed[q]:
                 continue
             j = order[q]
-            w = min(ix2, boxes[j, 2]) - max(ix1, boxes[j, 0]) + offset
-            h = min(iy2, boxes[j, 3]) - max(iy1, boxes[j, 1]) + offset
-            if w <= 0.0 or h <= 0.0:
-                continue
-            inter = w * h
-            union = area[r] + area[q] - inter
-            if union > 0.0 and inter / union > iou_threshold:
+            if iou_pair_areas(ix1, iy1, ix2, iy2, area[r], boxes[j, 0], boxes[j, 1], boxes[j, 2], boxes[j, 3], area[q],
+                              offset) > iou_threshold:
                 suppressed[q] = True
     return keep[:n_keep]
 
@@ -454,14 +571,8 @@ def soft_nms_kernel(boxes, scores, iou_threshold, sigma, gaussian, score_thresho
         for i in range(n):
             if not alive[i]:
                 continue
-            w = min(bx2, boxes[i, 2]) - max(bx1, boxes[i, 0]) + offset
-            h = min(by2, boxes[i, 3]) - max(by1, boxes[i, 1]) + offset
-            iou = 0.0
-            if w > 0.0 and h > 0.0:
-                inter = w * h
-                union = area[best] + area[i] - inter
-                if union > 0.0:
-                    iou = inter / union
+            iou = iou_pair_areas(bx1, by1, bx2, by2, area[best], boxes[i, 0], boxes[i, 1], boxes[i, 2], boxes[i, 3],
+                                 area[i], offset)
             if gaussian:
                 s[i] *= math.exp(-(iou * iou) / sigma)
             elif iou >= iou_threshold:
@@ -469,17 +580,6 @@ def soft_nms_kernel(boxes, scores, iou_threshold, sigma, gaussian, score_thresho
             if s[i] < score_threshold:
                 alive[i] = False
     return keep[:n_keep], kept_scores[:n_keep]
-
-
-@jit
-def first_nonfinite_row(a):
-    """Index of the first row of a float64 2-D array holding NaN or +-inf, or -1."""
-    for i in range(a.shape[0]):
-        for j in range(a.shape[1]):
-            v = a[i, j]
-            if not (v - v == 0.0):
-                return i
-    return -1
 
 
 @jit

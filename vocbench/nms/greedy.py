@@ -6,34 +6,21 @@ import math
 
 import numpy as np
 
+from vocbench.boxes import check_boxes
 from vocbench.errors import InputError
-from vocbench.nms._kernels import first_nonfinite, first_nonfinite_row, greedy_nms_rows_kernel
+from vocbench.nms._kernels import descending_score_order, first_nonfinite, greedy_nms_rows_kernel
 
 __all__ = ["nms"]
 
 
 def _as_boxes(boxes, name: str = "boxes") -> np.ndarray:
     """``boxes`` as a C-contiguous float64[N, 4] (no copy when it already is one); finiteness not checked."""
-    if type(boxes) is np.ndarray and boxes.dtype == np.float64 and boxes.ndim == 2 and boxes.shape[1] == 4 \
-            and boxes.flags.c_contiguous:
-        return boxes
-    b = np.asarray(boxes)
-    if b.dtype == object or not (np.issubdtype(b.dtype, np.number) or b.dtype == bool):
-        raise InputError(f"{name} must be a numeric array of shape (N, 4), got dtype {b.dtype}")
-    if b.ndim == 1 and b.size == 0:
-        b = b.reshape(0, 4)
-    if b.ndim != 2 or b.shape[1] != 4:
-        raise InputError(f"{name} must have shape (N, 4) as (x1, y1, x2, y2), got shape {tuple(b.shape)}")
-    return np.ascontiguousarray(b, dtype=np.float64)
+    return check_boxes(boxes, name, finite=False)
 
 
 def _check_boxes(boxes, name: str = "boxes") -> np.ndarray:
     """``boxes`` as a C-contiguous float64[N, 4]; InputError naming the first offending row."""
-    b = _as_boxes(boxes, name)
-    row = int(first_nonfinite_row(b))
-    if row >= 0:
-        raise InputError(f"{name}[{row}] has a non-finite coordinate: {b[row].tolist()}")
-    return b
+    return check_boxes(boxes, name)
 
 
 def _as_scores(scores, n: int, name: str = "scores") -> np.ndarray:
@@ -91,23 +78,11 @@ def _check_count(value, name: str) -> int:
 
 def _candidate_order(scores: np.ndarray, score_threshold: float | None, pre_nms_top_k: int) -> np.ndarray:
     """Rows by descending score, ties in row order (a stable sort), after the score filter and top-k."""
-    if score_threshold is not None:
-        rows = np.flatnonzero(scores > score_threshold)
-        neg = -scores[rows]
-    else:
-        rows = None
-        neg = -scores
-    # the default (SIMD introsort) argsort is several times faster than the stable one; it gives the same
-    # order unless scores tie, which is checked in one pass (and then the stable sort decides)
-    order = np.argsort(neg)
-    v = neg[order]
-    if len(v) > 1 and (v[1:] == v[:-1]).any():
-        order = np.argsort(neg, kind="stable")
-    if rows is not None:
-        order = rows[order]
+    order = descending_score_order(scores, score_threshold is not None,
+                                   0.0 if score_threshold is None else score_threshold)
     if pre_nms_top_k >= 0:
         order = order[:pre_nms_top_k]
-    return order.astype(np.int64, copy=False)
+    return order
 
 
 def nms(boxes, scores, iou_threshold: float, *, pixel_offset: int = 0, score_threshold: float | None = None,
@@ -141,7 +116,7 @@ def nms(boxes, scores, iou_threshold: float, *, pixel_offset: int = 0, score_thr
             a negative threshold. Empty input returns an empty array.
     """
     # this wrapper is most of the cost at detector sizes (~2k boxes): checks are cheap when the input is already
-    # float64; NaN/inf checks, the stable tie order and the NMS run in one compiled call
+    # float64; NaN/inf checks, the stable score order (radix sort) and the NMS run in one compiled call
     b = _as_boxes(boxes)
     n = b.shape[0]
     s = _as_scores(scores, n)
@@ -152,12 +127,8 @@ def nms(boxes, scores, iou_threshold: float, *, pixel_offset: int = 0, score_thr
     cap = -1 if max_output is None else _check_count(max_output, "max_output")
     if n == 0:
         return np.zeros(0, np.int64)
-    if st is None:
-        order = np.argsort(-s)  # unstable (SIMD) sort; the kernel restores row order within tied scores
-    else:
-        rows = np.flatnonzero(s > st)
-        order = rows[np.argsort(-s[rows])]
-    kept, bad_box, bad_score = greedy_nms_rows_kernel(b, s, order, thr, off, top, cap)
+    kept, bad_box, bad_score = greedy_nms_rows_kernel(b, s, st is not None, 0.0 if st is None else st, thr, off,
+                                                      top, cap)
     if bad_box >= 0:
         raise InputError(f"boxes[{bad_box}] has a non-finite coordinate: {b[bad_box].tolist()}")
     if bad_score >= 0:
