@@ -46,7 +46,8 @@ def _one_line_error(proc: subprocess.CompletedProcess, *needles: str) -> str:
 
 
 # ------------------------------------------------------------------------------------------ conventions
-def test_ultralytics_convention_is_voc_yaml_and_inverts(rng=np.random.default_rng(0)):
+def test_ultralytics_convention_is_voc_yaml_and_inverts():
+    rng = np.random.default_rng(0)
     W = rng.integers(50, 800, 300).astype(float)
     H = rng.integers(50, 800, 300).astype(float)
     x1 = np.floor(rng.uniform(1, W - 2))
@@ -157,6 +158,9 @@ def test_yolo_reader_missing_files_order_and_labels_subfolder(tiny, tmp_path):
     (lab / "b.txt").write_text("1 0.4975 0.495 0.995 0.99 0.9\n\n0 0.5 0.5 0.1 0.2 0.3\n")
     (lab / "a.txt").write_text("0 0.295 0.295 0.39 0.39 0.8\n")
     assert guess_format(tmp_path / "predict") == "yolo"
+    (tmp_path / "gtlabels").mkdir()
+    (tmp_path / "gtlabels" / "a.txt").write_text("0 0.295 0.295 0.39 0.39\n")  # labels: the yolo reader explains
+    assert guess_format(tmp_path / "gtlabels") == "yolo"
     d = read_detections(tmp_path / "predict", tiny)
     assert d.image_index.tolist() == [0, 1, 1]  # dataset image order; no file for "c" = no detections
     np.testing.assert_allclose(d.boxes[0], [11, 11, 50, 50], atol=1e-12)
@@ -167,7 +171,7 @@ def test_yolo_reader_missing_files_order_and_labels_subfolder(tiny, tmp_path):
 
 
 @pytest.mark.parametrize("text, needle", [
-    ("0 0.5 0.5 0.1 0.1\n", "line 1: expected 6 fields"),
+    ("0 0.5 0.5 0.1 0.1\n", r"line 1: expected 6 fields .*got 5.*save_conf=True"),
     ("0 0.5 0.5 0.1 0.1 0.9\n0 0.5 0.5 0.1 0.1 0.9 7\n", "line 2: expected 6 fields"),
     ("2 0.5 0.5 0.1 0.1 0.9\n", "line 1: class index 2 is outside 0..1"),
     ("0.5 0.5 0.5 0.1 0.1 0.9\n", "line 1: class index 0.5"),

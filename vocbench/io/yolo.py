@@ -167,9 +167,9 @@ def guess_folder_format(folder: str | os.PathLike, classes: Sequence[str] = VOC_
                     tok = line.split()
                     if not tok:
                         continue
-                    if (len(tok) == 6 and _is_int(tok[0]) and all(_is_number(t) for t in tok[1:])
+                    if (len(tok) in (5, 6) and _is_int(tok[0]) and all(_is_number(t) for t in tok[1:])
                             and all(0.0 <= float(t) <= 1.0 for t in tok[1:5])):
-                        return "yolo"
+                        return "yolo"  # 5 fields: labels without confidence; the reader says so
                     if tok[0] in names and len(tok) == 6:
                         return "absolute"
                     return "devkit"
@@ -205,8 +205,11 @@ def read_label_tables(paths: Sequence[Path], ncols: int, fields: str, numeric_fr
             if not parts:
                 continue
             if len(parts) != ncols:
+                hint = ""
+                if fields.endswith("confidence") and len(parts) == ncols - 1:
+                    hint = " (a label file without the confidence column? ultralytics: save_conf=True)"
                 raise InputError(f"{path}: line {i}: expected {ncols} fields ({fields}), got {len(parts)}: "
-                                 f"{line.strip()[:80]!r}")
+                                 f"{line.strip()[:80]!r}{hint}")
             first.append(parts[0])
             toks.extend(parts[numeric_from:])
             lines.append(i)
