@@ -1,8 +1,14 @@
 """Why a detector loses AP: TIDE's error decomposition under VOC or COCO rules, Hoiem's sensitivity to object
 characteristics, and a confusion matrix (:func:`diagnose`)."""
 
-from vocbench.diagnose.results import (ERROR_DESCRIPTIONS, ERROR_TYPES, SPECIAL_TYPES, ConfusionMatrix, Diagnosis,
-                                       Sensitivity)
+from vocbench.diagnose.results import (
+                                       ERROR_DESCRIPTIONS,
+                                       ERROR_TYPES,
+                                       SPECIAL_TYPES,
+                                       ConfusionMatrix,
+                                       Diagnosis,
+                                       Sensitivity,
+)
 from vocbench.diagnose.sensitivity import HOIEM_N_FRACTION
 from vocbench.diagnose.tide import DIAGNOSE_PROTOCOLS, TIDE_MAX_DETS, diagnose
 

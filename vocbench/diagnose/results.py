@@ -213,8 +213,8 @@ class Diagnosis:
         if self.sensitivity is not None:
             lines.append("")
             lines.append(f"sensitivity (normalised AP, N = {self.sensitivity.n_norm:g}): max / min per bin")
-            for k, (hi, lo) in self.sensitivity.max_min().items():
-                lines.append(f"  {k:<12}{hi:>7.3f} {lo:>7.3f}")
+            for char, (hi, lo) in self.sensitivity.max_min().items():
+                lines.append(f"  {char:<12}{hi:>7.3f} {lo:>7.3f}")
         for w in self.warnings:
             lines.append(f"warning: {w}")
         return "\n".join(lines)

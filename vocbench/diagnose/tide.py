@@ -37,11 +37,17 @@ import numpy as np
 from vocbench.diagnose._kernels import tide_ap_kernel, tide_coco_kernel, voc_errors_kernel
 from vocbench.diagnose.results import ERROR_TYPES, SPECIAL_TYPES, ConfusionMatrix, Diagnosis
 from vocbench.errors import VocbenchWarning
-from vocbench.eval._kernels import (ap_voc07_kernel, ap_voc12_kernel, argsort_desc_stable, best_f1_kernel,
-                                    group_by_key, pr_curve_kernel, stable_partition)
+from vocbench.eval._kernels import (
+    ap_voc07_kernel,
+    ap_voc12_kernel,
+    argsort_desc_stable,
+    best_f1_kernel,
+    group_by_key,
+    pr_curve_kernel,
+    stable_partition,
+)
 from vocbench.eval.evaluator import as_detections
-from vocbench.eval.matching import check_iou_threshold, get_protocol, group_for_voc, match_grouped, \
-    validate_detections
+from vocbench.eval.matching import check_iou_threshold, get_protocol, group_for_voc, match_grouped, validate_detections
 from vocbench.io.coco import voc_boxes_to_xywh
 from vocbench.structures import Dataset
 
@@ -225,8 +231,8 @@ def diagnose(dataset: Dataset, detections, protocol: str = "devkit", iou: float 
 
     base_per, base_mean, (base_co, base_coff) = score(state, dets.class_index, mt.npos, None, base=True)
     keys = list(base_mean)
-    errors = {k: {} for k in keys}
-    special = {k: {} for k in keys}
+    errors: dict[str, dict[str, float]] = {k: {} for k in keys}
+    special: dict[str, dict[str, float]] = {k: {} for k in keys}
     per_err: dict[str, np.ndarray] = {}
     per_spec: dict[str, np.ndarray] = {}
     for name, st, cls, npos, sc in mt.fixes():

@@ -54,11 +54,12 @@ def _summary_table(d: Diagnosis) -> pd.DataFrame:
 
 def _pie(d: Diagnosis) -> str:
     vals = np.array([max(d.errors[t], 0.0) for t in ERROR_TYPES])
-    fig, (ax, bx) = new_figure(7.0, 3.0, ncols=2, gridspec_kw={"width_ratios": [1.3, 1]})
+    fig, (ax, bx) = new_figure(8.5, 3.0, ncols=2, gridspec_kw={"width_ratios": [1.0, 1.0], "wspace": 1.1})
     if vals.sum() > 0:
-        ax.pie(vals, labels=[f"{t}\n{v:.3f}" for t, v in zip(ERROR_TYPES, vals)], startangle=90, counterclock=False,
-               colors=[_COLORS[t] for t in ERROR_TYPES], wedgeprops={"linewidth": 1, "edgecolor": "white"},
-               textprops={"fontsize": 7})
+        wedges, _ = ax.pie(vals, startangle=90, counterclock=False, colors=[_COLORS[t] for t in ERROR_TYPES],
+                           wedgeprops={"linewidth": 1, "edgecolor": "white"})
+        ax.legend(wedges, [f"{t} {v:.3f} ({100 * v / vals.sum():.0f} %)" for t, v in zip(ERROR_TYPES, vals)],
+                  loc="center left", bbox_to_anchor=(0.95, 0.5), fontsize=7, frameon=False)
     else:
         ax.text(0.5, 0.5, "no AP lost to any error type", ha="center", va="center")
         ax.set_axis_off()
@@ -217,8 +218,10 @@ def gallery_html(dataset: Dataset, diagnosis: Diagnosis, detections: Detections,
             target_box = dataset.boxes[tgt].tolist() if tgt >= 0 else None
             cname = dataset.classes[int(detections.class_index[r])]
             label = f"{cname} {scores[r]:.2f}"
+            img_path = paths[im]
+            assert img_path is not None  # rows were filtered on found images
             try:
-                uri = _thumb(paths[im], detections.boxes[r].tolist(), dataset.boxes[on_img].tolist(), target_box,
+                uri = _thumb(img_path, detections.boxes[r].tolist(), dataset.boxes[on_img].tolist(), target_box,
                              label)
             except OSError:
                 continue
