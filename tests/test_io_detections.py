@@ -7,7 +7,6 @@ import subprocess
 import sys
 
 import numpy as np
-import pandas as pd
 import pytest
 
 from tests.conftest import DATA, REPO
@@ -33,10 +32,20 @@ def test_devkit_folder(small):
     assert d.boxes[5].tolist() == [50, 241, 196, 370]
 
 
-def test_missing_class_files_mean_no_detections(small, tmp_path):
-    assert len(read_detections(tmp_path, small)) == 0
-    (tmp_path / "comp4_det_test_cat.txt").write_text("")
-    assert len(read_detections(tmp_path, small)) == 0
+def test_missing_class_files_warn_and_no_files_is_an_error(small, tmp_path):
+    with pytest.raises(InputError, match="no detection result files"):
+        read_detections(tmp_path, small)
+    (tmp_path / "comp4_det_test_cat.txt").write_text("")  # cat has no ground truth in voc_small: no warning for it
+    with pytest.warns(VocbenchWarning, match=r"no result file for 4 class\(es\) with ground truth, scored as no "
+                      r"detections: car, dog, person, train \(expected comp4_det_test_<class>\.txt\)"):
+        assert len(read_detections(tmp_path, small)) == 0
+    for name in ("car", "dog"):
+        (tmp_path / f"comp4_det_test_{name}.txt").write_text("")
+    with pytest.warns(VocbenchWarning, match=r"2 class\(es\) .*: person \(expected comp4_det_test_person\.txt\), "
+                      r"train \(expected comp4_det_test_train\.txt\)$"):
+        read_detections(tmp_path, small)
+    with pytest.raises(InputError, match=r"no result file for 2 class.*--strict"):
+        read_detections(tmp_path, small, strict=True)
 
 
 def test_other_prefix_and_ambiguity(small, tmp_path):

@@ -3,20 +3,26 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
 from vocbench.io.jsonio import emit_json, to_jsonable
 
-__all__ = ["add_dataset_args", "load_dataset_from_args", "emit_json", "to_jsonable", "progress_enabled"]
+__all__ = ["add_dataset_args", "load_dataset_from_args", "emit_json", "to_jsonable", "progress_enabled",
+           "check_output_paths"]
 
 
 def add_dataset_args(p: argparse.ArgumentParser, root_positional: bool = True, required_sets: bool = True) -> None:
     """``ROOT`` (a VOCdevkit folder) plus repeated ``--set YEAR:SPLIT``, ``--classes``, ``--strict``, ``--no-cache``."""
     if root_positional:
-        p.add_argument("root", metavar="ROOT", help="VOCdevkit folder (holds VOC2007/, VOC2012/, ...)")
-    p.add_argument("--set", dest="sets", action="append", metavar="YEAR:SPLIT", required=required_sets,
-                   help="a split to load, e.g. 2007:trainval; repeat to form a union")
+        p.add_argument("root", metavar="ROOT", help="ground truth: a VOCdevkit folder (holds VOC2007/, ...), a COCO "
+                       "instances .json or a YOLO data .yaml")
+    p.add_argument("--set", dest="sets", action="append", metavar="YEAR:SPLIT", required=False,  # COCO GT: none
+                   help="a split to load, e.g. 2007:trainval (YOLO data.yaml: val; COCO .json: not needed); "
+                        "repeat to form a union")
+    p.add_argument("--yolo-convention", default="ultralytics", choices=("ultralytics", "coco", "plain"),
+                   help="how YOLO normalised boxes map to VOC pixels (labels and predictions; see vocbench.io.yolo)")
     p.add_argument("--classes", default=None,
                    help="comma-separated class names, or a file with one per line (default: the 20 VOC classes)")
     p.add_argument("--strict", action="store_true", help="treat inverted or out-of-image boxes as errors")
@@ -35,10 +41,46 @@ def parse_classes(value: str | None):
 
 
 def load_dataset_from_args(args: argparse.Namespace, root: str | None = None):
-    from vocbench.io.voc import load_voc
+    from vocbench.io.gt import load_ground_truth  # VOCdevkit folder, COCO instances.json or YOLO data.yaml
 
-    return load_voc(root if root is not None else args.root, args.sets, classes=parse_classes(args.classes),
-                    strict=args.strict, cache=not args.no_cache, progress=progress_enabled(args))
+    return load_ground_truth(root if root is not None else args.root, args.sets,
+                             classes=parse_classes(args.classes), strict=args.strict, cache=not args.no_cache,
+                             progress=progress_enabled(args),
+                             yolo_convention=getattr(args, "yolo_convention", "ultralytics"))
+
+
+def check_output_paths(args: argparse.Namespace, outputs: tuple[str, ...] = ("json", "html"),
+                       inputs: tuple[str, ...] = ("root", "dets", "classes")) -> None:
+    """Refuse (exit 1) an output that would overwrite an input or another output, before any work is done.
+
+    An output (``--json``, ``--html``, ``--out``, ...; ``-`` = stdout is exempt) may not be the same file as an
+    input, nor an existing file inside an input folder (a devkit result folder, the VOCdevkit ROOT), nor the same
+    path as another output.
+    """
+    from vocbench.errors import VocbenchError
+
+    def flag(name: str) -> str:
+        return "ROOT" if name == "root" else "--" + name.replace("_", "-")
+
+    seen: dict[str, str] = {}
+    for out_name in outputs:
+        out = getattr(args, out_name, None)
+        if not out or str(out) == "-":
+            continue
+        real = os.path.realpath(out)
+        if real in seen:
+            raise VocbenchError(f"{out}: {flag(out_name)} and {flag(seen[real])} name the same file")
+        seen[real] = out_name
+        for in_name in inputs:
+            src = getattr(args, in_name, None)
+            if not src or not os.path.exists(src):
+                continue
+            src_real = os.path.realpath(src)
+            inside = os.path.isdir(src_real) and os.path.exists(real) and \
+                os.path.commonpath([src_real, real]) == src_real
+            if real == src_real or inside:
+                raise VocbenchError(f"{out}: {flag(out_name)} would overwrite the input {flag(in_name)} "
+                                    f"({src}); choose another output path")
 
 
 def progress_enabled(args: argparse.Namespace) -> bool:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from vocbench.commands._common import add_dataset_args, emit_json, load_dataset_from_args
+from vocbench.commands._common import add_dataset_args, check_output_paths, emit_json, load_dataset_from_args
 
 __all__ = ["register", "run"]
 
@@ -34,15 +34,31 @@ def register(sub) -> None:
     p.set_defaults(func=run)
 
 
+#: Largest k accepted on the command line (a mean-IoU curve point per k; VOC's box shapes saturate long before).
+MAX_K = 1000
+
+
+def _bounded_curve(text: str) -> str:
+    """Check every number of ``--curve`` against :data:`MAX_K` *before* any range is built."""
+    from vocbench.errors import InputError
+
+    for tok in str(text).replace("-", ",").split(","):
+        tok = tok.strip()
+        if tok.isdigit() and int(tok) > MAX_K:
+            raise InputError(f"--curve {text!r}: k = {int(tok)} is above the maximum {MAX_K}")
+    return text
+
+
 def run(args: argparse.Namespace) -> int:
     from vocbench.anchors import analyze_dataset_anchors, parse_k_range
     from vocbench.errors import InputError
 
-    if args.k < 1:
-        raise InputError(f"-k must be >= 1, got {args.k}")
+    if not 1 <= args.k <= MAX_K:
+        raise InputError(f"-k must be in 1..{MAX_K}, got {args.k}")
     if args.n_init < 1:
         raise InputError(f"--n-init must be >= 1, got {args.n_init}")
-    curve = None if str(args.curve).lower() in ("none", "", "0") else parse_k_range(args.curve)
+    curve = None if str(args.curve).lower() in ("none", "", "0") else parse_k_range(_bounded_curve(args.curve))
+    check_output_paths(args)
     dataset = load_dataset_from_args(args)
     result = analyze_dataset_anchors(
         dataset, include_difficult=args.include_difficult, k=args.k, curve=curve, n_init=args.n_init,

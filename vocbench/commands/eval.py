@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import argparse
 
-from vocbench.commands._common import add_dataset_args, emit_json, load_dataset_from_args
+from vocbench.commands._common import add_dataset_args, check_output_paths, emit_json, load_dataset_from_args
 
 __all__ = ["register", "run"]
 
@@ -31,12 +31,14 @@ def register(sub) -> None:
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     p.add_argument("--gt", dest="root", metavar="ROOT", required=True,
-                   help="VOCdevkit folder with the ground truth (holds VOC2007/, ...)")
+                   help="ground truth: a VOCdevkit folder (holds VOC2007/, ...), a COCO instances .json "
+                        "(no --set needed) or a YOLO data .yaml (--set val)")
     add_dataset_args(p, root_positional=False)
     p.add_argument("--dets", required=True, metavar="PATH",
                    help="detections: a folder of comp4_det_test_<class>.txt, a COCO results .json or a .csv")
-    p.add_argument("--format", choices=("devkit", "coco", "csv"), default=None,
-                   help="detections format (default: guessed from PATH)")
+    p.add_argument("--format", choices=("devkit", "coco", "csv", "yolo", "absolute"), default=None,
+                   help="detections format (default: guessed from PATH; yolo = per-image cls cx cy w h conf, "
+                        "absolute = per-image class conf xmin ymin xmax ymax)")
     p.add_argument("--metric", dest="metrics", action="append", choices=("voc07", "voc12", "coco"),
                    help="metric to report, repeatable (default: voc07 and voc12)")
     p.add_argument("--protocol", choices=("devkit", "voc_eval"), default="devkit",
@@ -54,8 +56,11 @@ def run(args: argparse.Namespace) -> int:
     from vocbench.eval import evaluate
     from vocbench.io.detections import read_detections
 
+    check_output_paths(args)
     dataset = load_dataset_from_args(args)
-    dets = read_detections(args.dets, dataset, format=args.format, ignore_unknown_images=args.ignore_unknown_images)
+    dets = read_detections(args.dets, dataset, format=args.format, ignore_unknown_images=args.ignore_unknown_images,
+                           strict=args.strict,
+                           yolo_convention=args.yolo_convention)
     metrics = tuple(args.metrics or ("voc07", "voc12"))
     result = evaluate(dataset, dets, metrics=metrics, protocol=args.protocol, iou=tuple(args.ious or (0.5,)))
     if args.json:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from vocbench.commands._common import add_dataset_args, load_dataset_from_args
+from vocbench.commands._common import add_dataset_args, check_output_paths, load_dataset_from_args
 
 __all__ = ["register", "run"]
 
@@ -21,8 +21,9 @@ def register(sub) -> None:
     add_dataset_args(p)
     p.add_argument("--out", required=True, metavar="PATH", help="ground-truth JSON to write")
     p.add_argument("--dets", metavar="PATH", help="detections to convert (devkit folder, .json or .csv)")
-    p.add_argument("--format", choices=("devkit", "coco", "csv"), default=None,
-                   help="detections format (default: guessed from PATH)")
+    p.add_argument("--format", choices=("devkit", "coco", "csv", "yolo", "absolute"), default=None,
+                   help="detections format (default: guessed from PATH; yolo = per-image cls cx cy w h conf, "
+                        "absolute = per-image class conf xmin ymin xmax ymax)")
     p.add_argument("--dets-out", metavar="PATH", help="COCO results JSON to write (needs --dets)")
     p.add_argument("--ignore-unknown-images", action="store_true",
                    help="drop detections on images outside the set instead of failing")
@@ -35,6 +36,7 @@ def run(args: argparse.Namespace) -> int:
 
     if bool(args.dets) != bool(args.dets_out):
         raise VocbenchError("--dets and --dets-out go together")
+    check_output_paths(args, outputs=("out", "dets_out"))
     dataset = load_dataset_from_args(args)
     gt = export_coco(dataset)
     write_json(gt, args.out)
@@ -43,7 +45,8 @@ def run(args: argparse.Namespace) -> int:
         from vocbench.io.detections import read_detections
 
         dets = read_detections(args.dets, dataset, format=args.format,
-                               ignore_unknown_images=args.ignore_unknown_images)
+                               ignore_unknown_images=args.ignore_unknown_images, strict=args.strict,
+                               yolo_convention=args.yolo_convention)
         res = detections_to_coco(dataset, dets)
         write_json(res, args.dets_out)
         print(f"wrote {args.dets_out}: {len(res)} detections")

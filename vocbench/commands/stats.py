@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from vocbench.commands._common import add_dataset_args, emit_json, load_dataset_from_args
+from vocbench.commands._common import add_dataset_args, check_output_paths, emit_json, load_dataset_from_args
 
 __all__ = ["register", "run"]
 
@@ -30,6 +30,7 @@ def register(sub) -> None:
 def run(args: argparse.Namespace) -> int:
     from vocbench.stats import compute_stats
 
+    check_output_paths(args)
     dataset = load_dataset_from_args(args)
     stats = compute_stats(dataset, by_set=args.by_set or bool(args.html))
     if args.json:

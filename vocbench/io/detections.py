@@ -3,8 +3,10 @@
 Formats (``format=None`` guesses from the path: a folder → ``devkit``, ``*.json`` → ``coco``, ``*.csv`` → ``csv``):
 
 * ``devkit``: a folder of ``comp4_det_test_<class>.txt`` files, one line per detection
-  ``<image_id> <score> <xmin> <ymin> <xmax> <ymax>`` (VOC 1-based pixels). Any ``*_<class>.txt`` is accepted when
-  the ``comp4`` name is absent (one file per class). A missing class file means no detections for that class.
+  ``<image_id> <score> <xmin> <ymin> <xmax> <ymax>`` (VOC 1-based pixels). Any ``<prefix>_<class>.txt`` is
+  accepted when the ``comp4`` name is absent (one file per class), matching the whole class name
+  (``..._hot_dog.txt`` is ``hot_dog``, never ``dog``). A folder without any result file is an error; a class without
+  a file has no detections and gets a warning naming the file expected (an error with ``strict=True``).
   Image ids are file stems (``000001``); for a union of years an id maps to its first image
   (:meth:`Dataset.image_lookup`). Row order within a class is kept (it breaks score ties).
 * ``coco``: a JSON list of ``{"image_id", "category_id", "bbox": [x, y, w, h], "score"}`` against the ids of
@@ -26,25 +28,35 @@ import math
 import os
 import warnings
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
+if TYPE_CHECKING:
+    import pandas as pd
+else:
+    from vocbench._lazy import pandas as pd  # start-up: imported on first use
+
+from vocbench._lazy import loaded
 from vocbench.errors import InputError, VocbenchWarning
+from vocbench.io.atomic import atomic_write_text
+from vocbench.io.voc import _open_regular
 from vocbench.structures import Dataset, Detections
 
 __all__ = ["FORMATS", "read_detections", "write_devkit", "guess_format"]
 
-FORMATS = ("devkit", "coco", "csv")
+FORMATS = ("devkit", "coco", "csv", "yolo", "absolute")  # yolo, absolute: per-image txt (vocbench.io.yolo)
 _DEVKIT_FIELDS = "<image_id> <score> <xmin> <ymin> <xmax> <ymax>"
 _CSV_COLUMNS = ("image_id", "class", "score", "xmin", "ymin", "xmax", "ymax")
 
 
 def guess_format(path: str | os.PathLike) -> str:
-    """``devkit`` for a folder, ``coco`` for ``*.json``, ``csv`` for ``*.csv``."""
+    """``devkit`` for a folder, ``coco`` for ``*.json``, ``csv`` for ``*.csv``; otherwise from the first bytes."""
     p = Path(path)
-    if p.is_dir():
-        return "devkit"
+    if p.is_dir():  # devkit, yolo or absolute (per-image txt): vocbench.io.yolo sniffs the folder
+        from vocbench.io.yolo import guess_folder_format
+
+        return guess_folder_format(p)
     suffix = p.suffix.lower()
     if suffix == ".json":
         return "coco"
@@ -52,11 +64,23 @@ def guess_format(path: str | os.PathLike) -> str:
         return "csv"
     if not p.exists():
         raise InputError(f"{p}: no such file or folder")
-    raise InputError(f"{p}: cannot guess the detections format; pass format= one of {list(FORMATS)}")
+    if _sniff(p) == "json":
+        return "coco"
+    raise InputError(f"{p}: cannot guess the detections format from the name; give the format "
+                     f"(--format on the command line, format= in Python) as one of {', '.join(FORMATS)}")
+
+
+def _sniff(path: Path) -> str:
+    """``"json"`` when the first non-blank character of ``path`` is ``[`` or ``{``, else ``"text"``."""
+    with open(_open_regular(str(path), "detections file"), "rb") as fh:
+        head = fh.read(4096)
+    head = head.replace(b"\0", b"").lstrip(b"\xef\xbb\xbf\xff\xfe \t\r\n")  # BOMs, UTF-16 zero bytes, blanks
+    return "json" if head[:1] in (b"[", b"{") else "text"
 
 
 def read_detections(source, dataset: Dataset, format: str | None = None, *,
-                    ignore_unknown_images: bool = False) -> Detections:
+                    ignore_unknown_images: bool = False, strict: bool = False,
+                    yolo_convention: str = "ultralytics") -> Detections:
     """Read detections for ``dataset`` (see the module docstring for the formats).
 
     Args:
@@ -65,19 +89,27 @@ def read_detections(source, dataset: Dataset, format: str | None = None, *,
         format: ``"devkit"``, ``"coco"`` or ``"csv"``; guessed from the path when None.
         ignore_unknown_images: drop detections on images that are not in ``dataset`` (with a warning) instead of
             raising.
+        strict: devkit folders: a class without a result file is an error instead of a warning.
 
     Returns:
         :class:`Detections` with ``image_index``/``class_index`` into ``dataset``, boxes in VOC pixels, rows in
         input order (devkit: class by class in class order, file order within a class).
     """
-    if isinstance(source, pd.DataFrame):
+    if loaded("pandas") and isinstance(source, pd.DataFrame):  # no DataFrame without pandas imported
         return _from_frame(source, dataset, "DataFrame", ignore_unknown_images, header_lines=0)
     path = Path(source)
     fmt = format or guess_format(path)
     if fmt not in FORMATS:
         raise ValueError(f"format must be one of {list(FORMATS)}, got {fmt!r}")
+    if fmt in ("yolo", "absolute"):  # per-image txt files, see vocbench.io.yolo (strict: refuse values outside [0, 1])
+        from vocbench.io import yolo
+
+        if fmt == "yolo":
+            return yolo.read_yolo_detections(path, dataset, convention=yolo_convention, strict=strict,
+                                             ignore_unknown_images=ignore_unknown_images)
+        return yolo.read_absolute_detections(path, dataset, ignore_unknown_images=ignore_unknown_images)
     if fmt == "devkit":
-        return _read_devkit(path, dataset, ignore_unknown_images)
+        return _read_devkit(path, dataset, ignore_unknown_images, strict)
     if fmt == "coco":
         return _read_coco(path, dataset, ignore_unknown_images)
     return _read_csv(path, dataset, ignore_unknown_images)
@@ -93,7 +125,7 @@ def _map_ids(ids: np.ndarray, dataset: Dataset) -> np.ndarray:
     """image id strings → image index, -1 where unknown."""
     index, values = _lookup_index(dataset)
     pos = index.get_indexer(pd.Index(ids))
-    out = np.where(pos >= 0, values[np.maximum(pos, 0)], -1)
+    out = np.where(pos >= 0, values[np.maximum(pos, 0)], -1) if len(values) else np.full(len(pos), -1)
     return out.astype(np.int64)
 
 
@@ -141,21 +173,56 @@ def _check_finite(values: np.ndarray, where, src: str) -> None:
 
 
 # ------------------------------------------------------------------------------------------ devkit
-def _class_files(folder: Path, classes) -> list[Path | None]:
+def _class_files(folder: Path, classes, strict: bool = False,
+                 with_gt: frozenset[str] | None = None) -> tuple[list[Path | None], str]:
+    """The result file of each class (None where there is none), and the warning for the classes with ground
+    truth (``with_gt``; default all) that have no file ("" when none; an error with ``strict``).
+
+    ``comp4_det_test_<class>.txt`` wins; otherwise a ``<prefix>_<class>.txt`` whose class part is the *longest*
+    class name it ends with (so ``x_hot_dog.txt`` belongs to ``hot_dog`` when both classes exist).
+    """
     if not folder.is_dir():
         raise InputError(f"{folder}: not a folder of comp4_det_test_<class>.txt files")
+    by_length = sorted(classes, key=len, reverse=True)
+    owner: dict[str, list[Path]] = {c: [] for c in classes}
+    n_txt = 0
+    for p in sorted(folder.iterdir()):
+        if p.suffix != ".txt" or p.is_dir():  # a FIFO or device named *.txt is refused when it is read
+            continue
+        n_txt += 1
+        stem = p.stem
+        for cls in by_length:
+            if stem.endswith(f"_{cls}") and len(stem) > len(cls) + 1:
+                owner[cls].append(p)
+                break
+    if not any(owner.values()):
+        raise InputError(f"{folder}: no detection result files (expected comp4_det_test_<class>.txt for the classes "
+                         f"{', '.join(classes)}; found {n_txt} other .txt file(s))")
     out: list[Path | None] = []
+    missing = []
     for cls in classes:
         exact = folder / f"comp4_det_test_{cls}.txt"
-        if exact.is_file():
+        cands = owner[cls]
+        if exact in cands:
             out.append(exact)
             continue
-        cands = sorted(p for p in folder.glob(f"*_{cls}.txt") if p.is_file())
         if len(cands) > 1:
             raise InputError(f"{folder}: several result files for class {cls!r}: "
                              f"{', '.join(p.name for p in cands)}")
         out.append(cands[0] if cands else None)
-    return out
+        if not cands and (with_gt is None or cls in with_gt):
+            missing.append(cls)
+    msg = ""
+    if missing:
+        if len(missing) <= 3:
+            what = ", ".join(f"{c} (expected comp4_det_test_{c}.txt)" for c in missing)
+        else:
+            what = f"{', '.join(missing)} (expected comp4_det_test_<class>.txt)"
+        msg = (f"{folder}: no result file for {len(missing)} class(es) with ground truth, scored as no detections: "
+               f"{what}")
+        if strict:
+            raise InputError(msg + " (--strict)")
+    return out, msg
 
 
 def _scan_devkit_file(path: Path) -> str:
@@ -179,6 +246,7 @@ def _scan_devkit_file(path: Path) -> str:
 
 def _parse_devkit_file(path: Path) -> tuple[np.ndarray, np.ndarray]:
     """(ids str[N], values float64[N, 5]) of one class file."""
+    os.close(_open_regular(str(path), "detections file"))
     try:
         if path.stat().st_size == 0:
             return np.zeros(0, dtype=object), np.zeros((0, 5))
@@ -199,8 +267,9 @@ def _parse_devkit_file(path: Path) -> tuple[np.ndarray, np.ndarray]:
     return df[0].to_numpy(dtype=object), values
 
 
-def _read_devkit(folder: Path, dataset: Dataset, ignore_unknown: bool) -> Detections:
-    files = _class_files(folder, dataset.classes)
+def _read_devkit(folder: Path, dataset: Dataset, ignore_unknown: bool, strict: bool = False) -> Detections:
+    with_gt = frozenset(np.asarray(dataset.classes, dtype=object)[np.unique(dataset.class_index)].tolist())
+    files, missing_msg = _class_files(folder, dataset.classes, strict, with_gt)
     idx_parts, cls_parts, val_parts = [], [], []
     index, values_map = _lookup_index(dataset)
     n_dropped = 0
@@ -212,7 +281,8 @@ def _read_devkit(folder: Path, dataset: Dataset, ignore_unknown: bool) -> Detect
         if len(ids) == 0:
             continue
         pos = index.get_indexer(pd.Index(ids))
-        image_index = np.where(pos >= 0, values_map[np.maximum(pos, 0)], -1).astype(np.int64)
+        image_index = (np.where(pos >= 0, values_map[np.maximum(pos, 0)], -1) if len(values_map)
+                       else np.full(len(pos), -1)).astype(np.int64)
         unknown = image_index < 0
         if unknown.any():
             r = int(np.flatnonzero(unknown)[0])
@@ -226,6 +296,8 @@ def _read_devkit(folder: Path, dataset: Dataset, ignore_unknown: bool) -> Detect
         idx_parts.append(image_index)
         cls_parts.append(np.full(len(image_index), c, np.int64))
         val_parts.append(values)
+    if missing_msg:
+        warnings.warn(missing_msg, VocbenchWarning, stacklevel=3)
     if n_dropped:
         warnings.warn(f"{folder}: dropped {n_dropped} detection(s) on images not in the evaluated set "
                       f"(first: {first_dropped})", VocbenchWarning, stacklevel=3)
@@ -252,39 +324,77 @@ def write_devkit(detections: Detections, dataset: Dataset, folder: str | os.Path
             continue
         lines = [f"{i} {s:.6f} {a:.6f} {b:.6f} {x:.6f} {y:.6f}" for i, s, a, b, x, y in
                  zip(part["image_id"], part["score"], part["xmin"], part["ymin"], part["xmax"], part["ymax"])]
-        (folder / f"{prefix}{name}.txt").write_text("\n".join(lines) + "\n")
+        atomic_write_text(folder / f"{prefix}{name}.txt", "\n".join(lines) + "\n")
     return folder
 
 
 # ------------------------------------------------------------------------------------------ coco
-def _read_coco(path: Path, dataset: Dataset, ignore_unknown: bool) -> Detections:
-    from vocbench.io.coco import xywh_to_voc_boxes
-
+def _load_json(path: Path):
+    """Parse a JSON file; every failure is an InputError naming the file (and line where JSON gives one)."""
+    with open(_open_regular(str(path), "detections file"), "rb") as fh:
+        raw = fh.read()
     try:
-        with open(path, encoding="utf-8") as fh:
-            data = json.load(fh)
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        enc = " (it looks like UTF-16)" if raw[:2] in (b"\xff\xfe", b"\xfe\xff") or b"\0" in raw[:64] else ""
+        raise InputError(f"{path}: not UTF-8 text{enc}: byte {exc.start} is 0x{raw[exc.start]:02x}; "
+                         "JSON must be UTF-8") from None
+    try:
+        return json.loads(text)
     except json.JSONDecodeError as exc:
         raise InputError(f"{path}: line {exc.lineno}: not valid JSON ({exc.msg})") from None
+    except RecursionError:
+        raise InputError(f"{path}: JSON nested too deeply to be a results list") from None
+
+
+def _coco_ids(values: list, path: Path, field: str) -> np.ndarray:
+    """Integer ids as pycocotools would match them: ints (or integral floats); bool, str, 1.9, 1e20 are refused."""
+    if all(type(v) is int for v in values):
+        try:
+            return np.array(values, dtype=np.int64).reshape(len(values))
+        except OverflowError:
+            pass
+    out = np.empty(len(values), np.int64)
+    for i, v in enumerate(values):
+        ok = (type(v) is int or (type(v) is float and v.is_integer())) and abs(v) < 2**53
+        if not ok:
+            why = "a boolean" if isinstance(v, bool) else "not an integer" if isinstance(v, (int, float)) else \
+                f"a {type(v).__name__}, not a number"
+            raise InputError(f"{path}: result {i}: {field} {v!r} is {why}; expected an integer id "
+                             f"(pycocotools would not match it)")
+        out[i] = int(v)
+    return out
+
+
+def _read_coco(path: Path, dataset: Dataset, ignore_unknown: bool) -> Detections:
+    from vocbench.io.coco import xywh_to_voc_boxes
+    from vocbench.io.coco_gt import remap_coco_ids
+
+    data = _load_json(path)
     if isinstance(data, dict) and "annotations" in data:
         data = data["annotations"]
     if not isinstance(data, list):
         raise InputError(f"{path}: expected a JSON list of {{image_id, category_id, bbox, score}} results")
     n = len(data)
     try:
-        img = np.fromiter((d["image_id"] for d in data), np.int64, n)
-        cat = np.fromiter((d["category_id"] for d in data), np.int64, n)
-        score = np.fromiter((d["score"] for d in data), np.float64, n)
+        img_raw = [d["image_id"] for d in data]
+        cat_raw = [d["category_id"] for d in data]
+        score = np.array([d["score"] for d in data], np.float64).reshape(n)
         bbox = np.array([d["bbox"] for d in data], np.float64).reshape(n, 4)
-    except (KeyError, TypeError, ValueError):
+        if any(type(d["score"]) is bool or type(d["score"]) is str for d in data):
+            raise TypeError
+    except (KeyError, TypeError, ValueError, OverflowError, IndexError):
         for i, d in enumerate(data):
             ok = (isinstance(d, dict) and all(k in d for k in ("image_id", "category_id", "bbox", "score"))
                   and isinstance(d["bbox"], list) and len(d["bbox"]) == 4
-                  and all(isinstance(v, (int, float)) for v in d["bbox"] + [d["score"], d["image_id"],
-                                                                            d["category_id"]]))
+                  and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in d["bbox"] + [d["score"]]))
             if not ok:
                 raise InputError(f"{path}: result {i}: expected {{image_id, category_id, bbox: [x, y, w, h], "
                                  f"score}} with numbers, got {str(d)[:120]}") from None
         raise InputError(f"{path}: could not read the results list") from None
+    img = _coco_ids(img_raw, path, "image_id")
+    cat = _coco_ids(cat_raw, path, "category_id")
+    img, cat = remap_coco_ids(dataset, img, cat, path, ignore_unknown)  # a COCO-format GT keeps its own ids
 
     def where(r: int) -> str:
         return f"result {r}"
@@ -303,13 +413,27 @@ def _read_coco(path: Path, dataset: Dataset, ignore_unknown: bool) -> Detections
 
 # ------------------------------------------------------------------------------------------ csv / frame
 def _read_csv(path: Path, dataset: Dataset, ignore_unknown: bool) -> Detections:
+    _check_csv_header(path)
     try:
         df = pd.read_csv(path, dtype={"image_id": str, "class": str}, skip_blank_lines=True)
     except pd.errors.EmptyDataError:
         raise InputError(f"{path}: empty file; expected a header {','.join(_CSV_COLUMNS)}") from None
     except (pd.errors.ParserError, UnicodeDecodeError) as exc:
-        raise InputError(f"{path}: {str(exc).strip().splitlines()[-1]}") from None
+        raise InputError(f"{path}: {str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__}"
+                         ) from None
     return _from_frame(df, dataset, str(path), ignore_unknown, header_lines=1, path=path)
+
+
+def _check_csv_header(path: Path, limit: int = 1 << 16) -> None:
+    """Refuse JSON content and an absurd header line before pandas sees the file (bounded work)."""
+    if _sniff(path) == "json":
+        raise InputError(f"{path}: line 1: this is JSON, not CSV; read it as COCO results (--format coco, "
+                         "format='coco' in Python)")
+    with open(_open_regular(str(path), "detections file"), "rb") as fh:
+        head = fh.readline(limit + 1)
+    if len(head) > limit:
+        raise InputError(f"{path}: line 1: header longer than {limit} bytes; expected the columns "
+                         f"{','.join(_CSV_COLUMNS)}")
 
 
 def _from_frame(df: pd.DataFrame, dataset: Dataset, src: str, ignore_unknown: bool, header_lines: int,
