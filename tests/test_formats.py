@@ -417,6 +417,8 @@ def test_yolo_yaml_layouts(tmp_path):
     finally:
         os.chdir(cwd)
     assert ds.classes == ("cat", "dog") and ds.image_ids.tolist() == ["a", "b", "c"]
+    # from elsewhere, 'path: .' falls back to the YAML's folder (where the splits exist); the folder works too
+    assert vocbench.load_ground_truth(tmp_path, "val").image_ids.tolist() == ["a", "b", "c"]
     assert ds.widths.tolist() == [40] * 3 and ds.heights.tolist() == [30] * 3 and ds.depths.tolist() == [3] * 3
     np.testing.assert_array_equal(ds.boxes, [[11, 8.5, 31, 23.5]])  # cx*W + 1 -/+ w*W/2
     (tmp_path / "list.txt").write_text("./images/val/c.jpg\n./images/val/a.jpg\n")

@@ -5,11 +5,11 @@
 * a **VOCdevkit folder** (``VOC2007/``, ``VOC2012/`` ...) with ``--set YEAR:SPLIT`` → :func:`vocbench.io.voc.load_voc`;
 * a **COCO** ``instances.json`` (no set needed) → :func:`vocbench.io.coco_gt.load_coco_gt`;
 * a **YOLO** ``data.yaml`` with ``--set val`` (any key of the YAML: ``train``, ``val``, ``test`` ...) →
-  :func:`load_yolo_dataset`.
+  :func:`load_yolo_dataset`; a folder holding ``data.yaml`` and no VOC folders is read the same way.
 
 YOLO datasets (ultralytics layout): ``names`` (a list, or a mapping ``index: name``) is the class list; ``path``
-the dataset root (absolute, or relative to the working folder, then to the YAML's folder; absent = the YAML's
-folder); a split is a folder of images (searched recursively), a ``.txt`` list of image paths (``./x`` relative
+the dataset root (absolute, or relative to the working folder as ultralytics resolves it, or to the YAML's
+folder — the first under which the splits exist; absent = the YAML's folder); a split is a folder of images (searched recursively), a ``.txt`` list of image paths (``./x`` relative
 to the list's folder) or a list of those. Each image's label file is the image path with the last ``/images/``
 replaced by ``/labels/`` and the suffix by ``.txt``; lines ``class_index cx cy w h`` (normalised; no score
 column); a missing or empty label file = an image without objects. Image sizes come from the image headers
@@ -53,7 +53,18 @@ def ground_truth_kind(path: str | os.PathLike) -> str:
     if p.is_file():
         raise InputError(f"{p}: ground truth must be a VOCdevkit folder, a COCO instances .json or a YOLO "
                          "data .yaml")
+    if _yolo_yaml_in(p) is not None:
+        return "yolo"
     return "voc"
+
+
+def _yolo_yaml_in(folder: Path) -> Path | None:
+    """``folder/data.yaml`` of a YOLO dataset folder given instead of its YAML (a folder without VOC folders)."""
+    if not (folder / "data.yaml").is_file() or not folder.is_dir():
+        return None
+    if any(q.is_dir() and (q / "Annotations").is_dir() for q in folder.iterdir()):
+        return None
+    return folder / "data.yaml"
 
 
 def load_ground_truth(path: str | os.PathLike, sets: Sequence[str] | str | None = None, *,
@@ -86,7 +97,8 @@ def load_ground_truth(path: str | os.PathLike, sets: Sequence[str] | str | None 
     if kind == "yolo":
         if not sets:
             raise VocbenchError(f"{path}: give the split to load with --set (e.g. --set val)")
-        return load_yolo_dataset(path, sets, classes=classes, strict=strict, convention=yolo_convention)
+        yaml_path = _yolo_yaml_in(Path(path)) or path
+        return load_yolo_dataset(yaml_path, sets, classes=classes, strict=strict, convention=yolo_convention)
     from vocbench.io.voc import load_voc
 
     if not sets:
@@ -149,7 +161,9 @@ def _names(path: Path, data: dict) -> tuple[str, ...]:
     return names
 
 
-def _dataset_root(path: Path, data: dict) -> Path:
+def _dataset_root(path: Path, data: dict, probe: Sequence[str] = ()) -> Path:
+    """The dataset root: ``path`` absolute, else relative to the working folder (ultralytics' rule) or to the
+    YAML's folder — the first under which the ``probe`` split entries exist, else the first that exists."""
     raw = data.get("path")
     if not raw:
         return path.parent
@@ -158,6 +172,11 @@ def _dataset_root(path: Path, data: dict) -> Path:
         cands = [p]
     else:
         cands = [Path.cwd() / p, path.parent / p]
+    entries = [e for k in probe for e in (data.get(k) if isinstance(data.get(k), list) else [data.get(k)])
+               if isinstance(e, str)]
+    for c in cands:
+        if c.is_dir() and entries and all((c / e).exists() for e in entries):
+            return c
     for c in cands:
         if c.is_dir():
             return c
@@ -260,10 +279,10 @@ def load_yolo_dataset(path: str | os.PathLike, sets: Sequence[str] | str, *, cla
     names = _names(path, data)
     if classes is not None and tuple(classes) != names:
         raise InputError(f"{path}: names {list(names)} differ from the requested classes {list(classes)}")
-    root = _dataset_root(path, data)
     if isinstance(sets, str):
         sets = [sets]
     sets = [s.strip() for s in sets]
+    root = _dataset_root(path, data, sets)
     images: list[Path] = []
     image_sets: list[int] = []
     seen: set[str] = set()
