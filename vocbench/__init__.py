@@ -6,20 +6,72 @@ imported by vocbench itself.
 
 from __future__ import annotations
 
+import sys
+import types
+from typing import TYPE_CHECKING
+
 __version__ = "0.1.0"
 
 from vocbench.errors import InputError, VocbenchError, VocbenchWarning
-from vocbench.structures import VOC_CLASSES, Dataset, Detections
-from vocbench.io.voc import load_voc
-from vocbench.io.detections import read_detections
-from vocbench.eval import EvalResult, VocEvaluator, evaluate
-from vocbench.io.gt import load_ground_truth  # VOCdevkit folder, COCO instances.json or YOLO data.yaml
-from vocbench.anchors import IoUKMeans, analyze_anchors, ssd_default_boxes
-from vocbench.stats import DatasetStats, compute_stats
-from vocbench.diagnose import Diagnosis, diagnose
-from vocbench.nms import batched_nms, soft_nms  # `nms` itself stays in vocbench.nms (same name as the subpackage)
 
+#: Public name → the module that defines it. Imported on first access (PEP 562), so ``import vocbench`` loads
+#: neither numba nor pandas, matplotlib or lxml; add a public name with one line here, under TYPE_CHECKING below
+#: (for type checkers and IDEs) and in ``__all__``.
+_PUBLIC = {
+    "VOC_CLASSES": "vocbench.structures", "Dataset": "vocbench.structures", "Detections": "vocbench.structures",
+    "load_voc": "vocbench.io.voc",
+    "read_detections": "vocbench.io.detections",
+    "EvalResult": "vocbench.eval", "VocEvaluator": "vocbench.eval", "evaluate": "vocbench.eval",
+    "load_ground_truth": "vocbench.io.gt",  # VOCdevkit folder, COCO instances.json or YOLO data.yaml
+    "IoUKMeans": "vocbench.anchors", "analyze_anchors": "vocbench.anchors", "ssd_default_boxes": "vocbench.anchors",
+    "DatasetStats": "vocbench.stats", "compute_stats": "vocbench.stats",
+    "Diagnosis": "vocbench.diagnose", "diagnose": "vocbench.diagnose",
+    "Comparison": "vocbench.compare", "compare": "vocbench.compare",
+    "batched_nms": "vocbench.nms", "soft_nms": "vocbench.nms",  # `nms` itself stays in vocbench.nms (subpackage)
+}
+
+if TYPE_CHECKING:
+    from vocbench.anchors import IoUKMeans, analyze_anchors, ssd_default_boxes
+    from vocbench.compare import Comparison, compare
+    from vocbench.diagnose import Diagnosis, diagnose
+    from vocbench.eval import EvalResult, VocEvaluator, evaluate
+    from vocbench.io.detections import read_detections
+    from vocbench.io.gt import load_ground_truth
+    from vocbench.io.voc import load_voc
+    from vocbench.nms import batched_nms, soft_nms
+    from vocbench.stats import DatasetStats, compute_stats
+    from vocbench.structures import VOC_CLASSES, Dataset, Detections
+
+#: Kept literal for type checkers and linters; tests/test_startup.py checks it lists exactly _PUBLIC + the above.
 __all__ = ["__version__", "VOC_CLASSES", "Dataset", "Detections", "load_voc", "read_detections", "evaluate",
            "EvalResult", "IoUKMeans", "analyze_anchors", "ssd_default_boxes", "compute_stats", "DatasetStats",
            "batched_nms", "soft_nms", "VocbenchError", "VocbenchWarning", "InputError",
-           "VocEvaluator", "load_ground_truth", "diagnose", "Diagnosis"]
+           "VocEvaluator", "load_ground_truth", "diagnose", "Diagnosis", "compare", "Comparison"]
+
+
+def __getattr__(name: str):
+    module = _PUBLIC.get(name)
+    if module is None:
+        raise AttributeError(f"module 'vocbench' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # later lookups are plain attribute reads
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_PUBLIC))
+
+
+class _Package(types.ModuleType):
+    """Keeps a public name that is also a subpackage's name (``vocbench.diagnose``: the function, as an eager
+    ``from vocbench.diagnose import diagnose`` here would) when the import system binds the subpackage on us."""
+
+    def __setattr__(self, name: str, value) -> None:
+        if name in _PUBLIC and isinstance(value, types.ModuleType) and value.__name__ == f"{__name__}.{name}":
+            return  # resolved by __getattr__ on first access
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package
