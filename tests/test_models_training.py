@@ -133,3 +133,19 @@ def test_native_cache_holds_decoded_images_and_training_crops_from_them(tiny_voc
     assert tuple(x.shape) == (3, 48, 48) and ((b >= 0) & (b <= 1)).all()
     resized = ImageCache(ds, 48, tmp_path / "cache")
     assert resized.path != native.path and resized.images.shape == (ds.num_images, 48, 48, 3)
+
+
+def test_ablation_trains_each_preset_on_equal_budget(tiny_voc, tmp_path):
+    import json
+
+    from reference_models.ablation import run_ablation
+
+    table = run_ablation(str(tiny_voc), tmp_path / "abl", presets=("essay", "modern"), epochs=1, width=0.125,
+                         input_size=64, batch_size=2, log=lambda _m: None)
+    rows = {r["preset"]: r for r in table["rows"]}
+    assert set(rows) == {"essay", "modern"}
+    assert rows["essay"]["iterations"] == rows["modern"]["iterations"] > 0  # equal budget
+    for r in rows.values():
+        assert r["config"]["val_set"] == "2007:val" and r["config"]["sets"] == ["2007:train"]
+        assert 0.0 <= r["test_voc07"] <= 1.0
+    assert json.loads((tmp_path / "abl" / "ablation.json").read_text())["rows"][0]["preset"] == "essay"
