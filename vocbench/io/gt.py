@@ -7,16 +7,16 @@
 * a **YOLO** ``data.yaml`` with ``--set val`` (any key of the YAML: ``train``, ``val``, ``test`` ...) →
   :func:`load_yolo_dataset`; a folder holding ``data.yaml`` and no VOC folders is read the same way.
 
-YOLO datasets (ultralytics layout): ``names`` (a list, or a mapping ``index: name``) is the class list; ``path``
-the dataset root (absolute, or relative to the working folder as ultralytics resolves it, or to the YAML's
-folder — the first under which the splits exist; absent = the YAML's folder); a split is a folder of images (searched recursively), a ``.txt`` list of image paths (``./x`` relative
-to the list's folder) or a list of those. Each image's label file is the image path with the last ``/images/``
-replaced by ``/labels/`` and the suffix by ``.txt``; lines ``class_index cx cy w h`` (normalised; no score
-column); a missing or empty label file = an image without objects. Image sizes come from the image headers
-(Pillow, without decoding; EXIF orientations 5-8 swap width and height as ultralytics does). Boxes are
-converted to VOC pixels with a YOLO convention (:mod:`vocbench.io.yolo`, default ``"ultralytics"``). YOLO labels
-cannot mark objects difficult, truncated or occluded, nor carry a pose: those read as False / -1 /
-``"Unspecified"``. The image "year" is the image's folder name (``VOC2007`` → ``2007``).
+YOLO datasets (ultralytics layout): ``names`` (a list, or a mapping ``index: name``) is the class list; ``path`` the
+dataset root (absolute, or relative to the working folder as ultralytics resolves it, or to the YAML's folder — the
+first under which the splits exist; absent = the YAML's folder); a split is a folder of images (searched
+recursively), a ``.txt`` list of image paths (``./x`` relative to the list's folder) or a list of those. Each
+image's label file is the image path with the last ``/images/`` replaced by ``/labels/`` and the suffix by ``.txt``;
+lines ``class_index cx cy w h`` (normalised; no score column); a missing or empty label file = an image without
+objects. Image sizes come from the image headers (Pillow, without decoding; EXIF orientations 5-8 swap width and
+height as ultralytics does). Boxes are converted to VOC pixels with a YOLO convention (:mod:`vocbench.io.yolo`,
+default ``"ultralytics"``). YOLO labels cannot mark objects difficult, truncated or occluded, nor carry a pose:
+those read as False / -1 / ``"Unspecified"``. The image "year" is the image's folder name (``VOC2007`` → ``2007``).
 """
 
 from __future__ import annotations
