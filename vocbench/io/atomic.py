@@ -58,9 +58,10 @@ def atomic_open(path: str | os.PathLike, mode: str = "w", *, encoding: str | Non
     target, special = _target(path)
     if special:
         try:
-            with open(target, mode, **({} if mode == "wb" else {"encoding": encoding, "newline": newline})) as fh:
-                yield fh
-                fh.flush()
+            dev: IO = open(target, "wb") if mode == "wb" else open(target, "w", encoding=encoding, newline=newline)
+            with dev:
+                yield dev
+                dev.flush()
         except OSError as exc:  # /dev/full: name the file
             if exc.filename is None:
                 exc.filename = str(target)

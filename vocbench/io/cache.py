@@ -90,7 +90,7 @@ def cache_store(key: str, arrays: dict[str, np.ndarray], directory: Path | None 
     final = directory / f"voc-{key}.npz"
     try:
         with atomic_open(final, "wb", fsync=False) as fh:  # a lost cache entry is a miss, not data loss
-            np.savez(fh, **arrays)
+            np.savez(fh, **arrays)  # type: ignore[arg-type]  # numpy's stub types **kwds as allow_pickle
         return final
     except OSError as exc:
         _warn_once(directory, "written", exc)

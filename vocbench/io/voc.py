@@ -15,9 +15,14 @@ import threading
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-from lxml import etree
+
+if TYPE_CHECKING:
+    from lxml import etree
+else:
+    from vocbench._lazy import etree  # start-up: lxml is imported by the first parse
 
 from vocbench.errors import InputError, VocbenchError, VocbenchWarning
 from vocbench.io.cache import cache_load, cache_store, file_signature
@@ -28,6 +33,8 @@ __all__ = ["load_voc", "parse_set_spec", "read_split", "available_splits"]
 _local = threading.local()
 #: Largest accepted coordinate, size or flag magnitude (far beyond any image; keeps int64 areas exact).
 _MAX_COORD = 1e9
+# NOTE (diagnose, for the fast scanner too): vocbench.diagnose's Hoiem sensitivity reads truncated, occluded (-1 when
+# absent) and pose ("Unspecified" when absent) per object; any other parser must extract the same three fields.
 _OBJECT_TAGS = frozenset(("name", "pose", "truncated", "difficult", "occluded"))
 
 
@@ -254,16 +261,16 @@ def load_voc(root: str | os.PathLike, sets: Sequence[str] | str, classes: Sequen
         year, folder, split = parse_set_spec(root, spec)
         ann_dir = os.path.join(str(folder), "Annotations")  # plain strings: pathlib costs ~8 µs per file here
         for img in read_split(folder, split):
-            key = (year, img)
-            if key in seen:
+            year_img = (year, img)
+            if year_img in seen:
                 continue
-            seen.add(key)
+            seen.add(year_img)
             image_ids.append(img)
             image_years.append(year)
             image_sets.append(si)
             paths.append(f"{ann_dir}{os.sep}{img}.xml")
 
-    key = None
+    key: str | None = None
     if cache:
         try:
             key = file_signature(paths, repr((classes, strict)))
