@@ -4,10 +4,16 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
+if TYPE_CHECKING:
+    import pandas as pd
+else:
+    from vocbench._lazy import pandas as pd  # start-up: imported on first use
+
+from vocbench._lazy import loaded
 from vocbench.errors import InputError, VocbenchWarning
 from vocbench.eval._kernels import ap_voc07_kernel, ap_voc12_kernel, best_f1_kernel, pr_curve_kernel
 from vocbench.eval.matching import check_iou_threshold, get_protocol, group_for_voc, match_grouped, validate_detections
@@ -28,7 +34,7 @@ def as_detections(dataset: Dataset, detections) -> Detections:
         from vocbench.eval.accumulate import detections_from_list
 
         return detections_from_list(dataset, detections)
-    if isinstance(detections, pd.DataFrame):
+    if loaded("pandas") and isinstance(detections, pd.DataFrame):  # no DataFrame without pandas imported
         from vocbench.io.detections import read_detections
 
         return read_detections(detections, dataset)

@@ -19,9 +19,14 @@ Only the metrics that were asked for appear. ``coco.per_class`` is AP@[.5:.95] p
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
+
+if TYPE_CHECKING:
+    import pandas as pd
+else:
+    from vocbench._lazy import pandas as pd  # start-up: imported on first use
 
 __all__ = ["VocScores", "CocoScores", "EvalResult", "COCO_STAT_NAMES", "VOC_METRICS", "METRICS"]
 

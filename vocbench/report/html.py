@@ -16,10 +16,12 @@ import sys
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jinja2
-import pandas as pd
+
+if TYPE_CHECKING:  # start-up: pandas only types table_block's argument here
+    import pandas as pd
 
 __all__ = ["ReportMeta", "Section", "table_block", "figure_block", "grid_block", "text_block", "html_block",
            "render_report", "write_report", "current_command", "slug"]

@@ -1,0 +1,88 @@
+"""Start-up: ``import vocbench`` stays light, the lazy public API still behaves like the eager one.
+
+Imports are checked in fresh interpreters (``sys.modules`` after the import); no timing is asserted here (times
+live in ``vocbench bench startup``).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+HEAVY = ("pandas", "matplotlib", "lxml", "numba", "scipy", "sklearn", "jinja2", "tqdm")
+
+
+def _modules_after(code: str) -> set[str]:
+    """Top-level packages in ``sys.modules`` after running ``code`` in a fresh interpreter."""
+    probe = f"{code}\nimport sys, json\nprint(json.dumps(sorted({{m.split('.')[0] for m in sys.modules}})))"
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    return set(json.loads(out.stdout.strip().splitlines()[-1]))
+
+
+def test_import_vocbench_loads_no_heavy_stack():
+    loaded = _modules_after("import vocbench")
+    assert "vocbench" in loaded
+    assert not loaded & set(HEAVY), sorted(loaded & set(HEAVY))
+
+
+def test_version_and_errors_need_no_heavy_stack():
+    loaded = _modules_after("import vocbench\nvocbench.__version__\nvocbench.InputError\nvocbench.VocbenchError")
+    assert not loaded & set(HEAVY)
+
+
+def test_loading_the_cli_parser_loads_no_pandas_or_lxml():
+    """Building every subcommand's parser (what each ``vocbench ...`` pays first) defers pandas and lxml."""
+    loaded = _modules_after("from vocbench.cli import build_parser\nbuild_parser()")
+    assert not loaded & {"pandas", "lxml", "matplotlib", "sklearn"}, sorted(loaded & set(HEAVY))
+
+
+def test_first_access_imports_only_what_is_used():
+    loaded = _modules_after("import vocbench\nvocbench.batched_nms")
+    assert "numba" in loaded  # the NMS kernels
+    assert not loaded & {"pandas", "matplotlib", "lxml", "sklearn"}
+
+
+def test_numba_kernels_load_without_scipy_linalg():
+    """vocbench._numba answers numba's import-time BLAS probe itself (no kernel uses BLAS)."""
+    code = ("import sys, numpy as np\nfrom vocbench.nms import nms\n"
+            "nms(np.array([[0, 0, 10, 10], [1, 1, 10, 10.]]), np.array([0.9, 0.8]), 0.5)\n"
+            "import numba.np.arraymath as am\n"
+            "assert am._HAVE_BLAS, 'flag restored'\n"
+            "assert 'scipy.linalg' not in sys.modules")
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_all_dir_and_lazy_names():
+    import vocbench
+
+    public = set(vocbench._PUBLIC)
+    assert set(vocbench.__all__) == public | {"__version__", "VocbenchError", "VocbenchWarning", "InputError"}
+    assert len(vocbench.__all__) == len(set(vocbench.__all__))
+    assert set(vocbench.__all__) <= set(dir(vocbench))
+    for name in vocbench.__all__:
+        value = getattr(vocbench, name)
+        if name in public:
+            module = __import__(vocbench._PUBLIC[name], fromlist=[name])
+            assert value is getattr(module, name)
+    with pytest.raises(AttributeError, match="no_such_name"):
+        vocbench.no_such_name  # noqa: B018
+
+
+def test_public_function_named_like_its_subpackage_stays_the_function():
+    """``vocbench.diagnose`` is the function even when the subpackage is imported first (as eagerly it was)."""
+    code = ("import vocbench.diagnose\nimport vocbench\n"
+            "assert callable(vocbench.diagnose) and not isinstance(vocbench.diagnose, type(vocbench)), "
+            "vocbench.diagnose\n"
+            "from vocbench import diagnose\nassert diagnose is vocbench.diagnose")
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_star_import():
+    ns: dict = {}
+    exec("from vocbench import *", ns)
+    import vocbench
+
+    assert {k for k in ns if not k.startswith("__")} | {"__version__"} == set(vocbench.__all__)
