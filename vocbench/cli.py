@@ -21,7 +21,7 @@ from vocbench.plugins import register_plugin_commands
 __all__ = ["main", "build_parser"]
 
 #: Subcommand modules, in ``--help`` order.
-COMMANDS = ("stats", "eval", "diagnose", "anchors", "export_coco", "convert", "bench", "synth", "demo")
+COMMANDS = ("stats", "eval", "diagnose", "compare", "anchors", "export_coco", "convert", "bench", "synth", "demo")
 
 
 def build_parser() -> argparse.ArgumentParser:

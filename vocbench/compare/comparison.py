@@ -46,7 +46,7 @@ from vocbench.eval.results import METRICS, VOC_METRICS, EvalResult
 from vocbench.structures import Dataset, Detections
 
 __all__ = ["compare", "Comparison", "ModelScore", "PairDiff", "RankStability", "bootstrap_weights",
-           "bootstrap_memory_bytes", "MIN_BOOTSTRAP", "MAX_BOOTSTRAP_BYTES", "CHUNK"]
+           "bootstrap_memory_bytes", "check_bootstrap", "MIN_BOOTSTRAP", "MAX_BOOTSTRAP_BYTES", "CHUNK"]
 
 #: Fewest replicates accepted (percentile intervals at 95% need a few hundred).
 MIN_BOOTSTRAP = 100
@@ -308,8 +308,6 @@ class Comparison:
                                                           if v == v))
         lines.append("top model changes in " + ", ".join(f"{v:.1%} of {m} replicates"
                                                           for m, v in rs.top_change.items()))
-        for w in self.warnings:
-            lines.append(f"warning: {w}")
         return "\n".join(lines)
 
     def __repr__(self) -> str:
@@ -369,7 +367,9 @@ def _load(dataset: Dataset, dets) -> Detections:
     return as_detections(dataset, dets)
 
 
-def _check_bootstrap(bootstrap, num_images, num_models, num_metrics, num_classes) -> int:
+def check_bootstrap(bootstrap, num_images: int, num_models: int, num_metrics: int, num_classes: int) -> int:
+    """The number of replicates as an int; :class:`InputError` when below :data:`MIN_BOOTSTRAP` or when the
+    bootstrap would need more than :data:`MAX_BOOTSTRAP_BYTES` (the message says how much)."""
     if isinstance(bootstrap, bool) or not isinstance(bootstrap, (int, np.integer)):
         raise InputError(f"bootstrap must be an integer number of replicates, got {bootstrap!r}")
     bootstrap = int(bootstrap)
@@ -434,7 +434,7 @@ def compare(dataset: Dataset, detections, metrics: Sequence[str] | str = ("voc07
     items = _as_pairs(detections)
     names = tuple(n for n, _ in items)
     nm, nc, ni, nk = len(names), dataset.num_classes, dataset.num_images, len(mets)
-    bootstrap = _check_bootstrap(bootstrap, ni, nm, nk, nc)
+    bootstrap = check_bootstrap(bootstrap, ni, nm, nk, nc)
     if ni == 0:
         raise InputError("the dataset has no images")
 

@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass
 
 import numpy as np
@@ -172,8 +173,17 @@ def prepare_coco(dataset: Dataset, detections: Detections) -> CocoInputs:
     nt = len(iou_thr)
     area_all = np.array([COCO_AREA_RANGES[0]], np.float64)
     max_det = max(COCO_MAX_DETS)
-    out = coco_match_kernel(gt_offsets, gt_xyxy, gt_area, gt_crowd, group_offsets, group_order, flag_row, det_xyxy,
-                            det_area, iou_thr, area_all, max_det, ni)
+    # by name: the COCO kernels' argument lists are still being tuned by their owner; every input they have taken
+    # so far is offered and the kernel's signature picks its own
+    offered = dict(gt_offsets=gt_offsets, gt_xyxy=gt_xyxy, gt_area=gt_area, gt_crowd=gt_crowd,
+                   group_offsets=group_offsets, group_order=group_order, flag_row=flag_row,
+                   det_boxes=np.ascontiguousarray(detections.boxes), det_xyxy=det_xyxy, det_area=det_area,
+                   iou_thresholds=iou_thr, area_ranges=area_all, max_det=max_det, num_images=ni)
+    params = inspect.signature(getattr(coco_match_kernel, "py_func", coco_match_kernel)).parameters
+    missing = [p for p in params if p not in offered]
+    if missing:
+        raise RuntimeError(f"COCO adapter: coco_match_kernel now needs {missing}; update vocbench/compare/prepare.py")
+    out = coco_match_kernel(*[offered[p] for p in params])
     tp_mask, counted_mask, rank, npig = _outcome_masks(out, nt)
 
     # non-ignored GT (area "all") per (class, image): the kernel's rule, checked against its per-class totals
