@@ -383,3 +383,16 @@ def test_random_mutations_agree_with_lxml(tmp_path, seed):
             n_scanned += got[1][1] == []
             assert_identical(got[1][0], ref[1])
     assert n_ok >= 25 and n_scanned >= 20  # the mutations exercise both paths (seeds 0-3: 34-46, 29-42)
+
+
+# ------------------------------------------------------------------------------------------------- benchmark
+def test_bench_io_runs_alternate_rounds_and_is_registered():
+    from vocbench.bench import suite_io
+    from vocbench.bench.suites import SUITES
+
+    calls = []
+    times, results = suite_io.alternate({"a": lambda: calls.append("a") or 1, "b": lambda: calls.append("b") or 2},
+                                        rounds=3, warmup=1)
+    assert calls == ["a", "b"] * 4  # one warm-up round, then a, b, a, b, ...
+    assert len(times["a"]) == len(times["b"]) == 3 and results == {"a": 1, "b": 2}
+    assert SUITES["io"] is suite_io.bench_io and SUITES["startup"] is suite_io.bench_startup
