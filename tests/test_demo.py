@@ -83,6 +83,164 @@ def test_demo_with_real_voc(tmp_path, voc_root, capsys):
     assert rc == 0, stdout
     targets = [t.name for t in _check_links(out / "index.html")]
     assert "voc0712_dataset.html" in targets and "yolov2_voc07test_eval.html" in targets
+    assert {"voc07test_yolov2_diagnosis.html", "voc07test_yolov3_diagnosis.html"} <= set(targets)
+    assert any(t.startswith("voc07test_yolov2_vs_yolov3") for t in targets)
+    index = (out / "index.html").read_text(encoding="utf-8")
+    assert "YOLOv2 on VOC2007 test" in index and "voc_eval.py port" in index  # the speed table uses the real set
     dom = assert_renders(out / "synthetic_dataset.html", headings=["Layout against VOC07+12", "Synthetic classes"])
     assert "VOC07 test vs VOC07+12 trainval" in dom
     assert_renders(out / "index.html", headings=["Reports"])
+
+
+# ------------------------------------------------------------------------------------------ library + plug-ins
+def _fake_detector(dataset, seed: int, keep: float):
+    """A stand-in detector: the ground truth of ``dataset`` with jittered boxes and random scores, some objects
+    missed and some background boxes added (no torch)."""
+    import numpy as np
+
+    from vocbench import Detections
+
+    rng = np.random.default_rng(seed)
+    hit = rng.random(dataset.num_objects) < keep
+    boxes = dataset.boxes[hit] + rng.normal(0, 2, (int(hit.sum()), 4))
+    n_bg = max(1, dataset.num_images // 2)
+    img = rng.integers(0, dataset.num_images, n_bg)
+    xy = rng.uniform(1, 100, (n_bg, 2))
+    bg = np.concatenate([xy, xy + rng.uniform(10, 60, (n_bg, 2))], axis=1)
+    return Detections(np.concatenate([dataset.image_index[hit], img]),
+                      np.concatenate([dataset.class_index[hit], rng.integers(0, dataset.num_classes, n_bg)]),
+                      np.concatenate([rng.uniform(0.4, 1.0, int(hit.sum())), rng.uniform(0, 0.5, n_bg)]),
+                      np.concatenate([boxes, bg]), source=f"fake{seed}")
+
+
+@pytest.fixture(scope="module")
+def plugin_demo(tmp_path_factory):
+    """run_demo with a fake ``vocbench.demo`` plug-in standing in for the reference detectors."""
+    from vocbench import demo as demo_mod
+    from vocbench import plugins
+    from vocbench.io.voc import load_voc
+    from vocbench.plugins import DemoContribution
+    from vocbench.report.html import ReportMeta, text_block, write_report
+    from vocbench.report.html import Section as S
+
+    calls = []
+
+    def step(out_dir, data_root, sets, progress):
+        calls.append((Path(out_dir), Path(data_root), tuple(sets)))
+        ds = load_voc(data_root, list(sets), cache=False)
+        page = write_report(Path(out_dir) / "fake_models.html", "Fake detectors", [S("Fake", [text_block("x")])],
+                            ReportMeta(data="fake"))
+        return DemoContribution(reports=(("Fake detectors", page),), dataset=ds, description="two fake detectors",
+                                detections={"fake-a": _fake_detector(ds, 1, 0.9), "fake-b": _fake_detector(ds, 2, 0.6)})
+
+    mp = pytest.MonkeyPatch()
+    mp.setattr(plugins, "demo_steps", lambda: [("fake", step, "")])
+    out = tmp_path_factory.mktemp("plugdemo") / "out"
+    lines: list[str] = []
+    try:
+        result = demo_mod.run_demo(out, images=60, quick=True, use_voc=False, log=lines.append)
+    finally:
+        mp.undo()
+    return result, calls, lines
+
+
+def test_run_demo_returns_a_typed_result_and_calls_the_plugin(plugin_demo):
+    result, calls, lines = plugin_demo
+    from vocbench.demo import DemoResult
+
+    assert isinstance(result, DemoResult)
+    assert result.failed == 0, result.notes
+    assert len(calls) == 1 and calls[0][2] == ("2007:test",) and calls[0][1].name == "VOCdevkit"
+    names = [r.path.name for r in result.reports]
+    assert names[:2] == ["synthetic_dataset.html", "fake_models.html"]
+    assert {"synthetic_fake_a_diagnosis.html", "synthetic_fake_b_diagnosis.html"} <= set(names)
+    assert "synthetic_fake_a_vs_fake_b.html" in names
+    d = result.to_dict()
+    assert d["failed"] == 0 and [r["title"] for r in d["reports"]] == [r.title for r in result.reports]
+    assert str(result).splitlines()[-1] == f"Open {result.index}"
+    assert result.to_pandas()["path"].tolist() == [str(r.path) for r in result.reports]
+    assert any("diagnosis" in line for line in lines)
+
+
+def test_demo_speed_table_measures_peers_that_agree(plugin_demo):
+    result, _, _ = plugin_demo
+    speed = result.speed
+    assert speed is not None
+    impls = set(speed["impl"])
+    assert {"vocbench", "numpy greedy (py_cpu_nms)", "voc_eval.py port (python loop)"} <= impls
+    peers = speed[(speed["impl"] != "vocbench") & speed["median_ms"].notna()]
+    assert len(peers) >= 3 and peers["agrees"].tolist() == [True] * len(peers), peers.to_string()
+    assert (peers["ratio"] > 0).all() and (speed[speed["impl"] == "vocbench"]["median_ms"] > 0).all()
+    assert {"nms", "map"} == set(speed["task"])
+
+
+def test_plugin_demo_index_links_every_page_and_renders(plugin_demo):
+    result, _, _ = plugin_demo
+    targets = {t.name for t in _check_links(result.index)}
+    assert {r.path.name for r in result.reports} <= targets
+    dom = assert_renders(result.index, headings=["Reports", "Speed", "Reproduce"])
+    assert "numpy greedy" in dom and "fake-a vs fake-b" in dom
+    assert_renders(result.out / "synthetic_fake_a_diagnosis.html", headings=[])
+
+
+def test_models_commands_come_from_the_plugin_entry_point(capsys):
+    from importlib.metadata import entry_points
+
+    eps = {ep.name: ep.value for ep in entry_points(group="vocbench.commands")}
+    assert eps.get("models") == "reference_models.cli:register"
+    assert main(["train", "--help"]) == 0
+    out = capsys.readouterr().out
+    assert "usage: vocbench train" in out and "--data ROOT" in out and "--epochs" in out
+
+
+def test_missing_plugin_gives_one_line_install_hint(monkeypatch, capsys):
+    from vocbench import plugins
+
+    monkeypatch.setattr(plugins, "_entry_points", lambda group: [])
+    for argv in (["train", "yolo", "--data", "x"], ["profile", "runs/yolo"], ["predict"]):
+        assert main(argv) == 1
+        err = capsys.readouterr().err
+        assert err == "vocbench: error: the reference models are not installed: pip install -e '.[models]'\n", err
+    assert main(["--help"]) == 0
+    assert "(not installed)" in capsys.readouterr().out
+
+
+def test_plugin_that_fails_to_import_is_treated_as_absent(monkeypatch, capsys):
+    from importlib.metadata import EntryPoint
+
+    from vocbench import plugins
+
+    broken = EntryPoint("models", "no_such_package_xyz.cli:register", "vocbench.commands")
+    monkeypatch.setattr(plugins, "_entry_points", lambda group: [broken])
+    assert main(["export", "run", "--onnx", "m.onnx"]) == 1
+    assert "pip install -e '.[models]'" in capsys.readouterr().err
+    with pytest.raises(plugins.PluginUnavailable, match="no_such_package_xyz"):  # --debug says why
+        main(["--debug", "export", "x"])
+
+
+def test_model_handler_without_torch_says_how_to_install(monkeypatch, capsys):
+    import builtins
+
+    real_import = builtins.__import__
+
+    def no_torch(name, *args, **kwargs):
+        if name.split(".")[0] == "torch":
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_torch)
+    monkeypatch.delitem(__import__("sys").modules, "reference_models.train", raising=False)
+    assert main(["train", "yolo", "--data", "nowhere"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("vocbench: error: the reference models are not installed: pip install -e '.[models]'")
+    assert "torch" in err and len(err.splitlines()) == 1
+
+
+def test_vocbench_never_names_reference_models():
+    """The dependency points one way: no file of the vocbench package mentions reference_models."""
+    from tests.conftest import REPO
+
+    hits = [str(p.relative_to(REPO)) for p in (REPO / "vocbench").rglob("*")
+            if p.is_file() and p.suffix in (".py", ".html", ".css", ".txt", ".md")
+            and "reference_models" in p.read_text(encoding="utf-8", errors="replace")]
+    assert hits == []

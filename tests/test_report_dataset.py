@@ -98,8 +98,8 @@ def test_dataset_report_without_anchors_or_compare(tmp_path):
 
 def _voc_counts_plain(root, year: str, split: str) -> dict:
     """Independent counts from the XML files with xml.etree (not vocbench's reader): images, objects, COCO size
-    classes of the non-difficult objects (area in VOC pixels, (xmax - xmin + 1) * (ymax - ymin + 1), as the
-    evaluator's COCO protocol measures it)."""
+    classes of the non-difficult objects (area in VOC pixels, (xmax - xmin + 1) * (ymax - ymin + 1), and
+    pycocotools' ranges, as the evaluator's COCO protocol measures them)."""
     import xml.etree.ElementTree as ET
     from collections import Counter
 
@@ -117,7 +117,9 @@ def _voc_counts_plain(root, year: str, split: str) -> dict:
             bb = obj.find("bndbox")
             x1, y1, x2, y2 = (float(bb.findtext(t)) for t in ("xmin", "ymin", "xmax", "ymax"))
             area = (x2 - x1 + 1) * (y2 - y1 + 1)
-            sizes[(name, "small" if area < 32 ** 2 else "medium" if area < 96 ** 2 else "large")] += 1
+            # pycocotools' areaRng are inclusive at both ends: an area of exactly 32² or 96² is in two classes
+            for label, lo, hi in (("small", 0, 32 ** 2), ("medium", 32 ** 2, 96 ** 2), ("large", 96 ** 2, 1e10)):
+                sizes[(name, label)] += lo <= area <= hi
     return {"images": len(ids), "objects": objects, "objects_all": objects_all, "difficult": difficult,
             "sizes": sizes}
 

@@ -17,6 +17,7 @@ step that fails is noted and counted in :attr:`DemoResult.failed`, and the other
 
 from __future__ import annotations
 
+import functools
 import os
 import time
 import traceback
@@ -180,10 +181,11 @@ def _diagnosis_and_comparison(steps: _Steps, out: Path, dataset: Dataset, detect
     for name, dets in detections.items():
         def one(name: str = name, dets: Detections = dets) -> Path:
             from vocbench.diagnose import diagnose
-            from vocbench.report.diagnose import write_diagnose_report
+            from vocbench.report.diagnose import write_diagnosis_report
 
             result = diagnose(dataset, dets)
-            return write_diagnose_report(out / f"{stem}_{_slug(name)}_diagnosis.html", dataset, result, dets)
+            return write_diagnosis_report(out / f"{stem}_{_slug(name)}_diagnosis.html", dataset, result, dets,
+                                          title=f"Diagnosis: {name} on {where}")
 
         res = steps.run(f"{name} on {where}: diagnosis", one)
         if res:
@@ -257,7 +259,7 @@ def speed_table(dataset: Dataset, detections: Detections | None = None, *, devki
     for n in nms_sizes:
         boxes, scores = cluster_boxes(n, gt, width, height, seed=n)
         case = f"NMS of {n} boxes (IoU {_NMS_IOU}), image {image_id}"
-        ref_ms, keep = timed("nms", case, "vocbench", n, lambda b=boxes, s=scores: nms(b, s, _NMS_IOU), None, None)
+        ref_ms, keep = timed("nms", case, "vocbench", n, functools.partial(nms, boxes, scores, _NMS_IOU), None, None)
         ref_set = set(np.asarray(keep).tolist())
 
         def same(k: Any, ref_set: set = ref_set) -> tuple[bool, str]:
@@ -265,7 +267,7 @@ def speed_table(dataset: Dataset, detections: Detections | None = None, *, devki
             return k == ref_set, f"{len(k)} kept" + ("" if k == ref_set else f", {len(k ^ ref_set)} differ")
 
         timed("nms", case, "numpy greedy (py_cpu_nms)", n,
-              lambda b=boxes, s=scores: peers.numpy_nms(b, s, _NMS_IOU), ref_ms, same)
+              functools.partial(peers.numpy_nms, boxes, scores, _NMS_IOU), ref_ms, same)
         try:
             run_tv = peers.prepare_torchvision_nms(boxes, scores, _NMS_IOU)
         except peers.PeerMissing as exc:
@@ -283,7 +285,7 @@ def speed_table(dataset: Dataset, detections: Detections | None = None, *, devki
         if devkit is not None and sets:
             from vocbench.io.detections import write_devkit
 
-            recs = {k.split("/", 1)[1]: v for k, v in peers.parse_voc_xml_plain(devkit, list(sets)).items()}
+            recs = {k.split("/", 1)[1]: v for k, v in peers.parse_voc_xml_plain(Path(devkit), list(sets)).items()}
             with tempfile.TemporaryDirectory(prefix="vocbench-demo-") as tmp:
                 write_devkit(detections, dataset, tmp)
                 for cls in dataset.classes:  # voc_eval.py opens every class file
