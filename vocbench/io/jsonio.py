@@ -1,4 +1,4 @@
-"""JSON output shared by every command and by ``reference_models``: strict JSON, written atomically.
+"""JSON output shared by every command and by plug-ins: strict JSON, written atomically.
 
 :func:`to_jsonable` turns numpy scalars/arrays into Python values and NaN/inf into ``null`` (strict JSON, which
 ``json.loads`` in any language accepts); :func:`emit_json` prints to stdout (``"-"``) or writes a file through
