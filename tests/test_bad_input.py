@@ -937,3 +937,27 @@ def test_iou_kmeans_refuses_an_impossible_range_and_warns_on_duplicate_centres()
         IoUKMeans(2).fit(np.array([[1e-300, 1.0], [1e300, 1.0]]))
     with pytest.warns(VocbenchWarning, match=r"n_clusters=4 is above the 2 distinct box shape\(s\)"):
         IoUKMeans(4, n_init=2).fit(np.array([[1.0, 2.0], [1.0, 2.0], [3.0, 4.0]] * 5))
+
+
+def test_interrupted_synth_can_be_rerun(tmp_path, capsys, monkeypatch):
+    import vocbench.synth.generator as gen
+
+    calls = {"n": 0}
+    real = gen._write_one
+
+    def crash_on_third(cfg, index):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise KeyboardInterrupt
+        return real(cfg, index)
+
+    monkeypatch.setattr(gen, "_write_one", crash_on_third)
+    rc, _, err = cli(capsys, "synth", tmp_path, "--images", "6", "--workers", "1")
+    assert rc == 130 and "interrupted" in err
+    folder = tmp_path / "VOCdevkit" / "VOC2007"
+    assert json.loads((folder / gen.MARKER).read_text())["complete"] is False
+    assert not list(folder.rglob(".*.tmp"))  # no temporary files left
+    monkeypatch.setattr(gen, "_write_one", real)
+    rc, out, err = cli(capsys, "synth", tmp_path, "--images", "6", "--workers", "1", "--json", "-")
+    assert rc == 0, err
+    assert json.loads(out)["counts"]["images"] == 6 and len(list((folder / "Annotations").glob("*.xml"))) == 6

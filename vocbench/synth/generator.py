@@ -410,9 +410,11 @@ def _prepare_folder(folder: Path) -> None:
                                 f"refusing to overwrite it — choose another OUT")
         for sub in ("JPEGImages", "Annotations", "ImageSets"):
             shutil.rmtree(folder / sub, ignore_errors=True)
-        marker.unlink(missing_ok=True)
     for sub in ("JPEGImages", "Annotations", "ImageSets/Main"):
         (folder / sub).mkdir(parents=True, exist_ok=True)
+    # an "incomplete" marker first: an interrupted run leaves a folder the next run may replace; the full marker
+    # (with the counts) is written last
+    atomic_write_text(folder / MARKER, json.dumps({"generator": "vocbench synth", "complete": False}) + "\n")
 
 
 def _split(n: int, seed: int) -> dict[str, list[int]]:
