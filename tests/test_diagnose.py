@@ -272,6 +272,29 @@ def test_tidecv_parity_beyond_100_detections_per_image(tmp_path):
         _compare(d, reference_diagnose(gt, dets, 3, protocol="coco"), 1e-12)
 
 
+@pytest.mark.parametrize(("iou", "bg"), [(0.75, 0.1), (0.3, 0.2), (0.5, 0.0)])
+def test_other_thresholds_against_tidecv_and_twin(iou, bg, tmp_path):
+    pytest.importorskip("tidecv")
+    checked = 0
+    for seed in range(12):
+        gt, dets = random_case(3000 + seed)
+        if not gt or not dets:
+            continue
+        ds, det = make(gt, dets, num_images=4, size=100)
+        d = quiet_diagnose(ds, det, protocol="coco", iou=iou, background_iou=bg, sensitivity=False, confusion=False)
+        try:
+            ref = run_tidecv(ds, det, tmp_path, iou=iou, background_iou=bg)
+        except ZeroDivisionError:
+            continue
+        _compare(d, ref, 1e-6)
+        _compare(d, reference_diagnose(gt, dets, 3, protocol="coco", iou=iou, background_iou=bg), 1e-12)
+        v = quiet_diagnose(ds, det, protocol="devkit", iou=iou, background_iou=bg, sensitivity=False,
+                           confusion=False)
+        _compare(v, reference_diagnose(gt, dets, 3, protocol="devkit", iou=iou, background_iou=bg), 1e-12)
+        checked += 1
+    assert checked >= 6
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("which", ["yolov2", "yolov3"])
 def test_tidecv_parity_on_real_detections(which, voc07_test, request, tmp_path):

@@ -329,7 +329,7 @@ def reference_diagnose(gt, dets, num_classes, protocol="devkit", iou=0.5, backgr
 
 
 # ------------------------------------------------------------------------------------------------ tidecv
-def run_tidecv(dataset, detections, workdir=None):
+def run_tidecv(dataset, detections, workdir=None, iou=0.5, background_iou=0.1):
     """tidecv 1.0.1 on the COCO export of ``dataset`` / ``detections`` (box polygons as segmentation).
 
     Returns ``{"ap", "errors", "special"}`` in AP units (tidecv's percent / 100).
@@ -347,7 +347,7 @@ def run_tidecv(dataset, detections, workdir=None):
     (folder / "res.json").write_text(json.dumps(detections_to_coco(dataset, detections)))
     g = datasets.COCO(str(folder / "gt.json"))
     p = datasets.COCOResult(str(folder / "res.json"))
-    tide = TIDE()
+    tide = TIDE(pos_threshold=iou, background_threshold=background_iou)
     run = tide.evaluate(g, p, mode=TIDE.BOX)
     main = tide.get_main_errors()[p.name]
     spec = tide.get_special_errors()[p.name]

@@ -151,6 +151,10 @@ def diagnose(dataset: Dataset, detections, protocol: str = "devkit", iou: float 
     by_score = argsort_desc_stable(dets.scores, rows)
     img_order, img_offsets = stable_partition(by_score, dets.image_index, ni)
     messages: list[str] = []
+    inverted = int(np.count_nonzero((dets.boxes[:, 2] < dets.boxes[:, 0]) | (dets.boxes[:, 3] < dets.boxes[:, 1])))
+    if inverted:  # as vocbench.evaluate says it
+        messages.append(f"{dets.source or 'detections'}: {inverted} detection(s) with an inverted box (xmax < xmin or "
+                        "ymax < ymin) count with IoU 0 in VOC matching")
 
     if protocol == "coco":
         dx = voc_boxes_to_xywh(dets.boxes)
