@@ -4,8 +4,8 @@ The key hashes the vocbench cache format, the load options and, for every annota
 modification time, status-change time (``ctime``) and inode number, all in nanoseconds — so an edited annotation
 is never served stale (voc_eval.py's ``annots.pkl`` bug), even an in-place edit that keeps the size and restores
 the mtime (``os.utime`` cannot set the ctime, and a replaced file gets a new inode). A content hash was measured
-instead and rejected: on VOC07+12 trainval it costs about as much as a fifth of the parse it would save (see
-``docs/robustness.md``).
+instead and rejected: on VOC07+12 trainval it costs 17-42 % of the parse it would save and makes a cached load
+2.4-3.5x slower (see ``docs/robustness.md``).
 
 The folder is ``$VOCBENCH_CACHE_DIR``, else ``$XDG_CACHE_HOME/vocbench``, else ``~/.cache/vocbench``. The cache
 never fails a command: an unreadable or unwritable folder is a miss with one :class:`VocbenchWarning` per folder
