@@ -199,7 +199,7 @@ def write_yolo_dataset(dataset: Dataset, out: str | os.PathLike, images: Sequenc
     missing = [i for i, p in enumerate(images) if p is None]
     if missing:
         i = missing[0]
-        raise InputError(f"{dataset.root}: no image file for {dataset.image_ids[i]!r} ({len(missing)} image(s) "
+        raise InputError(f"{dataset.root}: no image file for {str(dataset.image_ids[i])!r} ({len(missing)} image(s) "
                          "missing); a YOLO dataset needs its images (sizes are read from them)")
     _check_out(out, overwrite)
     cuts = _images_by_object(dataset)
