@@ -455,3 +455,21 @@ def test_yolo_dataset_out_of_range_and_unreadable_image(tmp_path):
 def test_voc_still_needs_a_set(voc_root):
     proc = _run_cli("stats", str(voc_root))
     _one_line_error(proc, "needs --set")
+
+
+def test_per_image_writers_refuse_ambiguous_ids(tmp_path):
+    from vocbench.io.yolo import write_absolute_detections, write_yolo_detections
+
+    ds = vocbench.Dataset.from_arrays(image_ids=["x", "x"], image_years=["2007", "2012"], widths=[10, 10],
+                                      heights=[10, 10], image_index=[], class_index=[], boxes=np.zeros((0, 4)),
+                                      classes=("cat",))
+    dets = vocbench.Detections([0, 1], [0, 0], [0.5, 0.6], [[1, 1, 5, 5], [2, 2, 6, 6]])
+    with pytest.raises(InputError, match="image id 'x' occurs in several folders"):
+        write_yolo_detections(dets, ds, tmp_path / "y")
+    one = vocbench.Detections([1], [0], [0.6], [[2, 2, 6, 6]])
+    write_yolo_detections(one, ds, tmp_path / "y")  # only one of them has detections: unambiguous
+    assert (tmp_path / "y" / "x.txt").read_text().startswith("0 ")
+    spaced = vocbench.Dataset.from_arrays(image_ids=["a"], widths=[10], heights=[10], image_index=[], class_index=[],
+                                          boxes=np.zeros((0, 4)), classes=("potted plant",))
+    with pytest.raises(InputError, match="blanks"):
+        write_absolute_detections(vocbench.Detections([0], [0], [1.0], [[1, 1, 2, 2]]), spaced, tmp_path / "a")

@@ -154,6 +154,12 @@ class VocEvaluator:
         for images, targets in loader:
             ev.update(model(images), targets)
         result = ev.compute()          # EvalResult
+
+        # DDP: each rank accumulates its shard; one rank merges the gathered states and scores once
+        states = [None] * torch.distributed.get_world_size()
+        torch.distributed.all_gather_object(states, ev.state_dict())
+        if torch.distributed.get_rank() == 0:
+            result = VocEvaluator(vocbench.VOC_CLASSES).merge(*states).compute()
     """
 
     def __init__(self, dataset_or_classes: Dataset | Sequence[str], metrics: Sequence[str] | str = ("voc07", "voc12"),

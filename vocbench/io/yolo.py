@@ -375,7 +375,16 @@ def _write_text(path: Path, text: str) -> None:
 
 
 def _per_image(detections: Detections, dataset: Dataset):
-    """(image index, row indices) per image that has detections, rows in input order."""
+    """(image index, row indices) per image that has detections, rows in input order.
+
+    Raises InputError when two images share an id (one file per id could not tell them apart).
+    """
+    used = np.unique(detections.image_index)
+    ids = dataset.image_ids[used]
+    if len(np.unique(ids)) != len(ids):
+        dup = next(i for i in ids.tolist() if (ids == i).sum() > 1)
+        raise InputError(f"{dataset.root or 'dataset'}: image id {dup!r} occurs in several folders of the union "
+                         f"{list(dataset.sets)}; per-image files need unique ids (write one set at a time)")
     order = np.argsort(detections.image_index, kind="stable")
     img = detections.image_index[order]
     cuts = np.flatnonzero(np.diff(img)) + 1
@@ -401,6 +410,9 @@ def write_yolo_detections(detections: Detections, dataset: Dataset, folder: str 
 
 def write_absolute_detections(detections: Detections, dataset: Dataset, folder: str | os.PathLike) -> Path:
     """Write ``<image_id>.txt`` files ``class_name conf xmin ymin xmax ymax`` (Object-Detection-Metrics)."""
+    bad = [c for c in dataset.classes if not c or len(c.split()) != 1 or c != c.strip()]
+    if bad:
+        raise InputError(f"class name {bad[0]!r} has blanks; the absolute format separates fields by whitespace")
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     for i, rows in _per_image(detections, dataset):
