@@ -105,6 +105,43 @@ def test_duplicate_and_miss(protocol):
     assert d.missed.tolist() == [False, True]
 
 
+def test_duplicate_above_a_tp_hand_computed():
+    """TP on A (0.9), its duplicate (0.8), TP on B (0.7). VOC12: envelope 1 up to recall 1/2, then 2/3 → AP 5/6;
+    removing the duplicate gives AP 1: dupe dAP 1/6. VOC07: (6 × 1 + 5 × 2/3) / 11."""
+    other = (100.0, 100.0, 140.0, 140.0)
+    ds, det = make([(0, 0, BOX, 0), (0, 0, other, 0)], [(0, 0, BOX, 0.9), (0, 0, BOX, 0.8), (0, 0, other, 0.7)])
+    d = quiet_diagnose(ds, det)
+    assert d.ap == pytest.approx(5 / 6, abs=1e-15)
+    assert d.errors["dupe"] == pytest.approx(1 / 6, abs=1e-15)
+    assert d.counts == {"cls": 0, "loc": 0, "both": 0, "dupe": 1, "bkg": 0, "miss": 0}
+    assert d.voc07["ap"] == pytest.approx((6 + 5 * 2 / 3) / 11, abs=1e-15)
+    assert d.voc07["errors"]["dupe"] == pytest.approx(1 - (6 + 5 * 2 / 3) / 11, abs=1e-15)
+    assert all(d.errors[t] == 0.0 for t in ERROR_TYPES if t != "dupe")
+
+
+def test_crowd_ignores_under_coco_but_the_detection_keeps_an_error_type():
+    """tidecv: a detection inside a crowd (difficult) region of its class is not counted in AP, yet it is still
+    given an error type (here bkg: no non-crowd GT overlaps it)."""
+    ds, det = make([(0, 0, BOX, 1), (0, 0, FAR, 0)], [(0, 0, (15.0, 15.0, 40.0, 40.0), 0.95), (0, 0, FAR, 0.9)])
+    d = quiet_diagnose(ds, det, protocol="coco")
+    assert d.ap == 1.0 and d.counts["bkg"] == 1 and d.errors["bkg"] == 0.0
+    v = quiet_diagnose(ds, det, protocol="devkit")  # VOC: IoU 0.26 with the difficult box → a loc error (removed)
+    assert v.ap == 0.5 and v.counts["loc"] == 1 and v.errors["loc"] == 0.5
+
+
+@pytest.mark.parametrize("protocol", ["devkit", "coco"])
+def test_both_error_hand(protocol):
+    """Another class's object at IoU 0.2: both; removing it restores AP 1."""
+    ds, det = make([(0, 0, BOX, 0), (0, 1, FAR, 0)], [(0, 0, LOW, 0.95), (0, 1, FAR, 0.9), (0, 1, BOX, 0.8)])
+    d = quiet_diagnose(ds, det, protocol=protocol)
+    assert d.counts["both"] == 0 and d.counts["cls"] == 1  # (0, 1, BOX) is IoU 1 with class a's object: cls
+    ds, det = make([(0, 0, BOX, 0), (0, 1, FAR, 0)], [(0, 1, FAR, 0.8), (0, 1, LOW, 0.9)])
+    d = quiet_diagnose(ds, det, protocol=protocol)
+    assert d.counts["both"] == 1
+    assert d.per_class_ap[1] == pytest.approx(0.5, abs=1e-15)  # FP then TP: both AP rules give 1/2
+    assert d.per_class_errors["both"][1] == pytest.approx(0.5, abs=1e-15)
+
+
 def test_both_error():
     """Another class at IoU 0.2 (below t_f, above t_b): both."""
     ds, det = make([(0, 0, BOX, 0)], [(0, 1, LOW, 0.9)])

@@ -109,3 +109,14 @@ def test_cli_bad_input_is_one_line(tmp_path, capsys, voc07_test):
     assert code == 1 and err.count("\n") == 1 and "Traceback" not in err
     assert main(["diagnose", "--gt", str(voc07_test.root), "--set", "2007:test", "--dets", str(bad),
                  "--iou", "0.3", "--background-iou", "0.5"]) == 2
+
+
+@pytest.mark.slow
+def test_bench_suite_reports_the_tidecv_ratio(shared_dir):
+    pytest.importorskip("tidecv")
+    from vocbench.bench.suite_diagnose import bench_diagnose
+
+    rows = bench_diagnose(quick=True, shared=shared_dir)
+    peer = [r for r in rows if r.impl.startswith("tidecv")]
+    assert len(peer) == 1 and peer[0].agrees is True
+    assert peer[0].ratio == peer[0].ratio and peer[0].ratio > 0  # a measured number (its size is not asserted)
