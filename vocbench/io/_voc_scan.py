@@ -471,41 +471,43 @@ def _scan_kernel(buf, starts, ends, tags, tag_off, classes, class_off, pow10, f_
 
 
 def _read_all(paths: Sequence[str]) -> tuple[bytes, np.ndarray, np.ndarray]:
-    """Every regular file's bytes, concatenated; ``starts[i] = -1`` for a file that cannot be read as one.
+    """Every file's bytes, concatenated; ``starts[i] = -1`` for a file that cannot be read.
 
-    Opened non-blocking (a FIFO must not hang the scan) and checked with ``fstat``, like ``_parse_one`` does; a
-    file that is missing, not regular or unreadable is left to ``_parse_one``, which reports it.
+    Opened non-blocking (a FIFO must not hang the scan: it reads as empty, or fails); anything that is not a
+    regular file shows as empty, unreadable or garbage and so falls back to ``_parse_one``, which reports it. Only
+    a regular file is read past its first 64 KiB (``/dev/zero`` is not read forever).
     """
     chunks = []
-    starts = np.full(len(paths), -1, dtype=np.int64)
-    ends = np.full(len(paths), -1, dtype=np.int64)
+    n = len(paths)
+    starts = [-1] * n
+    ends = [-1] * n
     pos = 0
     flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
-    is_reg = stat.S_ISREG
+    first = 1 << 16
+    os_open, os_read, os_close, append = os.open, os.read, os.close, chunks.append
     for i, p in enumerate(paths):
         try:
-            fd = os.open(p, flags)
+            fd = os_open(p, flags)
         except OSError:
             continue
         try:
-            st = os.fstat(fd)
-            if not is_reg(st.st_mode):
-                continue
-            data = os.read(fd, st.st_size + 1)
-            while len(data) > st.st_size:  # grew since the fstat: read the rest too
-                more = os.read(fd, 1 << 20)
-                if not more:
-                    break
-                data += more
-        except OSError:
+            data = os_read(fd, first)
+            if len(data) == first:  # a big file, or a device: read on only if it is a regular file
+                if not stat.S_ISREG(os.fstat(fd).st_mode):
+                    continue
+                parts = [data]
+                while more := os_read(fd, 1 << 20):
+                    parts.append(more)
+                data = b"".join(parts)
+        except OSError:  # a folder, EAGAIN on a FIFO or device, an I/O error
             continue
         finally:
-            os.close(fd)
-        chunks.append(data)
+            os_close(fd)
+        append(data)
         starts[i] = pos
         pos += len(data)
         ends[i] = pos
-    return b"".join(chunks), starts, ends
+    return b"".join(chunks), np.array(starts, dtype=np.int64), np.array(ends, dtype=np.int64)
 
 
 #: The kernel's per-object output arrays: name → (trailing shape, dtype).
