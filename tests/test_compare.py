@@ -313,3 +313,26 @@ def test_replicates_without_positives_are_counted_and_warned():
     assert 60 < n < 200
     assert f"voc07: {n} of 400" in " ".join(cmp.warnings)
     assert not np.isnan(cmp.replicates[0]).any()  # the mAP of such a replicate is the other class's AP
+
+
+def test_library_resample_matches_the_test_builder(small):
+    from vocbench.compare import resample_dataset
+
+    ds, a, _ = small
+    w = bootstrap_weights(ds.num_images, 100, 11)[4]
+    lib_ds, lib_dets = resample_dataset(ds, a, w)
+    ref_ds, ref_dets = resampled_set(ds, a, w)
+    for f in ("image_index", "class_index", "boxes", "difficult"):
+        np.testing.assert_array_equal(getattr(lib_ds, f), getattr(ref_ds, f))
+    for f in ("image_index", "class_index", "boxes", "scores"):
+        np.testing.assert_array_equal(getattr(lib_dets, f), getattr(ref_dets, f))
+    assert lib_ds.num_images == ds.num_images and len(set(lib_ds.image_ids)) == ds.num_images
+
+
+def test_bench_suite_registered_and_reports_missing_data(tmp_path):
+    from vocbench.bench.suite_compare import bench_compare
+    from vocbench.bench.suites import SUITES
+
+    assert SUITES["compare"] is bench_compare
+    rows = bench_compare(quick=True, shared=tmp_path)
+    assert len(rows) == 1 and "real data not found" in rows[0].note

@@ -143,7 +143,7 @@ def run(args: argparse.Namespace) -> int:
     if args.html:
         from vocbench.report.compare import write_compare_report
 
-        path = write_compare_report(args.html, dataset, result)
+        written = write_compare_report(args.html, dataset, result)
         if args.json != "-":
-            print(f"wrote {path}")
+            print(f"wrote {written}")
     return 0
