@@ -162,9 +162,8 @@ def test_small_hand_checked():
 def test_coco_numbers_match_pycocotools(real):
     """External reference: pycocotools on the COCO export of exactly what the evaluator was fed (first 300 images).
 
-    (torchmetrics' MeanAveragePrecision on the same dicts, boxes shifted to continuous ``(x1 - 1, y1 - 1, x2, y2)``
-    and difficult as ``iscrowd``, differed by ~1e-3 in AP50 with both of its backends, while pycocotools on the
-    export agrees to the last bit; so pycocotools is the reference here.)
+    (torchmetrics with difficult objects as ``iscrowd`` differed by ~1e-3 in AP50 with both of its backends, while
+    pycocotools on the export agrees to the last bit; torchmetrics is checked without difficult objects below.)
     """
     pytest.importorskip("pycocotools")
     import contextlib
@@ -194,3 +193,31 @@ def test_coco_numbers_match_pycocotools(real):
                     E.stats):
         assert abs(ours[k] - v) < 1e-12, (k, ours[k], v)
     assert 0.3 < ours["AP"] < 0.6
+
+
+def test_coco_numbers_match_torchmetrics_without_difficult(real):
+    """External reference: torchmetrics' MeanAveragePrecision on the same dicts (300 images, no difficult flags).
+
+    torchmetrics takes continuous ``xyxy``: VOC boxes go in as ``(x1 - 1, y1 - 1, x2, y2)`` (same pixel areas, the
+    COCO export convention). It computes in float32, hence 1e-6.
+    """
+    tm = pytest.importorskip("torchmetrics.detection")
+    torch = pytest.importorskip("torch")
+    _, _, _, preds, targets = real
+    n = 300
+    plain = [{**t, "difficult": np.zeros(len(t["labels"]), bool)} for t in targets[:n]]
+    ev = VocEvaluator(vocbench.VOC_CLASSES, metrics=("coco",))
+    ev.update(_torch(preds[:n]), _torch(plain))
+    ours = ev.compute().to_dict()["coco"]
+
+    def shift(b):
+        return torch.as_tensor(np.asarray(b, np.float64).reshape(-1, 4) - [1.0, 1.0, 0.0, 0.0])
+
+    m = tm.MeanAveragePrecision(box_format="xyxy", iou_type="bbox")
+    m.update([{"boxes": shift(p["boxes"]), "scores": torch.as_tensor(p["scores"]),
+               "labels": torch.as_tensor(p["labels"])} for p in preds[:n]],
+             [{"boxes": shift(t["boxes"]), "labels": torch.as_tensor(t["labels"])} for t in plain])
+    ref = m.compute()
+    for ours_key, tm_key in (("AP", "map"), ("AP50", "map_50"), ("AP75", "map_75"), ("AR100", "mar_100"),
+                             ("APl", "map_large")):
+        assert abs(ours[ours_key] - float(ref[tm_key])) < 1e-6, (ours_key, ours[ours_key], float(ref[tm_key]))
