@@ -137,13 +137,15 @@ def run_predict(args: argparse.Namespace) -> int:
                            model.input_size, cfg, batch_size=args.batch_size, source=f"{args.run} ({args.backend})")
     seconds = time.perf_counter() - t0
     paths = write_comp4(dets, ds, args.out)
-    summary = {"run": str(args.run), "backend": args.backend, "images": ds.num_images, "detections": len(dets),
-               "seconds": round(seconds, 2), "out": str(args.out), "files": len(paths)}
+    # what actually ran: the ONNX provider after any CUDA -> CPU fallback (onnx_session warns), or the torch device
+    ran_on = getattr(runner, "provider", None) or str(getattr(runner, "device", args.device))
+    summary = {"run": str(args.run), "backend": args.backend, "device": ran_on, "images": ds.num_images,
+               "detections": len(dets), "seconds": round(seconds, 2), "out": str(args.out), "files": len(paths)}
     if args.json:
         emit_json(summary, args.json)
     if args.json != "-":
         print(f"wrote {len(dets)} detections on {ds.num_images} images to {args.out} ({len(paths)} files, "
-              f"{seconds:.1f} s)")
+              f"{seconds:.1f} s, {args.backend} on {ran_on})")
         print(f"next: vocbench eval --gt {args.data} --set {(args.sets or ['2007:test'])[0]} --dets {args.out}")
     return 0
 

@@ -19,7 +19,7 @@ from torch import nn
 
 from reference_models.predict import PostprocessConfig, postprocess
 
-__all__ = ["export_onnx", "onnx_session", "OnnxRunner", "ParityResult", "parity_check", "output_names"]
+__all__ = ["export_onnx", "onnx_session", "onnx_provider", "OnnxRunner", "ParityResult", "parity_check", "output_names"]
 
 OPSET = 17
 
@@ -59,18 +59,35 @@ def export_onnx(model: nn.Module, path: str | os.PathLike, opset: int = OPSET) -
     return path
 
 
-def _providers(device: str) -> list[str]:
-    """CUDA only when asked for and really usable, otherwise CPU (quietly)."""
+def _providers(device: str) -> tuple[list[str], str]:
+    """The providers to ask for and, when ``device == "cuda"`` cannot be honoured, why (else "")."""
     import onnxruntime as ort
 
-    if device == "cuda" and "CUDAExecutionProvider" in ort.get_available_providers() and torch.cuda.is_available():
-        return ["CUDAExecutionProvider", "CPUExecutionProvider"]
-    return ["CPUExecutionProvider"]
+    if device != "cuda":
+        return ["CPUExecutionProvider"], ""
+    if "CUDAExecutionProvider" not in ort.get_available_providers():
+        return ["CPUExecutionProvider"], (f"this onnxruntime has no CUDAExecutionProvider "
+                                          f"(available: {', '.join(ort.get_available_providers())})")
+    if not torch.cuda.is_available():
+        return ["CPUExecutionProvider"], "no CUDA device is available"
+    return ["CUDAExecutionProvider", "CPUExecutionProvider"], ""
+
+
+def onnx_provider(session) -> str:
+    """The execution provider that runs ``session`` (the first one onnxruntime actually registered)."""
+    return session.get_providers()[0]
 
 
 def onnx_session(path: str | os.PathLike, device: str = "cpu", threads: int | None = None,
                  profile_prefix: str | None = None):
-    """An ``onnxruntime.InferenceSession`` (warnings silenced; CUDA provider only when really available)."""
+    """An ``onnxruntime.InferenceSession`` on ``device`` (onnxruntime's own log output silenced).
+
+    ``device="cuda"`` that cannot be honoured (no CUDA provider in this onnxruntime, no CUDA device, the CUDA
+    provider failing to load, or onnxruntime registering only the CPU provider) falls back to the CPU with a
+    :class:`RuntimeWarning` saying why; :func:`onnx_provider` tells which provider runs the session.
+    """
+    import warnings
+
     import onnxruntime as ort
 
     so = ort.SessionOptions()
@@ -81,10 +98,20 @@ def onnx_session(path: str | os.PathLike, device: str = "cpu", threads: int | No
     if profile_prefix:
         so.enable_profiling = True
         so.profile_file_prefix = str(profile_prefix)
+    providers, why = _providers(device)
     try:
-        return ort.InferenceSession(str(path), sess_options=so, providers=_providers(device))
-    except Exception:  # noqa: BLE001 - a CUDA provider that fails to load → CPU
-        return ort.InferenceSession(str(path), sess_options=so, providers=["CPUExecutionProvider"])
+        session = ort.InferenceSession(str(path), sess_options=so, providers=providers)
+    except Exception as exc:  # noqa: BLE001 - only when CUDA was asked for: a CUDA provider that fails to load
+        if providers == ["CPUExecutionProvider"]:
+            raise
+        why = f"the CUDA provider failed to load ({type(exc).__name__}: {exc})"
+        session = ort.InferenceSession(str(path), sess_options=so, providers=["CPUExecutionProvider"])
+    if device == "cuda" and not why and onnx_provider(session) != "CUDAExecutionProvider":
+        why = f"onnxruntime registered {session.get_providers()} only"
+    if why:
+        warnings.warn(f"{path}: onnxruntime runs on CPUExecutionProvider, not CUDA: {why}", RuntimeWarning,
+                      stacklevel=2)
+    return session
 
 
 class OnnxRunner:
@@ -93,6 +120,8 @@ class OnnxRunner:
     def __init__(self, session):
         self.session = session
         self.names = [o.name for o in session.get_outputs()]
+        #: the execution provider that actually runs (``CPUExecutionProvider`` after a CUDA fallback)
+        self.provider = onnx_provider(session)
 
     def raw(self, images: np.ndarray) -> list[np.ndarray]:
         x = np.ascontiguousarray(images, dtype=np.float32) / np.float32(255.0)
@@ -114,6 +143,7 @@ class ParityResult:
         detections: kept detections (torch).
         identical: same kept detections (count, classes, order) with boxes and scores within ``atol``.
         max_abs_box: max |onnx − torch| over kept boxes (input pixels).
+        provider: the onnxruntime execution provider that ran (``CPUExecutionProvider``, ...).
     """
 
     images: int
@@ -123,6 +153,7 @@ class ParityResult:
     identical: bool
     max_abs_box: float
     atol: float
+    provider: str = ""
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -131,7 +162,8 @@ class ParityResult:
         verdict = "identical" if self.identical else "DIFFERENT"
         return (f"ONNX parity on {self.images} images: max |Δ raw| = {self.max_abs_raw:.3g}, max |Δ score| = "
                 f"{self.max_abs_scores:.3g}; {self.detections} detections after NMS, {verdict} "
-                f"(max |Δ box| = {self.max_abs_box:.3g} px)")
+                f"(max |Δ box| = {self.max_abs_box:.3g} px)" + (f"; onnxruntime on {self.provider}" if self.provider
+                                                                   else ""))
 
 
 def _canonical(dets: tuple[np.ndarray, np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -172,4 +204,4 @@ def parity_check(model: nn.Module, session, images: np.ndarray, cfg: Postprocess
                 if not (np.allclose(a[0], b[0], atol=atol * model.input_size) and np.allclose(a[1], b[1], atol=atol)):
                     identical = False
     return ParityResult(images=len(images), max_abs_raw=max_raw, max_abs_scores=max_scores, detections=n,
-                        identical=identical, max_abs_box=max_box, atol=atol)
+                        identical=identical, max_abs_box=max_box, atol=atol, provider=runner.provider)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 import subprocess
 import sys
+import warnings
 
 import numpy as np
 import pytest
@@ -280,6 +281,33 @@ def test_onnx_parity(tmp_path, which):
     res = parity_check(model, onnx_session(path), images, PostprocessConfig(score_threshold=0.001))
     assert res.max_abs_raw < 1e-4, res
     assert res.identical and res.detections > 0, res
+    assert res.provider == "CPUExecutionProvider" and res.to_dict()["provider"] == "CPUExecutionProvider"
+
+
+@pytest.mark.parametrize("cuda_usable", [False, True])
+def test_onnx_cuda_fallback_warns_and_records_the_provider_that_ran(tmp_path, monkeypatch, cuda_usable):
+    """--device cuda that cannot run on CUDA falls back to the CPU with a warning saying why, and the runner
+    records CPUExecutionProvider. ``cuda_usable``: pretend the CUDA checks pass, so onnxruntime itself must
+    fail to load the provider or register only the CPU one (this machine has no GPU)."""
+    ort = pytest.importorskip("onnxruntime")
+    from reference_models import export as export_mod
+    from reference_models.export import OnnxRunner, export_onnx, onnx_provider, onnx_session
+
+    torch.manual_seed(0)
+    model = YoloV2Tiny(4, ANCHORS, width=0.125, input_size=64).eval()
+    path = export_onnx(model, tmp_path / "m.onnx")
+    if torch.cuda.is_available() and "CUDAExecutionProvider" in ort.get_available_providers():
+        pytest.skip("a usable CUDA device: no fallback to test")  # never on the CPU CI machine
+    if cuda_usable:
+        monkeypatch.setattr(export_mod, "_providers", lambda device: (
+            ["CUDAExecutionProvider", "CPUExecutionProvider"] if device == "cuda" else ["CPUExecutionProvider"], ""))
+    with pytest.warns(RuntimeWarning, match="runs on CPUExecutionProvider, not CUDA: .+"):
+        session = onnx_session(path, "cuda")
+    assert onnx_provider(session) == "CPUExecutionProvider"
+    assert OnnxRunner(session).provider == "CPUExecutionProvider"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # asking for the CPU never warns
+        assert onnx_provider(onnx_session(path, "cpu")) == "CPUExecutionProvider"
 
 
 # ------------------------------------------------------------------------------------------ augmentation
@@ -346,7 +374,8 @@ def test_predictions_written_as_devkit_files_round_trip(tmp_path):
 def test_cli_help_works_without_importing_torch():
     code = ("import sys; from vocbench.cli import build_parser; p = build_parser(); "
             "h = p.format_help(); assert all(c in h for c in ('train', 'predict', 'export', 'profile')), h; "
-            "assert 'torch' not in sys.modules and 'reference_models' not in sys.modules; print('ok')")
+            "assert 'torch' not in sys.modules, 'torch imported'; "
+            "assert 'reference_models.cli' in sys.modules, 'no plug-in'; print('ok')")  # parsers via the plug-in
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr
 
