@@ -961,3 +961,32 @@ def test_interrupted_synth_can_be_rerun(tmp_path, capsys, monkeypatch):
     rc, out, err = cli(capsys, "synth", tmp_path, "--images", "6", "--workers", "1", "--json", "-")
     assert rc == 0, err
     assert json.loads(out)["counts"]["images"] == 6 and len(list((folder / "Annotations").glob("*.xml"))) == 6
+
+
+def test_nul_byte_or_non_utf8_id_in_split_file(voc, capsys):
+    split_file(voc).write_bytes(b"000001\n000002\x00x\n")
+    rc, _, err = cli(capsys, "stats", voc, "--set", "2007:trainval", "--no-cache")
+    assert rc == 1
+    assert_one_error(err, f"{split_file(voc)}:2: image id '000002\\x00x' holds a NUL byte")
+    split_file(voc).write_bytes(b"00000\xe9\n")
+    with pytest.raises(InputError, match=r"trainval\.txt:1: image id .* not UTF-8"):
+        load(voc)
+
+
+def test_classes_file_that_is_not_utf8(voc, tmp_path, capsys):
+    classes = tmp_path / "classes.txt"
+    classes.write_bytes(b"dog\ncat\xe9\n")
+    rc, _, err = cli(capsys, "stats", voc, "--set", "2007:trainval", "--no-cache", "--classes", classes)
+    assert rc == 1
+    assert_one_error(err, f"{classes}: --classes file is not UTF-8 text")
+
+
+def test_huge_values_are_cut_short_in_messages(voc, dets, small):
+    edit(ann(voc), "<xmin>48</xmin>", "<xmin>" + "9" * 100000 + "x</xmin>")
+    with pytest.raises(InputError) as exc:
+        load(voc)
+    assert len(str(exc.value)) < 400 and "<xmin> is '999" in str(exc.value)
+    (dets / "comp4_det_test_dog.txt").write_text("000001 " + " ".join(["1"] * 100000) + "\n")
+    with pytest.raises(InputError) as exc:
+        read_detections(dets, small)
+    assert len(str(exc.value)) < 400 and "expected 6 fields" in str(exc.value)

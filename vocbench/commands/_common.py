@@ -34,7 +34,13 @@ def parse_classes(value: str | None):
         return None
     path = Path(value)
     if path.is_file():
-        names = [ln.strip() for ln in path.read_text().splitlines() if ln.strip()]
+        from vocbench.errors import VocbenchError
+
+        try:
+            text = path.read_text(encoding="utf-8-sig")
+        except UnicodeDecodeError as exc:
+            raise VocbenchError(f"{path}: --classes file is not UTF-8 text (byte {exc.start})") from None
+        names = [ln.strip() for ln in text.splitlines() if ln.strip()]
     else:
         names = [c.strip() for c in value.split(",") if c.strip()]
     return tuple(names)

@@ -40,7 +40,7 @@ else:
 from vocbench._lazy import loaded
 from vocbench.errors import InputError, VocbenchWarning
 from vocbench.io.atomic import atomic_write_text
-from vocbench.io.voc import _open_regular
+from vocbench.io.voc import _open_regular, _short
 from vocbench.structures import Dataset, Detections
 
 __all__ = ["FORMATS", "read_detections", "write_devkit", "guess_format"]
@@ -233,12 +233,14 @@ def _scan_devkit_file(path: Path) -> str:
             if not parts:
                 continue
             if len(parts) != 6:
-                return f"{path}: line {i}: expected 6 fields {_DEVKIT_FIELDS}, got {len(parts)}: {line.strip()!r}"
+                shown = line.strip()
+                shown = shown if len(shown) <= 120 else shown[:117] + "..."
+                return f"{path}: line {i}: expected 6 fields {_DEVKIT_FIELDS}, got {len(parts)}: {shown!r}"
             for name, tok in zip(("score", "xmin", "ymin", "xmax", "ymax"), parts[1:]):
                 try:
                     v = float(tok)
                 except ValueError:
-                    return f"{path}: line {i}: {name} {tok!r} is not a number (expected {_DEVKIT_FIELDS})"
+                    return f"{path}: line {i}: {name} {_short(tok)!r} is not a number (expected {_DEVKIT_FIELDS})"
                 if not math.isfinite(v):
                     return f"{path}: line {i}: {name} is {tok!r}; expected a finite number"
     return f"{path}: could not parse the file as {_DEVKIT_FIELDS}"

@@ -76,13 +76,21 @@ def read_split(folder: Path, split: str) -> list[str]:
         raise VocbenchError(f"{path}: split file not found; splits that exist here: {', '.join(have) or 'none'}")
     ids = []
     with open(_open_regular(str(path), "split file"), encoding="utf-8-sig", errors="replace") as f:  # BOM dropped
-        for line in f:
+        for lineno, line in enumerate(f, 1):
             tok = line.split()
             if tok:
+                if "\0" in tok[0] or "\ufffd" in tok[0]:
+                    raise InputError(f"{path}:{lineno}: image id {tok[0]!r} holds a NUL byte or bytes that are not "
+                                     "UTF-8")
                 ids.append(tok[0])
     if not ids:
         warnings.warn(f"{path}: split file lists no image ids", VocbenchWarning, stacklevel=3)
     return ids
+
+
+def _short(text: str, limit: int = 60) -> str:
+    """``text`` cut to ``limit`` characters for an error message (a value may be megabytes long)."""
+    return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
 def _open_regular(path: str, what: str) -> int:
@@ -124,10 +132,10 @@ def _number(elem, tag: str, path: str, kind=float, default=None, required: bool 
         value = float(raw)
     except ValueError:
         line = elem.find(tag).sourceline
-        raise InputError(f"{path}:{line}: <{tag}> is {raw!r}, expected a number") from None
+        raise InputError(f"{path}:{line}: <{tag}> is {_short(raw)!r}, expected a number") from None
     if not math.isfinite(value) or abs(value) > _MAX_COORD:
         line = elem.find(tag).sourceline
-        raise InputError(f"{path}:{line}: <{tag}> is {raw!r}, expected a finite number below {_MAX_COORD:g}")
+        raise InputError(f"{path}:{line}: <{tag}> is {_short(raw)!r}, expected a finite number below {_MAX_COORD:g}")
     return value if kind is float else int(value)
 
 
