@@ -82,3 +82,13 @@ def test_cli_bad_input_one_line(voc_root, yolov2_dets, yolov3_dets, tmp_path, ca
     errors = [ln for ln in err if ln.startswith("vocbench: error:")]
     assert len(errors) == 1 and message in errors[0], err
     assert "Traceback" not in "\n".join(err)
+
+
+def test_committed_report_renders():
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "reports" / "yolov2_vs_yolov3_voc07test.html"
+    assert path.exists() and path.stat().st_size < 3_000_000
+    dom = assert_renders(path, ["Leaderboard", "Forest plot", "Pairwise differences", "Per-class differences",
+                                "Precision-recall curves", "Ranking stability"], min_svgs=27)
+    assert "0.7214" in dom and "2000 replicates" in dom
