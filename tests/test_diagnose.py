@@ -371,6 +371,8 @@ def test_confusion_matrix_axes():
     assert m.matrix[3, 1] == 1  # background detected as b
     assert m.matrix[1, 3] == 1 and m.matrix[2, 3] == 1  # b's and c's objects missed
     assert m.matrix.sum() == 5
+    high = quiet_diagnose(ds, det, score_threshold=0.95).confusion
+    assert high is not None and high.matrix[:, :3].sum() == 0 and high.matrix[:3, 3].tolist() == [1, 1, 1]
 
 
 def test_sensitivity_bins_and_constant():

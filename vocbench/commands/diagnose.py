@@ -45,6 +45,9 @@ def register(sub) -> None:
                    help="foreground IoU threshold t_f")
     p.add_argument("--background-iou", type=lambda v: _unit(v, False), default=0.1, metavar="T",
                    help="background IoU threshold t_b (TIDE)")
+    p.add_argument("--score-threshold", type=float, default=None, metavar="S",
+                   help="confusion matrix: count detections scoring at least S (default: each class's F1-optimal "
+                        "threshold)")
     p.add_argument("--ignore-unknown-images", action="store_true",
                    help="drop detections on images outside the evaluated set (with a warning) instead of failing")
     p.add_argument("--json", metavar="PATH", help="write JSON to PATH ('-' = stdout; the table is then not printed)")
@@ -62,7 +65,8 @@ def run(args: argparse.Namespace) -> int:
         return 2
     dataset = load_dataset_from_args(args)
     dets = read_detections(args.dets, dataset, format=args.format, ignore_unknown_images=args.ignore_unknown_images)
-    result = diagnose(dataset, dets, protocol=args.protocol, iou=args.iou, background_iou=args.background_iou)
+    result = diagnose(dataset, dets, protocol=args.protocol, iou=args.iou, background_iou=args.background_iou,
+                      score_threshold=args.score_threshold)
     if args.json:
         out = result.to_dict()
         out["sets"] = list(dataset.sets)

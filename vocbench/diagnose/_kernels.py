@@ -64,7 +64,8 @@ def tide_coco_kernel(img_order, img_offsets, det_xyxy, det_area, det_class, gt_i
         max_dets: detections kept per image (TIDE: 100). pos_thresh, bg_thresh: TIDE's t_f and t_b.
 
     Returns:
-        state int8[N], err int8[N], target int64[N] (object row of a cls/loc error, else -1), fixable bool[N],
+        state int8[N], err int8[N], target int64[N] (object row a cls/loc error is measured against, the matched GT
+        a dupe repeats, the GT a both error overlaps most; else -1), fixable bool[N],
         matched_gt int64[N] (object row of a TP, else -1), gt_used bool[M], gt_usable bool[M].
     """
     n = det_class.shape[0]
@@ -154,6 +155,7 @@ def tide_coco_kernel(img_order, img_offsets, det_xyxy, det_area, det_class, gt_i
             j3 = 0
             v3 = iou[i, 0] if (gt_class[reg[0]] == c and used_col[0]) else 0.0
             v4 = iou[i, 0]
+            j4 = 0
             for j in range(1, ng):
                 same = gt_class[reg[j]] == c
                 a = iou[i, j] if same else 0.0
@@ -170,6 +172,7 @@ def tide_coco_kernel(img_order, img_offsets, det_xyxy, det_area, det_class, gt_i
                     j3 = j
                 if iou[i, j] > v4:
                     v4 = iou[i, j]
+                    j4 = j
             jt = -1
             if bg_thresh <= v1 and v1 <= pos_thresh:
                 err[d] = 1
@@ -179,10 +182,12 @@ def tide_coco_kernel(img_order, img_offsets, det_xyxy, det_area, det_class, gt_i
                 jt = j2
             elif v3 >= pos_thresh:
                 err[d] = 3
+                target[d] = reg[j3]  # the matched GT it duplicates (shown, never fixed)
             elif v4 <= bg_thresh:
                 err[d] = 4
             else:
                 err[d] = 2
+                target[d] = reg[j4]  # the GT it overlaps most (shown, never fixed)
             if jt >= 0:
                 g = reg[jt]
                 target[d] = g
@@ -191,7 +196,6 @@ def tide_coco_kernel(img_order, img_offsets, det_xyxy, det_area, det_class, gt_i
                     if not gt_claimed[g]:
                         gt_claimed[g] = True
                         fixable[d] = True
-            _ = j3
     return state, err, target, fixable, matched_gt, gt_used, gt_usable
 
 
@@ -272,7 +276,8 @@ def voc_errors_kernel(img_order, img_offsets, outcome, det_boxes, det_class, gt_
         pos_thresh: IoU threshold; inclusive: the protocol's comparison; bg_thresh: TIDE's t_b.
 
     Returns:
-        err int8[N], target int64[N], fixable bool[N], matched_gt int64[N], gt_used bool[M], gt_usable bool[M].
+        err int8[N], target int64[N] (as :func:`tide_coco_kernel`'s), fixable bool[N], matched_gt int64[N],
+        gt_used bool[M], gt_usable bool[M].
     """
     n = det_class.shape[0]
     m = gt_class.shape[0]
@@ -295,6 +300,7 @@ def voc_errors_kernel(img_order, img_offsets, outcome, det_boxes, det_class, gt_
         other = np.full(nd, -1, np.int64)
         vother = np.zeros(nd, np.float64)
         vall = np.zeros(nd, np.float64)
+        jall = np.full(nd, -1, np.int64)
         for i in range(nd):
             d = img_order[p0 + i]
             bs = -1.0
@@ -312,6 +318,7 @@ def voc_errors_kernel(img_order, img_offsets, outcome, det_boxes, det_class, gt_
                     other[i] = g
                 if ov > vall[i]:
                     vall[i] = ov
+                    jall[i] = g
             vcand[i] = max(bs, 0.0)
             vother[i] = max(bo, 0.0)
             if outcome[d] == 1:
@@ -332,10 +339,12 @@ def voc_errors_kernel(img_order, img_offsets, outcome, det_boxes, det_class, gt_
                 jt = other[i]
             elif o == 2:
                 err[d] = 3
+                target[d] = cand[i]  # the matched GT it duplicates (shown, never fixed)
             elif vall[i] < bg_thresh:
                 err[d] = 4
             else:
                 err[d] = 2
+                target[d] = jall[i]  # the GT it overlaps most (shown, never fixed)
             if jt >= 0:
                 target[d] = jt
                 if not gt_used[jt] and not gt_difficult[jt]:

@@ -128,8 +128,10 @@ class Diagnosis:
     class is left out of the mean. ``voc07`` holds the same decomposition with VOC07 11-point AP (VOC protocols).
 
     Per detection (input row order): ``error_type`` (int8, -1 none, else the index in :data:`ERROR_TYPES`),
-    ``error_target`` (object row a cls/loc error is measured against, -1 otherwise), ``matched_gt`` (object row of a
-    TP, -1 otherwise); per object: ``missed`` (a miss error).
+    ``error_target`` (object row a cls/loc error is measured against, the matched object a dupe repeats, the object
+    a both error overlaps most; -1 otherwise), ``matched_gt`` (object row of a TP, -1 otherwise); per object:
+    ``missed`` (a miss error). ``confusion`` counts detections scoring at least ``score_threshold`` when given,
+    else each class's F1-optimal threshold.
     """
 
     protocol: str

@@ -123,7 +123,8 @@ def _check(dataset: Dataset, detections, protocol: str, iou: float, background_i
 
 
 def diagnose(dataset: Dataset, detections, protocol: str = "devkit", iou: float = 0.5,
-             background_iou: float = 0.1, *, sensitivity: bool = True, confusion: bool = True) -> Diagnosis:
+             background_iou: float = 0.1, *, sensitivity: bool = True, confusion: bool = True,
+             score_threshold: float | None = None) -> Diagnosis:
     """Decompose the AP lost by ``detections`` into TIDE's error types (module docstring), under VOC or COCO rules.
 
     Args:
@@ -135,7 +136,9 @@ def diagnose(dataset: Dataset, detections, protocol: str = "devkit", iou: float 
         iou: the foreground IoU threshold t_f in (0, 1]; default 0.5.
         background_iou: TIDE's background threshold t_b in [0, iou]; default 0.1.
         sensitivity: also compute Hoiem's normalised-AP sensitivity (:class:`~vocbench.diagnose.Sensitivity`).
-        confusion: also compute the confusion matrix at each class's F1-optimal threshold.
+        confusion: also compute the confusion matrix.
+        score_threshold: the confusion matrix counts detections scoring at least this; default (None) each
+            class's F1-optimal threshold on the protocol's precision/recall curve (as :func:`vocbench.evaluate`).
 
     Returns:
         A frozen :class:`~vocbench.diagnose.Diagnosis` (AP units, 0..1).
@@ -266,7 +269,7 @@ def diagnose(dataset: Dataset, detections, protocol: str = "devkit", iou: float 
     conf = None
     if confusion:
         conf = _confusion(dataset, dets.scores, dets.class_index, state, err, target, matched_gt, base_co, base_coff,
-                          mt.npos, mt.counted_gt)
+                          mt.npos, mt.counted_gt, score_threshold)
 
     voc07 = None
     if "voc07" in base_mean:
@@ -282,11 +285,14 @@ def diagnose(dataset: Dataset, detections, protocol: str = "devkit", iou: float 
 
 
 def _confusion(dataset: Dataset, scores, det_class, state, err, target, matched_gt, class_order, class_offsets, npos,
-               counted_gt) -> ConfusionMatrix:
-    """Confusion matrix at each class's F1-optimal score threshold (see :class:`ConfusionMatrix`)."""
+               counted_gt, score_threshold: float | None = None) -> ConfusionMatrix:
+    """Confusion matrix at ``score_threshold`` or each class's F1-optimal score threshold (:class:`ConfusionMatrix`)."""
     nc = dataset.num_classes
-    offsets, prec, rec, cscores, _ = pr_curve_kernel(state, class_order, class_offsets, scores, npos)
-    thr = best_f1_kernel(offsets, prec, rec, cscores, npos)[:, 0]
+    if score_threshold is None:
+        offsets, prec, rec, cscores, _ = pr_curve_kernel(state, class_order, class_offsets, scores, npos)
+        thr = best_f1_kernel(offsets, prec, rec, cscores, npos)[:, 0]
+    else:
+        thr = np.full(nc, float(score_threshold))
     keep_thr = np.where(np.isfinite(thr), thr, np.inf)
     kept = (state != 3) & (scores >= keep_thr[det_class])
     mat = np.zeros((nc + 1, nc + 1), np.int64)

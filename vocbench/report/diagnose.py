@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from vocbench.boxes import box_iou
 from vocbench.diagnose.results import ERROR_DESCRIPTIONS, ERROR_TYPES, SPECIAL_TYPES, Diagnosis
 from vocbench.report.html import ReportMeta, Section, figure_block, html_block, table_block, text_block, write_report
 from vocbench.report.plots import fig_to_svg, new_figure
@@ -193,8 +194,8 @@ def gallery_html(dataset: Dataset, diagnosis: Diagnosis, detections: Detections,
                  per_type: int = GALLERY_PER_TYPE) -> tuple[str | None, str]:
     """The gallery of the top false positives of each type as HTML, or ``(None, reason)`` without images.
 
-    Red: the false positive; thick green: the GT it is measured against (cls/loc errors); thin green: every
-    other GT of the image.
+    Red: the false positive; thick green: the GT it is measured against (cls/loc), repeats (dupe) or overlaps most
+    (both); thin green: every other GT of the image. Captions give the VOC '+1' IoU with that GT.
     """
     from vocbench.io.gt import image_paths
 
@@ -226,6 +227,9 @@ def gallery_html(dataset: Dataset, diagnosis: Diagnosis, detections: Detections,
             except OSError:
                 continue
             extra = f" vs GT {dataset.classes[int(dataset.class_index[tgt])]}" if tgt >= 0 else ""
+            if tgt >= 0 and t in ("cls", "loc", "both", "dupe"):
+                b1, b2 = detections.boxes[r], dataset.boxes[tgt]
+                extra += f", IoU {float(box_iou(b1[None], b2[None])[0, 0]):.2f}"
             cap = html.escape(f"{dataset.image_ids[im]}: {cname} {scores[r]:.3f}{extra}")
             cells.append(f'<figure style="display:inline-block;margin:4px;vertical-align:top">'
                          f'<img src="{uri}" alt="{cap}" style="max-width:{THUMBNAIL_PX}px">'
