@@ -67,10 +67,11 @@ def test_coco_size_counts():
                              boxes=[[1, 1, 32, 32], [1, 1, 33, 33], [1, 1, 97, 97], [1, 1, 96, 97]],
                              difficult=[False, False, False, True])
     df = coco_size_counts(ds)
-    # 31² small, 32² medium (range is [32², 96²)), 96² large; the difficult box is left out
-    assert df.loc["aeroplane"].tolist() == [1, 1, 0]
+    # VOC pixel areas ('+1'), pycocotools' inclusive ranges: 32² is small AND medium, 33² medium, 97² large;
+    # the difficult box is left out
+    assert df.loc["aeroplane"].tolist() == [1, 2, 0]
     assert df.loc["bicycle"].tolist() == [0, 0, 1]
-    assert df.loc["total"].tolist() == [1, 1, 1]
+    assert df.loc["total"].tolist() == [1, 2, 1]
 
 
 def test_dataset_report_renders_with_every_figure(tmp_path):

@@ -10,8 +10,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from vocbench.boxes._kernels import (box_area_kernel, box_wh_kernel, inverted_kernel, pairwise_giou_kernel,
-                                     pairwise_iou_kernel, wh_iou_matrix_kernel)
+from vocbench.boxes._kernels import (
+    box_area_kernel,
+    box_wh_kernel,
+    inverted_kernel,
+    pairwise_giou_kernel,
+    pairwise_iou_kernel,
+    wh_iou_matrix_kernel,
+)
 from vocbench.boxes.conventions import DEFAULT_PIXEL_CONVENTION, check_boxes, check_wh, pixel_offset
 
 __all__ = ["box_iou", "generalized_box_iou", "box_area", "box_wh", "wh_iou", "inverted_boxes", "as_boxes"]
@@ -46,7 +52,8 @@ def box_iou(boxes1, boxes2, *, pixel_convention: str = DEFAULT_PIXEL_CONVENTION)
 
 
 def generalized_box_iou(boxes1, boxes2, *, pixel_convention: str = DEFAULT_PIXEL_CONVENTION) -> np.ndarray:
-    """Pairwise generalised IoU (Rezatofighi et al., 2019): ``IoU - (hull - union) / hull``, float64[N, M] in [-1, 1]."""
+    """Pairwise generalised IoU (Rezatofighi et al., 2019): ``IoU - (hull - union) / hull``, float64[N, M] in
+    [-1, 1]; the hull is the smallest box enclosing both (``torchvision.ops.generalized_box_iou`` when continuous)."""
     off = pixel_offset(pixel_convention)
     return pairwise_giou_kernel(check_boxes(boxes1, "boxes1"), check_boxes(boxes2, "boxes2"), off)
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from vocbench.boxes import COCO_AREA_LABELS, COCO_AREA_RANGES  # the one definition (pycocotools areaRng)
 from vocbench.eval._kernels import (argsort_desc_stable, coco_accumulate_kernel, coco_match_kernel, group_by_key,
                                     inverse_permutation, stable_partition)
 from vocbench.eval.results import COCO_STAT_NAMES, CocoScores
@@ -24,8 +25,6 @@ __all__ = ["COCO_IOU_THRESHOLDS", "COCO_REC_THRESHOLDS", "COCO_AREA_RANGES", "CO
 
 COCO_IOU_THRESHOLDS = np.linspace(.5, 0.95, int(np.round((0.95 - .5) / .05)) + 1, endpoint=True)
 COCO_REC_THRESHOLDS = np.linspace(.0, 1.00, int(np.round((1.00 - .0) / .01)) + 1, endpoint=True)
-COCO_AREA_RANGES = ((0 ** 2, 1e5 ** 2), (0 ** 2, 32 ** 2), (32 ** 2, 96 ** 2), (96 ** 2, 1e5 ** 2))
-COCO_AREA_LABELS = ("all", "small", "medium", "large")
 COCO_MAX_DETS = (1, 10, 100)
 
 # (is AP, IoU threshold or None, area label, max dets) of each summary number, pycocotools' order

@@ -15,31 +15,24 @@ from pathlib import Path
 
 import numpy as np
 
+from vocbench.boxes import box_convert
 from vocbench.structures import Dataset, Detections
 
 __all__ = ["voc_boxes_to_xywh", "xywh_to_voc_boxes", "export_coco", "detections_to_coco", "write_json"]
 
 
 def voc_boxes_to_xywh(boxes: np.ndarray) -> np.ndarray:
-    """float64[N, 4] VOC boxes → float64[N, 4] COCO ``[x, y, w, h]`` (the export convention, same float ops)."""
-    b = np.asarray(boxes, np.float64).reshape(-1, 4)
-    out = np.empty_like(b)
-    out[:, 0] = b[:, 0] - 1.0
-    out[:, 1] = b[:, 1] - 1.0
-    out[:, 2] = b[:, 2] - b[:, 0] + 1.0
-    out[:, 3] = b[:, 3] - b[:, 1] + 1.0
-    return out
+    """float64[N, 4] VOC boxes → float64[N, 4] COCO ``[x, y, w, h]``: ``box_convert(boxes, "xyxy", "xywh")``.
+
+    ``[xmin - 1, ymin - 1, xmax - xmin + 1, ymax - ymin + 1]`` (the export convention; the evaluator uses the same
+    float operations through this function).
+    """
+    return box_convert(np.asarray(boxes, np.float64).reshape(-1, 4), "xyxy", "xywh", pixel_convention="voc")
 
 
 def xywh_to_voc_boxes(xywh: np.ndarray) -> np.ndarray:
     """Inverse of :func:`voc_boxes_to_xywh`: ``[x, y, w, h]`` → ``(x + 1, y + 1, x + w, y + h)``."""
-    a = np.asarray(xywh, np.float64).reshape(-1, 4)
-    out = np.empty_like(a)
-    out[:, 0] = a[:, 0] + 1.0
-    out[:, 1] = a[:, 1] + 1.0
-    out[:, 2] = a[:, 0] + a[:, 2]
-    out[:, 3] = a[:, 1] + a[:, 3]
-    return out
+    return box_convert(np.asarray(xywh, np.float64).reshape(-1, 4), "xywh", "xyxy", pixel_convention="voc")
 
 
 def export_coco(dataset: Dataset) -> dict:

@@ -33,14 +33,12 @@ import math
 
 import numpy as np
 
-from numba import njit
-
-from vocbench._numba import jit
-
-# the three helpers of the candidate loop are inlined at Numba-IR level: as calls (array arguments are
-# reference-counted at each call) the split kernel ran 2.6x slower at 1917 boxes
-_inline = njit(cache=True, fastmath=False, nogil=True, inline='always')
+from vocbench._numba import jit, jit_inline
 from vocbench.boxes._kernels import first_nonfinite_row, iou_pair_areas
+
+# the three helpers of the candidate loop are inlined at Numba-IR level (jit_inline): as calls (array arguments
+# are reference-counted at each call) the split kernel ran 2.6x slower at 1917 boxes
+_inline = jit_inline
 
 __all__ = ["greedy_nms_kernel", "greedy_nms_rows_kernel", "greedy_nms_segments_kernel", "soft_nms_kernel",
            "greedy_nms_quadratic_kernel", "descending_score_order", "first_nonfinite_row", "first_nonfinite"]
@@ -157,7 +155,7 @@ def descending_score_order(scores, use_threshold, score_threshold):
     idx2 = np.empty(m, np.int64)
     for p in range(3):
         shift = 11 * p
-        if hist[p, (np.int64(key[0]) >> shift) & 2047] == m:  # every key has this digit: the pass would not move anything
+        if hist[p, (np.int64(key[0]) >> shift) & 2047] == m:  # one digit for every key: nothing would move
             continue
         _radix_pass(key, idx, key2, idx2, hist[p], shift)
         key, key2 = key2, key
@@ -334,7 +332,7 @@ def _level_suppresses(lv, lc, cand, r, half_minus_t, one_minus_t, slack_abs, gx0
 
 @_inline
 def _file_kept(g, lv, cand, r, sc, gx0, gy0, inv_cell, grid, head, tail, ent_next, lev_i, lev_f, lev_next, kept):
-    """File candidate ``cand[r]`` as kept box number ``g`` under its centre at size level ``lv``, and at the end of its level's list."""
+    """File candidate ``cand[r]`` as kept box ``g`` under its centre at size level ``lv`` and on its level's list."""
     for col in range(5):
         kept[g, col] = cand[r, col]
     lev_next[g] = -1

@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 
+from vocbench._deprecation import iou_argument
 from vocbench.boxes import check_boxes
 from vocbench.errors import InputError
 from vocbench.nms._kernels import descending_score_order, first_nonfinite, greedy_nms_rows_kernel
@@ -85,12 +86,13 @@ def _candidate_order(scores: np.ndarray, score_threshold: float | None, pre_nms_
     return order
 
 
-def nms(boxes, scores, iou_threshold: float, *, pixel_offset: int = 0, score_threshold: float | None = None,
-        pre_nms_top_k: int | None = None, max_output: int | None = None) -> np.ndarray:
+def nms(boxes, scores, iou: float | None = None, *, pixel_offset: int = 0, score_threshold: float | None = None,
+        pre_nms_top_k: int | None = None, max_output: int | None = None,
+        iou_threshold: float | None = None) -> np.ndarray:
     """Greedy non-maximum suppression, identical in keep set and order to ``torchvision.ops.nms``.
 
     Boxes are visited by descending score (ties: lower row first, a stable sort); a box is kept unless an
-    already-kept box overlaps it with IoU **strictly greater** than ``iou_threshold``. The IoU expression is
+    already-kept box overlaps it with IoU **strictly greater** than ``iou``. The IoU expression is
     torchvision's, operand for operand, in float64, so the result equals torchvision's on float64 input
     (including IoUs exactly at the threshold, identical boxes and zero-area boxes, which never suppress).
     The work grows about as n log n on detector-like data: each candidate is compared only with kept boxes
@@ -100,13 +102,14 @@ def nms(boxes, scores, iou_threshold: float, *, pixel_offset: int = 0, score_thr
         boxes: float[N, 4] as (x1, y1, x2, y2); continuous coordinates, or VOC 1-based inclusive pixels with
             ``pixel_offset=1``. Any numeric dtype; computed in float64.
         scores: float[N], higher is better.
-        iou_threshold: suppress when IoU > this (>= 0; 1.0 suppresses nothing).
+        iou: the IoU threshold: suppress when IoU > this (>= 0; 1.0 suppresses nothing). Required.
         pixel_offset: 0 (default, continuous: width = x2 - x1, as torchvision) or 1 (VOC '+1' convention:
             width = x2 - x1 + 1, as the classic py-faster-rcnn CPU NMS).
         score_threshold: drop boxes with score <= this before NMS (default None: keep all).
         pre_nms_top_k: only the k highest-scoring boxes enter NMS (default None: all).
         max_output: return at most this many kept boxes (default None: all). Same as slicing the full
             result, but stops early.
+        iou_threshold: deprecated spelling of ``iou`` (torchvision's name).
 
     Returns:
         int64[K] row indices into ``boxes`` of the kept boxes, by descending score (ties in row order).
@@ -120,7 +123,7 @@ def nms(boxes, scores, iou_threshold: float, *, pixel_offset: int = 0, score_thr
     b = _as_boxes(boxes)
     n = b.shape[0]
     s = _as_scores(scores, n)
-    thr = _check_threshold(iou_threshold, "iou_threshold")
+    thr = _check_threshold(iou if iou_threshold is None else iou_argument(iou, iou_threshold, "nms"), "iou")
     off = _check_offset(pixel_offset)
     st = None if score_threshold is None else _check_threshold(score_threshold, "score_threshold", low=-np.inf)
     top = -1 if pre_nms_top_k is None else _check_count(pre_nms_top_k, "pre_nms_top_k")

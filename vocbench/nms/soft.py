@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from vocbench._deprecation import iou_argument
 from vocbench.errors import InputError
 from vocbench.nms._kernels import soft_nms_kernel
 from vocbench.nms.greedy import _check_boxes, _check_count, _check_offset, _check_scores, _check_threshold
@@ -11,17 +12,17 @@ from vocbench.nms.greedy import _check_boxes, _check_count, _check_offset, _chec
 __all__ = ["soft_nms"]
 
 
-def soft_nms(boxes, scores, iou_threshold: float = 0.3, *, method: str = "linear", sigma: float = 0.5,
-             score_threshold: float = 0.001, pixel_offset: int = 0,
-             max_output: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+def soft_nms(boxes, scores, iou: float | None = None, *, method: str = "linear", sigma: float = 0.5,
+             score_threshold: float = 0.001, pixel_offset: int = 0, max_output: int | None = None,
+             iou_threshold: float | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Soft-NMS: decay the scores of overlapping boxes instead of removing them (Algorithm 1 of the paper).
 
     Repeatedly select the remaining box ``M`` with the highest current score (ties: lower row first), keep it,
     and rescale every remaining box ``b_i``:
 
-    * ``method="linear"``: ``s_i *= 1 - iou(M, b_i)`` when ``iou(M, b_i) >= iou_threshold`` (paper eq. 2);
+    * ``method="linear"``: ``s_i *= 1 - iou(M, b_i)`` when ``iou(M, b_i) >= iou`` (paper eq. 2);
     * ``method="gaussian"``: ``s_i *= exp(-iou(M, b_i)**2 / sigma)`` for every box (paper eq. 3,
-      ``iou_threshold`` unused).
+      ``iou`` unused).
 
     Boxes whose score is below ``score_threshold`` (initially or after a decay) are discarded. IoU is computed
     as in :func:`~vocbench.nms.nms`. The work is O(n * kept).
@@ -29,12 +30,13 @@ def soft_nms(boxes, scores, iou_threshold: float = 0.3, *, method: str = "linear
     Args:
         boxes: float[N, 4] (x1, y1, x2, y2).
         scores: float[N].
-        iou_threshold: N_t of the linear rule (default 0.3 as in the paper).
+        iou: the IoU threshold N_t of the linear rule (default 0.3 as in the paper).
         method: ``"linear"`` (default) or ``"gaussian"``.
         sigma: Gaussian width (default 0.5 as in the paper), > 0.
         score_threshold: discard boxes whose score falls below this (default 0.001).
         pixel_offset: 0 (continuous, default) or 1 (VOC '+1' pixels).
         max_output: stop after this many selections (default None).
+        iou_threshold: deprecated spelling of ``iou``.
 
     Returns:
         ``(keep, new_scores)``: int64[K] row indices in selection order (non-increasing decayed score) and
@@ -42,7 +44,7 @@ def soft_nms(boxes, scores, iou_threshold: float = 0.3, *, method: str = "linear
     """
     b = _check_boxes(boxes)
     s = _check_scores(scores, b.shape[0])
-    thr = _check_threshold(iou_threshold, "iou_threshold")
+    thr = _check_threshold(iou_argument(iou, iou_threshold, "soft_nms", default=0.3), "iou")
     if method not in ("linear", "gaussian"):
         raise InputError(f"method must be 'linear' or 'gaussian', got {method!r}")
     sig = _check_threshold(sigma, "sigma")

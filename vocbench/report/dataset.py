@@ -2,22 +2,25 @@
 anchor analysis, as one self-contained HTML page with inline SVG figures.
 
 The numbers come from the compute layers (:mod:`vocbench.stats`, :mod:`vocbench.stats.distances`,
-:mod:`vocbench.anchors`); this module only lays them out and draws them. Box geometry in the plots uses
-``w = xmax − xmin`` normalised by the image size (the anchors' box space); COCO's size classes use pixel areas
-``w · h`` with the same ``w``: small < 32², medium < 96², large otherwise.
+:mod:`vocbench.anchors`); this module only lays them out and draws them. Box geometry comes from
+:mod:`vocbench.boxes` under the VOC '+1' pixel convention (``w = xmax - xmin + 1``), the evaluator's: normalised
+sizes and centres are ``box_convert(..., "ncxcywh")`` and COCO's size classes use the pixel area ``w * h`` with
+pycocotools' inclusive ranges (:data:`vocbench.boxes.COCO_AREA_RANGES`), so every object is in the size class
+the COCO evaluator puts it in (an area of exactly 32² or 96² is in both neighbouring classes, as in pycocotools).
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import matplotlib
 import numpy as np
 import pandas as pd
 from matplotlib.patches import Rectangle
 
+from vocbench.boxes import COCO_AREA_LABELS, COCO_AREA_RANGES, box_area, box_convert, coco_area_masks
 from vocbench.report.html import ReportMeta, Section, figure_block, html_block, table_block, text_block, write_report
 from vocbench.report.plots import fig_to_svg, new_figure
 from vocbench.stats.distances import distribution_distances
@@ -35,12 +38,9 @@ ANCHOR_TITLES = ("Anchors: mean IoU vs number of anchors", "Anchors on the grid"
                  "Prior sets")
 COMPARE_TITLE = "Distribution distances"
 
-#: COCO's object size classes by box area in pixels: (name, low inclusive, high exclusive).
-COCO_AREA_RANGES = (("small", 0.0, 32.0 ** 2), ("medium", 32.0 ** 2, 96.0 ** 2), ("large", 96.0 ** 2, np.inf))
-
 _MAIN = "#2563a6"
 _OTHERS = ("#d9480f", "#2b8a3e", "#7048e8", "#e8590c", "#0b7285")
-_CLUSTER_COLOURS = matplotlib.colormaps["tab20"].colors
+_CLUSTER_COLOURS = [matplotlib.colormaps["tab20"](i) for i in range(20)]
 
 
 # ------------------------------------------------------------------ geometry (display helpers, no statistics)
@@ -51,23 +51,27 @@ def box_geometry(dataset: Dataset, include_difficult: bool = False) -> dict[str,
     img = dataset.image_index[keep]
     W = np.maximum(dataset.widths[img].astype(np.float64), 1.0)
     H = np.maximum(dataset.heights[img].astype(np.float64), 1.0)
-    w = b[:, 2] - b[:, 0]
-    h = b[:, 3] - b[:, 1]
+    n = box_convert(b, "xyxy", "ncxcywh", image_size=np.stack([W, H], axis=1))
     return {
-        "w": w / W, "h": h / H, "area": (w / W) * (h / H), "px_area": w * h,
-        "cx": ((b[:, 0] + b[:, 2]) / 2 - 1.0) / W, "cy": ((b[:, 1] + b[:, 3]) / 2 - 1.0) / H,
+        "w": n[:, 2], "h": n[:, 3], "area": n[:, 2] * n[:, 3], "px_area": box_area(b),
+        "cx": n[:, 0], "cy": n[:, 1],
         "class_index": dataset.class_index[keep], "image_index": img,
         "image_aspect": dataset.widths / np.maximum(dataset.heights, 1),
     }
 
 
 def coco_size_counts(dataset: Dataset, include_difficult: bool = False) -> pd.DataFrame:
-    """Objects per class in COCO's small/medium/large area ranges (pixel area ``w · h``, non-difficult)."""
+    """Objects per class in COCO's small/medium/large area ranges (VOC pixel area, non-difficult by default).
+
+    Exactly the objects the COCO evaluator counts in each range (:func:`vocbench.boxes.coco_area_masks`): an
+    object of area exactly 32² or 96² is counted in both neighbouring ranges, as pycocotools does.
+    """
     g = box_geometry(dataset, include_difficult)
+    masks = coco_area_masks(g["px_area"])
     rows = {}
-    for name, lo, hi in COCO_AREA_RANGES:
-        m = (g["px_area"] >= lo) & (g["px_area"] < hi)
-        rows[name] = np.bincount(g["class_index"][m], minlength=dataset.num_classes)
+    for a, name in enumerate(COCO_AREA_LABELS):
+        if name != "all":
+            rows[name] = np.bincount(g["class_index"][masks[:, a]], minlength=dataset.num_classes)
     df = pd.DataFrame(rows, index=pd.Index(list(dataset.classes), name="class"))
     df.loc["total"] = df.sum()
     return df
@@ -150,7 +154,8 @@ def _fig_box_areas(datasets: list[tuple[str, Dataset]], geoms: list[dict]) -> st
                         arrowprops=dict(arrowstyle="->", color="black", lw=0.8))
         else:
             ax.step(edges[:-1], pct, where="post", color=_colour(i), label=name, lw=1.4)
-    ax.set_yscale("log")
+    if any(len(g["area"]) for g in geoms):  # a log axis needs a positive value
+        ax.set_yscale("log")
     ax.set_xlabel("box area / image area  (w/W · h/H)")
     ax.set_ylabel("boxes (%)")
     ax.set_xlim(0, 1)
@@ -187,7 +192,8 @@ def _fig_wh(datasets: list[tuple[str, Dataset]], geoms: list[dict]) -> str:
         ax.set_title(f"{name} ({len(g['w'])} boxes)", fontsize=9)
         ax.grid(False)
         hb.set_rasterized(True)
-    fig.colorbar(hb, ax=axes[0].tolist(), label="boxes per cell", shrink=0.8)
+    if any(len(g["w"]) for g in geoms):  # a log colour scale needs at least one box
+        fig.colorbar(hb, ax=axes[0].tolist(), label="boxes per cell", shrink=0.8)
     fig.suptitle("Box width vs height (normalised; dashed: aspect-ratio slopes)", fontsize=10)
     return fig_to_svg(fig)
 
@@ -207,7 +213,8 @@ def _fig_image_aspect(datasets: list[tuple[str, Dataset]], geoms: list[dict]) ->
     for r, label in ((4 / 3, "4:3 (1.333)"), (3 / 2, "3:2 (1.5)"), (3 / 4, "3:4 (0.75)")):
         ax.axvline(r, color="black", lw=0.7, ls=":")
         ax.text(r, ax.get_ylim()[1] * 0.95, " " + label, fontsize=8, rotation=90, va="top", ha="right")
-    ax.set_yscale("log")
+    if any(len(g["image_aspect"]) for g in geoms):  # a log axis needs a positive value
+        ax.set_yscale("log")
     ax.set_xlabel("image width / height (red: wider than tall, cyan: taller than wide)")
     ax.set_ylabel("images (%)")
     ax.legend(fontsize=8)
@@ -399,7 +406,7 @@ def dataset_sections(dataset: Dataset, *, stats=None, compare: Sequence[tuple[st
     per = _objects_per_image(dataset)
     sizes = coco_size_counts(dataset)
     tot = sizes.loc["total"]
-    n_obj = max(int(tot.sum()), 1)
+    n_obj = max(int((~dataset.difficult).sum()), 1)
     sections = [
         Section(SECTION_TITLES[0], [table_block(_overview_frame(dataset, stats, compare),
                                                 caption="Images and objects per set")],
@@ -429,7 +436,8 @@ def dataset_sections(dataset: Dataset, *, stats=None, compare: Sequence[tuple[st
             _fig_centres(datasets, geoms), "Where box centres fall, relative to the image (32×32 bins).")]),
         Section(SECTION_TITLES[8], [
             figure_block(_fig_sizes_per_class(sizes),
-                         f"COCO size classes by pixel area: small {100 * tot['small'] / n_obj:.1f}%, "
+                         f"COCO size classes by VOC pixel area (w = xmax − xmin + 1, the evaluator's ranges): "
+                         f"small {100 * tot['small'] / n_obj:.1f}%, "
                          f"medium {100 * tot['medium'] / n_obj:.1f}%, large {100 * tot['large'] / n_obj:.1f}%."),
             table_block(sizes.reset_index(), caption="Objects per COCO size class"),
         ]),
@@ -470,6 +478,11 @@ def write_dataset_report(path: str | os.PathLike, dataset: Dataset, *, stats=Non
     """
     name = " + ".join(dataset.sets) or "dataset"
     sections = dataset_sections(dataset, stats=stats, compare=compare, name=name)
+    include_difficult = bool((anchor_options or {}).get("include_difficult", False))
+    if anchors and anchor_analysis is None and not (include_difficult or (~dataset.difficult).any()):
+        anchors = False  # nothing to cluster: the report still shows the (empty) statistics
+        sections.append(Section("Anchors", [text_block("No boxes to cluster in this dataset (difficult boxes are "
+                                                       "excluded), so the anchor analysis is left out.")]))
     if anchors:
         if anchor_analysis is None:
             from vocbench.anchors import analyze_dataset_anchors
