@@ -122,7 +122,7 @@ def test_difficult_gt_winning_the_argmax_is_ignored():
 def test_first_gt_wins_iou_ties():
     ds = make_dataset([(0, 0, [0, 0, 9, 9], False), (0, 0, [20, 0, 29, 9], False)], num_images=1)
     dets = make_dets([(0, 0, 0.9, [0, 0, 29, 9]), (0, 0, 0.8, [0, 0, 29, 9])])  # IoU 1/3 with both
-    m = match_detections(ds, dets, iou_threshold=0.3)
+    m = match_detections(ds, dets, iou=0.3)
     assert m.outcome.tolist() == [OUTCOME_TP, OUTCOME_DUPLICATE]
 
 

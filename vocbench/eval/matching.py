@@ -22,9 +22,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from vocbench._deprecation import iou_argument
 from vocbench.errors import InputError
-from vocbench.eval.ap import VOC07_THRESHOLDS_DEVKIT, VOC07_THRESHOLDS_VOC_EVAL
 from vocbench.eval._kernels import argsort_desc_stable, group_by_key, match_voc_kernel, stable_partition
+from vocbench.eval.ap import VOC07_THRESHOLDS_DEVKIT, VOC07_THRESHOLDS_VOC_EVAL
 from vocbench.structures import Dataset, Detections
 
 __all__ = ["Protocol", "PROTOCOLS", "OUTCOME_FP", "OUTCOME_TP", "OUTCOME_DUPLICATE", "OUTCOME_IGNORED",
@@ -173,21 +174,22 @@ class MatchResult:
         return {name: int(np.count_nonzero(self.outcome == code)) for code, name in enumerate(OUTCOME_NAMES)}
 
 
-def match_detections(dataset: Dataset, detections: Detections, *, iou_threshold: float = 0.5,
-                     protocol: str = "devkit") -> MatchResult:
+def match_detections(dataset: Dataset, detections: Detections, *, iou: float | None = None,
+                     protocol: str = "devkit", iou_threshold: float | None = None) -> MatchResult:
     """Label every detection TP / FP / duplicate / ignored with the VOC greedy matching (module docstring).
 
     Args:
         dataset: the ground truth.
         detections: detections on ``dataset`` (image and class indices into it; boxes in VOC pixels).
-        iou_threshold: IoU threshold in (0, 1]; default 0.5.
+        iou: IoU threshold in (0, 1]; default 0.5.
         protocol: ``"devkit"`` (default, IoU >= threshold) or ``"voc_eval"`` (IoU > threshold).
+        iou_threshold: deprecated spelling of ``iou``.
 
     Returns:
         A :class:`MatchResult` in the detections' input order.
     """
     proto = get_protocol(protocol)
-    t = check_iou_threshold(iou_threshold)
+    t = check_iou_threshold(iou_argument(iou, iou_threshold, "match_detections", default=0.5))
     validate_detections(dataset, detections)
     g = group_for_voc(dataset, detections)
     outcome, best_iou = match_grouped(g, t, proto)
