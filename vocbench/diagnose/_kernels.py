@@ -8,7 +8,8 @@ Codes shared with :mod:`vocbench.diagnose.tide`:
 * error type (int8): -1 = none, 0 = cls, 1 = loc, 2 = both, 3 = dupe, 4 = bkg (miss is a property of a GT).
 
 Every IoU comes from :mod:`vocbench.boxes._kernels` (``iou_pair`` with the VOC '+1' offset, ``iou_pair_areas``
-with offset 0 and the raw ``w * h`` areas for pycocotools' ``bbIou``, operand for operand).
+with offset 0 and the raw ``w * h`` areas for pycocotools' ``bbIou``, operand for operand; ``iof_pair_areas`` for
+its crowd variant).
 """
 
 from __future__ import annotations
@@ -16,28 +17,12 @@ from __future__ import annotations
 import numpy as np
 
 from vocbench._numba import jit
-from vocbench.boxes._kernels import iou_pair, iou_pair_areas
+from vocbench.boxes._kernels import iof_pair_areas, iou_pair, iou_pair_areas
 
 __all__ = ["ERR_NONE", "ERR_CLS", "ERR_LOC", "ERR_BOTH", "ERR_DUPE", "ERR_BKG", "tide_coco_kernel",
            "tide_ap_kernel", "voc_errors_kernel", "normalized_ap_kernel"]
 
 ERR_NONE, ERR_CLS, ERR_LOC, ERR_BOTH, ERR_DUPE, ERR_BKG = -1, 0, 1, 2, 3, 4
-
-
-@jit
-def _crowd_overlap(dx1, dy1, dx2, dy2, darea, gx1, gy1, gx2, gy2):
-    """pycocotools' crowd IoU (``bbIou`` with ``iscrowd``): intersection / detection area, continuous pixels.
-
-    The overlap is ``iou_pair_areas``' (offset 0); only the union differs (the detection's own area), which no
-    published box kernel computes, so the division is done here.
-    """
-    w = min(dx2, gx2) - max(dx1, gx1)
-    if w <= 0.0:
-        return 0.0
-    h = min(dy2, gy2) - max(dy1, gy1)
-    if h <= 0.0:
-        return 0.0
-    return (w * h) / darea
 
 
 @jit
@@ -134,8 +119,8 @@ def tide_coco_kernel(img_order, img_offsets, det_xyxy, det_area, det_class, gt_i
                 d = img_order[p0 + i]
                 if state[d] == 1 or det_class[d] != gt_class[g]:
                     continue
-                ov = _crowd_overlap(det_xyxy[d, 0], det_xyxy[d, 1], det_xyxy[d, 2], det_xyxy[d, 3], det_area[d],
-                                    gt_xyxy[g, 0], gt_xyxy[g, 1], gt_xyxy[g, 2], gt_xyxy[g, 3])
+                ov = iof_pair_areas(det_xyxy[d, 0], det_xyxy[d, 1], det_xyxy[d, 2], det_xyxy[d, 3], det_area[d],
+                                    gt_xyxy[g, 0], gt_xyxy[g, 1], gt_xyxy[g, 2], gt_xyxy[g, 3], 0.0)
                 if ov > pos_thresh:
                     state[d] = 3
         # error types of every non-TP detection, in score order
