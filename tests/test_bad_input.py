@@ -990,3 +990,46 @@ def test_huge_values_are_cut_short_in_messages(voc, dets, small):
     with pytest.raises(InputError) as exc:
         read_detections(dets, small)
     assert len(str(exc.value)) < 400 and "expected 6 fields" in str(exc.value)
+
+
+def test_diagnose_and_compare_outputs_never_overwrite_the_detections(tmp_path, capsys):
+    p = coco_file(tmp_path, [GOOD])
+    before = p.read_bytes()
+    for argv in (("diagnose", "--json", p), ("diagnose", "--html", p), ("compare", "--json", p)):
+        dets = ("--dets", p, "--dets", DETS) if argv[0] == "compare" else ("--dets", p)
+        rc, _, err = cli(capsys, argv[0], "--gt", SMALL, "--set", "2007:trainval", "--no-cache", *dets, *argv[1:])
+        assert rc == 1, (argv, err)
+        assert_one_error(err, "would overwrite the input --dets")
+        assert p.read_bytes() == before
+
+
+def test_convert_out_equal_to_src_is_refused(voc, tmp_path, capsys):
+    before = ann(voc).read_bytes()
+    rc, _, err = cli(capsys, "convert", voc, voc, "--to", "voc", "--set", "2007:trainval", "--overwrite")
+    assert rc == 1
+    assert_one_error(err, "OUT would overwrite the input SRC")
+    assert ann(voc).read_bytes() == before
+    p = coco_file(tmp_path, [GOOD])
+    rc, _, err = cli(capsys, "convert", "--gt", SMALL, "--set", "2007:trainval", p, p, "--to", "coco")
+    assert rc == 1
+    assert_one_error(err, "OUT would overwrite the input SRC")
+
+
+def test_json_and_html_onto_the_same_path(tmp_path, capsys):
+    out = tmp_path / "same"
+    rc, _, err = cli(capsys, "stats", SMALL, "--set", "2007:trainval", "--no-cache", "--json", out, "--html", out)
+    assert rc == 1
+    assert_one_error(err, "--html and --json name the same file")
+    assert not out.exists()
+
+
+def test_bench_and_demo_bad_outputs(tmp_path, capsys):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    rc, _, err = cli(capsys, "demo", blocker, "--quick", "--no-models", "--no-voc", "--no-speed")
+    assert rc == 1
+    assert_one_error(err, str(blocker))
+    assert blocker.read_text() == "x"
+    rc, _, err = cli(capsys, "demo", tmp_path / "d", "--images", "-1", "--no-models", "--no-voc", "--no-speed")
+    assert rc == 1
+    assert_one_error(err, "images must be at least")

@@ -56,16 +56,19 @@ def load_dataset_from_args(args: argparse.Namespace, root: str | None = None):
 
 
 def check_output_paths(args: argparse.Namespace, outputs: tuple[str, ...] = ("json", "html"),
-                       inputs: tuple[str, ...] = ("root", "dets", "classes")) -> None:
+                       inputs: tuple[str, ...] = ("root", "dets", "classes"),
+                       labels: dict[str, str] | None = None) -> None:
     """Refuse (exit 1) an output that would overwrite an input or another output, before any work is done.
 
     An output (``--json``, ``--html``, ``--out``, ...; ``-`` = stdout is exempt) may not be the same file as an
     input, nor an existing file inside an input folder (a devkit result folder, the VOCdevkit ROOT), nor the same
-    path as another output.
+    path as another output. ``labels`` names positional arguments in the message (``{"out": "OUT"}``).
     """
     from vocbench.errors import VocbenchError
 
     def flag(name: str) -> str:
+        if labels and name in labels:
+            return labels[name]
         return "ROOT" if name == "root" else "--" + name.replace("_", "-")
 
     seen: dict[str, str] = {}

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import argparse
 
-from vocbench.commands._common import add_dataset_args, emit_json, load_dataset_from_args
+from vocbench.commands._common import add_dataset_args, check_output_paths, emit_json, load_dataset_from_args
 
 __all__ = ["register", "run"]
 
@@ -72,6 +72,8 @@ def _all_voc_sets(root: str) -> list[str]:
 def run(args: argparse.Namespace) -> int:
     from vocbench.errors import VocbenchError
 
+    check_output_paths(args, outputs=("out", "json"), inputs=("src", "gt", "classes"),  # OUT never replaces SRC
+                       labels={"out": "OUT", "src": "SRC"})
     if args.gt is not None:
         return _run_detections(args)
     if args.to not in _DATASET_TARGETS:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from vocbench.commands._common import add_dataset_args, emit_json, load_dataset_from_args
+from vocbench.commands._common import add_dataset_args, check_output_paths, emit_json, load_dataset_from_args
 
 __all__ = ["register", "run"]
 
@@ -63,6 +63,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"vocbench diagnose: error: --background-iou {args.background_iou} exceeds --iou {args.iou}",
               file=sys.stderr)
         return 2
+    check_output_paths(args)  # --json/--html may not overwrite --dets or a file under ROOT
     dataset = load_dataset_from_args(args)
     dets = read_detections(args.dets, dataset, format=args.format, ignore_unknown_images=args.ignore_unknown_images)
     result = diagnose(dataset, dets, protocol=args.protocol, iou=args.iou, background_iou=args.background_iou,
