@@ -50,8 +50,6 @@ def test_plain_etree(benchmark, shared, name):
 
 
 def test_read_detections(benchmark, shared, voc07_test):
-    if not hasattr(vocbench, "read_detections"):
-        pytest.skip("vocbench.read_detections not available")
     folder = shared / "voc" / "detections" / "yolov2-voc07test"
     benchmark.group = "devkit text"
     dets = benchmark(lambda: vocbench.read_detections(folder, voc07_test))
