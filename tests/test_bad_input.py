@@ -1033,3 +1033,25 @@ def test_bench_and_demo_bad_outputs(tmp_path, capsys):
     rc, _, err = cli(capsys, "demo", tmp_path / "d", "--images", "-1", "--no-models", "--no-voc", "--no-speed")
     assert rc == 1
     assert_one_error(err, "images must be at least")
+
+
+@pytest.mark.parametrize("mutate,needle", [
+    (lambda g: g["annotations"][0].__setitem__("bbox", [float("nan"), 1, 2, 3]), "annotations[0]: bbox has NaN"),
+    (lambda g: g["annotations"][0].__setitem__("image_id", True), "annotations[0]: image_id True is not an integer"),
+    (lambda g: g["annotations"][0].__setitem__("image_id", 1.5), "annotations[0]: image_id 1.5 is not an integer"),
+    (lambda g: g["images"].append(dict(g["images"][0])), "repeated image ids"),
+    (None, "JSON nested too deeply"),
+])
+def test_coco_ground_truth_as_root(tmp_path, capsys, mutate, needle):
+    from vocbench.io.coco import export_coco
+
+    gt = export_coco(load_voc(SMALL, ["2007:trainval"], cache=False))
+    p = tmp_path / "gt.json"
+    if mutate is None:
+        p.write_text("[" * 100000 + "]" * 100000)
+    else:
+        mutate(gt)
+        p.write_text(json.dumps(gt))
+    rc, _, err = cli(capsys, "stats", p, "--json", "-")
+    assert rc == 1
+    assert_one_error(err, str(p), needle)

@@ -95,6 +95,8 @@ def load_coco_gt(path: str | os.PathLike, classes=None) -> Dataset:
         raise InputError(f"{path}: line {exc.lineno}: not valid JSON ({exc.msg})") from None
     except UnicodeDecodeError:
         raise InputError(f"{path}: not a UTF-8 JSON file") from None
+    except RecursionError:
+        raise InputError(f"{path}: JSON nested too deeply to be a COCO ground-truth file") from None
     if not isinstance(data, dict) or not all(isinstance(data.get(k), list) for k in ("images", "categories")):
         raise InputError(f"{path}: expected a COCO ground-truth object with lists 'images', 'annotations' and "
                          "'categories' (a results list is detections: pass it to --dets)")
