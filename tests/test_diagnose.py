@@ -385,3 +385,25 @@ def test_sensitivity_bins_and_constant():
     # the five largest objects are all found, the five smallest never: XS/S AP_N 0, L/XL AP_N 1
     assert s.ap_n["size"][0] == 0.0 and s.ap_n["size"][1] == 0.0
     assert s.ap_n["size"][3] == 1.0 and s.ap_n["size"][4] == 1.0
+
+
+def test_sensitivity_occlusion_pose_truncation_bins():
+    """VOC2012-style tags: occluded (absent = left out), pose values, truncated; a TP on an object outside a bin is
+    not counted in that bin."""
+    import dataclasses
+
+    boxes = [(1.0 + 20 * k, 1.0, 15.0 + 20 * k, 15.0) for k in range(4)]
+    gt = [(0, 0, b, 0) for b in boxes]
+    ds, det = make(gt, [(0, 0, boxes[0], 0.9), (0, 0, boxes[1], 0.8)], size=200)
+    ds = dataclasses.replace(ds, occluded=np.array([1, 0, 0, -1], np.int8),
+                             poses=np.array(["Rear", "Frontal", "Rear", "Frontal"]),
+                             truncated=np.array([True, False, False, False]))
+    s = quiet_diagnose(ds, det).sensitivity
+    assert s is not None
+    assert s.characteristics["occluded"] == ("no", "yes") and s.counts["occluded"].tolist() == [2, 1]
+    assert s.characteristics["pose"] == ("Frontal", "Rear") and s.counts["pose"].tolist() == [2, 2]
+    # occluded: the one occluded object is found first → AP_N 1; of the two visible ones one is found (0.8) after
+    # a detection that is not counted there → recall 1/2 at normalised precision 1 → AP_N 0.5
+    assert s.ap_n["occluded"].tolist() == [0.5, 1.0]
+    assert s.ap_n["truncated"].tolist() == [1 / 3, 1.0]
+    assert s.to_dict()["characteristics"]["pose"]["bins"] == ["Frontal", "Rear"]
