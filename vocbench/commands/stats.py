@@ -38,13 +38,14 @@ def run(args: argparse.Namespace) -> int:
     if args.json != "-":
         print(stats)
     if args.html:
-        from vocbench.io.voc import load_voc
+        from vocbench.io.gt import load_ground_truth  # VOC folder or YOLO data.yaml splits
         from vocbench.report.dataset import write_dataset_report
 
         compare = []
         for spec in args.compare:
             specs = [s.strip() for s in spec.split(",") if s.strip()]
-            other = load_voc(args.root, specs, classes=dataset.classes, strict=args.strict, cache=not args.no_cache)
+            other = load_ground_truth(args.root, specs, classes=dataset.classes, strict=args.strict,
+                                      cache=not args.no_cache, yolo_convention=args.yolo_convention)
             compare.append((" + ".join(specs), other))
         path = write_dataset_report(args.html, dataset, stats=stats, anchors=not args.no_anchors,
                                     compare=compare or None)
