@@ -336,3 +336,51 @@ def test_bench_suite_registered_and_reports_missing_data(tmp_path):
     assert SUITES["compare"] is bench_compare
     rows = bench_compare(quick=True, shared=tmp_path)
     assert len(rows) == 1 and "real data not found" in rows[0].note
+
+
+def _synthetic(seed: int, n_images: int = 14, n_classes: int = 3):
+    """Random GT (some difficult) and detections near them plus background boxes, with tied scores."""
+    rng = np.random.default_rng(seed)
+    img, cls, boxes, diff = [], [], [], []
+    for i in range(n_images):
+        for _ in range(rng.integers(0, 4)):
+            x, y = rng.uniform(0, 300, 2)
+            w, h = rng.uniform(10, 150, 2)
+            img.append(i)
+            cls.append(rng.integers(0, n_classes))
+            boxes.append([x, y, x + w, y + h])
+            diff.append(rng.random() < 0.15)
+    ds = Dataset.from_arrays(image_ids=[f"im{i}" for i in range(n_images)], widths=[500] * n_images,
+                             heights=[500] * n_images, image_index=img, class_index=cls, boxes=boxes,
+                             difficult=diff, classes=tuple(f"c{k}" for k in range(n_classes)))
+    d_img, d_cls, d_box = [], [], []
+    for j in range(ds.num_objects):
+        for _ in range(rng.integers(0, 3)):  # hits and duplicates
+            d_img.append(ds.image_index[j])
+            d_cls.append(ds.class_index[j] if rng.random() < 0.9 else rng.integers(0, n_classes))
+            d_box.append(ds.boxes[j] + rng.normal(0, 8, 4))
+    for _ in range(3 * n_images):  # background
+        x, y = rng.uniform(0, 400, 2)
+        d_img.append(rng.integers(0, n_images))
+        d_cls.append(rng.integers(0, n_classes))
+        d_box.append([x, y, x + rng.uniform(5, 90), y + rng.uniform(5, 90)])
+    scores = np.round(rng.random(len(d_img)), 1)  # ties, also within an image
+    return ds, Detections(image_index=d_img, class_index=d_cls, scores=scores, boxes=d_box)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_synthetic_replicates_equal_explicit_resamples(seed):
+    ds, dets = _synthetic(seed)
+    ds2, dets2 = _synthetic(seed + 100)
+    other = Detections(image_index=dets2.image_index % ds.num_images, class_index=dets2.class_index,
+                       scores=dets2.scores, boxes=dets2.boxes)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", VocbenchWarning)
+        cmp = compare(ds, {"a": dets, "b": other}, bootstrap=100, seed=seed)
+        weights = bootstrap_weights(ds.num_images, 100, seed)
+        for r in range(0, 100, 20):
+            for j, d in enumerate((dets, other)):
+                res = evaluate(*resampled_set(ds, d, weights[r]), metrics=("voc07", "voc12", "coco"))
+                for k, m in enumerate(cmp.metrics):
+                    np.testing.assert_allclose(cmp.replicates_per_class[k, r, j], res.per_class(m).to_numpy(),
+                                               rtol=0, atol=1e-12, equal_nan=True, err_msg=f"{m} r={r}")

@@ -27,7 +27,7 @@ def test_cli_json_layout(cli_run):
     assert set(d["models"]) == {"yolov2", "yolov3"}
     for name in ("yolov2", "yolov3"):
         assert set(d["models"][name]) == {"voc07", "voc12", "coco"}
-        for m, v in d["models"][name].items():
+        for v in d["models"][name].values():
             assert set(v) >= {"mAP", "ci", "per_class"}
             assert len(v["ci"]) == 2 and v["ci"][0] < v["mAP"] < v["ci"][1]
             assert len(v["per_class"]) == 20
