@@ -1055,3 +1055,36 @@ def test_coco_ground_truth_as_root(tmp_path, capsys, mutate, needle):
     rc, _, err = cli(capsys, "stats", p, "--json", "-")
     assert rc == 1
     assert_one_error(err, str(p), needle)
+
+
+@pytest.fixture(scope="module")
+def yolo_data(tmp_path_factory) -> Path:
+    """A tiny YOLO dataset (data.yaml + images + labels) converted from a synthetic VOC set."""
+    base = tmp_path_factory.mktemp("yolo")
+    assert main(["synth", str(base / "syn"), "--images", "8", "--workers", "1", "--json", os.devnull]) == 0
+    assert main(["convert", str(base / "syn" / "VOCdevkit"), str(base / "yolo"), "--to", "yolo", "--set",
+                 "2007:trainval", "--json", os.devnull]) == 0
+    return base / "yolo"
+
+
+@pytest.mark.parametrize("line,needle", [
+    ("nan 0.5 0.5 0.2 0.2", "line 1: class_index 'nan' is not a finite number"),
+    ("0 0.5 1e400 0.2 0.2", "line 1: cy '1e400' is not a finite number"),
+    ("99 0.5 0.5 0.2 0.2", "line 1: class index 99 is outside 0..19"),
+    ("0 0.5 0.5 0.2", "line 1: expected 5 fields"),
+    (None, "label file is a folder or a special file"),
+])
+def test_yolo_ground_truth_bad_labels(yolo_data, tmp_path, capsys, line, needle):
+    data = tmp_path / "yolo"
+    shutil.copytree(yolo_data, data)
+    label = sorted((data / "labels").rglob("*.txt"))[0]
+    if line is None:
+        if not hasattr(os, "mkfifo"):
+            pytest.skip("needs POSIX FIFOs")
+        label.unlink()
+        os.mkfifo(label)  # would block a reader, and must not count as "no objects"
+    else:
+        label.write_text(line + "\n")
+    rc, _, err = cli(capsys, "stats", data / "data.yaml", "--set", "trainval", "--json", "-")
+    assert rc == 1
+    assert_one_error(err, str(label) if line is None else label.name, needle)

@@ -309,6 +309,8 @@ def load_yolo_dataset(path: str | os.PathLike, sets: Sequence[str] | str, *, cla
         sizes[i] = (w, h, d)
         lp = label_path(im)
         if not lp.is_file():
+            if lp.exists():  # a FIFO would block, a folder is no label file: never read as "no objects"
+                raise InputError(f"{lp}: label file is a folder or a special file, expected a regular file")
             continue
         _, values, lines = read_label_table(lp, 5, fields)
         if not len(values):
