@@ -10,13 +10,49 @@ from __future__ import annotations
 import os
 import platform
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import numpy as np
 import pandas as pd
 
-__all__ = ["BenchRow", "BenchResult", "time_call", "machine_info"]
+__all__ = ["BenchRow", "BenchResult", "time_call", "peak_rss_call", "machine_info", "PEAK_RSS_METHOD"]
+
+#: How :func:`peak_rss_call` measures memory (shown in the report).
+PEAK_RSS_METHOD = ("peak RSS of one call after warm-up: Linux VmHWM (/proc/self/status), reset just before the call "
+                   "by writing 5 to /proc/self/clear_refs; 'peak' is the process's resident high-water mark during "
+                   "the call, '+' what it added to the RSS held before it (loaded data, libraries)")
+
+
+def _vm_kib(field: str) -> int | None:
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1])
+    except OSError:
+        return None
+    return None
+
+
+def peak_rss_call(fn: Callable[[], object]) -> tuple[object, float, float]:
+    """Run ``fn`` once and return ``(result, peak_mib, added_mib)``: the process's peak resident set size during the
+    call and its excess over the RSS just before it (:data:`PEAK_RSS_METHOD`). NaN where the kernel has no
+    resettable peak counter (not Linux, or /proc/self/clear_refs not writable)."""
+    import gc
+
+    gc.collect()
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+    except OSError:
+        return fn(), float("nan"), float("nan")
+    before = _vm_kib("VmRSS")
+    result = fn()
+    peak = _vm_kib("VmHWM")
+    if before is None or peak is None:
+        return result, float("nan"), float("nan")
+    return result, peak / 1024.0, max(peak - before, 0) / 1024.0
 
 
 def time_call(fn: Callable[[], object], repeats: int, warmup: int = 1, budget_s: float | None = None):
@@ -59,6 +95,8 @@ class BenchRow:
         ratio: this peer's median / vocbench's median on the same case (NaN for vocbench itself or not run).
         agrees: True/False when compared with vocbench's answer, None when not comparable or not run.
         note: agreement detail or why the row was not run (``"peer not installed"``).
+        peak_rss_mb: peak resident memory (MiB) of the process during one call (:func:`peak_rss_call`); NaN when
+            not measured. rss_added_mb: what that call added to the RSS held before it.
     """
 
     suite: str
@@ -72,9 +110,11 @@ class BenchRow:
     ratio: float = float("nan")
     agrees: bool | None = None
     note: str = ""
+    peak_rss_mb: float = float("nan")
+    rss_added_mb: float = float("nan")
 
     @classmethod
-    def from_times(cls, suite, case, impl, n, times, **kw) -> "BenchRow":
+    def from_times(cls, suite, case, impl, n, times, **kw) -> BenchRow:
         t = np.asarray(times, float)
         return cls(suite, case, impl, int(n), float(np.median(t)), float(t.min()), float(t.max()), len(t), **kw)
 
@@ -105,7 +145,8 @@ class BenchResult:
                      f"numpy {m.get('numpy')}, torch {m.get('torch')} ({m.get('torch_threads')} thread(s) for "
                      f"peers), NUMBA_NUM_THREADS={m.get('numba_threads')}")
         suite = None
-        header = f"  {'case':<34} {'implementation':<36} {'median':>10} {'min':>10} {'max':>10} {'ratio':>9}  agreement"
+        header = (f"  {'case':<34} {'implementation':<36} {'median':>10} {'min':>10} {'max':>10} {'ratio':>9} "
+                  f"{'peak RSS MiB':>16}  agreement")
         for r in self.rows:
             if r.suite != suite:
                 suite = r.suite
@@ -116,13 +157,20 @@ class BenchResult:
             agree = {True: "agrees", False: "DIFFERS", None: "-"}[r.agrees]
             note = f"{agree}: {r.note}" if r.note else agree
             lines.append(f"  {r.case[:34]:<34} {r.impl[:36]:<36} {_fmt_t(r.median_s):>10} {_fmt_t(r.min_s):>10} "
-                         f"{_fmt_t(r.max_s):>10} {ratio:>9}  {note}")
+                         f"{_fmt_t(r.max_s):>10} {ratio:>9} {fmt_mem(r):>16}  {note}")
         if self.goals:
             lines.append("")
             lines.append("goals:")
             for g in self.goals:
                 lines.append(f"  {g['goal']:<58} measured {g['measured']:>9}  {g['status']}")
         return "\n".join(lines)
+
+
+def fmt_mem(r: BenchRow) -> str:
+    """``"812 (+246)"``: peak RSS and what the call added, MiB; ``"-"`` when not measured."""
+    if r.peak_rss_mb != r.peak_rss_mb:
+        return "-"
+    return f"{r.peak_rss_mb:.0f} (+{r.rss_added_mb:.0f})"
 
 
 def _fmt_t(t: float) -> str:
@@ -155,11 +203,13 @@ def machine_info() -> dict:
         "numpy": np.__version__, "numba": numba.__version__, "numba_threads": numba.config.NUMBA_NUM_THREADS,
         "numba_kernels": "serial (vocbench NMS/eval kernels used here are single-threaded)",
     }
-    for mod in ("torch", "torchvision", "cv2", "pycocotools", "faster_coco_eval", "torchmetrics"):
+    for mod in ("torch", "torchvision", "cv2", "pycocotools", "faster_coco_eval", "torchmetrics", "hotcoco",
+                "ultrafast_pycocotools", "vernier"):
         m = sys.modules.get(mod)
         info[mod] = getattr(m, "__version__", "installed") if m is not None else None
     torch = sys.modules.get("torch")
     info["torch_threads"] = torch.get_num_threads() if torch is not None else None
+    info["rayon_threads"] = os.environ.get("RAYON_NUM_THREADS")
     from vocbench import __version__
 
     info["vocbench"] = __version__

@@ -8,6 +8,7 @@ returns a zero-argument callable (the timed part) whose result can be compared w
 from __future__ import annotations
 
 import importlib
+import os
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -15,7 +16,15 @@ import numpy as np
 
 __all__ = ["PeerMissing", "require", "prepare_torchvision_nms", "prepare_opencv_nms", "numpy_nms",
            "devkit_voc_eval", "prepare_pycocotools", "prepare_faster_coco_eval", "prepare_torchmetrics",
+           "prepare_hotcoco", "prepare_ultrafast_pycocotools", "prepare_vernier", "single_threaded_peers",
            "coco_gt_dict", "coco_det_list", "numpy_iou_kmeans", "parse_voc_xml_plain", "parse_det_lines_plain"]
+
+
+def single_threaded_peers() -> None:
+    """Ask the Rust peers (hotcoco, ultrafast-pycocotools, vernier: rayon thread pools) for one thread, as every
+    other row runs; rayon reads ``RAYON_NUM_THREADS`` when its pool starts, so this must run before their first
+    call. An explicit setting of the variable is kept."""
+    os.environ.setdefault("RAYON_NUM_THREADS", "1")
 
 
 class PeerMissing(RuntimeError):
@@ -172,66 +181,61 @@ def devkit_voc_eval(recs: dict, det_lines: dict, classes, ovthresh: float = 0.5)
 
 
 def coco_gt_dict(dataset) -> dict:
-    """COCO-format ground truth: boxes [x, y, w, h] with w = x2 - x1 + 1 (VOC pixels); difficult as iscrowd."""
-    try:
-        from vocbench.io.coco import export_coco
+    """COCO-format ground truth as ``vocbench export-coco`` writes it (boxes [x, y, w, h] with w = x2 - x1 + 1,
+    difficult as iscrowd)."""
+    from vocbench.io.coco import export_coco
 
-        return export_coco(dataset)
-    except ImportError:
-        pass
-    images = [{"id": i + 1, "file_name": f"{str(x)}.jpg", "width": int(w), "height": int(h)}
-              for i, (x, w, h) in enumerate(zip(dataset.image_ids, dataset.widths, dataset.heights))]
-    b = dataset.boxes
-    anns = []
-    for j in range(dataset.num_objects):
-        w, h = b[j, 2] - b[j, 0] + 1, b[j, 3] - b[j, 1] + 1
-        anns.append({"id": j + 1, "image_id": int(dataset.image_index[j]) + 1,
-                     "category_id": int(dataset.class_index[j]) + 1, "bbox": [float(b[j, 0]), float(b[j, 1]),
-                                                                              float(w), float(h)],
-                     "area": float(w * h), "iscrowd": int(dataset.difficult[j]), "ignore": int(dataset.difficult[j])})
-    cats = [{"id": i + 1, "name": c} for i, c in enumerate(dataset.classes)]
-    return {"images": images, "annotations": anns, "categories": cats}
+    return export_coco(dataset)
 
 
 def coco_det_list(dataset, dets) -> list:
     """COCO-format results for ``dets`` (same box convention as :func:`coco_gt_dict`)."""
-    try:
-        from vocbench.io.coco import detections_to_coco
+    from vocbench.io.coco import detections_to_coco
 
-        return detections_to_coco(dataset, dets)
-    except ImportError:
-        pass
-    b = dets.boxes
-    xywh = np.stack([b[:, 0], b[:, 1], b[:, 2] - b[:, 0] + 1, b[:, 3] - b[:, 1] + 1], axis=1).tolist()
-    return [{"image_id": int(i) + 1, "category_id": int(c) + 1, "bbox": bb, "score": float(s)}
-            for i, c, bb, s in zip(dets.image_index.tolist(), dets.class_index.tolist(), xywh, dets.scores.tolist())]
+    return detections_to_coco(dataset, dets)
 
 
-def _cocoeval_stats(COCO, COCOeval, gt: dict, dt: list, iou_05_only: bool):
+def _quiet():
     import contextlib
-    import copy
     import io
 
-    with contextlib.redirect_stdout(io.StringIO()):
+    return contextlib.redirect_stdout(io.StringIO())
+
+
+def _coco_outputs(ev) -> dict:
+    """The 12 summary numbers and the precision/recall arrays of a pycocotools-style ``COCOeval``."""
+    return {"AP": float(ev.stats[0]), "stats": np.asarray(ev.stats, np.float64),
+            "precision": np.asarray(ev.eval["precision"]), "recall": np.asarray(ev.eval["recall"])}
+
+
+def _ap50_only(ev) -> dict:
+    p = np.asarray(ev.eval["precision"])[0, :, :, 0, -1]
+    ap = float(np.mean([np.mean(p[:, k][p[:, k] > -1]) for k in range(p.shape[1]) if (p[:, k] > -1).any()]))
+    return {"AP50": ap}
+
+
+def _pycocotools_style(COCO, COCOeval, gt: dict, dt: list, iou_05_only: bool):
+    """``COCOeval(gt, dt, "bbox")`` + evaluate + accumulate + summarize on loaded data: the ``COCO`` objects (index,
+    ``loadRes``) are built beforehand, as a training loop holds them."""
+    import copy
+
+    with _quiet():
         coco_gt = COCO()
         coco_gt.dataset = copy.deepcopy(gt)
         coco_gt.createIndex()
+        coco_dt = coco_gt.loadRes(copy.deepcopy(dt))
 
     def run():
-        with contextlib.redirect_stdout(io.StringIO()):
-            coco_dt = coco_gt.loadRes(copy.copy(dt))
+        with _quiet():
             ev = COCOeval(coco_gt, coco_dt, "bbox")
             if iou_05_only:
                 ev.params.iouThrs = np.array([0.5])
             ev.evaluate()
             ev.accumulate()
             if iou_05_only:
-                p = ev.eval["precision"][0, :, :, 0, -1]
-                ap = float(np.mean([np.mean(p[:, k][p[:, k] > -1]) for k in range(p.shape[1])
-                                    if (p[:, k] > -1).any()]))
-                return {"AP50": ap}
+                return _ap50_only(ev)
             ev.summarize()
-            return {"AP": float(ev.stats[0]), "AP50": float(ev.stats[1]), "AP75": float(ev.stats[2])}
+            return _coco_outputs(ev)
 
     return run
 
@@ -241,14 +245,54 @@ def prepare_pycocotools(gt: dict, dt: list, iou_05_only: bool):
     from pycocotools.coco import COCO
     from pycocotools.cocoeval import COCOeval
 
-    return _cocoeval_stats(COCO, COCOeval, gt, dt, iou_05_only)
+    return _pycocotools_style(COCO, COCOeval, gt, dt, iou_05_only)
 
 
 def prepare_faster_coco_eval(gt: dict, dt: list, iou_05_only: bool):
     require("faster_coco_eval")
     from faster_coco_eval import COCO, COCOeval_faster
 
-    return _cocoeval_stats(COCO, COCOeval_faster, gt, dt, iou_05_only)
+    return _pycocotools_style(COCO, COCOeval_faster, gt, dt, iou_05_only)
+
+
+def prepare_ultrafast_pycocotools(gt: dict, dt: list):
+    """ultrafast-pycocotools (Rust, bit-exact drop-in) ``COCOeval`` on loaded data."""
+    require("ultrafast_pycocotools")
+    from ultrafast_pycocotools import COCO, COCOeval
+
+    return _pycocotools_style(COCO, COCOeval, gt, dt, False)
+
+
+def prepare_vernier(gt: dict, dt: list):
+    """vernier's pycocotools-compatible ``COCOeval`` (Rust core) on loaded pycocotools ``COCO`` objects."""
+    require("vernier")
+    require("pycocotools")
+    from pycocotools.coco import COCO
+    from vernier import COCOeval
+
+    return _pycocotools_style(COCO, COCOeval, gt, dt, False)
+
+
+def prepare_hotcoco(gt: dict, dt: list):
+    """hotcoco (Rust) ``COCOeval`` on loaded data (``hotcoco.COCO(dict)`` and ``load_res`` built beforehand)."""
+    require("hotcoco")
+    import copy
+
+    import hotcoco
+
+    with _quiet():
+        coco_gt = hotcoco.COCO(copy.deepcopy(gt))
+        coco_dt = coco_gt.load_res(copy.deepcopy(dt))
+
+    def run():
+        with _quiet():
+            ev = hotcoco.COCOeval(coco_gt, coco_dt, "bbox")
+            ev.evaluate()
+            ev.accumulate()
+            ev.summarize()
+        return _coco_outputs(ev)
+
+    return run
 
 
 def prepare_torchmetrics(dataset, dets, iou_05_only: bool):

@@ -120,106 +120,11 @@ def bench_nms(quick: bool = False, dataset=None, sizes=NMS_SIZES, progress: Call
 
 
 # ----------------------------------------------------------------------------------------------------- eval
-def _voc_compare(vb: dict, metric_key: str, tol: float):
-    def compare(res):
-        got = res[metric_key]
-        diffs = [abs(got[c] - vb[c]) for c in vb if c in got and got[c] == got[c]]
-        worst = max(diffs) if diffs else float("nan")
-        return bool(worst <= tol), f"per-class AP max |diff| {worst:.1e} (tol {tol:g})"
-    return compare
-
-
 def bench_eval(quick: bool = False, shared: Path | None = None, progress=None):
-    """VOC07/VOC12 and COCO scoring of the real YOLOv2 detections on VOC2007 test vs the peers."""
-    import vocbench
+    """VOC07/VOC12 and COCO scoring vs the peers, with peak RSS (:mod:`vocbench.bench.suite_eval`)."""
+    from vocbench.bench.suite_eval import bench_eval as run
 
-    shared = Path(shared or default_shared())
-    root = shared / "voc" / "VOCdevkit"
-    det_dir = shared / "voc" / "detections" / "yolov2-voc07test"
-    case_voc = "VOC07+VOC12 mAP, YOLOv2 VOC07 test"
-    case_coco = "COCO protocol, YOLOv2 VOC07 test"
-    if not (root.exists() and det_dir.exists()):
-        return [BenchRow("eval", case_voc, "vocbench", note=f"real data not found under {shared}")]
-    if not hasattr(vocbench, "evaluate") or not hasattr(vocbench, "read_detections"):
-        return [BenchRow("eval", case_voc, "vocbench", note="vocbench.evaluate / read_detections not available yet")]
-    if progress:
-        progress("eval: loading data")
-    dataset = vocbench.load_voc(root, ["2007:test"])
-    dets = vocbench.read_detections(det_dir, dataset)
-    n = len(dets)
-    repeats = 3 if quick else 7
-    slow_repeats = 1 if quick else 3
-    rows = []
-
-    # VOC metrics
-    times, res, _ = time_call(lambda: vocbench.evaluate(dataset, dets, metrics=("voc07", "voc12"), protocol="devkit",
-                                                         iou=0.5), repeats, warmup=1)
-    d = res.to_dict()
-    med = float(np.median(times))
-    rows.append(BenchRow.from_times("eval", case_voc, "vocbench", n, times,
-                                    note=f"mAP07 {d['voc07']['mAP']:.6f}, mAP12 {d['voc12']['mAP']:.6f}"))
-    recs = peers.parse_voc_xml_plain(root, ["2007:test"])
-    recs = {k.split("/", 1)[1]: v for k, v in recs.items()}
-    lines = peers.parse_det_lines_plain(det_dir, dataset.classes)
-    if progress:
-        progress("eval: devkit loop")
-
-    # the port's conventions (IoU > 0.5, numpy 11-point thresholds) are vocbench's protocol="voc_eval": compare
-    # like with like (the timed vocbench run above uses the devkit protocol; both cost the same)
-    d_port = vocbench.evaluate(dataset, dets, metrics=("voc07", "voc12"), protocol="voc_eval", iou=0.5).to_dict()
-
-    def cmp_devkit(r):
-        a, na = _voc_compare(d_port["voc07"]["per_class"], "voc07", 1e-9)(r)
-        b, nb = _voc_compare(d_port["voc12"]["per_class"], "voc12", 1e-9)(r)
-        return a and b, f"VOC07 {na}; VOC12 {nb} (against vocbench protocol='voc_eval')"
-
-    rows.append(_peer_row("eval", case_voc, "plain devkit loop (voc_eval.py)", n,
-                          lambda: (lambda: peers.devkit_voc_eval(recs, lines, dataset.classes)), cmp_devkit, med,
-                          slow_repeats, None))
-    gt = peers.coco_gt_dict(dataset)
-    dt = peers.coco_det_list(dataset, dets)
-    vb_ap50 = None
-    try:
-        times_c, res_c, _ = time_call(lambda: vocbench.evaluate(dataset, dets, metrics=("coco",)), repeats, warmup=1)
-        dc = res_c.to_dict()["coco"]
-        vb_ap50 = dc.get("AP50")
-        med_c = float(np.median(times_c))
-        rows_coco = [BenchRow.from_times("eval", case_coco, "vocbench", n, times_c,
-                                         note=f"AP {dc.get('AP', float('nan')):.4f}, AP50 {vb_ap50:.4f}")]
-    except Exception as exc:  # the coco metric may not exist yet
-        med_c = float("nan")
-        rows_coco = [BenchRow("eval", case_coco, "vocbench", n, note=f"coco metric unavailable: {exc}")]
-
-    def cmp_ap50(r):
-        if vb_ap50 is None:
-            return None, f"AP50 {r['AP50']:.4f} (COCO 101-point AP; not comparable with VOC AP)"
-        diff = abs(r["AP50"] - vb_ap50)
-        return bool(diff <= 2e-3), f"AP50 {r['AP50']:.4f} vs vocbench {vb_ap50:.4f}"
-
-    for impl, prep in [("faster-coco-eval, IoU 0.5 only", lambda: peers.prepare_faster_coco_eval(gt, dt, True)),
-                       ("pycocotools, IoU 0.5 only", lambda: peers.prepare_pycocotools(gt, dt, True)),
-                       ("torchmetrics mAP, IoU 0.5 only", lambda: peers.prepare_torchmetrics(dataset, dets, True))]:
-        if progress:
-            progress(f"eval: {impl}")
-        rows.append(_peer_row("eval", case_voc, impl, n, prep, cmp_ap50, med, slow_repeats, None))
-    rows += rows_coco
-    if med_c == med_c:
-        ref_ap = res_c.to_dict()["coco"].get("AP")
-
-        def cmp_coco(r):
-            diff = abs(r["AP"] - ref_ap)
-            return bool(diff <= 2e-3), f"AP {r['AP']:.4f} vs vocbench {ref_ap:.4f}"
-
-        for impl, prep in [("faster-coco-eval", lambda: peers.prepare_faster_coco_eval(gt, dt, False)),
-                           ("pycocotools", lambda: peers.prepare_pycocotools(gt, dt, False)),
-                           ("torchmetrics mAP", lambda: peers.prepare_torchmetrics(dataset, dets, False))]:
-            if quick and impl == "torchmetrics mAP":
-                rows.append(BenchRow("eval", case_coco, impl, n, note="skipped in --quick (tens of seconds)"))
-                continue
-            if progress:
-                progress(f"eval coco: {impl}")
-            rows.append(_peer_row("eval", case_coco, impl, n, prep, cmp_coco, med_c, slow_repeats, None))
-    return rows
+    return run(quick, shared=shared, progress=progress)
 
 
 # ------------------------------------------------------------------------------------------------------ I/O
@@ -267,7 +172,7 @@ def bench_io(quick: bool = False, shared: Path | None = None, progress=None):
             else:
                 os.environ["VOCBENCH_CACHE_DIR"] = old
     det_dir = shared / "voc" / "detections" / "yolov2-voc07test"
-    if hasattr(vocbench, "read_detections") and det_dir.exists():
+    if det_dir.exists():
         if progress:
             progress("io: detections")
         ds = vocbench.load_voc(root, ["2007:test"])
@@ -336,6 +241,9 @@ SUITES = {"nms": bench_nms, "eval": bench_eval, "io": bench_io, "anchors": bench
 from vocbench.bench import suite_io  # noqa: E402  (xmlscan: alternating XML rows, start-up rows)
 
 SUITES.update(io=suite_io.bench_io, startup=suite_io.bench_startup)
+from vocbench.bench.suite_compare import bench_compare  # noqa: E402  (image bootstrap vs hotcoco and the naive route)
+
+SUITES["compare"] = bench_compare
 
 _GOALS = [
     ("nms", "clusters n=1917", "torchvision CPU (1 thread)", 10.0, "NMS >= 10x torchvision CPU at 1917 boxes"),
@@ -347,15 +255,39 @@ _GOALS = [
     ("eval", "VOC07+VOC12 mAP, YOLOv2 VOC07 test", "plain devkit loop (voc_eval.py)", 100.0,
      "VOC07+VOC12 >= 100x plain devkit loop"),
     ("eval", "COCO protocol, YOLOv2 VOC07 test", "faster-coco-eval", 10.0, "COCO protocol >= 10x faster-coco-eval"),
+    ("eval", "COCO protocol, YOLOv2 VOC07 test", "hotcoco", 5.0, "COCO protocol >= 5x hotcoco (1 thread)"),
+    ("eval", "COCO protocol, YOLOv2 VOC07 test", "ultrafast-pycocotools", 5.0,
+     "COCO protocol >= 5x ultrafast-pycocotools (1 thread)"),
+    ("anchors", "IoU k-means curve k=1..15 x 5 restarts", "plain numpy k-means", 25.0,
+     "anchor curve >= 25x the plain-numpy twin"),
     ("diagnose", "TIDE errors (COCO rules), YOLOv2 VOC07 test", "tidecv 1.0.1", 50.0, "diagnose (COCO) >= 50x tidecv"),
+    ("compare", "bootstrap COCO AP, YOLOv2 vs YOLOv3, R=1000", "hotcoco compare", 10.0,
+     "COCO bootstrap (compare) >= 10x hotcoco compare, n_bootstrap=1000"),
+]
+
+
+#: (suite, case, impl, limit MiB, text): peak resident memory goals.
+_MEMORY_GOALS = [
+    ("eval", "COCO protocol, 5M detections (VOC07 test)", "vocbench", 1024.0,
+     "scoring 5M detections: process peak RSS < 1 GB"),
 ]
 
 
 def goal_table(rows) -> list[dict]:
-    """The issue's goals with the measured ratio and, where missed, by how much."""
+    """The issue's goals with the measured ratio (or peak memory) and, where missed, by how much. A goal's case
+    matches a row whose case starts with it."""
     out = []
+    for suite, case, impl, limit, text in _MEMORY_GOALS:
+        match = [r for r in rows if r.suite == suite and r.case.startswith(case) and r.impl == impl]
+        if not match or match[0].peak_rss_mb != match[0].peak_rss_mb:
+            if any(r.suite == suite for r in rows):
+                out.append({"goal": text, "target": f"< {limit:.0f} MiB", "measured": "n/a", "status": "not measured"})
+            continue
+        peak = match[0].peak_rss_mb
+        status = "met" if peak < limit else f"MISSED by {peak - limit:.0f} MiB"
+        out.append({"goal": text, "target": f"< {limit:.0f} MiB", "measured": f"{peak:.0f} MiB", "status": status})
     for suite, case, impl, target, text in _GOALS:
-        match = [r for r in rows if r.suite == suite and r.case == case and r.impl == impl]
+        match = [r for r in rows if r.suite == suite and r.case.startswith(case) and r.impl == impl]
         if not match or match[0].ratio != match[0].ratio:
             if any(r.suite == suite for r in rows):
                 out.append({"goal": text, "target": target, "measured": "n/a", "status": "not measured"})

@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from vocbench._numba import jit
-from vocbench.boxes._kernels import iof_pair_areas, iou_pair, iou_pair_areas
+from vocbench.boxes._kernels import box_width, iof_pair_areas, iou_pair, iou_pair_areas
 
 __all__ = ["stable_partition", "group_by_key", "argsort_desc_stable", "inverse_permutation", "match_voc_kernel",
            "pr_curve_kernel", "ap_voc07_kernel", "ap_voc12_kernel", "best_f1_kernel", "coco_match_kernel",
@@ -318,8 +318,8 @@ def best_f1_kernel(curve_offsets, precision, recall, scores, npos):
 
 
 @jit
-def coco_match_kernel(gt_offsets, gt_xyxy, gt_area, gt_crowd, group_offsets, group_order, flag_row, det_xyxy,
-                      det_area, iou_thresholds, area_ranges, max_det, num_images):
+def coco_match_kernel(gt_offsets, gt_xyxy, gt_area, gt_crowd, group_offsets, group_order, flag_row, det_boxes,
+                      iou_thresholds, area_ranges, max_det, num_images):
     """pycocotools' ``evaluateImg`` for every (class, image) group, every area range and IoU threshold, in one pass.
 
     Boxes are COCO ``[x, y, w, h]`` exactly as exported, given here as ``(x, y, x + w, y + h)`` with the area
@@ -340,15 +340,17 @@ def coco_match_kernel(gt_offsets, gt_xyxy, gt_area, gt_crowd, group_offsets, gro
         group_order: int64[N] detection rows grouped, descending score (stable) within a group.
         flag_row: int64[N] output row of each position of ``group_order`` (its place in the class-wide order, so
             that :func:`coco_accumulate_kernel` reads the rows in sequence).
-        det_xyxy: float64[N, 4] detection ``(x, y, x + w, y + h)`` by row. det_area: float64[N] ``w * h``.
+        det_boxes: float64[N, 4] detection boxes by row, VOC pixels (converted per group as the COCO export does:
+            ``x = xmin - 1``, ``w = xmax - xmin + 1``, so no converted copy of all N boxes is ever held).
         iou_thresholds: float64[T] ascending, already capped at 1 - 1e-10.
         area_ranges: float64[A, 2] inclusive area ranges.
         max_det: detections kept per group (the top ``max_det`` by score).
         num_images: images per class (the groups of one class are contiguous).
 
     Returns:
-        counted, tp: uint64[N] outcome masks by ``flag_row`` (bit ``t * A + a``; see the comment above); rank
-        int64[N] by ``flag_row``: rank within its group (0 = best score, at most ``max_det - 1`` counts); npig int64[C, A] non-ignored GT per class and area.
+        counted, tp: uint64[N] outcome masks by ``flag_row`` (bit ``t * A + a``; see the comment above);
+        rank: int64[N] by ``flag_row``, rank within its group (0 = best score; ranks >= ``max_det`` are ignored);
+        npig: int64[C, A] non-ignored GT per class and area range.
     """
     ngroups = gt_offsets.shape[0] - 1
     na = area_ranges.shape[0]
@@ -363,6 +365,7 @@ def coco_match_kernel(gt_offsets, gt_xyxy, gt_area, gt_crowd, group_offsets, gro
     # scratch, grown on demand (no allocation per group)
     ious = np.zeros(64, np.float64)
     dmax = np.zeros(16, np.float64)
+    dbox = np.zeros((16, 5), np.float64)
     gig = np.zeros((na, 16), np.bool_)
     slot_of_area = np.zeros(na, np.int64)
     match = np.empty((na, nt, 16), np.int64)
@@ -391,9 +394,11 @@ def coco_match_kernel(gt_offsets, gt_xyxy, gt_area, gt_crowd, group_offsets, gro
             ious = np.zeros(2 * nd * ng, np.float64)
         if nd > dmax.shape[0]:
             dmax = np.zeros(2 * nd, np.float64)
+            dbox = np.zeros((2 * nd, 5), np.float64)
             match = np.empty((na, nt, 2 * nd), np.int64)
             tried = np.zeros((na, 2 * nd), np.int64)
-        _coco_group_ious(group_order, p0, nd, det_xyxy, det_area, g0, g1, gt_xyxy, gt_area, gt_crowd, ious, dmax)
+        _coco_det_boxes(det_boxes, group_order, p0, nd, dbox)
+        _coco_group_ious(dbox, nd, g0, g1, gt_xyxy, gt_area, gt_crowd, ious, dmax)
         nslots = _coco_pattern_slots(ng, gig, slot_of_area)
         for slot in range(nslots):
             a = 0
@@ -401,7 +406,7 @@ def coco_match_kernel(gt_offsets, gt_xyxy, gt_area, gt_crowd, group_offsets, gro
                 a += 1
             _coco_match_pattern(nd, ng, g0, gt_crowd, gig, a, ious, dmax, iou_thresholds, gind, gtm, match, tried,
                                 slot)
-        _coco_outcome_bits(group_order, flag_row, p0, nd, ng, det_area, area_ranges, gig, slot_of_area, nslots,
+        _coco_outcome_bits(flag_row, p0, nd, ng, dbox, area_ranges, gig, slot_of_area, nslots,
                            match, tried, counted_bits, tp_bits, counted, tp)
     return counted, tp, rank, npig
 
@@ -422,13 +427,30 @@ def _coco_ignore_patterns(g0, g1, gt_area, gt_crowd, area_ranges, gig, npig, k):
 
 
 @jit
-def _coco_group_ious(group_order, p0, nd, det_xyxy, det_area, g0, g1, gt_xyxy, gt_area, gt_crowd, ious, dmax):
+def _coco_det_boxes(det_boxes, group_order, p0, nd, dbox):
+    """``dbox[i]`` = ``(x, y, x + w, y + h, w * h)`` of the group's ``i``-th detection: the COCO export of its VOC
+    box (``x = xmin - 1``, ``w = xmax - xmin + 1``; the same float operations as
+    :func:`vocbench.io.coco.voc_boxes_to_xywh`) with the far corner as ``maskApi.c`` forms it."""
+    for i in range(nd):
+        d = group_order[p0 + i]
+        w = box_width(det_boxes[d, 0], det_boxes[d, 2], 1.0)
+        h = box_width(det_boxes[d, 1], det_boxes[d, 3], 1.0)
+        x = det_boxes[d, 0] - 1.0
+        y = det_boxes[d, 1] - 1.0
+        dbox[i, 0] = x
+        dbox[i, 1] = y
+        dbox[i, 2] = x + w
+        dbox[i, 3] = y + h
+        dbox[i, 4] = w * h
+
+
+@jit
+def _coco_group_ious(dbox, nd, g0, g1, gt_xyxy, gt_area, gt_crowd, ious, dmax):
     """``ious[i * ng + j]``: IoU of the group's ``i``-th detection (score order) with GT ``g0 + j``; ``dmax[i]`` its
     largest IoU (0 when none overlaps)."""
     ng = g1 - g0
     for i in range(nd):
-        d = group_order[p0 + i]
-        ax1, ay1, ax2, ay2, aa = det_xyxy[d, 0], det_xyxy[d, 1], det_xyxy[d, 2], det_xyxy[d, 3], det_area[d]
+        ax1, ay1, ax2, ay2, aa = dbox[i, 0], dbox[i, 1], dbox[i, 2], dbox[i, 3], dbox[i, 4]
         best = 0.0
         for j in range(ng):
             g = g0 + j
@@ -522,7 +544,7 @@ def _coco_match_pattern(nd, ng, g0, gt_crowd, gig, a, ious, dmax, iou_thresholds
 
 
 @jit
-def _coco_outcome_bits(group_order, flag_row, p0, nd, ng, det_area, area_ranges, gig, slot_of_area, nslots, match,
+def _coco_outcome_bits(flag_row, p0, nd, ng, dbox, area_ranges, gig, slot_of_area, nslots, match,
                        tried, counted_bits, tp_bits, counted, tp):
     """The ``counted`` and ``tp`` masks of the group's detections from the matches of each area's pattern slot.
 
@@ -546,10 +568,9 @@ def _coco_outcome_bits(group_order, flag_row, p0, nd, ng, det_area, area_ranges,
     for t in range(nt):
         replicate |= one << np.uint64(t * na)
     for i in range(nd):
-        d = group_order[p0 + i]
         bits = np.uint64(0)
         for a in range(na):
-            if not (det_area[d] < area_ranges[a, 0] or det_area[d] > area_ranges[a, 1]):
+            if not (dbox[i, 4] < area_ranges[a, 0] or dbox[i, 4] > area_ranges[a, 1]):
                 bits |= one << np.uint64(a)
         counted_bits[0] = bits
         if nslots == 1:

@@ -14,8 +14,14 @@ from __future__ import annotations
 import numpy as np
 
 from vocbench.boxes import COCO_AREA_LABELS, COCO_AREA_RANGES  # the one definition (pycocotools areaRng)
-from vocbench.eval._kernels import (argsort_desc_stable, coco_accumulate_kernel, coco_match_kernel, group_by_key,
-                                    inverse_permutation, stable_partition)
+from vocbench.eval._kernels import (
+    argsort_desc_stable,
+    coco_accumulate_kernel,
+    coco_match_kernel,
+    group_by_key,
+    inverse_permutation,
+    stable_partition,
+)
 from vocbench.eval.results import COCO_STAT_NAMES, CocoScores
 from vocbench.io.coco import voc_boxes_to_xywh
 from vocbench.structures import Dataset, Detections
@@ -72,7 +78,6 @@ def evaluate_coco(dataset: Dataset, detections: Detections) -> CocoScores:
     gt_rows, gt_offsets = group_by_key(dataset.class_index * ni + dataset.image_index, ngroups)
     gt_xyxy, gt_area = _xyxy_and_area(voc_boxes_to_xywh(dataset.boxes[gt_rows]))
     gt_crowd = np.ascontiguousarray(dataset.difficult[gt_rows])
-    det_xyxy, det_area = _xyxy_and_area(voc_boxes_to_xywh(detections.boxes))
     # class-wide order: descending score, ties by image then input order (pycocotools' concatenation + mergesort)
     by_image, _ = group_by_key(detections.image_index, ni)
     by_score = argsort_desc_stable(detections.scores, by_image)
@@ -85,7 +90,7 @@ def evaluate_coco(dataset: Dataset, detections: Detections) -> CocoScores:
     area_ranges = np.array(COCO_AREA_RANGES, np.float64)
     max_dets = np.asarray(COCO_MAX_DETS, np.int64)
     counted, tp, rank, npig = coco_match_kernel(gt_offsets, gt_xyxy, gt_area, gt_crowd, group_offsets, group_order,
-                                                flag_row, det_xyxy, det_area, iou_thr, area_ranges,
+                                                flag_row, detections.boxes, iou_thr, area_ranges,
                                                 int(max_dets[-1]), ni)
     precision, recall = coco_accumulate_kernel(counted, tp, class_offsets, rank, npig, max_dets,
                                                COCO_REC_THRESHOLDS, len(iou_thr))

@@ -24,6 +24,8 @@ def _table(df: pd.DataFrame) -> pd.DataFrame:
         "median ms": [ms(v) for v in df["median_s"]], "min ms": [ms(v) for v in df["min_s"]],
         "max ms": [ms(v) for v in df["max_s"]], "repeats": df["repeats"],
         "ratio (peer / vocbench)": ["" if r != r else f"{r:.1f}×" for r in df["ratio"]],
+        "peak RSS MiB (+call)": ["—" if p != p else f"{p:.0f} (+{a:.0f})"
+                                 for p, a in zip(df["peak_rss_mb"], df["rss_added_mb"])],
         "agreement": [{True: "agrees", False: "DIFFERS", None: "—"}[a] + (f": {n}" if n else "")
                       for a, n in zip(df["agrees"], df["note"])],
     })
@@ -70,6 +72,13 @@ def bench_sections(result) -> list[Section]:
     if result.goals:
         sections[0].blocks.append(table_block(pd.DataFrame(list(result.goals)), caption="Goals of the issue"))
     sections[0].blocks.append(table_block(mdf, caption="Machine, versions and threads"))
+    if (df["peak_rss_mb"] == df["peak_rss_mb"]).any():
+        sections[0].blocks.append(text_block(
+            "Memory (peak RSS MiB): each evaluation implementation runs once more in a fresh process that loads the "
+            "same inputs, warms up where that matters, resets the kernel's peak counter (/proc/self/clear_refs) "
+            "and makes one call; the number is that process's resident high-water mark (interpreter, libraries and "
+            "loaded data included), '+' what the call added to it. The Rust peers (hotcoco, ultrafast-pycocotools, "
+            "vernier) run with RAYON_NUM_THREADS=1."))
     for suite in ["nms", "eval", "io", "anchors"]:
         sub = df[df["suite"] == suite]
         if len(sub) == 0:

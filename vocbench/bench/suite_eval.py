@@ -1,0 +1,320 @@
+"""``vocbench bench eval``: VOC07/VOC12 and COCO scoring of the real YOLOv2 detections on VOC2007 test against the
+peers, with peak memory, and the memory of scoring 5M detections.
+
+Every COCO peer runs on *loaded* data (its ``COCO`` objects and ``loadRes`` built beforehand) and is timed on
+``COCOeval(gt, dt, "bbox")`` + ``evaluate`` + ``accumulate`` + ``summarize``; vocbench on ``evaluate(dataset,
+detections, metrics="coco")`` from its loaded ``Dataset`` / ``Detections``. Agreement for the full COCO rows is
+exact: the 12 stats and pycocotools' ``precision[T, R, K, A, M]`` / ``recall[T, K, A, M]`` arrays bit for bit.
+The Rust peers run with one rayon thread (``RAYON_NUM_THREADS=1``) like every other row.
+
+Memory: each implementation's peak RSS is measured in a fresh process (``python -m vocbench.bench.suite_eval``)
+that loads the same inputs, makes one warm-up call where that matters (JIT, lazy imports), resets the kernel's
+peak counter and makes one call (:func:`~vocbench.bench.harness.peak_rss_call`): "peak" is that process's resident
+high-water mark (interpreter, libraries and loaded data included, as hotcoco's benchmarks report RSS), "+" what
+the call added to what was resident before it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from vocbench.bench import peers
+from vocbench.bench.harness import BenchRow, peak_rss_call, time_call
+
+__all__ = ["bench_eval", "CASE_VOC", "CASE_COCO", "CASE_5M", "IMPLS", "many_detections"]
+
+CASE_VOC = "VOC07+VOC12 mAP, YOLOv2 VOC07 test"
+CASE_COCO = "COCO protocol, YOLOv2 VOC07 test"
+CASE_5M = "COCO protocol, 5M detections (VOC07 test)"
+
+
+def _voc_compare(vb: dict, metric_key: str, tol: float):
+    def compare(res):
+        got = res[metric_key]
+        diffs = [abs(got[c] - vb[c]) for c in vb if c in got and got[c] == got[c]]
+        worst = max(diffs) if diffs else float("nan")
+        return bool(worst <= tol), f"per-class AP max |diff| {worst:.1e} (tol {tol:g})"
+    return compare
+
+
+def _coco_exact(scores):
+    """Compare a peer's ``{"stats", "precision", "recall"}`` with vocbench's :class:`CocoScores`, bit for bit."""
+    ref_stats = np.array(list(scores.stats.values()), np.float64)
+
+    def compare(res):
+        if "precision" not in res:  # torchmetrics returns only its summary numbers
+            diff = abs(res["AP"] - scores.stats["AP"])
+            return bool(diff <= 1e-12), f"AP {res['AP']:.6f} vs vocbench {scores.stats['AP']:.6f} (only AP returned)"
+        same_p = np.array_equal(res["precision"], scores.precision)
+        same_r = np.array_equal(res["recall"], scores.recall)
+        dstats = float(np.max(np.abs(res["stats"] - ref_stats)))
+        if same_p and same_r and dstats == 0.0:
+            return True, (f"identical 12 stats, precision {scores.precision.shape} and recall arrays "
+                          f"(AP {ref_stats[0]:.6f})")
+        dp = float(np.max(np.abs(res["precision"] - scores.precision))) if res["precision"].shape == \
+            scores.precision.shape else float("nan")
+        return False, f"stats max |diff| {dstats:.1e}, precision max |diff| {dp:.1e}, recall equal {same_r}"
+    return compare
+
+
+class _Inputs:
+    """The shared inputs, built once per process: dataset, detections, the COCO export and devkit-style dicts."""
+
+    def __init__(self, shared: Path) -> None:
+        import vocbench
+
+        self.root = shared / "voc" / "VOCdevkit"
+        self.det_dir = shared / "voc" / "detections" / "yolov2-voc07test"
+        self.dataset = vocbench.load_voc(self.root, ["2007:test"])
+        self.dets = vocbench.read_detections(self.det_dir, self.dataset)
+        self._gt: dict | None = None
+        self._dt: list | None = None
+
+    @property
+    def gt(self) -> dict:
+        if self._gt is None:
+            self._gt = peers.coco_gt_dict(self.dataset)
+        return self._gt
+
+    @property
+    def dt(self) -> list:
+        if self._dt is None:
+            self._dt = peers.coco_det_list(self.dataset, self.dets)
+        return self._dt
+
+    def devkit(self):
+        recs = peers.parse_voc_xml_plain(self.root, ["2007:test"])
+        recs = {k.split("/", 1)[1]: v for k, v in recs.items()}
+        lines = peers.parse_det_lines_plain(self.det_dir, self.dataset.classes)
+        return lambda: peers.devkit_voc_eval(recs, lines, self.dataset.classes)
+
+
+def _vocbench_voc(x: _Inputs):
+    import vocbench
+
+    return lambda: vocbench.evaluate(x.dataset, x.dets, metrics=("voc07", "voc12"), protocol="devkit", iou=0.5)
+
+
+def _vocbench_coco(x: _Inputs):
+    import vocbench
+
+    return lambda: vocbench.evaluate(x.dataset, x.dets, metrics=("coco",))
+
+
+#: (case, implementation) -> builder of the timed zero-argument callable from the shared inputs. The memory child
+#: process builds the same callable from the same inputs.
+IMPLS = {
+    (CASE_VOC, "vocbench"): _vocbench_voc,
+    (CASE_VOC, "plain devkit loop (voc_eval.py)"): _Inputs.devkit,
+    (CASE_VOC, "faster-coco-eval, IoU 0.5 only"): lambda x: peers.prepare_faster_coco_eval(x.gt, x.dt, True),
+    (CASE_VOC, "pycocotools, IoU 0.5 only"): lambda x: peers.prepare_pycocotools(x.gt, x.dt, True),
+    (CASE_VOC, "torchmetrics mAP, IoU 0.5 only"): lambda x: peers.prepare_torchmetrics(x.dataset, x.dets, True),
+    (CASE_COCO, "vocbench"): _vocbench_coco,
+    (CASE_COCO, "hotcoco"): lambda x: peers.prepare_hotcoco(x.gt, x.dt),
+    (CASE_COCO, "ultrafast-pycocotools"): lambda x: peers.prepare_ultrafast_pycocotools(x.gt, x.dt),
+    (CASE_COCO, "vernier"): lambda x: peers.prepare_vernier(x.gt, x.dt),
+    (CASE_COCO, "faster-coco-eval"): lambda x: peers.prepare_faster_coco_eval(x.gt, x.dt, False),
+    (CASE_COCO, "pycocotools"): lambda x: peers.prepare_pycocotools(x.gt, x.dt, False),
+    (CASE_COCO, "torchmetrics mAP"): lambda x: peers.prepare_torchmetrics(x.dataset, x.dets, False),
+}
+#: Implementations whose memory is measured after a warm-up call (the others: on their first call; they take
+#: seconds and hold nothing to warm up).
+_WARM_FOR_MEMORY = {"vocbench", "hotcoco", "ultrafast-pycocotools"}
+
+
+def _memory_child(shared: Path, case: str, impl: str) -> dict:
+    """Peak RSS of one call of ``IMPLS[(case, impl)]`` in this (fresh) process, its inputs loaded first."""
+    peers.single_threaded_peers()
+    x = _Inputs(shared)
+    fn = IMPLS[(case, impl)](x)
+    if impl in _WARM_FOR_MEMORY:
+        fn()
+    _, peak, added = peak_rss_call(fn)
+    return {"peak_mib": peak, "added_mib": added}
+
+
+def _memory_in_child(shared: Path, case: str, impl: str) -> tuple[float, float]:
+    """``(peak MiB, added MiB)`` of one call in a fresh process (``python -m vocbench.bench.suite_eval``)."""
+    import json
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-m", "vocbench.bench.suite_eval", str(shared), case, impl],
+                          capture_output=True, text=True, timeout=900)
+    if proc.returncode != 0:
+        tail = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+        raise RuntimeError(f"memory child for {impl!r} failed (exit {proc.returncode}): {tail}")
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    return out["peak_mib"], out["added_mib"]
+
+
+def _measure(x: _Inputs, shared: Path, case: str, impl: str, repeats: int, describe=None, ref_median=None,
+             compare=None) -> tuple[BenchRow, object]:
+    """Time ``IMPLS[(case, impl)]`` here (one warm-up call, then ``repeats``) and its peak RSS in a fresh process.
+
+    A missing peer library or a peer failing on this input becomes a row that says so; vocbench's own rows raise.
+    """
+    n = len(x.dets)
+    own = impl == "vocbench"
+    try:
+        fn = IMPLS[(case, impl)](x)
+    except peers.PeerMissing as exc:
+        return BenchRow("eval", case, impl, n, note=str(exc)), None
+    try:
+        times, res, _ = time_call(fn, repeats, warmup=1)
+        peak, added = _memory_in_child(shared, case, impl)
+    except Exception as exc:
+        if own:
+            raise
+        return BenchRow("eval", case, impl, n, note=f"peer failed: {type(exc).__name__}: {str(exc)[:120]}"), None
+    med = float(np.median(times))
+    kw = {}
+    if ref_median is not None:
+        kw["ratio"] = med / ref_median
+    if compare is not None:
+        kw["agrees"], note = compare(res)
+    else:
+        note = describe(res) if describe else ""
+    row = BenchRow.from_times("eval", case, impl, n, times, note=note, peak_rss_mb=peak, rss_added_mb=added, **kw)
+    return row, res
+
+
+def many_detections(dets, target: int = 5_000_000, seed: int = 0):
+    """``dets`` tiled to at least ``target`` rows, boxes jittered by N(0, 2) px (rounded to 0.1) and scores scaled by
+    U(0.9, 1): a detector without a score threshold (~1,000 boxes per image on VOC07 test). Deterministic."""
+    from vocbench.structures import Detections
+
+    reps = int(np.ceil(target / max(len(dets), 1)))
+    rng = np.random.default_rng(seed)
+    boxes = np.tile(dets.boxes, (reps, 1))
+    boxes += rng.normal(0.0, 2.0, boxes.shape).round(1)
+    scores = np.tile(dets.scores, reps) * rng.uniform(0.9, 1.0, len(boxes))
+    return Detections(image_index=np.tile(dets.image_index, reps), class_index=np.tile(dets.class_index, reps),
+                      scores=scores, boxes=boxes, source=f"{dets.source or 'detections'} x{reps} (jittered)")
+
+
+def bench_eval(quick: bool = False, shared: Path | None = None, progress=None) -> list[BenchRow]:
+    """VOC07/VOC12 and COCO scoring of the real YOLOv2 detections on VOC2007 test vs the peers (time here, peak RSS
+    of one call in a fresh process per implementation), and vocbench's peak RSS scoring 5M detections."""
+    import vocbench
+    from vocbench.bench.suites import default_shared
+
+    peers.single_threaded_peers()
+    shared = Path(shared or default_shared())
+    if not ((shared / "voc" / "VOCdevkit").exists() and (shared / "voc" / "detections" / "yolov2-voc07test").exists()):
+        return [BenchRow("eval", CASE_VOC, "vocbench", note=f"real data not found under {shared}")]
+    if progress:
+        progress("eval: loading data")
+    x = _Inputs(shared)
+    repeats = 3 if quick else 7
+    slow_repeats = 1 if quick else 3
+    rows: list[BenchRow] = []
+
+    # ---- VOC07 + VOC12
+    row, _ = _measure(x, shared, CASE_VOC, "vocbench", repeats,
+                      describe=lambda r: f"mAP07 {r.mAP['voc07']:.6f}, mAP12 {r.mAP['voc12']:.6f}")
+    rows.append(row)
+    med = row.median_s
+    # the port's conventions (IoU > 0.5, numpy 11-point thresholds) are vocbench's protocol="voc_eval": compare like
+    # with like (the timed vocbench run above uses the devkit protocol; both cost the same)
+    d_port = vocbench.evaluate(x.dataset, x.dets, metrics=("voc07", "voc12"), protocol="voc_eval", iou=0.5).to_dict()
+
+    def cmp_devkit(r):
+        a, na = _voc_compare(d_port["voc07"]["per_class"], "voc07", 1e-9)(r)
+        b, nb = _voc_compare(d_port["voc12"]["per_class"], "voc12", 1e-9)(r)
+        return a and b, f"VOC07 {na}; VOC12 {nb} (against vocbench protocol='voc_eval')"
+
+    if progress:
+        progress("eval: devkit loop")
+    rows.append(_measure(x, shared, CASE_VOC, "plain devkit loop (voc_eval.py)", slow_repeats, ref_median=med,
+                         compare=cmp_devkit)[0])
+
+    # ---- COCO
+    if progress:
+        progress("eval: COCO, vocbench")
+    row_c, res_c = _measure(x, shared, CASE_COCO, "vocbench", repeats,
+                            describe=lambda r: f"AP {r.coco.stats['AP']:.6f}, AP50 {r.coco.stats['AP50']:.6f}")
+    scores = res_c.coco
+    vb_ap50 = scores.stats["AP50"]
+
+    def cmp_ap50(r):
+        diff = abs(r["AP50"] - vb_ap50)
+        note = f"AP50 {r['AP50']:.6f} vs vocbench COCO AP50 {vb_ap50:.6f} (101-point, not VOC AP)"
+        return bool(diff <= 1e-12), note
+
+    for impl in ("faster-coco-eval, IoU 0.5 only", "pycocotools, IoU 0.5 only", "torchmetrics mAP, IoU 0.5 only"):
+        if progress:
+            progress(f"eval: {impl}")
+        rows.append(_measure(x, shared, CASE_VOC, impl, slow_repeats, ref_median=med, compare=cmp_ap50)[0])
+    rows.append(row_c)
+    cmp = _coco_exact(scores)
+    for impl in ("hotcoco", "ultrafast-pycocotools", "vernier", "faster-coco-eval", "pycocotools", "torchmetrics mAP"):
+        if quick and impl == "torchmetrics mAP":
+            rows.append(BenchRow("eval", CASE_COCO, impl, len(x.dets), note="skipped in --quick (tens of seconds)"))
+            continue
+        if progress:
+            progress(f"eval coco: {impl}")
+        fast = impl in ("hotcoco", "ultrafast-pycocotools")
+        rows.append(_measure(x, shared, CASE_COCO, impl, repeats if fast else slow_repeats, ref_median=row_c.median_s,
+                             compare=cmp)[0])
+
+    # ---- memory at scale
+    if progress:
+        progress("eval: 5M detections")
+    rows.append(_row_5m(shared))
+    return rows
+
+
+def _row_5m(shared: Path) -> BenchRow:
+    """Score 5M detections in a fresh process (``python -m vocbench.bench.suite_eval SHARED``) so that its peak RSS
+    is vocbench's alone: interpreter, libraries, the loaded VOC07 test set and the 5M detections included."""
+    import json
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-m", "vocbench.bench.suite_eval", str(shared)], capture_output=True,
+                          text=True, timeout=900)
+    if proc.returncode != 0:
+        tail = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+        raise RuntimeError(f"5M-detection child process failed (exit {proc.returncode}): {tail}")
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    return BenchRow.from_times("eval", CASE_5M, "vocbench", out["n"], [out["seconds"]], peak_rss_mb=out["peak_mib"],
+                               rss_added_mb=out["added_mib"],
+                               note=f"AP {out['AP']:.6f}; YOLOv2 x{out['reps']} with boxes jittered; one call in a "
+                                    f"fresh process (peak = its whole RSS high-water mark, data loaded before: "
+                                    f"{out['before_mib']:.0f} MiB)")
+
+
+def _child_5m(shared: str) -> dict:
+    import time
+    import warnings
+
+    import vocbench
+
+    root = Path(shared) / "voc" / "VOCdevkit"
+    dataset = vocbench.load_voc(root, ["2007:test"])
+    dets = vocbench.read_detections(Path(shared) / "voc" / "detections" / "yolov2-voc07test", dataset)
+    small = vocbench.evaluate(dataset, dets, metrics=("coco",))  # compile / load the kernels first
+    big = many_detections(dets)
+    del small
+    with open("/proc/self/clear_refs", "w") as f:
+        f.write("5")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        t0 = time.perf_counter()
+        res, peak, added = peak_rss_call(lambda: vocbench.evaluate(dataset, big, metrics=("coco",)))
+        seconds = time.perf_counter() - t0
+    return {"n": len(big), "reps": int(np.ceil(5e6 / len(dets))), "seconds": seconds, "peak_mib": peak,
+            "added_mib": added, "before_mib": peak - added, "AP": res.coco.stats["AP"]}
+
+
+if __name__ == "__main__":  # the memory children: SHARED (5M detections) or SHARED CASE IMPL
+    import json
+    import sys
+
+    if len(sys.argv) == 2:
+        print(json.dumps(_child_5m(sys.argv[1])))
+    else:
+        print(json.dumps(_memory_child(Path(sys.argv[1]), sys.argv[2], sys.argv[3])))
