@@ -8,7 +8,8 @@ from scipy import stats as sps
 
 from vocbench import Dataset, load_voc
 from vocbench.synth import VOC0712_PROFILE, generate, profile_from_dataset
-from vocbench.synth.profile import _ks, _w1, layout_distances
+from vocbench.stats.distances import ks_statistic, wasserstein_1d
+from vocbench.synth.profile import layout_distances
 
 
 @pytest.fixture(scope="module")
@@ -51,8 +52,9 @@ def test_ks_and_w1_match_scipy(seed):
     rng = np.random.default_rng(seed)
     a = rng.normal(size=400)
     b = np.concatenate([rng.normal(0.2, 1.3, size=250), a[:40]])  # ties across samples
-    assert _ks(a, b) == pytest.approx(sps.ks_2samp(a, b).statistic, abs=1e-12)
-    assert _w1(a, b) == pytest.approx(sps.wasserstein_distance(a, b), rel=1e-9)
+    # layout_distances uses the one distance module (vocbench.stats.distances), checked against scipy
+    assert ks_statistic(a, b) == pytest.approx(sps.ks_2samp(a, b).statistic, abs=1e-12)
+    assert wasserstein_1d(a, b) == pytest.approx(sps.wasserstein_distance(a, b), rel=1e-9)
 
 
 def test_voc_is_close_to_itself(voc0712, voc_root):

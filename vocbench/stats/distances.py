@@ -1,4 +1,8 @@
-"""Distances between the box and image distributions of two datasets (e.g. a synthetic set against VOC).
+"""Distances between distributions — the one module for them — and between the box and image distributions of two
+datasets (e.g. a synthetic set against VOC).
+
+Distances between samples: :func:`total_variation` (histograms), :func:`histogram_tv`, :func:`wasserstein_1d`,
+:func:`ks_statistic` (used here and by :func:`vocbench.synth.profile.layout_distances`).
 
 Every feature is compared two ways:
 
@@ -7,7 +11,8 @@ Every feature is compared two ways:
 * ``w1`` — Wasserstein-1 (earth mover's) distance between the two empirical distributions, exact, in the
   feature's unit: ``∫ |F_a(x) − F_b(x)| dx``.
 
-Features (boxes are non-difficult unless ``include_difficult``; box geometry uses ``w = xmax − xmin``):
+Features (boxes are non-difficult unless ``include_difficult``; box geometry is :mod:`vocbench.boxes`' under the
+VOC '+1' pixel convention, ``w = xmax − xmin + 1``, as the evaluator and the dataset report measure boxes):
     objects_per_image: non-difficult objects per image (images without any count as 0).
     box_area: ``(w / W) · (h / H)``, the box area as a fraction of the image (0..1).
     box_log_aspect: ``ln(w / h)`` in pixels (the object's true shape; 0 = square).
@@ -20,10 +25,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from vocbench.boxes import box_convert
 from vocbench.structures import Dataset
 
 __all__ = ["FEATURE_BINS", "distribution_features", "distribution_distances", "total_variation",
-           "wasserstein_1d", "histogram_tv"]
+           "wasserstein_1d", "histogram_tv", "ks_statistic"]
 
 #: Histogram bin edges used for the ``tv`` distances (integer features get unit bins instead).
 FEATURE_BINS: dict[str, np.ndarray] = {
@@ -42,21 +48,22 @@ def distribution_features(dataset: Dataset, include_difficult: bool = False) -> 
     img = dataset.image_index[keep]
     W = dataset.widths[img].astype(np.float64)
     H = dataset.heights[img].astype(np.float64)
-    w = b[:, 2] - b[:, 0]
-    h = b[:, 3] - b[:, 1]
-    ok = (w > 0) & (h > 0) & (W > 0) & (H > 0)
-    w, h, W, H, bb = w[ok], h[ok], W[ok], H[ok], b[ok]
+    ok = (W > 0) & (H > 0)
+    n = box_convert(b[ok], "xyxy", "ncxcywh", image_size=np.stack([W[ok], H[ok]], axis=1))
+    good_box = (n[:, 2] > 0) & (n[:, 3] > 0)
+    n = n[good_box]
     iw = dataset.widths.astype(np.float64)
     ih = dataset.heights.astype(np.float64)
     good = (iw > 0) & (ih > 0)
+    w_px, h_px = n[:, 2] * W[ok][good_box], n[:, 3] * H[ok][good_box]
     return {
         "objects_per_image": np.bincount(img, minlength=dataset.num_images).astype(np.float64),
-        "box_area": (w / W) * (h / H),
-        "box_log_aspect": np.log(w / h),
+        "box_area": n[:, 2] * n[:, 3],
+        "box_log_aspect": np.log(w_px / h_px),
         "image_aspect": iw[good] / ih[good],
-        "box_center_x": ((bb[:, 0] + bb[:, 2]) / 2 - 1.0) / W,
-        "box_center_y": ((bb[:, 1] + bb[:, 3]) / 2 - 1.0) / H,
-        "class_index": dataset.class_index[keep][ok].astype(np.float64),
+        "box_center_x": n[:, 0],
+        "box_center_y": n[:, 1],
+        "class_index": dataset.class_index[keep][ok][good_box].astype(np.float64),
     }
 
 
@@ -90,6 +97,17 @@ def wasserstein_1d(a, b) -> float:
     fa = np.searchsorted(a, x[:-1], side="right") / len(a)
     fb = np.searchsorted(b, x[:-1], side="right") / len(b)
     return float(np.sum(np.abs(fa - fb) * dx))
+
+
+def ks_statistic(a, b) -> float:
+    """Two-sample Kolmogorov-Smirnov statistic: the largest gap between the two empirical CDFs (NaN if empty)."""
+    a = np.sort(np.asarray(a, np.float64))
+    b = np.sort(np.asarray(b, np.float64))
+    if len(a) == 0 or len(b) == 0:
+        return float("nan")
+    grid = np.concatenate([a, b])
+    gap = np.searchsorted(a, grid, "right") / len(a) - np.searchsorted(b, grid, "right") / len(b)
+    return float(np.max(np.abs(gap)))
 
 
 def distribution_distances(a: Dataset, b: Dataset, include_difficult: bool = False) -> dict[str, dict[str, float]]:

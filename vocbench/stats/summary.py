@@ -44,7 +44,7 @@ class DatasetStats:
     max_objects_per_image: int
     images_by_object_count: dict[int, int]
     per_class: dict[str, dict[str, int]]
-    by_set: dict[str, "DatasetStats"] = field(default_factory=dict)
+    by_set: dict[str, DatasetStats] = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         """JSON-ready dict (``images_by_object_count`` keys become strings in JSON)."""

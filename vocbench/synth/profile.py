@@ -20,6 +20,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from vocbench.boxes import box_wh
+from vocbench.stats.distances import histogram_tv, ks_statistic, total_variation, wasserstein_1d
 from vocbench.structures import VOC_CLASSES, Dataset
 
 __all__ = ["LayoutProfile", "VOC0712_PROFILE", "profile_from_dataset", "SIZE_BINS", "CROWD_BUCKETS",
@@ -41,19 +43,16 @@ def crowd_bucket(n_objects: int) -> int:
 
 def box_sizes(ds: Dataset) -> np.ndarray:
     """float64[M]: ``sqrt(box area / image area)`` of every object (VOC '+1' box widths)."""
-    b = ds.boxes
-    bw = b[:, 2] - b[:, 0] + 1.0
-    bh = b[:, 3] - b[:, 1] + 1.0
+    wh = box_wh(ds.boxes)  # VOC '+1' widths
+    bw, bh = wh[:, 0], wh[:, 1]
     area = ds.widths[ds.image_index].astype(np.float64) * ds.heights[ds.image_index]
     return np.sqrt(np.clip(bw * bh, 0.0, None) / area)
 
 
 def box_log_aspects(ds: Dataset) -> np.ndarray:
     """float64[M]: ``log(box_w / box_h)`` of every object (VOC '+1' box widths)."""
-    b = ds.boxes
-    bw = np.maximum(b[:, 2] - b[:, 0] + 1.0, 1.0)
-    bh = np.maximum(b[:, 3] - b[:, 1] + 1.0, 1.0)
-    return np.log(bw / bh)
+    wh = np.maximum(box_wh(ds.boxes), 1.0)  # VOC '+1' widths, at least one pixel
+    return np.log(wh[:, 0] / wh[:, 1])
 
 
 def touches_border(ds: Dataset) -> np.ndarray:
@@ -186,7 +185,8 @@ def profile_from_dataset(ds: Dataset, max_shapes: int = 24, max_objects: int = 2
     free = ~touch
     b_, w_, h_ = ds.boxes[free], ds.widths[ds.image_index[free]], ds.heights[ds.image_index[free]]
     betas = []
-    for lo, length, extent in ((b_[:, 0], b_[:, 2] - b_[:, 0] + 1, w_), (b_[:, 1], b_[:, 3] - b_[:, 1] + 1, h_)):
+    wh_ = box_wh(b_)
+    for lo, length, extent in ((b_[:, 0], wh_[:, 0], w_), (b_[:, 1], wh_[:, 1], h_)):
         f = np.clip((lo - 1) / np.maximum(extent - length, 1), 0, 1)
         m, v = f.mean(), f.var()
         k = m * (1 - m) / v - 1 if v > 0 else 2.0
@@ -266,23 +266,6 @@ VOC0712_PROFILE = LayoutProfile(
 )
 
 
-def _ks(a: np.ndarray, b: np.ndarray) -> float:
-    """Two-sample Kolmogorov-Smirnov statistic: the largest gap between the empirical CDFs."""
-    a, b = np.sort(a), np.sort(b)
-    grid = np.concatenate([a, b])
-    gap = np.searchsorted(a, grid, "right") / len(a) - np.searchsorted(b, grid, "right") / len(b)
-    return float(np.max(np.abs(gap)))
-
-
-def _w1(a: np.ndarray, b: np.ndarray) -> float:
-    """1-Wasserstein (earth mover's) distance between two samples on the line."""
-    a, b = np.sort(a), np.sort(b)
-    grid = np.sort(np.concatenate([a, b]))
-    cdf_a = np.searchsorted(a, grid[:-1], "right") / len(a)
-    cdf_b = np.searchsorted(b, grid[:-1], "right") / len(b)
-    return float(np.sum(np.abs(cdf_a - cdf_b) * np.diff(grid)))
-
-
 def layout_distances(a: Dataset, b: Dataset, max_objects: int = 20) -> dict[str, float]:
     """How far apart the layouts of two datasets are (non-difficult objects, as the dataset report counts them).
 
@@ -298,18 +281,17 @@ def layout_distances(a: Dataset, b: Dataset, max_objects: int = 20) -> dict[str,
     """
     def counts(ds: Dataset) -> np.ndarray:
         n = np.bincount(ds.image_index[~ds.difficult], minlength=ds.num_images)
-        return np.bincount(np.minimum(n, max_objects), minlength=max_objects + 1) / max(ds.num_images, 1)
+        return np.bincount(np.minimum(n, max_objects), minlength=max_objects + 1)
 
     keep_a, keep_b = ~a.difficult, ~b.difficult
     sa, sb = box_sizes(a)[keep_a], box_sizes(b)[keep_b]
     la, lb = box_log_aspects(a)[keep_a], box_log_aspects(b)[keep_b]
     if len(sa) == 0 or len(sb) == 0:
         raise ValueError("layout_distances: a dataset has no non-difficult objects")
-    ha = np.histogram(np.clip(sa, 0, 1), SIZE_BINS)[0] / len(sa)
-    hb = np.histogram(np.clip(sb, 0, 1), SIZE_BINS)[0] / len(sb)
     return {
-        "objects_per_image_tv": float(0.5 * np.abs(counts(a) - counts(b)).sum()),
-        "size_ks": _ks(sa, sb), "size_w1": _w1(sa, sb), "size_tv": float(0.5 * np.abs(ha - hb).sum()),
-        "aspect_ks": _ks(la, lb), "aspect_w1": _w1(la, lb),
+        "objects_per_image_tv": total_variation(counts(a), counts(b)),
+        "size_ks": ks_statistic(sa, sb), "size_w1": wasserstein_1d(sa, sb),
+        "size_tv": histogram_tv(sa, sb, SIZE_BINS),
+        "aspect_ks": ks_statistic(la, lb), "aspect_w1": wasserstein_1d(la, lb),
         "aspect_std_ratio": float(la.std() / lb.std()) if lb.std() > 0 else float("nan"),
     }
