@@ -1088,3 +1088,47 @@ def test_yolo_ground_truth_bad_labels(yolo_data, tmp_path, capsys, line, needle)
     rc, _, err = cli(capsys, "stats", data / "data.yaml", "--set", "trainval", "--json", "-")
     assert rc == 1
     assert_one_error(err, str(label) if line is None else label.name, needle)
+
+
+def test_huge_text_node_is_refused(voc):
+    edit(ann(voc), "<pose>Left</pose>", "<pose>" + "x" * 12_000_000 + "</pose>")  # lxml's limit is 10 MB
+    with pytest.raises(InputError, match=r"000001\.xml:\d+: malformed XML"):
+        load(voc)
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/zero"), reason="needs /dev/zero")
+def test_symlinks_to_an_endless_device_are_refused(voc, dets, small, capsys):
+    ann(voc).unlink()
+    os.symlink("/dev/zero", ann(voc))
+    for extra in ((), ("--no-cache",)):
+        rc, _, err = cli(capsys, "stats", voc, "--set", "2007:trainval", *extra)
+        assert rc == 1
+        assert_one_error(err, f"{ann(voc)}: annotation file is a special file")
+    (dets / "comp4_det_test_dog.txt").unlink()
+    os.symlink("/dev/zero", dets / "comp4_det_test_dog.txt")
+    with pytest.raises(InputError, match=r"comp4_det_test_dog\.txt: detections file is a special file"):
+        read_detections(dets, small)
+    for fmt in ("csv", "coco", None):
+        with pytest.raises(InputError, match=r"/dev/zero: detections file is a special file"):
+            read_detections("/dev/zero", small, format=fmt)
+
+
+def test_symlinked_annotation_to_a_regular_file_is_accepted(voc, tmp_path):
+    ref = load(voc)
+    elsewhere = tmp_path / "elsewhere.xml"
+    shutil.move(ann(voc), elsewhere)
+    os.symlink(elsewhere, ann(voc))
+    assert np.array_equal(load(voc).boxes, ref.boxes)
+
+
+def test_non_ascii_image_ids_round_trip(voc, tmp_path):
+    shutil.move(ann(voc, "000002"), ann(voc, "bild_ä"))
+    split_file(voc).write_text("000001\nbild_ä\n000003\n000004\n", encoding="utf-8")
+    ds = load(voc)
+    assert ds.image_ids.tolist()[1] == "bild_ä"
+    d = tmp_path / "d"
+    d.mkdir()
+    (d / "comp4_det_test_car.txt").write_text("bild_ä 0.9 1 2 30 40\n", encoding="utf-8")
+    with pytest.warns(VocbenchWarning, match="no result file"):
+        out = read_detections(d, ds)
+    assert ds.image_ids[out.image_index].tolist() == ["bild_ä"]
