@@ -238,6 +238,9 @@ IRREGULAR = {
     "only whitespace": "\n  \n",
     "lone lt": sub("<folder>VOC2007</folder>", "<folder>a < b</folder>"),
     "deep nesting": sub("<folder>VOC2007</folder>", "<a>" * 40 + "</a>" * 40),
+    "huge text node": sub("<folder>VOC2007</folder>", "<folder>" + "x" * (10_000_001) + "</folder>"),
+    "long text run": sub("<folder>VOC2007</folder>", "<folder>" + "x y " * 300_000 + "</folder>"),
+    "long tag name": sub("<folder>VOC2007</folder>", "<" + "t" * 1200 + ">1</" + "t" * 1200 + ">"),
 }
 
 

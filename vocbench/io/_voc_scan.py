@@ -11,7 +11,8 @@ has anything the scanner does not fully check:
 * bytes outside printable ASCII + tab + newline (non-ASCII, ``\\r``, control characters, a BOM);
 * comments, CDATA, DOCTYPE, processing instructions, an XML declaration other than the usual
   ``<?xml version="1.0" [encoding="utf-8"] [standalone=...]?>`` forms, attributes, self-closing or spaced tags,
-  namespaces, nesting deeper than 32, anything after the root element but whitespace;
+  namespaces, nesting deeper than 32, a text run over 1 MiB or a tag name over 1000 bytes, anything after the
+  root element but whitespace;
 * any ``&`` in a value vocbench reads (``&amp;`` etc. are accepted only in text it ignores, e.g. ``<owner>``),
   and any ``>`` in text (``]]>`` is an XML error);
 * a missing or empty name, size, ``<bndbox>`` or coordinate; a repeated field; a child element inside a field;
@@ -40,6 +41,8 @@ from vocbench._numba import jit
 __all__ = ["scan_voc"]
 
 _MAX_DEPTH = 32
+_MAX_TEXT = 1 << 20  # longer text runs and tag names take the lxml path (which has its own limits)
+_MAX_NAME = 1000
 _COLUMNS = ("sizes", "image_index", "class_index", "boxes", "difficult", "truncated", "occluded", "poses", "lines")
 
 # tag ids (index into _TAGS)
@@ -282,7 +285,8 @@ def _scan_kernel(buf, starts, ends, tags, tag_off, classes, class_off, pow10, f_
                     ok = False
                     break
                 q += 1
-            if not ok:
+            if not ok or q - p > _MAX_TEXT:  # libxml2 refuses text nodes over 10 MB (huge_tree off)
+                ok = False
                 break
             if q >= b:
                 ok = done  # the root element must be closed, then only whitespace
@@ -308,7 +312,7 @@ def _scan_kernel(buf, starts, ends, tags, tag_off, classes, class_off, pow10, f_
                     ne += 1
                 else:
                     break
-            if ne >= b or buf[ne] != 62:  # attributes, spaces, '/>', ':' ...
+            if ne >= b or buf[ne] != 62 or ne - ns > _MAX_NAME:  # attributes, spaces, '/>', ':' ...
                 ok = False
                 break
             if closing:
