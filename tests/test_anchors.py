@@ -7,12 +7,30 @@ import json
 import numpy as np
 import pytest
 
-from tests._reference.anchors import (lloyd_slow, positioned_best_iou_slow, ratio_metric_slow, ssd_boxes_slow,
-                                      wh_iou_slow)
-from vocbench.anchors import (MOBILENET_SSD, SSD300, IoUKMeans, analyze_anchors, best_possible_recall,
-                              darknet_anchors_line, iou_kmeans_curve, mean_iou, parse_k_range, positioned_best_iou,
-                              ratio_metric, ssd_default_boxes, wh_iou, yolo_voc_anchors)
-from vocbench.anchors import _kernels
+from tests._reference.anchors import (
+    lloyd_slow,
+    positioned_best_iou_slow,
+    ratio_metric_slow,
+    ssd_boxes_slow,
+    wh_iou_slow,
+)
+from vocbench.anchors import (
+    MOBILENET_SSD,
+    SSD300,
+    IoUKMeans,
+    _kernels,
+    analyze_anchors,
+    best_possible_recall,
+    darknet_anchors_line,
+    iou_kmeans_curve,
+    mean_iou,
+    parse_k_range,
+    positioned_best_iou,
+    ratio_metric,
+    ssd_default_boxes,
+    wh_iou,
+    yolo_voc_anchors,
+)
 from vocbench.errors import InputError
 
 

@@ -7,8 +7,8 @@ import sys
 
 import pytest
 
-from vocbench.cli import COMMANDS, build_parser, main
 from tests.conftest import DATA, REPO
+from vocbench.cli import build_parser, main
 
 BAD = DATA / "voc_bad"
 

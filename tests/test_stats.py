@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import json
 
-import pytest
-
+from tests.conftest import DATA
 from vocbench import load_voc
 from vocbench.cli import main
 from vocbench.stats import compute_stats
-from tests.conftest import DATA
 
 
 def run_json(capsys, argv):

@@ -11,8 +11,8 @@ import numpy as np
 
 from vocbench._numba import jit
 
-__all__ = ["wh_iou_matrix", "assign_clusters", "lloyd_iou_kmeans", "lloyd_iou_kmeans_visit", "best_wh_iou", "best_ratio_metric",
-           "positioned_best_iou"]
+__all__ = ["wh_iou_matrix", "assign_clusters", "lloyd_iou_kmeans", "lloyd_iou_kmeans_visit", "best_wh_iou",
+           "best_ratio_metric", "positioned_best_iou"]
 
 
 @jit

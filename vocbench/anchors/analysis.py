@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Iterable
 
 import numpy as np
 import pandas as pd
 
 from vocbench.anchors.kmeans import as_wh, iou_kmeans_curve, mean_iou, sse_kmeans_curve
-from vocbench.anchors.priors import (SSD_CONFIGS, best_possible_recall, normalized_boxes, normalized_wh,
-                                     positioned_best_iou, unique_shapes, yolo_voc_anchors)
+from vocbench.anchors.priors import (
+    SSD_CONFIGS,
+    best_possible_recall,
+    normalized_boxes,
+    positioned_best_iou,
+    unique_shapes,
+    yolo_voc_anchors,
+)
 from vocbench.errors import InputError
 
 __all__ = ["AnchorAnalysis", "CurvePoint", "PriorFit", "analyze_anchors", "analyze_dataset_anchors",
