@@ -10,8 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from vocbench.paths import shared_dir
+
 REPO = Path(__file__).resolve().parents[1]
-SHARED = Path(os.environ.get("VOCBENCH_SHARED", REPO.parent / "shared")).resolve()
+SHARED = shared_dir().resolve()  # the one search rule (vocbench.paths): $VOCBENCH_SHARED or ../shared
 DATA = Path(__file__).resolve().parent / "data"
 
 

@@ -57,14 +57,9 @@ def find_voc(explicit: str | os.PathLike | None = None) -> Path | None:
         if not (root / "VOC2007").is_dir():
             raise VocbenchError(f"--voc {explicit}: expected a VOCdevkit folder holding VOC2007/ (and VOC2012/)")
         return root
-    candidates = []
-    if os.environ.get("VOCBENCH_SHARED"):
-        candidates.append(Path(os.environ["VOCBENCH_SHARED"]) / "voc" / "VOCdevkit")
-    candidates.append(Path("..") / "shared" / "voc" / "VOCdevkit")
-    for root in candidates:
-        if (root / "VOC2007" / "Annotations").is_dir():
-            return root
-    return None
+    from vocbench.paths import find_voc_devkit
+
+    return find_voc_devkit()
 
 
 @dataclass(frozen=True)

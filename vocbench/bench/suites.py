@@ -12,6 +12,7 @@ import numpy as np
 from vocbench.bench import peers
 from vocbench.bench.harness import BenchResult, BenchRow, machine_info, time_call
 from vocbench.bench.workloads import NMS_SIZES, cluster_boxes, pick_image, uniform_boxes
+from vocbench.paths import shared_dir
 
 __all__ = ["SUITES", "run_suites", "bench_nms", "bench_eval", "bench_io", "bench_anchors", "default_shared",
            "goal_table", "NMS_IOU"]
@@ -21,15 +22,8 @@ NMS_IOU = 0.45
 
 
 def default_shared() -> Path:
-    """``$VOCBENCH_SHARED`` or ``../shared`` beside the repository / current folder."""
-    env = os.environ.get("VOCBENCH_SHARED")
-    if env:
-        return Path(env)
-    for base in (Path.cwd(), Path(__file__).resolve().parents[2]):
-        cand = base.parent / "shared"
-        if (cand / "voc").exists():
-            return cand
-    return Path.cwd().parent / "shared"
+    """The shared data folder: :func:`vocbench.paths.shared_dir`."""
+    return shared_dir()
 
 
 def _peer_row(suite, case, impl, n, prepare: Callable[[], Callable[[], object]], compare, ref_median, repeats,
