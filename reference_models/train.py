@@ -471,7 +471,7 @@ def train(cfg: TrainConfig, progress: bool = False, resume: bool = True, log: Ca
 def _save_model(path: Path, model: nn.Module, cfg: TrainConfig, history: list) -> None:
     meta = {"train_config": asdict(cfg), "epochs_trained": len(history), "history": history}
     sd = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
-    torch.save({"config": model.config, "state_dict": sd, "meta": meta}, path)
+    _atomic_torch_save({"config": model.config, "state_dict": sd, "meta": meta}, path)
 
 
 def _write_csv(path: Path, rows: list[dict]) -> None:
@@ -540,5 +540,5 @@ def package_weights(run: str | os.PathLike, dest: str | os.PathLike, half: bool 
     dest = Path(dest)
     dest.mkdir(parents=True, exist_ok=True)
     out = dest / "model.pt"
-    torch.save({"config": ckpt["config"], "state_dict": sd, "meta": ckpt.get("meta", {})}, out)
+    _atomic_torch_save({"config": ckpt["config"], "state_dict": sd, "meta": ckpt.get("meta", {})}, out)
     return out
