@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from vocbench.paths import shared_dir
+from vocbench import paths as vb_paths
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED = shared_dir().resolve()  # the one search rule (vocbench.paths): $VOCBENCH_SHARED or ../shared
+SHARED = vb_paths.shared_dir().resolve()  # the one search rule (vocbench.paths): $VOCBENCH_SHARED or ../shared
 DATA = Path(__file__).resolve().parent / "data"
 
 

@@ -29,9 +29,9 @@ def test_bench_demo_and_tests_use_the_same_rule(monkeypatch, tmp_path):
     from vocbench.bench.suites import default_shared
     from vocbench.demo import find_voc
 
+    assert conftest.SHARED == paths.shared_dir().resolve()  # the fixtures' folder, found by the same rule
     monkeypatch.setenv("VOCBENCH_SHARED", str(tmp_path))
     assert default_shared() == Path(tmp_path)
     assert find_voc() is None  # no VOCdevkit there
     (tmp_path / "voc" / "VOCdevkit" / "VOC2007" / "Annotations").mkdir(parents=True)
     assert find_voc() == tmp_path / "voc" / "VOCdevkit"
-    assert conftest.shared_dir is paths.shared_dir
