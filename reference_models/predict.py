@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from vocbench.errors import InputError, VocbenchError
+from vocbench.io.atomic import atomic_write_text
 from vocbench.nms import batched_nms
 from vocbench.structures import Dataset, Detections
 
@@ -182,6 +183,6 @@ def write_comp4(dets: Detections, dataset: Dataset, out_dir: str | os.PathLike, 
         lines = [f"{ids[dets.image_index[k]]} {dets.scores[k]:.6f} {dets.boxes[k, 0]:.2f} {dets.boxes[k, 1]:.2f} "
                  f"{dets.boxes[k, 2]:.2f} {dets.boxes[k, 3]:.2f}\n" for k in sel]
         p = out / f"{prefix}{name}.txt"
-        p.write_text("".join(lines))
+        atomic_write_text(p, "".join(lines), fsync=False)  # never a half-written result file
         paths.append(p)
     return paths
