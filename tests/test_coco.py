@@ -125,3 +125,63 @@ def test_export_coco_cli_files_give_the_same_stats(tmp_path, capsys):
     out = json.loads(capsys.readouterr().out)
     names = ["AP", "AP50", "AP75", "APs", "APm", "APl", "AR1", "AR10", "AR100", "ARs", "ARm", "ARl"]
     np.testing.assert_allclose([out["coco"][k] for k in names], ev.stats, rtol=0, atol=1e-9)
+
+
+def _pycocotools_class_stats(gt: dict, dt: list, cat_id: int) -> np.ndarray:
+    """pycocotools' 12 numbers with ``params.catIds = [cat_id]``: an independent per-class reference."""
+    from pycocotools.coco import COCO
+    from pycocotools.cocoeval import COCOeval
+
+    with contextlib.redirect_stdout(io.StringIO()):
+        coco_gt = COCO()
+        coco_gt.dataset = json.loads(json.dumps(gt))
+        coco_gt.createIndex()
+        ev = COCOeval(coco_gt, coco_gt.loadRes(json.loads(json.dumps(dt))), "bbox")
+        ev.params.catIds = [cat_id]
+        ev.evaluate()
+        ev.accumulate()
+        ev.summarize()
+    return np.where(ev.stats == -1, np.nan, ev.stats)
+
+
+@pytest.mark.parametrize("seed", [0, 3, 4])
+def test_typed_accessors_equal_pycocotools(seed):
+    ds, dets = random_coco_case(seed)
+    gt, dt = export_coco(ds), detections_to_coco(ds, dets)
+    ev = pycocotools_eval(gt, dt)
+    c = evaluate(ds, dets, metrics=["coco"]).coco
+    want = dict(zip(["AP", "AP50", "AP75", "APs", "APm", "APl", "AR1", "AR10", "AR100", "ARs", "ARm", "ARl"],
+                    np.where(ev.stats == -1, np.nan, ev.stats)))
+    got = {"AP": c.ap(), "AP50": c.ap(0.5), "AP75": c.ap(iou=0.75), "APs": c.ap(area="small"),
+           "APm": c.ap(area="medium"), "APl": c.ap(area="large"), "AR1": c.ar(max_dets=1),
+           "AR10": c.ar(max_dets=10), "AR100": c.ar(), "ARs": c.ar(area="small"), "ARm": c.ar(area="medium"),
+           "ARl": c.ar(area="large")}
+    np.testing.assert_allclose(list(got.values()), list(want.values()), rtol=0, atol=1e-12)
+    assert c.summary() == pytest.approx(got, nan_ok=True, abs=0)
+    table = c.to_pandas()
+    assert list(table.columns) == list(want) and list(table.index) == list(ds.classes)
+    for k, name in enumerate(ds.classes):  # per class: pycocotools restricted to that category
+        ref = _pycocotools_class_stats(gt, dt, k + 1)
+        np.testing.assert_allclose(table.loc[name].to_numpy(float), ref, rtol=0, atol=1e-12)
+        assert c.ap(cls=name) == c.ap(cls=k) or np.isnan(ref[0])
+    nested = c.by_area()
+    assert list(nested) == ["all", "small", "medium", "large"]
+    assert nested["small"]["AP"] == c.ap(area="small") or np.isnan(want["APs"])
+    assert c.to_dict()["by_area"]["all"]["AP50"] == pytest.approx(want["AP50"], abs=1e-12)
+    assert "AP" in c.to_dict() and "per_class" in c.to_dict()  # the existing JSON keys stay
+    assert str(c).startswith("COCO (pycocotools rules): AP ")
+
+
+def test_typed_accessors_reject_bad_arguments():
+    ds, dets = random_coco_case(2)
+    c = evaluate(ds, dets, metrics=["coco"]).coco
+    with pytest.raises(ValueError, match="iou must be None or one of"):
+        c.ap(iou=0.52)
+    with pytest.raises(ValueError, match="area must be one of"):
+        c.ap(area="tiny")
+    with pytest.raises(ValueError, match="max_dets must be one of"):
+        c.ar(max_dets=5)
+    with pytest.raises(ValueError, match="unknown class"):
+        c.ap(cls="dog")
+    with pytest.raises(ValueError, match="out of range"):
+        c.ap(cls=3)

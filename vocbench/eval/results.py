@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 else:
     from vocbench._lazy import pandas as pd  # start-up: imported on first use
 
-__all__ = ["VocScores", "CocoScores", "EvalResult", "COCO_STAT_NAMES", "VOC_METRICS", "METRICS"]
+__all__ = ["VocScores", "CocoScores", "EvalResult", "COCO_STAT_NAMES", "COCO_AREA_NAMES", "VOC_METRICS", "METRICS"]
 
 #: The 12 summary numbers of pycocotools' ``COCOeval.summarize``, in its order.
 COCO_STAT_NAMES = ("AP", "AP50", "AP75", "APs", "APm", "APl", "AR1", "AR10", "AR100", "ARs", "ARm", "ARl")
@@ -119,9 +119,24 @@ class VocScores:
         return out
 
 
+#: Area range names of :class:`CocoScores`, in the order of its area axis (pycocotools' ``areaRngLbl``).
+COCO_AREA_NAMES = ("all", "small", "medium", "large")
+
+# (AP or AR, IoU threshold or None, area, maxDets) of each summary number, pycocotools' summarize() order
+_STAT_SPECS = {"AP": ("ap", None, "all", 100), "AP50": ("ap", 0.5, "all", 100), "AP75": ("ap", 0.75, "all", 100),
+               "APs": ("ap", None, "small", 100), "APm": ("ap", None, "medium", 100),
+               "APl": ("ap", None, "large", 100), "AR1": ("ar", None, "all", 1), "AR10": ("ar", None, "all", 10),
+               "AR100": ("ar", None, "all", 100), "ARs": ("ar", None, "small", 100),
+               "ARm": ("ar", None, "medium", 100), "ARl": ("ar", None, "large", 100)}
+
+
 @dataclass(frozen=True, eq=False)
 class CocoScores:
     """The COCO protocol, computed exactly as pycocotools does on the COCO export (:mod:`vocbench.io.coco`).
+
+    Read it through the typed accessors: :meth:`ap` and :meth:`ar` (any IoU threshold, area range, maxDets and
+    class), :meth:`by_area` (the nested breakdown), :meth:`to_pandas` (the 12 summary numbers per class). The raw
+    arrays stay available for code written against pycocotools.
 
     Attributes:
         stats: the 12 numbers of ``COCOeval.summarize`` by name (:data:`COCO_STAT_NAMES`); -1 where undefined.
@@ -141,24 +156,96 @@ class CocoScores:
     max_dets: tuple
     classes: tuple[str, ...]
 
+    # -------------------------------------------------------------- typed access
+    def _index(self, iou: float | None, area: str, max_dets: int, cls: int | str | None):
+        if iou is None:
+            t = slice(None)
+        else:
+            hit = np.flatnonzero(np.isclose(self.iou_thresholds, float(iou), rtol=0, atol=1e-9))
+            if not hit.size:
+                raise ValueError(f"iou must be None or one of {np.round(self.iou_thresholds, 2).tolist()}, got {iou}")
+            t = slice(int(hit[0]), int(hit[0]) + 1)
+        if area not in COCO_AREA_NAMES[:len(self.area_ranges)]:
+            raise ValueError(f"area must be one of {list(COCO_AREA_NAMES[:len(self.area_ranges)])}, got {area!r}")
+        if max_dets not in self.max_dets:
+            raise ValueError(f"max_dets must be one of {list(self.max_dets)}, got {max_dets}")
+        if cls is None:
+            k: slice | int = slice(None)
+        elif isinstance(cls, str):
+            if cls not in self.classes:
+                raise ValueError(f"unknown class {cls!r}; classes are {list(self.classes)}")
+            k = self.classes.index(cls)
+        else:
+            k = int(cls)
+            if not 0 <= k < len(self.classes):
+                raise ValueError(f"class index {cls} out of range 0..{len(self.classes) - 1}")
+        return t, k, COCO_AREA_NAMES.index(area), self.max_dets.index(max_dets)
+
+    def ap(self, iou: float | None = None, area: str = "all", max_dets: int = 100,
+           cls: int | str | None = None) -> float:
+        """Average precision as pycocotools' ``summarize`` forms it: the mean of the 101-point interpolated
+        precision over the recall thresholds, the IoU thresholds (all ten when ``iou`` is None, else that one),
+        and the classes (all when ``cls`` is None, else that class, by index or name) that have non-ignored ground
+        truth in the area range.
+
+        ``ap()`` is ``stats["AP"]``, ``ap(0.5)`` ``stats["AP50"]``, ``ap(area="small")`` ``stats["APs"]``.
+
+        Returns:
+            The AP in [0, 1]; NaN where no class has ground truth in that area range (``stats`` says -1).
+        """
+        t, k, a, m = self._index(iou, area, max_dets, cls)
+        v = self.precision[t, :, k, a, m]
+        v = v[v > -1]
+        return float(v.mean()) if v.size else float("nan")
+
+    def ar(self, iou: float | None = None, area: str = "all", max_dets: int = 100,
+           cls: int | str | None = None) -> float:
+        """Average recall (pycocotools' definition: the final recall with at most ``max_dets`` detections per image
+        and class, averaged over the IoU thresholds and classes as in :meth:`ap`). ``ar(max_dets=1)`` is
+        ``stats["AR1"]``. NaN where undefined."""
+        t, k, a, m = self._index(iou, area, max_dets, cls)
+        v = self.recall[t, k, a, m]
+        v = v[v > -1]
+        return float(v.mean()) if v.size else float("nan")
+
+    def summary(self, cls: int | str | None = None) -> dict[str, float]:
+        """The 12 summary numbers (:data:`COCO_STAT_NAMES`) over all classes, or of one class; NaN where
+        undefined."""
+        return {name: (self.ap if kind == "ap" else self.ar)(iou, area, md, cls)
+                for name, (kind, iou, area, md) in _STAT_SPECS.items()}
+
+    def by_area(self) -> dict[str, dict[str, float]]:
+        """Nested breakdown: area range -> ``{"AP", "AP50", "AP75", "AR1", "AR10", "AR100"}`` over all classes."""
+        out = {}
+        for area in COCO_AREA_NAMES[:len(self.area_ranges)]:
+            out[area] = {"AP": self.ap(None, area), "AP50": self.ap(0.5, area), "AP75": self.ap(0.75, area),
+                         "AR1": self.ar(None, area, 1), "AR10": self.ar(None, area, 10),
+                         "AR100": self.ar(None, area, 100)}
+        return out
+
     def per_class_ap(self, iou: float | None = None) -> np.ndarray:
         """float64[K] AP per class, all areas, 100 detections: mean over IoU thresholds (or at ``iou``) and recall
         thresholds; NaN for classes pycocotools skips (no non-ignored GT)."""
-        p = self.precision[:, :, :, 0, -1]
-        if iou is not None:
-            p = p[np.flatnonzero(np.isclose(self.iou_thresholds, iou))]
-        out = np.full(p.shape[2], np.nan)
-        for k in range(p.shape[2]):
-            v = p[:, :, k]
-            v = v[v > -1]
-            if v.size:
-                out[k] = v.mean()
-        return out
+        return np.array([self.ap(iou, "all", 100, k) for k in range(len(self.classes))], np.float64)
+
+    def to_pandas(self) -> pd.DataFrame:
+        """One row per class: the 12 summary numbers of that class alone (NaN where undefined)."""
+        rows = [self.summary(k) for k in range(len(self.classes))]
+        return pd.DataFrame(rows, index=pd.Index(self.classes, name="class"), columns=list(COCO_STAT_NAMES))
 
     def to_dict(self) -> dict:
-        out = {k: float(v) for k, v in self.stats.items()}
+        """``{AP, AP50, ..., ARl, "per_class": {class: AP}, "by_area": {area: {...}}}`` (NaN becomes null in JSON)."""
+        out: dict = {k: float(v) for k, v in self.stats.items()}
         out["per_class"] = dict(zip(self.classes, self.per_class_ap().tolist()))
+        out["by_area"] = self.by_area()
         return out
+
+    def __str__(self) -> str:
+        head = "  ".join(f"{k} {v:.4f}" for k, v in self.stats.items())
+        lines = [f"COCO (pycocotools rules): {head}"]
+        for area, d in self.by_area().items():
+            lines.append(f"  {area:<6} " + "  ".join(f"{k} {v:.4f}" for k, v in d.items()))
+        return "\n".join(lines)
 
 
 @dataclass(frozen=True, eq=False)
@@ -275,7 +362,7 @@ class EvalResult:
                 lines.append(" ".join([f"{c:<{width}}"] + [f"{cols[n][k]:>10.4f}" for n in names]))
             maps = []
             for n in names:
-                maps.append(self.coco.stats["AP"] if n == "coco" else _nanmean(cols[n]))
+                maps.append(self.coco.stats["AP"] if n == "coco" and self.coco is not None else _nanmean(cols[n]))
             lines.append(" ".join([f"{'mAP':<{width}}"] + [f"{v:>10.4f}" for v in maps]))
         if self.coco is not None:
             lines.append("COCO: " + "  ".join(f"{k} {v:.4f}" for k, v in self.coco.stats.items()))
