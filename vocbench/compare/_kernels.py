@@ -186,8 +186,8 @@ def _coco_step(e, wv, kind, tp_mask, counted_mask, nt, g, last, tp, fpx, nruns, 
 
 
 @jit
-def coco_bootstrap_kernel(weights, class_offsets, det_image, kind, tp_mask, counted_mask, det_block, num_thresholds,
-                          pos_offsets, pos_image, pos_count, rec_thresholds):
+def coco_bootstrap_kernel(weights, class_offsets, det_image, kind, tp_mask, counted_mask, det_block, fp_run_end,
+                          num_thresholds, pos_offsets, pos_image, pos_count, rec_thresholds):
     """COCO AP@[.5:.95] (all areas, 100 detections per image and class) per replicate and class.
 
     pycocotools' ``accumulate`` on weighted counts: precision ``tp / (fp + tp + eps)``, its right-to-left running
@@ -204,6 +204,9 @@ def coco_bootstrap_kernel(weights, class_offsets, det_image, kind, tp_mask, coun
         tp_mask, counted_mask: uint16[N'] bit ``t`` for IoU threshold ``t``.
         det_block: int64[N'] length of a same-score same-image block at its first entry, 0 inside it; in a
             resampled set such a block repeats once per copy of the image, so it is replayed ``w`` times.
+        fp_run_end: int64[N'] at the first of a run of entries that are false positives everywhere (outside mixed
+            blocks), the index after the run; 0 elsewhere. Such a run only adds its weight to the shared counter
+            (and closes the open runs of true positives if that weight is not 0): one gather-sum.
         num_thresholds: T (10).
         pos_offsets, pos_image, pos_count: non-ignored GT (all areas) per (class, image), CSR by class.
         rec_thresholds: float64[R].
@@ -244,6 +247,18 @@ def coco_bootstrap_kernel(weights, class_offsets, det_image, kind, tp_mask, coun
             s = class_offsets[c]
             s1 = class_offsets[c + 1]
             while s < s1:
+                e_run = fp_run_end[s]
+                if e_run > s:
+                    tot = 0
+                    for q in range(s, e_run):
+                        tot += w[det_image[q]]
+                    if tot > 0:
+                        if last != 0:
+                            g, last = _coco_step(s, 0, kind, tp_mask, counted_mask, nt, g, last, tp, fpx, nruns,
+                                                 run_tp, run_fp)
+                        g += tot
+                    s = e_run
+                    continue
                 length = max(det_block[s], 1)
                 wi = np.int64(w[det_image[s]])
                 if wi == 0:
@@ -255,21 +270,23 @@ def coco_bootstrap_kernel(weights, class_offsets, det_image, kind, tp_mask, coun
                                              run_tp, run_fp)
                     else:
                         g += wi
-                elif length == 1:  # inline the general step (a call per entry costs more than the work)
-                    tpm = np.int64(tp_mask[s])
+                elif length == 1:  # inline the general step, on bit masks (a call per entry costs more)
                     cm = np.int64(counted_mask[s])
-                    for t in range(nt):
-                        if (cm >> t) & 1:
-                            if (tpm >> t) & 1:
-                                tp[t] += wi
-                                last |= 1 << t
-                            else:
-                                if (last >> t) & 1:
-                                    run_tp[t, nruns[t]] = tp[t]
-                                    run_fp[t, nruns[t]] = g + fpx[t]
-                                    nruns[t] += 1
-                                    last &= ~(1 << t)
-                                fpx[t] += wi
+                    tpb = cm & np.int64(tp_mask[s])
+                    fpb = cm & ~tpb
+                    close = last & fpb  # open runs that this false positive ends
+                    while close != 0:
+                        t = 0
+                        while not (close >> t) & 1:
+                            t += 1
+                        run_tp[t, nruns[t]] = tp[t]
+                        run_fp[t, nruns[t]] = g + fpx[t]
+                        nruns[t] += 1
+                        close &= ~(1 << t)
+                    for t in range(nt):  # branch-free adds
+                        tp[t] += wi * ((tpb >> t) & 1)
+                        fpx[t] += wi * ((fpb >> t) & 1)
+                    last = (last & ~fpb) | tpb
                 elif wi == 1:
                     for e in range(s, s + length):
                         g, last = _coco_step(e, wi, kind, tp_mask, counted_mask, nt, g, last, tp, fpx, nruns,

@@ -511,8 +511,8 @@ def compare(dataset: Dataset, detections, metrics: Sequence[str] | str = ("voc07
             if "coco" in mets:
                 c = coco_in[name]
                 ap, npig = coco_bootstrap_kernel(w, c.class_offsets, c.det_image, c.kind, c.tp_mask,
-                                                 c.counted_mask, c.det_block, c.num_thresholds, c.pos_offsets,
-                                                 c.pos_image, c.pos_count, COCO_REC_THRESHOLDS)
+                                                 c.counted_mask, c.det_block, c.fp_run_end, c.num_thresholds,
+                                                 c.pos_offsets, c.pos_image, c.pos_count, COCO_REC_THRESHOLDS)
                 reps_pc[mets.index("coco"), sl, j] = ap
                 if j == 0:
                     lost = (npig == 0) & has_pos["coco"]

@@ -101,7 +101,7 @@ class CocoInputs:
     """Counted detections of one model in COCO's class order (100 per image and class), every IoU threshold.
 
     Attributes:
-        class_offsets, det_image, kind, tp_mask, counted_mask, det_block, num_thresholds: entry arrays of
+        class_offsets, det_image, kind, tp_mask, counted_mask, det_block, fp_run_end, num_thresholds: entry arrays of
             :func:`vocbench.compare._kernels.coco_bootstrap_kernel`.
         pos_*: non-ignored GT per (class, image), CSR by class.
         ap: float — AP@[.5:.95] of the original set (``evaluate_coco``'s ``stats["AP"]`` to 1e-12).
@@ -114,12 +114,37 @@ class CocoInputs:
     tp_mask: np.ndarray
     counted_mask: np.ndarray
     det_block: np.ndarray
+    fp_run_end: np.ndarray
     num_thresholds: int
     pos_offsets: np.ndarray
     pos_image: np.ndarray
     pos_count: np.ndarray
     ap: float
     per_class: np.ndarray
+
+
+def _fp_runs(seg: np.ndarray, kind: np.ndarray, block: np.ndarray) -> np.ndarray:
+    """At the first entry of each maximal run (within a segment) of entries that are false positives at every
+    threshold and not in a block holding other entries, the index after the run; 0 elsewhere."""
+    n = len(seg)
+    out = np.zeros(n, np.int64)
+    if n == 0:
+        return out
+    starts = np.flatnonzero(block)
+    lengths = block[starts]
+    block_id = np.repeat(np.arange(len(starts)), lengths)
+    mixed_block = np.zeros(len(starts), bool)
+    np.logical_or.at(mixed_block, block_id, kind == 0)
+    simple = (kind == 1) & ~(mixed_block[block_id] & (lengths[block_id] > 1))
+    run_start = simple.copy()
+    run_start[1:] &= ~(simple[:-1] & (seg[1:] == seg[:-1]))
+    first = np.flatnonzero(run_start)
+    # a run ends where the next entry is not simple or belongs to another segment
+    stop = np.ones(n, bool)
+    stop[:-1] = ~simple[1:] | (seg[1:] != seg[:-1])
+    last = np.flatnonzero(simple & stop)
+    out[first] = last + 1
+    return out
 
 
 def _block_lengths(seg: np.ndarray, image: np.ndarray, score: np.ndarray) -> np.ndarray:
@@ -210,14 +235,16 @@ def prepare_coco(dataset: Dataset, detections: Detections) -> CocoInputs:
     kind = ((tp_mask == 0) & (counted_mask == full)).astype(np.uint8)
     det_image = np.ascontiguousarray(detections.image_index[rows])
     det_block = _block_lengths(cls[kept], det_image, detections.scores[rows])
+    fp_run_end = _fp_runs(cls[kept], kind, det_block)
     cls_idx, img_idx = np.divmod(np.arange(ngroups), ni)
     pos = positives_csr(cls_idx, img_idx, npig_ci, nc, ni)
     # the original set = the replicate with every image once: the same accumulate, summed per class
     ones = np.ones((1, ni), np.int32)
-    ap_c, _ = coco_bootstrap_kernel(ones, class_offsets_e, det_image, kind, tp_mask, counted_mask, det_block, nt,
-                                    pos[0], pos[1], pos[2], COCO_REC_THRESHOLDS)
+    ap_c, _ = coco_bootstrap_kernel(ones, class_offsets_e, det_image, kind, tp_mask, counted_mask, det_block,
+                                    fp_run_end, nt, pos[0], pos[1], pos[2], COCO_REC_THRESHOLDS)
     per_class = ap_c[0]
     ap = float(np.nanmean(per_class)) if np.any(~np.isnan(per_class)) else -1.0
     return CocoInputs(class_offsets=class_offsets_e, det_image=det_image, kind=kind, tp_mask=tp_mask,
-                      counted_mask=counted_mask, det_block=det_block, num_thresholds=nt, pos_offsets=pos[0],
+                      counted_mask=counted_mask, det_block=det_block, fp_run_end=fp_run_end, num_thresholds=nt,
+                      pos_offsets=pos[0],
                       pos_image=pos[1], pos_count=pos[2], ap=ap, per_class=per_class)
