@@ -407,3 +407,19 @@ def test_sensitivity_occlusion_pose_truncation_bins():
     assert s.ap_n["occluded"].tolist() == [0.5, 1.0]
     assert s.ap_n["truncated"].tolist() == [1 / 3, 1.0]
     assert s.to_dict()["characteristics"]["pose"]["bins"] == ["Frontal", "Rear"]
+
+
+def test_normalized_ap_kernel_against_twin():
+    from tests._reference.diagnose import ap_normalized
+    from vocbench.diagnose._kernels import normalized_ap_kernel
+
+    rng = np.random.default_rng(7)
+    for _ in range(200):
+        n = int(rng.integers(0, 30))
+        state = rng.choice(np.array([0, 1, 3], np.int8), n)
+        npos = int(rng.integers(max(1, int((state == 1).sum())), 40))
+        n_norm = float(rng.choice([0.15, 7.5, 742.8]))
+        got = normalized_ap_kernel(np.arange(n, dtype=np.int64), np.array([0, n], np.int64), state,
+                                   np.array([npos], np.int64), n_norm)[0]
+        want = ap_normalized([bool(x) for x in state[state != 3]], npos, n_norm)
+        assert abs(got - want) <= 1e-12

@@ -98,6 +98,27 @@ def ap_tide(flags, npos):
     return total / 101
 
 
+def ap_normalized(flags, npos, n_norm):
+    """Hoiem's AP_N of one curve: all-point area under the envelope of R·N / (R·N + F)."""
+    tp = fp = 0
+    rec, prec = [], []
+    for f in flags:
+        tp += f
+        fp += not f
+        r = tp / npos
+        rec.append(r)
+        prec.append(r * n_norm / (r * n_norm + fp) if tp else 0.0)
+    return ap_all_point_curve(rec, prec)
+
+
+def ap_all_point_curve(rec, prec):
+    mrec = [0.0] + list(rec) + [1.0]
+    mpre = [0.0] + list(prec) + [0.0]
+    for i in range(len(mpre) - 2, -1, -1):
+        mpre[i] = max(mpre[i], mpre[i + 1])
+    return sum((mrec[i + 1] - mrec[i]) * mpre[i + 1] for i in range(len(mrec) - 1) if mrec[i + 1] != mrec[i])
+
+
 # ------------------------------------------------------------------------------------------------ labelling
 def _label_voc(gt, dets, t, inclusive, tb):
     """Per detection: (state, err, target, class) and per GT: missed / false negative, under VOC rules."""
