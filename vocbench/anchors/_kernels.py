@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from vocbench._numba import jit
+from vocbench.boxes._kernels import wh_iou, wh_iou_areas
 
 __all__ = ["wh_iou_matrix", "assign_clusters", "lloyd_iou_kmeans", "lloyd_iou_kmeans_visit", "best_wh_iou",
            "best_ratio_metric", "positioned_best_iou"]
@@ -26,8 +27,7 @@ def wh_iou_matrix(wh, centers):
         h = wh[i, 1]
         a = w * h
         for j in range(k):
-            inter = min(w, centers[j, 0]) * min(h, centers[j, 1])
-            out[i, j] = inter / (a + centers[j, 0] * centers[j, 1] - inter)
+            out[i, j] = wh_iou_areas(w, h, a, centers[j, 0], centers[j, 1], centers[j, 0] * centers[j, 1])
     return out
 
 
@@ -47,8 +47,7 @@ def assign_clusters(wh, centers, labels, best):
         bj = 0
         bv = -1.0
         for j in range(k):
-            inter = min(w, centers[j, 0]) * min(h, centers[j, 1])
-            v = inter / (a + carea[j] - inter)
+            v = wh_iou_areas(w, h, a, centers[j, 0], centers[j, 1], carea[j])
             if v > bv:
                 bv = v
                 bj = j
@@ -85,8 +84,7 @@ def _reseed_empty(wh, visit, labels, counts, assigned, centers):
     best = np.empty(n, np.float64)
     for i in range(n):
         a = labels[i]
-        inter = min(wh[i, 0], assigned[a, 0]) * min(wh[i, 1], assigned[a, 1])
-        best[i] = inter / (wh[i, 0] * wh[i, 1] + assigned[a, 0] * assigned[a, 1] - inter)
+        best[i] = wh_iou(wh[i, 0], wh[i, 1], assigned[a, 0], assigned[a, 1])
     reseeded = 0
     for j in range(k):
         if counts[j] == 0:
@@ -107,8 +105,7 @@ def _reseed_empty(wh, visit, labels, counts, assigned, centers):
 @jit
 def _wh_dist(w1, h1, w2, h2):
     """1 - IoU of two aligned (w, h) pairs: the Jaccard distance of [0, w]x[0, h] rectangles, a true metric."""
-    inter = min(w1, w2) * min(h1, h2)
-    return 1.0 - inter / (w1 * h1 + w2 * h2 - inter)
+    return 1.0 - wh_iou(w1, h1, w2, h2)
 
 
 #: Bounds must beat the candidate by this much before a distance computation is skipped: a guard against
@@ -124,8 +121,7 @@ def _scan(w, h, centers):
     v2 = -1.0
     a = w * h
     for j in range(centers.shape[0]):
-        inter = min(w, centers[j, 0]) * min(h, centers[j, 1])
-        v = inter / (a + centers[j, 0] * centers[j, 1] - inter)
+        v = wh_iou_areas(w, h, a, centers[j, 0], centers[j, 1], centers[j, 0] * centers[j, 1])
         if v > v1:
             v2 = v1
             v1 = v

@@ -11,24 +11,20 @@ from typing import Iterable, Literal
 import numpy as np
 
 from vocbench.anchors import _kernels
+from vocbench.boxes import check_wh
+from vocbench.boxes._kernels import wh_iou_matrix_kernel
 from vocbench.errors import InputError
 
 __all__ = ["IoUKMeans", "wh_iou", "mean_iou", "iou_kmeans_curve", "sse_kmeans_curve", "as_wh"]
 
 
 def as_wh(wh, name: str = "wh") -> np.ndarray:
-    """Validate box shapes: a ``float64[N, 2]`` C-contiguous array of finite, positive (w, h)."""
-    arr = np.ascontiguousarray(np.asarray(wh, dtype=np.float64))
-    if arr.ndim != 2 or arr.shape[1] != 2:
-        raise InputError(f"{name}: expected an array of shape (N, 2) holding (width, height), got {arr.shape}")
-    if arr.size and (not np.isfinite(arr).all() or (arr <= 0).any()):
-        bad = int(np.flatnonzero(~(np.isfinite(arr).all(1) & (arr > 0).all(1)))[0])
-        raise InputError(f"{name}: widths and heights must be finite and > 0; row {bad} is {arr[bad].tolist()}")
-    return arr
+    """Validate box shapes: ``float64[N, 2]`` C-contiguous, finite and > 0 — :func:`vocbench.boxes.check_wh`."""
+    return check_wh(wh, name)
 
 
 def wh_iou(wh_a, wh_b) -> np.ndarray:
-    """IoU of (w, h) pairs aligned at a common centre.
+    """IoU of (w, h) pairs aligned at a common centre — :func:`vocbench.boxes.wh_iou` (the one kernel).
 
     Args:
         wh_a: float[N, 2] widths and heights (any unit, same as ``wh_b``).
@@ -37,7 +33,7 @@ def wh_iou(wh_a, wh_b) -> np.ndarray:
     Returns:
         float64[N, K]: ``min(w_a, w_b) min(h_a, h_b) / (w_a h_a + w_b h_b − min(w_a, w_b) min(h_a, h_b))``.
     """
-    return _kernels.wh_iou_matrix(as_wh(wh_a, "wh_a"), as_wh(wh_b, "wh_b"))
+    return wh_iou_matrix_kernel(check_wh(wh_a, "wh_a"), check_wh(wh_b, "wh_b"))
 
 
 def mean_iou(wh, priors) -> float:
