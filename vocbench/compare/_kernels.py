@@ -11,9 +11,9 @@ thresholds).
 Inputs shared by the kernels:
 
 * ``weights``: int32[B, I] multiplicities of B replicates.
-* A per-class (or per-(threshold, class)) segment of counted detections in the evaluator's order: ``det_image``
-  int64 (image of each entry), ``det_tp`` uint8 (1 = true positive, 0 = false positive; ignored detections are
-  left out). Entries after a segment's last true positive are dropped beforehand (they never touch an AP).
+* A per-class segment of counted detections in the evaluator's order: ``det_image`` int64 (image of each entry)
+  with the outcomes as runs (VOC) or per-threshold bit masks (COCO); ignored detections are left out, and entries
+  after a class's last true positive are dropped beforehand (they never touch an AP).
 * Positives in CSR form per class: ``pos_offsets`` int64[C + 1], ``pos_image`` int64, ``pos_count`` int64.
 """
 
@@ -46,32 +46,6 @@ def _weighted_positives(w, pos_offsets, pos_image, pos_count, c):
 
 
 @jit
-def _run_ends_plain(w, det_image, det_tp, s0, s1, run_tp, run_fp):
-    """Weighted TP/FP counts at the end of every run of true positives of entries ``s0 .. s1 - 1`` (a zero weight
-    removes an entry). Branch-free: outcomes and zero weights are unpredictable. Returns the number of runs."""
-    tp = 0
-    fp = 0
-    nruns = 0
-    last_tp = 0
-    for s in range(s0, s1):
-        wi = np.int64(w[det_image[s]])
-        is_tp = np.int64(det_tp[s])
-        nz = np.int64(wi > 0)
-        is_fp = nz & (1 - is_tp)
-        run_tp[nruns] = tp  # the state at the run's last TP, kept when a (present) FP ends the run
-        run_fp[nruns] = fp
-        nruns += is_fp & last_tp
-        tp += wi * is_tp
-        fp += wi * (1 - is_tp)
-        last_tp = (nz & is_tp) | (last_tp & (1 - is_fp))
-    if last_tp:
-        run_tp[nruns] = tp
-        run_fp[nruns] = fp
-        nruns += 1
-    return nruns
-
-
-@jit
 def _smallest_count(npos, t):
     """Smallest integer k in [0, npos] with ``k / npos >= t`` (the evaluators' float comparison)."""
     k = int(np.ceil(t * npos))
@@ -87,14 +61,19 @@ def _smallest_count(npos, t):
 
 
 @jit
-def voc_bootstrap_kernel(weights, class_offsets, det_image, det_tp, pos_offsets, pos_image, pos_count,
+def voc_bootstrap_kernel(weights, class_runs, run_offsets, run_is_tp, det_image, pos_offsets, pos_image, pos_count,
                          thresholds07):
     """VOC07 11-point and VOC12 all-point AP per replicate and class.
 
+    A class's counted detections (descending score, stable) are given as alternating runs of true and of false
+    positives: a run only adds its weight, so each is one gather-sum; a false-positive run of non-zero weight ends
+    the open run of true positives (a run of weight 0 vanishes, as its images are not drawn).
+
     Args:
         weights: int32[B, I] image multiplicities.
-        class_offsets: int64[C + 1] class segments of ``det_image``/``det_tp`` (descending score, stable).
-        det_image: int64[N'] image of each counted detection. det_tp: uint8[N'].
+        class_runs: int64[C + 1] class segments of the runs.
+        run_offsets: int64[U + 1] entry segments of the runs. run_is_tp: uint8[U].
+        det_image: int64[N'] image of each counted detection (ignored ones left out, trailing FPs dropped).
         pos_offsets, pos_image, pos_count: non-difficult GT per (class, image), CSR by class.
         thresholds07: float64[11] the protocol's VOC07 recall thresholds.
 
@@ -103,14 +82,14 @@ def voc_bootstrap_kernel(weights, class_offsets, det_image, det_tp, pos_offsets,
         npos int64[B, C] weighted positives.
     """
     nb = weights.shape[0]
-    nc = class_offsets.shape[0] - 1
+    nc = class_runs.shape[0] - 1
     nt = thresholds07.shape[0]
     ap07 = np.empty((nb, nc), np.float64)
     ap12 = np.empty((nb, nc), np.float64)
     npos_out = np.empty((nb, nc), np.int64)
     longest = 1
     for c in range(nc):
-        longest = max(longest, class_offsets[c + 1] - class_offsets[c] + 1)
+        longest = max(longest, class_runs[c + 1] - class_runs[c] + 1)
     run_tp = np.empty(longest, np.int64)
     run_fp = np.empty(longest, np.int64)
     run_pr = np.empty(longest, np.float64)
@@ -123,7 +102,30 @@ def voc_bootstrap_kernel(weights, class_offsets, det_image, det_tp, pos_offsets,
                 ap07[b, c] = np.nan
                 ap12[b, c] = np.nan
                 continue
-            nruns = _run_ends_plain(w, det_image, det_tp, class_offsets[c], class_offsets[c + 1], run_tp, run_fp)
+            tp = 0
+            fp = 0
+            nruns = 0
+            last_tp = False
+            for u in range(class_runs[c], class_runs[c + 1]):
+                tot = 0
+                for q in range(run_offsets[u], run_offsets[u + 1]):
+                    tot += w[det_image[q]]
+                if tot == 0:
+                    continue
+                if run_is_tp[u]:
+                    tp += tot
+                    last_tp = True
+                else:
+                    if last_tp:
+                        run_tp[nruns] = tp
+                        run_fp[nruns] = fp
+                        nruns += 1
+                        last_tp = False
+                    fp += tot
+            if last_tp:
+                run_tp[nruns] = tp
+                run_fp[nruns] = fp
+                nruns += 1
             for i in range(nruns):
                 run_pr[i] = run_tp[i] / (run_tp[i] + run_fp[i])
             for i in range(nruns - 2, -1, -1):  # suffix maximum = the precision envelope at each run end

@@ -496,8 +496,8 @@ def compare(dataset: Dataset, detections, metrics: Sequence[str] | str = ("voc07
         for j, name in enumerate(names):
             if voc_mets:
                 v = voc_in[name]
-                ap07, ap12, npos = voc_bootstrap_kernel(w, v.class_offsets, v.det_image, v.det_tp, v.pos_offsets,
-                                                        v.pos_image, v.pos_count, thresholds07)
+                ap07, ap12, npos = voc_bootstrap_kernel(w, v.class_runs, v.run_offsets, v.run_is_tp, v.det_image,
+                                                        v.pos_offsets, v.pos_image, v.pos_count, thresholds07)
                 for k, m in enumerate(mets):
                     if m == "voc07":
                         reps_pc[k, sl, j] = ap07

@@ -69,11 +69,14 @@ def _truncate_after_last_tp(seg_ids: np.ndarray, is_tp: np.ndarray, num_segments
 
 @dataclass(frozen=True, eq=False)
 class VocInputs:
-    """Counted detections of one model in the evaluator's class order (ignored ones left out)."""
+    """Counted detections of one model in the evaluator's class order (ignored ones left out, trailing false
+    positives dropped), as alternating runs of true and false positives: runs of class ``c`` are
+    ``class_runs[c]:class_runs[c + 1]``, entries of run ``u`` are ``run_offsets[u]:run_offsets[u + 1]``."""
 
-    class_offsets: np.ndarray
+    class_runs: np.ndarray
+    run_offsets: np.ndarray
+    run_is_tp: np.ndarray
     det_image: np.ndarray
-    det_tp: np.ndarray
     pos_offsets: np.ndarray
     pos_image: np.ndarray
     pos_count: np.ndarray
@@ -89,11 +92,20 @@ def prepare_voc(dataset: Dataset, detections: Detections, outcome: np.ndarray) -
     rows, oc = rows[keep], oc[keep]
     cls = detections.class_index[rows]
     is_tp = oc == OUTCOME_TP
-    kept, offsets = _truncate_after_last_tp(cls, is_tp, nc)
+    kept, _ = _truncate_after_last_tp(cls, is_tp, nc)
+    rows, cls, is_tp = rows[kept], cls[kept], is_tp[kept]
+    n = len(rows)
+    start = np.ones(n, bool)
+    if n:
+        start[1:] = (cls[1:] != cls[:-1]) | (is_tp[1:] != is_tp[:-1])
+    starts = np.flatnonzero(start)
+    run_offsets = np.append(starts, n).astype(np.int64)
+    class_runs = np.searchsorted(cls[starts], np.arange(nc + 1), side="left").astype(np.int64)
     nd = ~dataset.difficult
     pos = positives_csr(dataset.class_index[nd], dataset.image_index[nd], None, nc, ni)
-    return VocInputs(class_offsets=offsets, det_image=np.ascontiguousarray(detections.image_index[rows[kept]]),
-                     det_tp=is_tp[kept].astype(np.uint8), pos_offsets=pos[0], pos_image=pos[1], pos_count=pos[2])
+    return VocInputs(class_runs=class_runs, run_offsets=run_offsets, run_is_tp=is_tp[starts].astype(np.uint8),
+                     det_image=np.ascontiguousarray(detections.image_index[rows]), pos_offsets=pos[0],
+                     pos_image=pos[1], pos_count=pos[2])
 
 
 @dataclass(frozen=True, eq=False)
