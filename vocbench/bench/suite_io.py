@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from vocbench.bench.harness import BenchRow, time_call
+from vocbench.bench.harness import BenchRow, peak_rss_call, time_call
 
 __all__ = ["bench_io", "bench_startup", "alternate", "XML_CASES", "STARTUP_TARGET_S"]
 
@@ -108,13 +108,16 @@ def _xml_rows(root: Path, name: str, sets: list[str], rounds: int) -> list[Bench
     med = float(np.median(times["vocbench"]))
     recs = res[ETREE]
     n_obj = sum(len(v) for v in recs.values())
+    _, vb_peak, vb_added = peak_rss_call(vb)
+    _, et_peak, et_added = peak_rss_call(etree)
     rows = [
-        BenchRow.from_times("io", case, "vocbench", n, times["vocbench"],
+        BenchRow.from_times("io", case, "vocbench", n, times["vocbench"], peak_rss_mb=vb_peak, rss_added_mb=vb_added,
                             note=f"{ds.num_objects} objects; cold = annotation cache off, page cache warm; "
                                  "runs alternate with the peers"),
         BenchRow.from_times("io", case, LXML, n, times[LXML], ratio=float(np.median(times[LXML])) / med,
                             agrees=_same_dataset(res[LXML], ds), note="same arrays and issues as the scanner"),
         BenchRow.from_times("io", case, ETREE, n, times[ETREE], ratio=float(np.median(times[ETREE])) / med,
+                            peak_rss_mb=et_peak, rss_added_mb=et_added,
                             agrees=len(recs) == n and n_obj == ds.num_objects,
                             note=f"{len(recs)} images, {n_obj} objects"),
     ]
@@ -208,7 +211,9 @@ def bench_startup(quick: bool = False, shared: Path | None = None, progress=None
     cpu: dict[str, list[float]] = {name: [] for name in procs}
     with _cache_dir() as folder:  # a private annotation cache, filled by the warm-up round
         env["VOCBENCH_CACHE_DIR"] = folder
-        times, _ = alternate({name: _process_time(argv, env, cpu[name]) for name, argv in procs.items()}, rounds)
+        runs: dict[str, Callable[[], object]] = {name: _process_time(argv, env, cpu[name])
+                                                 for name, argv in procs.items()}
+        times, _ = alternate(runs, rounds)
     case = "whole process, warm caches"
     rows = []
     ref = float(np.median(times[eval_cmd])) if eval_cmd in times else float("nan")
