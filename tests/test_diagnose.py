@@ -423,3 +423,24 @@ def test_normalized_ap_kernel_against_twin():
                                    np.array([npos], np.int64), n_norm)[0]
         want = ap_normalized([bool(x) for x in state[state != 3]], npos, n_norm)
         assert abs(got - want) <= 1e-12
+
+
+def test_normalized_ap_bins_kernel_equals_one_bin_at_a_time():
+    """The all-bins kernel = masking the TPs of other bins out and scoring each bin with the one-curve twin."""
+    from tests._reference.diagnose import ap_normalized
+    from vocbench.diagnose._kernels import normalized_ap_bins_kernel
+
+    rng = np.random.default_rng(11)
+    for _ in range(100):
+        n, nb = int(rng.integers(0, 40)), int(rng.integers(1, 5))
+        state = rng.choice(np.array([0, 1, 3], np.int8), n)
+        tp_bin = np.where(state == 1, rng.integers(-1, nb, n), -1).astype(np.int64)
+        npos = np.array([[int((tp_bin == b).sum()) + int(rng.integers(0, 4)) for b in range(nb)]], np.int64)
+        got = normalized_ap_bins_kernel(np.arange(n, dtype=np.int64), np.array([0, n], np.int64), state, tp_bin,
+                                        npos, 5.0)[0]
+        for b in range(nb):
+            keep = (state == 0) | ((state == 1) & (tp_bin == b))
+            if npos[0, b] == 0:
+                assert np.isnan(got[b])
+            else:
+                assert abs(got[b] - ap_normalized([bool(x) for x in state[keep]], int(npos[0, b]), 5.0)) <= 1e-12

@@ -20,7 +20,7 @@ from vocbench._numba import jit
 from vocbench.boxes._kernels import iof_pair_areas, iou_pair, iou_pair_areas
 
 __all__ = ["ERR_NONE", "ERR_CLS", "ERR_LOC", "ERR_BOTH", "ERR_DUPE", "ERR_BKG", "tide_coco_kernel",
-           "tide_ap_kernel", "voc_errors_kernel", "normalized_ap_kernel"]
+           "tide_ap_kernel", "voc_errors_kernel", "normalized_ap_kernel", "normalized_ap_bins_kernel"]
 
 ERR_NONE, ERR_CLS, ERR_LOC, ERR_BOTH, ERR_DUPE, ERR_BKG = -1, 0, 1, 2, 3, 4
 
@@ -384,4 +384,61 @@ def normalized_ap_kernel(class_order, class_offsets, state, npos, n_norm):
             if mrec[i + 1] != mrec[i]:
                 total += (mrec[i + 1] - mrec[i]) * mpre[i + 1]
         out[c] = total
+    return out
+
+
+@jit
+def normalized_ap_bins_kernel(class_order, class_offsets, state, tp_bin, npos_bins, n_norm):
+    """:func:`normalized_ap_kernel` for every bin of one characteristic at once.
+
+    In bin ``b`` a TP counts only when ``tp_bin[row] == b`` (the bin of the object it matched; otherwise it is not
+    counted), false positives (state 0) always count, state 3 never.
+
+    Args:
+        tp_bin: int64[N] bin of each TP's object (-1: in no bin).
+        npos_bins: int64[C, B] positives per class and bin.
+
+    Returns:
+        float64[C, B] AP_N, NaN where a class has no positive in the bin.
+    """
+    nclass = class_offsets.shape[0] - 1
+    nb = npos_bins.shape[1]
+    out = np.full((nclass, nb), np.nan)
+    for c in range(nclass):
+        a, b_ = class_offsets[c], class_offsets[c + 1]
+        mrec = np.zeros(b_ - a + 2, np.float64)
+        mpre = np.zeros(b_ - a + 2, np.float64)
+        for b in range(nb):
+            npos = npos_bins[c, b]
+            if npos == 0:
+                continue
+            tp = 0
+            fp = 0
+            q = 1
+            mrec[0] = 0.0
+            mpre[0] = 0.0
+            for p in range(a, b_):
+                r_ = class_order[p]
+                s = state[r_]
+                if s == 3 or (s == 1 and tp_bin[r_] != b):
+                    continue
+                if s == 1:
+                    tp += 1
+                else:
+                    fp += 1
+                r = tp / npos
+                mrec[q] = r
+                mpre[q] = r * n_norm / (r * n_norm + fp) if tp > 0 else 0.0
+                q += 1
+            k = q - 1
+            mrec[k + 1] = 1.0
+            mpre[k + 1] = 0.0
+            for i in range(k + 1, 0, -1):
+                if mpre[i] > mpre[i - 1]:
+                    mpre[i - 1] = mpre[i]
+            total = 0.0
+            for i in range(k + 1):
+                if mrec[i + 1] != mrec[i]:
+                    total += (mrec[i + 1] - mrec[i]) * mpre[i + 1]
+            out[c, b] = total
     return out

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from vocbench.diagnose._kernels import normalized_ap_kernel
+from vocbench.diagnose._kernels import normalized_ap_bins_kernel, normalized_ap_kernel
 from vocbench.diagnose.results import Sensitivity
 from vocbench.structures import Dataset
 
@@ -94,17 +94,13 @@ def compute_sensitivity(dataset: Dataset, state: np.ndarray, matched_gt: np.ndar
     counts: dict[str, np.ndarray] = {}
     for name, (labels, bins) in characteristic_bins(dataset, counted).items():
         nb = len(labels)
-        pc = np.full((nc, nb), np.nan)
-        cnt = np.zeros(nb, np.int64)
-        tp_bin = np.full(state.shape[0], -2, np.int64)
+        tp_bin = np.full(state.shape[0], -1, np.int64)
         tp_bin[tp] = bins[matched_gt[tp]]
-        for k in range(nb):
-            in_bin = counted & (bins == k)
-            cnt[k] = int(in_bin.sum())
-            npos = np.bincount(dataset.class_index[in_bin], minlength=nc).astype(np.int64)
-            st = state.copy()
-            st[tp & (tp_bin != k)] = 3
-            pc[:, k] = normalized_ap_kernel(class_order, class_offsets, st, npos, n_norm)
+        ok = counted & (bins >= 0)
+        npos_bins = np.zeros((nc, nb), np.int64)
+        np.add.at(npos_bins, (dataset.class_index[ok], bins[ok]), 1)
+        cnt = npos_bins.sum(axis=0)
+        pc = normalized_ap_bins_kernel(class_order, class_offsets, state, tp_bin, npos_bins, n_norm)
         with np.errstate(all="ignore"):
             good = np.isfinite(pc)
             sums = np.where(good, pc, 0.0).sum(axis=0)
