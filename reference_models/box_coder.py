@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import torch
 
 __all__ = [
-    "box_iou", "cxcywh_to_xyxy", "xyxy_to_cxcywh", "YoloTargets", "yolo_build_targets", "yolo_decode",
+    "box_iou", "shape_iou", "cxcywh_to_xyxy", "xyxy_to_cxcywh", "YoloTargets", "yolo_build_targets", "yolo_decode",
     "yolo_flatten", "ssd_match", "ssd_encode", "ssd_decode", "SSD_VARIANCES", "YOLO_TW_CLAMP",
 ]
 
@@ -40,7 +40,10 @@ def xyxy_to_cxcywh(b: torch.Tensor) -> torch.Tensor:
 def box_iou(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     """Continuous IoU of every box in ``a[..., M, 4]`` with every box in ``b[..., K, 4]`` (xyxy) → ``[..., M, K]``.
 
-    Leading dimensions broadcast. Degenerate boxes give IoU 0.
+    The torch twin (for the loss, on the device, differentiable) of ``vocbench.boxes.box_iou(a, b,
+    pixel_convention="continuous")``: the same expression and operand order (``inter / (area_a + area_b - inter)``,
+    ``width = x1 - x0``), so it is equal to it in float64 (tested). Leading dimensions broadcast. Empty boxes give
+    IoU 0.
     """
     a = a.unsqueeze(-2)
     b = b.unsqueeze(-3)
@@ -51,6 +54,18 @@ def box_iou(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     area_b = (b[..., 2] - b[..., 0]).clamp(min=0) * (b[..., 3] - b[..., 1]).clamp(min=0)
     union = area_a + area_b - inter
     return torch.where(union > 0, inter / union.clamp(min=1e-12), torch.zeros_like(inter))
+
+
+def shape_iou(wh: torch.Tensor, anchors: torch.Tensor) -> torch.Tensor:
+    """IoU of box shapes ``wh[..., 2]`` with anchor shapes ``anchors[B, 2]`` placed at a common corner → ``[..., B]``.
+
+    The torch twin of ``vocbench.boxes.wh_iou`` (same expression, equal in float64; tested), with the union
+    clamped away from 0 for zero-size padding boxes.
+    """
+    aw, ah = anchors[:, 0], anchors[:, 1]
+    w, h = wh[..., 0, None], wh[..., 1, None]
+    inter = torch.minimum(w, aw) * torch.minimum(h, ah)
+    return inter / (w * h + aw * ah - inter).clamp(min=1e-12)
 
 
 # ----------------------------------------------------------------------------------------------------- YOLO
@@ -102,9 +117,7 @@ def yolo_build_targets(boxes: torch.Tensor, labels: torch.Tensor, mask: torch.Te
     col = cx.floor().clamp(0, grid - 1)
     row = cy.floor().clamp(0, grid - 1)
     aw, ah = anchors[:, 0].to(dev).float(), anchors[:, 1].to(dev).float()
-    inter = torch.minimum(w[..., None], aw) * torch.minimum(h[..., None], ah)  # [N, G, B]
-    shape_iou = inter / (w[..., None] * h[..., None] + aw * ah - inter).clamp(min=1e-12)
-    best = shape_iou.argmax(-1)  # [N, G]
+    best = shape_iou(torch.stack((w, h), -1), torch.stack((aw, ah), -1)).argmax(-1)  # [N, G]
     det = (row.long() * grid + col.long()) * b + best
     img = torch.arange(n, device=dev)[:, None].expand(n, g)
     key = torch.where(mask, img * d + det, torch.full_like(det, n * d))  # padding → a dummy slot

@@ -260,3 +260,22 @@ def test_report_and_evaluator_agree_on_every_voc07_test_size_class(voc07_test):
         want = np.bincount(ds.class_index[nd & cocoeval_in[:, a]], minlength=ds.num_classes)
         assert counts[name].iloc[:-1].tolist() == want.tolist(), name
     assert counts.loc["total"].tolist() == [516, 3814, 7703]
+
+
+# ------------------------------------------------------------------------------- the reference models' twins
+def test_reference_models_torch_ious_equal_vocbench_boxes():
+    """reference_models.box_coder keeps torch IoUs for the loss; they state the continuous convention and are
+    equal (float64) to vocbench.boxes."""
+    torch, _ = _torchvision()
+    from reference_models.box_coder import box_iou as torch_box_iou
+    from reference_models.box_coder import shape_iou
+
+    rng = np.random.default_rng(8)
+    a, b = _random_boxes(rng, 30) / 200, _random_boxes(rng, 20) / 200
+    b[:3] = a[:3]
+    a[3] = [0.5, 0.5, 0.4, 0.6]  # inverted: IoU 0 in both
+    got = torch_box_iou(torch.from_numpy(a), torch.from_numpy(b)).numpy()
+    np.testing.assert_array_equal(got, box_iou(a, b, pixel_convention="continuous"))
+    wh, anchors = rng.uniform(0.01, 1, (40, 2)), rng.uniform(0.01, 1, (5, 2))
+    np.testing.assert_array_equal(shape_iou(torch.from_numpy(wh), torch.from_numpy(anchors)).numpy(),
+                                  wh_iou(wh, anchors))
