@@ -80,6 +80,13 @@ def test_public_function_named_like_its_subpackage_stays_the_function():
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
+def test_subpackages_resolve_after_a_bare_import():
+    code = ("import vocbench\nimport sys\nassert 'vocbench.nms' not in sys.modules\n"
+            "assert vocbench.nms.nms is sys.modules['vocbench.nms'].nms\nassert vocbench.io.voc.load_voc is "
+            "vocbench.load_voc\nassert not hasattr(vocbench, 'no_such_subpackage')")
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
 def test_star_import():
     ns: dict = {}
     exec("from vocbench import *", ns)

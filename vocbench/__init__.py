@@ -50,11 +50,15 @@ __all__ = ["__version__", "VOC_CLASSES", "Dataset", "Detections", "load_voc", "r
 
 
 def __getattr__(name: str):
+    import importlib
+    import importlib.util
+
     module = _PUBLIC.get(name)
     if module is None:
+        # a subpackage (`vocbench.nms` after a bare `import vocbench`, as when this file imported eagerly)
+        if not name.startswith("__") and importlib.util.find_spec(f"{__name__}.{name}") is not None:
+            return importlib.import_module(f"{__name__}.{name}")
         raise AttributeError(f"module 'vocbench' has no attribute {name!r}")
-    import importlib
-
     value = getattr(importlib.import_module(module), name)
     globals()[name] = value  # later lookups are plain attribute reads
     return value
