@@ -1132,3 +1132,21 @@ def test_non_ascii_image_ids_round_trip(voc, tmp_path):
     with pytest.warns(VocbenchWarning, match="no result file"):
         out = read_detections(d, ds)
     assert ds.image_ids[out.image_index].tolist() == ["bild_ä"]
+
+
+def test_diagnose_nan_score_threshold_is_refused(capsys):
+    rc, _, err = cli(capsys, "diagnose", "--gt", SMALL, "--set", "2007:trainval", "--no-cache", "--dets", DETS,
+                     "--score-threshold", "nan")
+    assert rc == 1
+    assert_one_error(err, "score_threshold must be a finite number, got nan")
+
+
+def test_stats_bad_compare_fails_before_printing(tmp_path, capsys):
+    out = tmp_path / "r.html"
+    rc, stdout, err = cli(capsys, "stats", SMALL, "--set", "2007:trainval", "--no-cache", "--compare", "2007:nope",
+                          "--html", out)
+    assert rc == 1 and stdout == "" and not out.exists()
+    assert_one_error(err, "nope.txt: split file not found")
+    with pytest.warns(VocbenchWarning, match="--compare only adds columns to the --html report"):
+        rc, _, _ = cli(capsys, "stats", SMALL, "--set", "2007:trainval", "--no-cache", "--compare", "2007:val")
+    assert rc == 0

@@ -32,21 +32,30 @@ def run(args: argparse.Namespace) -> int:
 
     check_output_paths(args)
     dataset = load_dataset_from_args(args)
+    compare = []
+    if args.compare and not args.html:
+        import warnings
+
+        from vocbench.errors import VocbenchWarning
+
+        warnings.warn("--compare only adds columns to the --html report; without --html it is ignored",
+                      VocbenchWarning, stacklevel=2)
+    if args.html:  # load (and check) every --compare set before anything is printed or written
+        from vocbench.io.gt import load_ground_truth  # VOC folder or YOLO data.yaml splits
+
+        for spec in args.compare:
+            specs = [s.strip() for s in spec.split(",") if s.strip()]
+            other = load_ground_truth(args.root, specs, classes=dataset.classes, strict=args.strict,
+                                      cache=not args.no_cache, yolo_convention=args.yolo_convention)
+            compare.append((" + ".join(specs), other))
     stats = compute_stats(dataset, by_set=args.by_set or bool(args.html))
     if args.json:
         emit_json(stats.to_dict(), args.json)
     if args.json != "-":
         print(stats)
     if args.html:
-        from vocbench.io.gt import load_ground_truth  # VOC folder or YOLO data.yaml splits
         from vocbench.report.dataset import write_dataset_report
 
-        compare = []
-        for spec in args.compare:
-            specs = [s.strip() for s in spec.split(",") if s.strip()]
-            other = load_ground_truth(args.root, specs, classes=dataset.classes, strict=args.strict,
-                                      cache=not args.no_cache, yolo_convention=args.yolo_convention)
-            compare.append((" + ".join(specs), other))
         path = write_dataset_report(args.html, dataset, stats=stats, anchors=not args.no_anchors,
                                     compare=compare or None)
         if args.json != "-":

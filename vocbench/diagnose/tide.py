@@ -36,7 +36,7 @@ import numpy as np
 
 from vocbench.diagnose._kernels import tide_ap_kernel, tide_coco_kernel, voc_errors_kernel
 from vocbench.diagnose.results import ERROR_TYPES, SPECIAL_TYPES, ConfusionMatrix, Diagnosis
-from vocbench.errors import VocbenchWarning
+from vocbench.errors import InputError, VocbenchWarning
 from vocbench.eval._kernels import (
     ap_voc07_kernel,
     ap_voc12_kernel,
@@ -147,6 +147,8 @@ def diagnose(dataset: Dataset, detections, protocol: str = "devkit", iou: float 
         InputError: detections that point outside the dataset or hold NaN/inf (as :func:`vocbench.evaluate`).
     """
     dets, t, tb = _check(dataset, detections, protocol, iou, background_iou)
+    if score_threshold is not None and not np.isfinite(float(score_threshold)):  # NaN would count nothing
+        raise InputError(f"score_threshold must be a finite number, got {score_threshold}")
     ni, nc = dataset.num_images, dataset.num_classes
     n = len(dets)
     rows = np.arange(n, dtype=np.int64)
