@@ -189,8 +189,9 @@ def compare_sections(dataset: Dataset, c: Comparison) -> list[Section]:
                                                     f"({c.bootstrap} replicates, seed {c.seed})"),
                text_block(f"Method: {c.method}. Images of the set ({c.num_images}) are drawn with replacement; each "
                           "model is matched once and a replicate re-weights its matched detections, which equals "
-                          "scoring the resampled set exactly. All models share each replicate's resample, so the "
-                          "differences below are paired. VOC protocol "
+                          "scoring the resampled set exactly; an image drawn twice counts twice (hotcoco's compare "
+                          "de-duplicates each draw, which narrows its intervals by about a quarter). All models share "
+                          "each replicate's resample, so the differences below are paired. VOC protocol "
                           f"'{c.protocol}', IoU {c.iou_threshold:g}; COCO as pycocotools.")]
     for w in c.warnings:
         summary.append(text_block(f"Warning: {w}"))
