@@ -222,7 +222,8 @@ class Comparison:
         raise KeyError(f"no score for model {name!r} under {metric!r}")
 
     def pair(self, a: str, b: str, metric: str) -> PairDiff:
-        """The pair ``(a, b)`` (either order; ``diff`` is then negated accordingly by the caller)."""
+        """The :class:`PairDiff` of models ``a`` and ``b`` under ``metric``, given in either order; its ``diff`` is
+        ``b - a`` of its own ``a`` and ``b`` (the input order of the models)."""
         for p in self.pairs:
             if p.metric == metric and {p.a, p.b} == {a, b}:
                 return p
