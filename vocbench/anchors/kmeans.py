@@ -206,11 +206,36 @@ class _Prepared:
         self.visit = np.empty_like(self.order)  # visit[t] = position of original box t in the sorted array
         self.visit[self.order] = np.arange(len(self.order))
 
+    def run_many(self, inits: list[np.ndarray], max_iter: int, use_median: bool, batch: int = 16) -> list:
+        """:meth:`run` for every start, ``batch`` at a time in one parallel kernel call (``prange`` over starts;
+        each result is bit-identical to :meth:`run`'s, whatever the thread count)."""
+        out = []
+        for b0 in range(0, len(inits), batch):
+            chunk = [np.ascontiguousarray(x, np.float64) for x in inits[b0:b0 + batch]]
+            offsets = np.zeros(len(chunk) + 1, np.int64)
+            offsets[1:] = np.cumsum([len(x) for x in chunk])
+            centers, labels, iou, n_iter, conv = _kernels.lloyd_iou_kmeans_many(
+                self.sorted, self.visit, np.concatenate(chunk), offsets, max_iter, use_median)
+            for r in range(len(chunk)):
+                i = iou[r][self.visit]
+                out.append((centers[offsets[r]:offsets[r + 1]].copy(), labels[r][self.visit], i,
+                            float(i.mean()) if len(i) else float("nan"), int(n_iter[r]), bool(conv[r])))
+        return out
+
     def run(self, init: np.ndarray, max_iter: int, use_median: bool):
         c, labels, iou, mean, n_iter, conv = _kernels.lloyd_iou_kmeans_visit(
             self.sorted, self.visit, np.ascontiguousarray(init, np.float64), max_iter, use_median)
         iou = iou[self.visit]
         return c, labels[self.visit], iou, float(iou.mean()) if len(iou) else float("nan"), n_iter, conv
+
+
+def _pick_best(runs: list):
+    """The run with the highest mean IoU, the first one on ties (as :func:`_best_of` visits its starts)."""
+    best = None
+    for res in runs:
+        if best is None or res[3] > best[3]:
+            best = res
+    return best
 
 
 def _best_of(wh, starts: list[np.ndarray], max_iter: int, use_median: bool):
@@ -260,17 +285,23 @@ def iou_kmeans_curve(wh, ks: Iterable[int], *, n_init: int = 5, max_iter: int = 
     prev: IoUKMeans | None = None
     use_median = centroid == "median"
     prep = _Prepared(wh)
-    for k in ks:
+    ests, random_starts = [], []
+    for i, k in enumerate(ks):
         est = IoUKMeans(k, n_init=n_init, max_iter=max_iter, centroid=centroid, random_state=random_state)
         est._check(wh)
+        ests.append(est)
         rng = np.random.default_rng([int(random_state), k])
-        n_random = n_init - 1 if prev is not None else n_init
-        starts = [wh[rng.choice(len(wh), k, replace=False)].copy() for _ in range(max(n_random, 0))]
+        n_random = n_init - 1 if i > 0 else n_init
+        random_starts.append([wh[rng.choice(len(wh), k, replace=False)].copy() for _ in range(max(n_random, 0))])
+    # the random starts do not depend on other ks: all of them run at once, in parallel; the warm starts chain
+    flat = prep.run_many([s for starts in random_starts for s in starts], max_iter, use_median)
+    for i, (k, est) in enumerate(zip(ks, ests)):
+        runs = [flat.pop(0) for _ in random_starts[i]]
         warm = None
         if prev is not None:
             warm = _grow(wh, prev.cluster_centers_, k)
-            starts.insert(0, warm)
-        result = _best_of(prep, starts, max_iter, use_median)
+            runs.insert(0, prep.run(warm, max_iter, use_median))
+        result = _pick_best(runs)
         if prev is not None and result[3] < prev.mean_iou_:
             labels = np.empty(len(wh), np.int64)
             iou = np.empty(len(wh), np.float64)
