@@ -9,6 +9,7 @@ renders them.
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 import os
 import re
 import shlex
@@ -18,8 +19,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import jinja2
-
 if TYPE_CHECKING:  # start-up: pandas only types table_block's argument here
     import pandas as pd
 
@@ -27,8 +26,14 @@ __all__ = ["ReportMeta", "Section", "table_block", "figure_block", "grid_block",
            "render_report", "write_report", "current_command", "slug"]
 
 _TEMPLATES = Path(__file__).with_name("templates")
-_env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(_TEMPLATES)), autoescape=jinja2.select_autoescape(),
-                          trim_blocks=True, lstrip_blocks=True)
+
+
+@functools.lru_cache(maxsize=1)
+def _env():  # start-up: jinja2 is imported by the first report, not by every command (cli sets the invocation)
+    import jinja2
+
+    return jinja2.Environment(loader=jinja2.FileSystemLoader(str(_TEMPLATES)), autoescape=jinja2.select_autoescape(),
+                              trim_blocks=True, lstrip_blocks=True)
 
 
 _invocation: list[str] | None = None
@@ -124,7 +129,7 @@ def render_report(title: str, sections: list[Section], meta: ReportMeta | None =
     """Render the whole page to a string."""
     meta = meta or ReportMeta()
     css = (_TEMPLATES / "style.css").read_text(encoding="utf-8")
-    return _env.get_template("base.html").render(title=title, sections=sections, meta=meta, css=css)
+    return _env().get_template("base.html").render(title=title, sections=sections, meta=meta, css=css)
 
 
 def write_report(path: str | os.PathLike, title: str, sections: list[Section], meta: ReportMeta | None = None) -> Path:
