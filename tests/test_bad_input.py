@@ -1150,3 +1150,17 @@ def test_stats_bad_compare_fails_before_printing(tmp_path, capsys):
     with pytest.warns(VocbenchWarning, match="--compare only adds columns to the --html report"):
         rc, _, _ = cli(capsys, "stats", SMALL, "--set", "2007:trainval", "--no-cache", "--compare", "2007:val")
     assert rc == 0
+
+
+@pytest.mark.parametrize("column,value", [("class_index", 1.5), ("image_index", 0.7), ("class_index", np.nan),
+                                          ("image_index", True), ("class_index", "1")])
+def test_dataframe_index_columns_are_never_truncated(small, column, value):
+    import pandas as pd
+
+    row = {"image_index": [0], "class_index": [1], "score": [0.5], "xmin": [1.0], "ymin": [1.0], "xmax": [2.0],
+           "ymax": [2.0]}
+    row[column] = pd.Series([value], dtype=object if isinstance(value, (bool, str)) else None)
+    with pytest.raises(InputError, match=rf"DataFrame: row 0: {column} .* is not an integer"):
+        read_detections(pd.DataFrame(row), small)
+    ok = read_detections(pd.DataFrame({**row, column: [1.0 if column == "class_index" else 0.0]}), small)
+    assert len(ok) == 1

@@ -426,6 +426,21 @@ def _read_csv(path: Path, dataset: Dataset, ignore_unknown: bool) -> Detections:
     return _from_frame(df, dataset, str(path), ignore_unknown, header_lines=1, path=path)
 
 
+def _integer_column(col: pd.Series, name: str, src: str, where) -> np.ndarray:
+    """An index column as int64; a fractional, NaN, boolean or non-numeric value is an error (never truncated)."""
+    v = col.to_numpy()
+    if v.dtype.kind in "iu":
+        return v.astype(np.int64)
+    if v.dtype.kind == "f":
+        bad = ~np.isfinite(v) | (v != np.round(v)) | (np.abs(v) >= 2.0**53)
+    else:
+        bad = np.array([not (type(x) is int or isinstance(x, np.integer)) for x in v], bool)
+    if bad.any():
+        r = int(np.flatnonzero(bad)[0])
+        raise InputError(f"{src}: {where(r)}: {name} {v[r]!r} is not an integer")
+    return v.astype(np.int64)
+
+
 def _check_csv_header(path: Path, limit: int = 1 << 16) -> None:
     """Refuse JSON content and an absurd header line before pandas sees the file (bounded work)."""
     if _sniff(path) == "json":
@@ -471,7 +486,7 @@ def _from_frame(df: pd.DataFrame, dataset: Dataset, src: str, ignore_unknown: bo
             raise InputError(f"{src}: {where(r)}: unknown class {names[r]!r}; expected one of "
                              f"{', '.join(dataset.classes)}")
     else:
-        cindex = df["class_index"].to_numpy()
+        cindex = _integer_column(df["class_index"], "class_index", src, where)
         if n and ((cindex < 0) | (cindex >= dataset.num_classes)).any():
             r = int(np.flatnonzero((cindex < 0) | (cindex >= dataset.num_classes))[0])
             raise InputError(f"{src}: {where(r)}: class_index {cindex[r]} outside 0..{dataset.num_classes - 1}")
@@ -479,7 +494,7 @@ def _from_frame(df: pd.DataFrame, dataset: Dataset, src: str, ignore_unknown: bo
         ids = df["image_id"].astype(str).to_numpy(dtype=object)
         image_index = _map_ids(ids, dataset)
     else:
-        ids = df["image_index"].to_numpy()
+        ids = _integer_column(df["image_index"], "image_index", src, where)
         image_index = np.where((ids >= 0) & (ids < dataset.num_images), ids, -1).astype(np.int64)
     keep = _unknown_images(image_index, ids, where, ignore_unknown, src)
     return Detections(image_index=image_index[keep], class_index=np.asarray(cindex, np.int64)[keep],
