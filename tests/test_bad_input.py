@@ -268,8 +268,7 @@ def test_unreadable_annotation_is_one_line(voc, capsys, monkeypatch):
             raise PermissionError(errno.EACCES, "Permission denied", str(path))
         return real(path, *a, **k)
 
-    monkeypatch.setattr(vocmod.os, "open", deny)
-    monkeypatch.setenv("VOCBENCH_SCAN", "0")  # the lxml path, whatever the scanner does
+    monkeypatch.setattr(vocmod.os, "open", deny)  # os.open is what both the byte scanner and lxml's path use
     rc, _, err = cli(capsys, "stats", voc, "--set", "2007:trainval", "--no-cache")
     assert rc == 1
     assert_one_error(err, "000003.xml", "Permission denied")
@@ -697,10 +696,14 @@ def test_json_to_a_full_disk_is_one_line(capsys):
     assert_one_error(err, "/dev/full", "No space left on device")
 
 
-def test_json_to_dev_null_and_a_folder_and_under_a_file(tmp_path, capsys):
-    if os.path.exists("/dev/null"):
-        rc, _, err = cli(capsys, "stats", SMALL, "--set", "2007:trainval", "--no-cache", "--json", "/dev/null")
-        assert rc == 0, err
+@pytest.mark.skipif(not os.path.exists("/dev/null"), reason="needs /dev/null")
+def test_json_to_dev_null_is_written_in_place(capsys):
+    rc, _, err = cli(capsys, "stats", SMALL, "--set", "2007:trainval", "--no-cache", "--json", "/dev/null")
+    assert rc == 0, err
+    assert os.path.exists("/dev/null") and not Path("/dev/null").is_file()  # still the device, not replaced
+
+
+def test_json_to_a_folder_and_under_a_file(tmp_path, capsys):
     rc, _, err = cli(capsys, "stats", SMALL, "--set", "2007:trainval", "--no-cache", "--json", tmp_path)
     assert rc == 1
     assert_one_error(err, str(tmp_path))
@@ -921,13 +924,18 @@ def test_iou_kmeans_on_subnormal_or_huge_shapes(exp2):
     assert np.isfinite(km.cluster_centers_).all() and (km.cluster_centers_ > 0).all()
     assert 0.3 < km.mean_iou_ <= 1.0
     assert km.predict(wh).tolist() == km.labels_.tolist()
-    # a fixed start is fitted exactly as at scale 1 (the rescaling is by a power of two)
-    if exp2 > -1022:
-        init = base[:3]
-        ref = IoUKMeans(3, init=init, n_init=1).fit(base)
-        got = IoUKMeans(3, init=np.ldexp(init, exp2), n_init=1).fit(wh)
-        assert np.array_equal(np.ldexp(got.cluster_centers_, -exp2), ref.cluster_centers_)
-        assert got.mean_iou_ == ref.mean_iou_
+
+
+@pytest.mark.parametrize("exp2", [-1000, 1000])
+def test_iou_kmeans_rescaling_is_exact(exp2):
+    from vocbench.anchors import IoUKMeans
+
+    base = np.random.default_rng(0).uniform(0.01, 1, (60, 2))
+    init = base[:3]
+    ref = IoUKMeans(3, init=init, n_init=1).fit(base)
+    got = IoUKMeans(3, init=np.ldexp(init, exp2), n_init=1).fit(np.ldexp(base, exp2))  # normal floats: exact
+    assert np.array_equal(np.ldexp(got.cluster_centers_, -exp2), ref.cluster_centers_)
+    assert got.mean_iou_ == ref.mean_iou_ and got.labels_.tolist() == ref.labels_.tolist()
 
 
 def test_iou_kmeans_refuses_an_impossible_range_and_warns_on_duplicate_centres():
