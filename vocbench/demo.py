@@ -210,13 +210,14 @@ def _slug(name: str) -> str:
 
 def speed_table(dataset: Dataset, detections: Detections | None = None, *, devkit: str | os.PathLike | None = None,
                 sets: Sequence[str] = (), nms_sizes: Sequence[int] = (2_000, 10_000), repeats: int = 5,
-                budget_s: float = 1.0) -> pd.DataFrame:
+                budget_s: float = 1.0, map_images: int | None = 500) -> pd.DataFrame:
     """A short NMS/mAP speed table: vocbench against the usual tools, timed after warm-up in the same run.
 
     NMS: boxes clustered around one image's objects of ``dataset`` (:func:`vocbench.bench.workloads.cluster_boxes`),
     vocbench vs the numpy greedy loop (py_cpu_nms) and torchvision CPU (1 thread) when installed. mAP (when
     ``detections`` are given): VOC07 + VOC12 AP by vocbench vs the voc_eval.py port (it reads the annotation XMLs of
-    ``sets`` under ``devkit`` and the detections as devkit files), COCO AP by vocbench vs pycocotools when installed.
+    ``sets`` under ``devkit`` and the detections as devkit files), COCO AP by vocbench vs pycocotools when installed;
+    on the first ``map_images`` images only (None = all), so that the slow peers take seconds, not minutes.
 
     Returns:
         One row per implementation and case: ``task, case, impl, n, median_ms, ratio`` (the peer's median time
@@ -271,6 +272,10 @@ def speed_table(dataset: Dataset, detections: Detections | None = None, *, devki
         else:
             timed("nms", case, "torchvision CPU (1 thread)", n, run_tv, ref_ms, same)
 
+    if detections is not None and map_images is not None and dataset.num_images > map_images:
+        # the first images keep their indices under subset_images, so the detections stay valid as they are
+        dataset = dataset.subset_images(np.arange(dataset.num_images) < map_images)
+        detections = detections.filter(images=range(map_images))
     if detections is not None:
         case = f"VOC07 + VOC12 mAP, {len(detections)} detections on {dataset.num_images} images"
         ref_ms, res = timed("map", case, "vocbench", len(detections),
@@ -281,6 +286,7 @@ def speed_table(dataset: Dataset, detections: Detections | None = None, *, devki
             from vocbench.io.detections import write_devkit
 
             recs = {k.split("/", 1)[1]: v for k, v in peers.parse_voc_xml_plain(Path(devkit), list(sets)).items()}
+            recs = {image_id: recs[image_id] for image_id in dataset.image_ids.tolist()}  # the images scored
             with tempfile.TemporaryDirectory(prefix="vocbench-demo-") as tmp:
                 write_devkit(detections, dataset, tmp)
                 for cls in dataset.classes:  # voc_eval.py opens every class file
@@ -295,7 +301,7 @@ def speed_table(dataset: Dataset, detections: Detections | None = None, *, devki
 
             timed("map", case, "voc_eval.py port (python loop)", len(detections),
                   lambda: peers.devkit_voc_eval(recs, lines, dataset.classes), ref_ms, same_ap)
-        case = f"COCO AP@[.5:.95], {len(detections)} detections"
+        case = f"COCO AP@[.5:.95], {len(detections)} detections on {dataset.num_images} images"
         ref_ms, res = timed("map", case, "vocbench", len(detections),
                             lambda: evaluate(dataset, detections, metrics=("coco",)), None, None)
         ap = res.to_dict()["coco"]["AP"]
