@@ -7,6 +7,7 @@ live in ``vocbench bench startup``).
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -93,3 +94,26 @@ def test_star_import():
     import vocbench
 
     assert {k for k in ns if not k.startswith("__")} | {"__version__"} == set(vocbench.__all__)
+
+
+def test_version_command_loads_no_heavy_stack():
+    loaded = _modules_after("from vocbench.cli import main\nmain(['--version'])")
+    assert not loaded & set(HEAVY), sorted(loaded & set(HEAVY))
+
+
+def test_eval_command_with_warm_cache_loads_only_what_it_uses(voc_root, yolov2_dets, tmp_path):
+    """``vocbench eval`` (VOC metrics, warm annotation cache): no lxml (nothing parsed), no matplotlib or jinja2
+    (no report), no scipy.linalg (numba's BLAS probe skipped); pandas is still read_detections' devkit reader."""
+    code = ("import sys\nfrom vocbench.cli import main\n"
+            f"rc = main(['eval', '--gt', {str(voc_root)!r}, '--set', '2007:test', '--dets', {str(yolov2_dets)!r}])\n"
+            "assert rc == 0, rc\n"
+            "print('MODULES', sorted(m for m in sys.modules if m.split('.')[0] in "
+            "('lxml', 'matplotlib', 'jinja2', 'scipy', 'sklearn', 'pandas')))")
+    env = {**os.environ, "VOCBENCH_CACHE_DIR": str(tmp_path)}
+    for _ in range(2):  # the first run fills the annotation cache
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)
+    mods = json.loads(out.stdout.rsplit("MODULES", 1)[1].strip().replace("'", '"'))
+    tops = {m.split(".")[0] for m in mods}
+    assert not tops & {"lxml", "matplotlib", "jinja2", "sklearn"}, sorted(tops)
+    assert "scipy.linalg" not in mods
+    assert "mAP" in out.stdout
