@@ -1172,3 +1172,17 @@ def test_dataframe_index_columns_are_never_truncated(small, column, value):
         read_detections(pd.DataFrame(row), small)
     ok = read_detections(pd.DataFrame({**row, column: [1.0 if column == "class_index" else 0.0]}), small)
     assert len(ok) == 1
+
+
+def test_two_processes_filling_the_same_cache_agree(voc, tmp_path):
+    env = dict(os.environ, PYTHONPATH=str(REPO), VOCBENCH_CACHE_DIR=str(tmp_path / "shared-cache"))
+    cmd = [sys.executable, "-m", "vocbench", "stats", str(voc), "--set", "2007:trainval", "--json", "-"]
+    procs = [subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO, env=env)
+             for _ in range(2)]
+    outs = [p.communicate(timeout=180) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], outs
+    assert json.loads(outs[0][0]) == json.loads(outs[1][0])
+    entries = list((tmp_path / "shared-cache").iterdir())
+    assert len(entries) == 1 and entries[0].suffix == ".npz"  # one entry, no temporary file left
+    third = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO, env=env, timeout=180)
+    assert third.returncode == 0 and json.loads(third.stdout) == json.loads(outs[0][0])
