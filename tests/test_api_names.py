@@ -62,3 +62,24 @@ def test_match_detections_alias():
         old = match_detections(ds, dets, iou_threshold=0.7)
     assert new.outcome.tolist() == old.outcome.tolist() and new.iou_threshold == old.iou_threshold == 0.7
     assert match_detections(ds, dets).iou_threshold == 0.5
+
+
+def test_result_tables_all_come_from_to_pandas():
+    """Every table a result offers is ``to_pandas(table=...)``; the older ``*_frame`` names are aliases."""
+    import pandas as pd
+
+    from vocbench.anchors import analyze_anchors
+
+    rng = np.random.default_rng(0)
+    analysis = analyze_anchors(rng.uniform(0.05, 0.9, (300, 2)), k=3, curve=range(1, 4), n_init=1)
+    pd.testing.assert_frame_equal(analysis.to_pandas("anchors"), analysis.anchors_frame())
+    pd.testing.assert_frame_equal(analysis.to_pandas("curve"), analysis.curve_frame())
+    assert list(analysis.to_pandas()["priors"])[0] == "kmeans" and len(analysis.to_pandas("anchors")) == 3
+    ds = vocbench.Dataset.from_arrays(image_ids=["a", "b"], widths=[10, 10], heights=[10, 10], image_index=[0, 1, 1],
+                                      class_index=[0, 0, 2], boxes=[[1, 1, 5, 5]] * 3)
+    stats = vocbench.compute_stats(ds)
+    pd.testing.assert_frame_equal(stats.to_pandas("sets"), stats.summary_frame())
+    assert stats.to_pandas().loc["total", "objects"] == 3 == stats.to_pandas("sets")["objects"].iloc[-1]
+    for obj in (analysis, stats, ds):
+        with pytest.raises(ValueError, match="table must be"):
+            obj.to_pandas("nope")

@@ -118,14 +118,21 @@ class AnchorAnalysis:
             "priors": {name: p.to_dict() for name, p in self.priors.items()},
         }
 
-    def to_pandas(self) -> pd.DataFrame:
-        """The prior-set comparison, one row per prior set."""
+    def to_pandas(self, table: str = "priors") -> pd.DataFrame:
+        """A table of the analysis: ``"priors"`` (the prior-set comparison, one row per prior set; the default),
+        ``"anchors"`` (the chosen anchors) or ``"curve"`` (mean IoU vs k)."""
+        if table == "anchors":
+            return self.anchors_frame()
+        if table == "curve":
+            return self.curve_frame()
+        if table != "priors":
+            raise ValueError(f"table must be 'priors', 'anchors' or 'curve', got {table!r}")
         return pd.DataFrame([{"priors": p.name, "n_priors": p.n_priors, "n_shapes": p.n_shapes,
                               "mean_iou": p.mean_iou, "bpr": p.bpr, "positioned_match": p.positioned_match}
                              for p in self.priors.values()])
 
     def anchors_frame(self) -> pd.DataFrame:
-        """The chosen anchors: normalised, in grid cells and in input pixels."""
+        """The chosen anchors: normalised, in grid cells and in input pixels (``to_pandas("anchors")``)."""
         a = self.anchors_norm
         return pd.DataFrame({"anchor": np.arange(1, self.k + 1), "w_norm": a[:, 0], "h_norm": a[:, 1],
                              "w_grid": self.anchors_grid[:, 0], "h_grid": self.anchors_grid[:, 1],
@@ -133,6 +140,7 @@ class AnchorAnalysis:
                              "boxes": np.bincount(self.labels, minlength=self.k)})
 
     def curve_frame(self) -> pd.DataFrame:
+        """Mean IoU vs k, IoU k-means and Euclidean k-means (``to_pandas("curve")``)."""
         return pd.DataFrame([{"k": c.k, "mean_iou": c.mean_iou, "sse_mean_iou": c.sse_mean_iou}
                              for c in self.curve])
 

@@ -59,8 +59,13 @@ class DatasetStats:
             out["by_set"] = {k: v.to_dict() for k, v in self.by_set.items()}
         return out
 
-    def to_pandas(self) -> pd.DataFrame:
-        """Per-class table (one row per class plus a ``total`` row)."""
+    def to_pandas(self, table: str = "per_class") -> pd.DataFrame:
+        """``"per_class"`` (one row per class plus a ``total`` row; the default) or ``"sets"`` (one row per set
+        plus the union, as :meth:`summary_frame`)."""
+        if table == "sets":
+            return self.summary_frame()
+        if table != "per_class":
+            raise ValueError(f"table must be 'per_class' or 'sets', got {table!r}")
         df = pd.DataFrame.from_dict(self.per_class, orient="index")
         df.index.name = "class"
         total = pd.DataFrame([{"images": self.images, "objects": self.objects, "objects_all": self.objects_all,
@@ -68,7 +73,7 @@ class DatasetStats:
         return pd.concat([df, total])
 
     def summary_frame(self) -> pd.DataFrame:
-        """One row per set (when ``by_set``) plus the union."""
+        """One row per set (when ``by_set``) plus the union (``to_pandas("sets")``)."""
         rows = []
         for name, st in list(self.by_set.items()) + [(" + ".join(self.sets), self)]:
             rows.append({"set": name, "images": st.images, "objects": st.objects, "objects_all": st.objects_all,
