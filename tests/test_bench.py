@@ -184,3 +184,14 @@ def test_coco_exact_compare_catches_a_difference():
     flat[i] = np.nextafter(flat[i], 0.0)  # one ulp
     agrees, note = _coco_exact(s)(same)
     assert agrees is False and "precision max |diff|" in note
+
+
+def test_numpy_curve_peer_matches_vocbench_curve():
+    from vocbench.anchors import iou_kmeans_curve
+
+    rng = np.random.default_rng(5)
+    wh = np.exp(rng.normal(-1.5, 0.6, (2000, 2)))
+    ours = [f.mean_iou_ for f in iou_kmeans_curve(wh, range(1, 6), n_init=3)]
+    theirs = peers.numpy_iou_kmeans_curve(wh, range(1, 6), n_init=3)
+    np.testing.assert_allclose(theirs, ours, rtol=0, atol=1e-12)
+    assert all(b >= a for a, b in zip(ours, ours[1:]))  # the curve never goes down

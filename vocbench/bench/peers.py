@@ -17,7 +17,8 @@ import numpy as np
 __all__ = ["PeerMissing", "require", "prepare_torchvision_nms", "prepare_opencv_nms", "numpy_nms",
            "devkit_voc_eval", "prepare_pycocotools", "prepare_faster_coco_eval", "prepare_torchmetrics",
            "prepare_hotcoco", "prepare_ultrafast_pycocotools", "prepare_vernier", "single_threaded_peers",
-           "coco_gt_dict", "coco_det_list", "numpy_iou_kmeans", "parse_voc_xml_plain", "parse_det_lines_plain"]
+           "coco_gt_dict", "coco_det_list", "numpy_iou_kmeans", "numpy_iou_kmeans_curve", "parse_voc_xml_plain",
+           "parse_det_lines_plain"]
 
 
 def single_threaded_peers() -> None:
@@ -350,6 +351,67 @@ def numpy_iou_kmeans(wh: np.ndarray, init: np.ndarray, max_iter: int = 300) -> t
     inter = np.minimum(wh[:, None, 0], c[None, :, 0]) * np.minimum(wh[:, None, 1], c[None, :, 1])
     iou = inter / (wh[:, 0:1] * wh[:, 1:2] + (c[:, 0] * c[:, 1])[None, :] - inter)
     return c, float(iou.max(axis=1).mean())
+
+
+def _wh_iou_numpy(wh: np.ndarray, c: np.ndarray) -> np.ndarray:
+    inter = np.minimum(wh[:, None, 0], c[None, :, 0]) * np.minimum(wh[:, None, 1], c[None, :, 1])
+    return inter / (wh[:, 0, None] * wh[:, 1, None] + c[None, :, 0] * c[None, :, 1] - inter)
+
+
+def _lloyd_numpy(wh: np.ndarray, init: np.ndarray, max_iter: int = 300):
+    """Plain numpy Lloyd with d = 1 - IoU: an (N, K) IoU matrix per iteration, ``np.bincount`` means, an empty
+    cluster re-seeded at the worst-covered box, stop when no label changes. Returns ``(centers, mean IoU)``."""
+    c = np.array(init, np.float64)
+    prev = None
+    best = np.zeros(len(wh))
+    for _ in range(max_iter + 1):
+        m = _wh_iou_numpy(wh, c)
+        labels = np.argmax(m, axis=1)
+        best = m[np.arange(len(wh)), labels]
+        if prev is not None and np.array_equal(labels, prev):
+            break
+        counts = np.bincount(labels, minlength=len(c))
+        sw = np.bincount(labels, weights=wh[:, 0], minlength=len(c))
+        sh = np.bincount(labels, weights=wh[:, 1], minlength=len(c))
+        nz = counts > 0
+        c[nz, 0] = sw[nz] / counts[nz]
+        c[nz, 1] = sh[nz] / counts[nz]
+        prev = labels
+        for j in np.flatnonzero(~nz):
+            worst = int(np.argmin(best))
+            c[j] = wh[worst]
+            best[worst] = 2.0
+            prev = None
+    return c, float(best.mean())
+
+
+def numpy_iou_kmeans_curve(wh: np.ndarray, ks, n_init: int = 5, random_state: int = 0,
+                           max_iter: int = 300) -> list[float]:
+    """The mean-IoU-vs-k curve in plain numpy with the starts of ``vocbench.anchors.iou_kmeans_curve``: per k,
+    random starts seeded by ``(random_state, k)`` plus (after the first k) the warm start grown from the previous
+    k's winner; the best mean IoU wins. Returns the mean IoU per k."""
+    wh = np.asarray(wh, np.float64)
+    out: list[float] = []
+    prev = None
+    for k in sorted(set(ks)):
+        rng = np.random.default_rng([int(random_state), k])
+        n_random = n_init - 1 if prev is not None else n_init
+        starts = [wh[rng.choice(len(wh), k, replace=False)].copy() for _ in range(n_random)]
+        if prev is not None:
+            c = prev.copy()
+            best = _wh_iou_numpy(wh, c).max(axis=1)
+            while len(c) < k:
+                i = int(np.argmin(best))
+                c = np.vstack([c, wh[i:i + 1]])
+                best = np.maximum(best, _wh_iou_numpy(wh, wh[i:i + 1])[:, 0])
+            starts.insert(0, c)
+        runs = [_lloyd_numpy(wh, s, max_iter) for s in starts]
+        c, mean = max(runs, key=lambda r: r[1])
+        if prev is not None and mean < out[-1]:
+            c, mean = starts[0], float(_wh_iou_numpy(wh, starts[0]).max(axis=1).mean())
+        prev = c[np.argsort(c[:, 0] * c[:, 1], kind="stable")]
+        out.append(mean)
+    return out
 
 
 # ----------------------------------------------------------------------------------------------------- I/O
