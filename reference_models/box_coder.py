@@ -16,7 +16,7 @@ import torch
 
 __all__ = [
     "box_iou", "shape_iou", "cxcywh_to_xyxy", "xyxy_to_cxcywh", "YoloTargets", "yolo_build_targets", "yolo_decode",
-    "yolo_flatten", "ssd_match", "ssd_encode", "ssd_decode", "SSD_VARIANCES", "YOLO_TW_CLAMP",
+    "yolo_flatten", "yolo_head_masks", "ssd_match", "ssd_encode", "ssd_decode", "SSD_VARIANCES", "YOLO_TW_CLAMP",
 ]
 
 #: SSD offset variances (centre, size), as in the original Caffe implementation.
@@ -142,6 +142,33 @@ def yolo_build_targets(boxes: torch.Tensor, labels: torch.Tensor, mask: torch.Te
     return YoloTargets(obj=obj.view(n, d), txy=txy.view(n, d, 2), twh=twh.view(n, d, 2), cls=cls.view(n, d),
                        box=box.view(n, d, 4), scale=scale.view(n, d),
                        dropped=int(mask.sum().item() - keep.sum().item()))
+
+
+def yolo_head_masks(boxes: torch.Tensor, mask: torch.Tensor, anchors: torch.Tensor,
+                    head_anchors: list[list[int]]) -> list[torch.Tensor]:
+    """Multi-scale assignment (YOLOv3): each object goes to the head owning its best anchor by shape-only IoU over
+    **all** anchors; returns one ``bool[N, G]`` mask per head (``mask`` restricted to that head's objects).
+
+    Within its head, :func:`yolo_build_targets` then picks the same anchor (the head's grid units only rescale
+    boxes and anchors together, which leaves every shape IoU unchanged).
+
+    Args:
+        boxes: float[N, G, 4] normalised xyxy; mask: bool[N, G].
+        anchors: float[B, 2] anchor (w, h) as fractions of the image (grid units divided by the grid size).
+        head_anchors: the anchor indices of each head (they partition ``range(B)``).
+    """
+    if len(head_anchors) == 1:
+        return [mask]
+    wh = (boxes[..., 2:] - boxes[..., :2]).float()
+    a = anchors.to(boxes.device).float()
+    inter = torch.minimum(wh[..., None, 0], a[:, 0]) * torch.minimum(wh[..., None, 1], a[:, 1])  # [N, G, B]
+    iou = inter / (wh[..., None, 0] * wh[..., None, 1] + a[:, 0] * a[:, 1] - inter).clamp(min=1e-12)
+    best = iou.argmax(-1)  # [N, G]
+    owner = torch.empty(a.shape[0], dtype=torch.long, device=boxes.device)
+    for h, idx in enumerate(head_anchors):
+        owner[idx] = h
+    head = owner[best]
+    return [mask & (head == h) for h in range(len(head_anchors))]
 
 
 def yolo_flatten(raw: torch.Tensor, num_anchors: int) -> torch.Tensor:

@@ -58,7 +58,15 @@ def run_train(args: argparse.Namespace) -> int:
                       num_anchors=args.anchors, loss=args.loss, seed=args.seed, device=args.device, amp=args.amp,
                       workers=args.workers, val_images=args.val_images, val_every=args.val_every,
                       warmup_iters=args.warmup_iters, cache_dir=args.cache_dir,
-                      max_minutes=getattr(args, "max_minutes", 0.0) or 0.0)
+                      max_minutes=getattr(args, "max_minutes", 0.0) or 0.0,
+                      strides=list(getattr(args, "strides", None) or [32]),
+                      extra_stride8=bool(getattr(args, "stride8", False)))
+    if cfg.model != "yolov2_tiny" and cfg.strides != [32]:
+        raise VocbenchError("--strides is a yolo option (ssd: --stride8)")
+    if cfg.model != "ssdlite" and cfg.extra_stride8:
+        raise VocbenchError("--stride8 is an ssd option (yolo: --strides 32,16)")
+    if len(cfg.strides) > 1 and cfg.num_anchors < 2:
+        raise VocbenchError(f"--strides {','.join(map(str, cfg.strides))}: two heads need --anchors 2 or more")
     if cfg.input_size % 32 and cfg.model == "yolov2_tiny":
         raise VocbenchError(f"--input-size must be a multiple of 32 for yolo, got {cfg.input_size}")
     out = train(cfg, progress=progress_enabled(args), resume=not args.no_resume)
@@ -219,6 +227,16 @@ def run_profile(args: argparse.Namespace) -> int:
     return 0
 
 
+def _strides(value: str) -> list[int]:
+    try:
+        out = [int(v) for v in value.split(",") if v.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected 32 or 32,16, got {value!r}") from None
+    if out not in ([32], [32, 16]):
+        raise argparse.ArgumentTypeError(f"supported head strides are 32 (one head) and 32,16 (two), got {value!r}")
+    return out
+
+
 def _batches(value: str) -> list[int]:
     try:
         out = [int(v) for v in value.split(",") if v.strip()]
@@ -255,6 +273,11 @@ def register(sub) -> None:
     p.add_argument("--width", type=float, default=None, help="channel multiplier (default 1.0 yolo, 1.0 ssd)")
     p.add_argument("--input-size", type=int, default=None, help="input side in pixels (default 416 yolo, 300 ssd)")
     p.add_argument("--anchors", type=int, default=5, help="YOLO anchors (IoU k-means on the training boxes)")
+    p.add_argument("--strides", type=_strides, default=[32], metavar="32|32,16",
+                   help="YOLO heads: 32 (tiny-yolo-voc) or 32,16 (adds a YOLOv3-tiny-style stride-16 head; the "
+                        "anchors are split by area, the smaller half to stride 16 — use --anchors 6 for 3 + 3)")
+    p.add_argument("--stride8", action="store_true",
+                   help="SSD: add a stride-8 feature map with smaller default boxes (scale 0.06 of the input)")
     p.add_argument("--loss", default="essay", choices=["essay", "darknet", "modern"],
                    help="YOLO loss preset: essay (squared errors, as the essay teaches), darknet, modern "
                         "(cross-entropy classes, BCE-IoU objectness, GIoU boxes)")

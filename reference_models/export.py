@@ -2,8 +2,9 @@
 parity check of onnxruntime against torch.
 
 Graph input ``images: float32[N, 3, S, S]`` (RGB in [0, 1], N dynamic). Outputs: the raw head
-(``raw`` for YOLO; ``loc`` and ``logits`` for SSD), then ``boxes: float32[N, D, 4]`` (xyxy, input pixels) and
-``scores: float32[N, D, C]`` — the same decoding as ``model.decode``.
+(``raw`` for YOLO, or ``raw_s32`` and ``raw_s16`` with two heads; ``loc`` and ``logits`` for SSD), then
+``boxes: float32[N, D, 4]`` (xyxy, input pixels) and ``scores: float32[N, D, C]`` — the same decoding as
+``model.decode``.
 """
 
 from __future__ import annotations
@@ -37,8 +38,13 @@ class _Decoded(nn.Module):
 
 
 def output_names(model: nn.Module) -> list[str]:
-    """Names of the exported outputs, raw first."""
-    return (["raw"] if model.name == "yolov2_tiny" else ["loc", "logits"]) + ["boxes", "scores"]
+    """Names of the exported outputs, raw first: ``raw`` (one YOLO head) or ``raw_s32, raw_s16`` (one per head),
+    ``loc, logits`` (SSD), then ``boxes, scores``."""
+    if model.name == "yolov2_tiny":
+        strides = tuple(getattr(model, "strides", (32,)))
+        raw = ["raw"] if len(strides) == 1 else [f"raw_s{s}" for s in strides]
+        return raw + ["boxes", "scores"]
+    return ["loc", "logits", "boxes", "scores"]
 
 
 def export_onnx(model: nn.Module, path: str | os.PathLike, opset: int = OPSET) -> Path:

@@ -10,7 +10,8 @@
 #   VB_IMAGES (16000) VB_TEST_IMAGES (unseen-seed images, 400) VB_YOLO_SIZE (416) VB_SSD_SIZE (300)
 #   VB_WIDTH (1.0) VB_EPOCHS (60) VB_BATCH (64) VB_TRAIN_MINUTES (7: each training stops at the epoch that ends
 #   past it) VB_DEVICE (cuda) VB_WORKERS (data-loader workers, 6) VB_LOSS (modern) VB_PROFILE_REPEATS (20)
-#   VB_SYNTH_SIZE (416) VB_SEED (0)
+#   VB_SYNTH_SIZE (416) VB_SEED (0) VB_YOLO_STRIDES (32; 32,16 adds the stride-16 head) VB_YOLO_ANCHORS (5)
+#   VB_SSD_STRIDE8 (0; 1 adds the stride-8 map)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 : "${OUT:?set OUT to the folder for weights, model cards and logs}"
@@ -28,6 +29,9 @@ LOSS=${VB_LOSS:-modern}
 REPEATS=${VB_PROFILE_REPEATS:-20}
 SYNTH_SIZE=${VB_SYNTH_SIZE:-416}
 SEED=${VB_SEED:-0}
+YOLO_STRIDES=${VB_YOLO_STRIDES:-32}
+YOLO_ANCHORS=${VB_YOLO_ANCHORS:-5}
+SSD_STRIDE8=${VB_SSD_STRIDE8:-0}
 WORK=${VB_WORK:-/tmp/vocbench-gpu-run}
 mkdir -p "$OUT/logs" "$WORK"
 export PYTHONUNBUFFERED=1
@@ -50,16 +54,19 @@ vocbench synth "$WORK/data" --images "$IMAGES" --seed "$SEED" --size "$SYNTH_SIZ
 vocbench synth "$WORK/unseen" --images "$TEST_IMAGES" --seed 90210 --size "$SYNTH_SIZE" --workers "$(nproc)" \
   --json "$OUT/logs/synth_unseen.json"
 
-train() {  # model size → trains on 2007:train, selects on 2007:val
+train() {  # model size [model flags...] → trains on 2007:train, selects on 2007:val
   local model=$1 size=$2
-  vocbench train "$model" --data "$WORK/data/VOCdevkit" --set 2007:train --val-set 2007:val --val-images 500 \
+  shift 2
+  vocbench train "$model" "$@" --data "$WORK/data/VOCdevkit" --set 2007:train --val-set 2007:val --val-images 500 \
     --width "$WIDTH" --input-size "$size" --epochs "$EPOCHS" --batch-size "$BATCH" --device "$DEVICE" "${AMP[@]}" \
     --loss "$LOSS" --workers "$WORKERS" --max-minutes "$MINUTES" --cache-dir "$WORK/cache" \
     --out "$WORK/runs/$model" >"$OUT/logs/train_$model.log" 2>&1
 }
 log "training yolo ($YOLO_SIZE px) and ssd ($SSD_SIZE px) at once on $DEVICE, ≤ $MINUTES min each"
-train yolo "$YOLO_SIZE" & pid_yolo=$!
-train ssd "$SSD_SIZE" & pid_ssd=$!
+SSD_FLAGS=()
+if [ "$SSD_STRIDE8" = 1 ]; then SSD_FLAGS=(--stride8); fi
+train yolo "$YOLO_SIZE" --strides "$YOLO_STRIDES" --anchors "$YOLO_ANCHORS" & pid_yolo=$!
+train ssd "$SSD_SIZE" "${SSD_FLAGS[@]}" & pid_ssd=$!
 wait "$pid_yolo" || { log "yolo training failed (see logs/train_yolo.log)"; exit 1; }
 wait "$pid_ssd" || { log "ssd training failed (see logs/train_ssd.log)"; exit 1; }
 

@@ -11,7 +11,15 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from reference_models.box_coder import box_iou, ssd_encode, ssd_match, yolo_build_targets, yolo_decode, yolo_flatten
+from reference_models.box_coder import (
+    box_iou,
+    ssd_encode,
+    ssd_match,
+    yolo_build_targets,
+    yolo_decode,
+    yolo_flatten,
+    yolo_head_masks,
+)
 
 __all__ = ["YoloLossConfig", "YOLO_LOSS_PRESETS", "YoloLoss", "SSDLoss", "generalized_box_iou"]
 
@@ -92,12 +100,17 @@ class YoloLoss(nn.Module):
     """YOLOv2 region loss, summed over detectors and averaged over images.
 
     Args:
-        anchors: float[B, 2] in grid units.
+        anchors: float[B, 2] in grid units (of the stride-32 grid when there are several heads).
         num_classes: C.
         preset: ``"essay"`` or ``"darknet"`` (see :data:`YOLO_LOSS_PRESETS`), or a :class:`YoloLossConfig`.
+        head_anchors: the anchor indices of each head (:func:`reference_models.yolo.head_anchor_indices`), first
+            head = the coarsest grid; None = one head owning every anchor. With several heads every object is
+            assigned to the head of its best anchor over all anchors (YOLOv3, :func:`yolo_head_masks`) and the
+            loss is the sum of the per-head losses; the no-object term of each head sees every truth.
     """
 
-    def __init__(self, anchors: torch.Tensor, num_classes: int, preset: str | YoloLossConfig = "essay"):
+    def __init__(self, anchors: torch.Tensor, num_classes: int, preset: str | YoloLossConfig = "essay",
+                 head_anchors: list[list[int]] | None = None):
         super().__init__()
         if isinstance(preset, str):
             if preset not in YOLO_LOSS_PRESETS:
@@ -106,21 +119,48 @@ class YoloLoss(nn.Module):
         self.cfg = preset
         self.num_classes = num_classes
         self.register_buffer("anchors", torch.as_tensor(anchors, dtype=torch.float32).reshape(-1, 2))
+        b = self.anchors.shape[0]
+        self.head_anchors = [list(range(b))] if head_anchors is None else [list(h) for h in head_anchors]
+        if sorted(i for h in self.head_anchors for i in h) != list(range(b)):
+            raise ValueError(f"head_anchors {self.head_anchors} must partition the {b} anchors")
 
-    def forward(self, raw: torch.Tensor, boxes: torch.Tensor, labels: torch.Tensor, mask: torch.Tensor
-                ) -> tuple[torch.Tensor, dict[str, float]]:
-        """Loss of a raw head output ``[N, B·(5+C), S, S]`` against padded truth (normalised xyxy).
+    def forward(self, raw: torch.Tensor | tuple[torch.Tensor, ...], boxes: torch.Tensor, labels: torch.Tensor,
+                mask: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
+        """Loss of a raw head output ``[N, B·(5+C), S, S]`` (or a tuple of them, one per head, coarsest first)
+        against padded truth (normalised xyxy).
 
         Returns:
             the scalar loss and its parts ``{"coord", "object", "noobject", "class"}`` (detached floats).
         """
+        raws = raw if isinstance(raw, tuple) else (raw,)
+        if len(raws) != len(self.head_anchors):
+            raise ValueError(f"{len(raws)} head outputs for {len(self.head_anchors)} anchor groups")
+        n = raws[0].shape[0]
+        if len(raws) == 1:
+            terms = self._head_terms(raws[0].float(), boxes, labels, mask, mask, self.anchors)
+        else:
+            s0 = raws[0].shape[-1]
+            masks = yolo_head_masks(boxes, mask, self.anchors / s0, self.head_anchors)
+            per_head = [self._head_terms(r.float(), boxes, labels, m, mask,
+                                         self.anchors[idx] * (r.shape[-1] / s0))
+                        for r, m, idx in zip(raws, masks, self.head_anchors)]
+            terms = tuple(sum(t[k] for t in per_head) for k in range(4))
+        loss_coord, loss_obj, loss_noobj, loss_cls = terms
+        total = (loss_coord + loss_obj + loss_noobj + loss_cls) / max(n, 1)
+        parts = {"coord": float(loss_coord.detach()) / max(n, 1), "object": float(loss_obj.detach()) / max(n, 1),
+                 "noobject": float(loss_noobj.detach()) / max(n, 1), "class": float(loss_cls.detach()) / max(n, 1)}
+        return total, parts
+
+    def _head_terms(self, raw: torch.Tensor, boxes: torch.Tensor, labels: torch.Tensor, target_mask: torch.Tensor,
+                    mask: torch.Tensor, anchors: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """Summed (coord, object, noobject, class) terms of one head; ``target_mask`` marks the objects this head
+        is responsible for, ``mask`` every real truth (for the no-object forgiveness)."""
         cfg = self.cfg
-        raw = raw.float()
-        n, s = raw.shape[0], raw.shape[-1]
-        b = self.anchors.shape[0]
-        t = yolo_build_targets(boxes, labels, mask, self.anchors, s)
+        s = raw.shape[-1]
+        b = anchors.shape[0]
+        t = yolo_build_targets(boxes, labels, target_mask, anchors, s)
         p = yolo_flatten(raw, b)  # [N, D, 5+C]
-        pred_boxes, conf, cls_prob = yolo_decode(raw, self.anchors, 1.0 / s)  # normalised xyxy
+        pred_boxes, conf, cls_prob = yolo_decode(raw, anchors, 1.0 / s)  # normalised xyxy
         obj = t.obj
         objf = obj.float()
         # no-object: forgiven where a prediction already overlaps some truth well
@@ -159,10 +199,7 @@ class YoloLoss(nn.Module):
         else:
             onehot = F.one_hot(t.cls, self.num_classes).float()
             loss_cls = cfg.class_scale * ((cls_prob - onehot).pow(2).sum(-1) * objf).sum()
-        total = (loss_coord + loss_obj + loss_noobj + loss_cls) / max(n, 1)
-        parts = {"coord": float(loss_coord.detach()) / max(n, 1), "object": float(loss_obj.detach()) / max(n, 1),
-                 "noobject": float(loss_noobj.detach()) / max(n, 1), "class": float(loss_cls.detach()) / max(n, 1)}
-        return total, parts
+        return loss_coord, loss_obj, loss_noobj, loss_cls
 
     def extra_repr(self) -> str:
         return ", ".join(f"{k}={v}" for k, v in asdict(self.cfg).items())

@@ -47,12 +47,14 @@ def build_model(config: dict) -> torch.nn.Module:
     if name == "yolov2_tiny":
         from reference_models.yolo import YoloV2Tiny
         return YoloV2Tiny(config["num_classes"], config["anchors"], width=config["width"],
-                          input_size=config["input_size"], classes=config.get("classes"))
+                          input_size=config["input_size"], classes=config.get("classes"),
+                          strides=config.get("strides", (32,)))
     if name == "ssdlite":
         from reference_models.ssd import SSDLite
         return SSDLite(config["num_classes"], width=config["width"], input_size=config["input_size"],
                        classes=config.get("classes"), min_scale=config.get("min_scale", 0.2),
-                       max_scale=config.get("max_scale", 0.95))
+                       max_scale=config.get("max_scale", 0.95), extra_stride8=config.get("extra_stride8", False),
+                       stride8_scale=config.get("stride8_scale", 0.06))
     raise InputError(f"unknown model {name!r} in config (expected yolov2_tiny or ssdlite)")
 
 

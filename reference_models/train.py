@@ -54,6 +54,8 @@ class TrainConfig:
             resumable, and ``model.pt`` is the best epoch so far.
         amp: autocast — bf16 on CUDA (fp16 where bf16 is unsupported) and on CPUs with AMX; ignored elsewhere.
         val_images: validate on the first this-many images of ``val_set`` (0 = all).
+        strides: YOLO heads, ``[32]`` (tiny-yolo-voc) or ``[32, 16]`` (adds a stride-16 head).
+        extra_stride8: SSD: add the stride-8 map with smaller default boxes.
     """
 
     model: str = "yolov2_tiny"
@@ -81,6 +83,8 @@ class TrainConfig:
     augment: dict = field(default_factory=dict)
     max_minutes: float = 0.0
     native_cache: bool = True
+    strides: list = field(default_factory=lambda: [32])
+    extra_stride8: bool = False
 
     def __post_init__(self) -> None:
         if self.model not in MODEL_ALIASES:
@@ -108,14 +112,16 @@ def fit_anchors(boxes: list[np.ndarray], k: int, grid: int, seed: int = 0) -> np
 def create_model(cfg: TrainConfig, classes, anchors: np.ndarray | None = None) -> nn.Module:
     if cfg.model == "yolov2_tiny":
         from reference_models.yolo import YoloV2Tiny
-        return YoloV2Tiny(len(classes), anchors, width=cfg.width, input_size=cfg.input_size, classes=classes)
+        return YoloV2Tiny(len(classes), anchors, width=cfg.width, input_size=cfg.input_size, classes=classes,
+                          strides=tuple(cfg.strides))
     from reference_models.ssd import SSDLite
-    return SSDLite(len(classes), width=cfg.width, input_size=cfg.input_size, classes=classes)
+    return SSDLite(len(classes), width=cfg.width, input_size=cfg.input_size, classes=classes,
+                   extra_stride8=cfg.extra_stride8)
 
 
 def create_loss(model: nn.Module, loss: str = "essay") -> nn.Module:
     if model.name == "yolov2_tiny":
-        return YoloLoss(model.anchors, model.num_classes, loss)
+        return YoloLoss(model.anchors, model.num_classes, loss, head_anchors=model.head_anchors)
     return SSDLoss(model.priors)
 
 
