@@ -1186,3 +1186,22 @@ def test_two_processes_filling_the_same_cache_agree(voc, tmp_path):
     assert len(entries) == 1 and entries[0].suffix == ".npz"  # one entry, no temporary file left
     third = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO, env=env, timeout=180)
     assert third.returncode == 0 and json.loads(third.stdout) == json.loads(outs[0][0])
+
+
+def test_html_reports_escape_hostile_class_names_and_paths(voc, tmp_path, capsys):
+    evil = "<img src=x onerror=alert(1)>"
+    edit(ann(voc), "<name>dog</name>", "<name>&lt;img src=x onerror=alert(1)&gt;</name>")
+    classes = tmp_path / "classes.txt"
+    classes.write_text(f"car\n{evil}\nperson\ntrain\n")
+    dets = tmp_path / "d<b onmouseover=alert(2)>"
+    dets.mkdir()
+    (dets / f"comp4_det_test_{evil}.txt").write_text("000001 0.9 48 240 195 371\n")
+    common = ("--gt", voc, "--set", "2007:trainval", "--classes", classes, "--no-cache")
+    for argv in (("stats", voc, "--set", "2007:trainval", "--classes", classes, "--no-cache", "--no-anchors"),
+                 ("eval", *common, "--dets", dets), ("diagnose", *common, "--dets", dets)):
+        out = tmp_path / f"{argv[0]}.html"
+        rc, _, err = cli(capsys, *argv, "--html", out)
+        assert rc == 0, err
+        html = out.read_text()
+        assert "&lt;img src=x onerror=alert(1)&gt;" in html  # shown, escaped
+        assert evil not in html and "<b onmouseover" not in html
