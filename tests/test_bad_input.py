@@ -843,7 +843,10 @@ def test_stats_html_on_a_split_without_boxes(voc, tmp_path, capsys):
     out = tmp_path / "s.html"
     rc, _, err = cli(capsys, "stats", voc, "--set", "2007:nobox", "--no-cache", "--html", out)
     assert rc == 0, err
-    assert "No boxes to cluster" in out.read_text()
+    from tests.browser import assert_renders
+
+    dom = assert_renders(out, ["Anchors"], min_svgs=1)
+    assert "No boxes to cluster in this dataset" in dom
 
 
 def test_bad_usage_is_exit_2(capsys):
