@@ -102,5 +102,6 @@ def _dispatch(args: argparse.Namespace) -> int:
         print(f"vocbench: error: {line}", file=sys.stderr)
         return 1
 
+
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())
