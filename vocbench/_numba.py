@@ -18,7 +18,7 @@ import sys
 
 from numba import njit, prange
 
-__all__ = ["jit", "jit_parallel", "jit_inline", "prange"]
+__all__ = ["jit", "jit_parallel", "prange"]
 
 _PROBE = "scipy.linalg.cython_blas"
 
@@ -43,6 +43,3 @@ jit = njit(cache=True, fastmath=False, nogil=True)
 
 #: Decorator for kernels that use ``prange``.
 jit_parallel = njit(cache=True, fastmath=False, nogil=True, parallel=True)
-
-#: Decorator for small helpers of a hot loop, inlined at Numba-IR level (no per-call reference counting).
-jit_inline = njit(cache=True, fastmath=False, nogil=True, inline="always")

@@ -33,12 +33,8 @@ import math
 
 import numpy as np
 
-from vocbench._numba import jit, jit_inline
+from vocbench._numba import jit
 from vocbench.boxes._kernels import first_nonfinite_row, iou_pair_areas
-
-# the three helpers of the candidate loop are inlined at Numba-IR level (jit_inline): as calls (array arguments
-# are reference-counted at each call) the split kernel ran 2.6x slower at 1917 boxes
-_inline = jit_inline
 
 __all__ = ["greedy_nms_kernel", "greedy_nms_rows_kernel", "greedy_nms_segments_kernel", "soft_nms_kernel",
            "greedy_nms_quadratic_kernel", "descending_score_order", "first_nonfinite_row", "first_nonfinite"]
@@ -282,82 +278,6 @@ def _reach(level_max, own, half_minus_t, one_minus_t):
     return max(one_minus_t * own, half_minus_t * level_max + 0.5 * own)
 
 
-@_inline
-def _window_suppresses(px, py, rx, ry, lv, lc, gx0, gy0, inv_cell, grid, head, ent_next, kept, cx1, cy1, cx2, cy2,
-                       ac, offset, t):
-    """True when a kept box filed in the cells of level ``lv`` within ``rx, ry`` of the centre suppresses."""
-    c = inv_cell[lv]
-    nxl = grid[lv, _GR_NX]
-    nyl = grid[lv, _GR_NY]
-    i0 = _cell_of(px - rx, gx0, c, nxl)
-    i1 = _cell_of(px + rx, gx0, c, nxl)
-    j0 = _cell_of(py - ry, gy0, c, nyl)
-    j1 = _cell_of(py + ry, gy0, c, nyl)
-    ic = min(max(int((px - gx0) * c), i0), i1)
-    jc = min(max(int((py - gy0) * c), j0), j1)
-    b = grid[lv, _GR_BASE]
-    # the candidate's own cell first (already done at its own level), then the rest of the window
-    if lv != lc and _scan(head[b + jc * nxl + ic], ent_next, kept, cx1, cy1, cx2, cy2, ac, offset, t):
-        return True
-    for jj in range(j0, j1 + 1):
-        row = b + jj * nxl
-        for ii in range(i0, i1 + 1):
-            if ii == ic and jj == jc:
-                continue
-            if _scan(head[row + ii], ent_next, kept, cx1, cy1, cx2, cy2, ac, offset, t):
-                return True
-    return False
-
-
-@_inline
-def _level_suppresses(lv, lc, cand, r, half_minus_t, one_minus_t, slack_abs, gx0, gy0, inv_cell,
-                      grid, head, ent_next, lev_i, lev_f, lev_next, kept, offset, t):
-    """True when a kept box of size level ``lv`` (non-empty, size-compatible) has IoU > t with ``cand[r]``."""
-    cx1, cy1, cx2, cy2, ac = cand[r, 0], cand[r, 1], cand[r, 2], cand[r, 3], cand[r, 4]
-    wc, hc, px, py = cand[r, 5], cand[r, 6], cand[r, 7], cand[r, 8]
-    rx = _reach(lev_f[lv, _LV_WMAX], wc, half_minus_t, one_minus_t) * (1.0 + _PRUNE_SLACK) + slack_abs
-    ry = _reach(lev_f[lv, _LV_HMAX], hc, half_minus_t, one_minus_t) * (1.0 + _PRUNE_SLACK) + slack_abs
-    c = inv_cell[lv]
-    nxl = grid[lv, _GR_NX]
-    nyl = grid[lv, _GR_NY]
-    n_cells = (_cell_of(px + rx, gx0, c, nxl) - _cell_of(px - rx, gx0, c, nxl) + 1) \
-        * (_cell_of(py + ry, gy0, c, nyl) - _cell_of(py - ry, gy0, c, nyl) + 1)
-    # a window of more cells than the level has kept boxes: walk the level's list instead (same answer: the
-    # question is only whether *some* kept box exceeds the threshold)
-    if n_cells > lev_i[lv, _LV_COUNT]:
-        return _scan(lev_i[lv, _LV_HEAD], lev_next, kept, cx1, cy1, cx2, cy2, ac, offset, t)
-    return _window_suppresses(px, py, rx, ry, lv, lc, gx0, gy0, inv_cell, grid, head, ent_next, kept, cx1, cy1, cx2,
-                              cy2, ac, offset, t)
-
-
-@_inline
-def _file_kept(g, lv, cand, r, sc, gx0, gy0, inv_cell, grid, head, tail, ent_next, lev_i, lev_f, lev_next, kept):
-    """File candidate ``cand[r]`` as kept box ``g`` under its centre at size level ``lv`` and on its level's list."""
-    for col in range(5):
-        kept[g, col] = cand[r, col]
-    lev_next[g] = -1
-    if lev_i[lv, _LV_COUNT] == 0:
-        lev_i[lv, _LV_HEAD] = g
-    else:
-        lev_next[lev_i[lv, _LV_TAIL]] = g
-    lev_i[lv, _LV_TAIL] = g
-    lev_i[lv, _LV_COUNT] += 1
-    lev_f[lv, _LV_SMIN] = min(lev_f[lv, _LV_SMIN], sc)
-    lev_f[lv, _LV_SMAX] = max(lev_f[lv, _LV_SMAX], sc)
-    lev_f[lv, _LV_WMAX] = max(lev_f[lv, _LV_WMAX], cand[r, 5])
-    lev_f[lv, _LV_HMAX] = max(lev_f[lv, _LV_HMAX], cand[r, 6])
-    c = inv_cell[lv]
-    nxl = grid[lv, _GR_NX]
-    slot = grid[lv, _GR_BASE] + _cell_of(cand[r, 8], gy0, c, grid[lv, _GR_NY]) * nxl + _cell_of(cand[r, 7], gx0, c, nxl)
-    # append (oldest first: the highest-scoring kept box, the usual suppressor, is met first)
-    ent_next[g] = -1
-    if head[slot] < 0:
-        head[slot] = g
-    else:
-        ent_next[tail[slot]] = g
-    tail[slot] = g
-
-
 @jit
 def greedy_nms_kernel(boxes, order, iou_threshold, offset, max_output):
     """Exact greedy NMS over ``order`` with size-levelled grids of kept-box centres.
@@ -409,27 +329,80 @@ def greedy_nms_kernel(boxes, order, iou_threshold, offset, max_output):
                 if _scan(head[slot], ent_next, kept, cand[r, 0], cand[r, 1], cand[r, 2], cand[r, 3], cand[r, 4], offset,
                          t):
                     continue
-            # own size level, then the neighbours (larger first: fewer, coarser cells; the usual suppressor is a
-            # box of about the same size)
+            # then the size levels in the order lc, lc + 1, lc - 1, lc + 2, ... (larger first: fewer, coarser cells;
+            # the usual suppressor is a box of about the same size). This search stays inline: as a helper (Numba
+            # reference-counts array arguments per call, IR-inlined or not) the kernel ran 1.3-1.5x slower.
+            cx1, cy1, cx2, cy2, ac = cand[r, 0], cand[r, 1], cand[r, 2], cand[r, 3], cand[r, 4]
+            px, py = cand[r, 7], cand[r, 8]
             suppressed = False
-            for d in range(n_levels):
-                for side in range(2):
-                    lv = lc + d if side == 0 else lc - d
-                    if (d == 0 and side == 1) or lv < 0 or lv >= n_levels or lev_i[lv, _LV_COUNT] == 0:
-                        continue
-                    # a size ratio outside (t, 1/t) cannot reach IoU > t
-                    if prune and (lev_f[lv, _LV_SMAX] <= tlo * sc or lev_f[lv, _LV_SMIN] * tlo >= sc):
-                        continue
-                    if _level_suppresses(lv, lc, cand, r, half_minus_t, one_minus_t, slack_abs, gx0,
-                                         gy0, inv_cell, grid, head, ent_next, lev_i, lev_f, lev_next, kept, offset, t):
+            for q in range(2 * n_levels - 1):
+                lv = lc + (q + 1) // 2 if q % 2 == 1 else lc - q // 2
+                if lv < 0 or lv >= n_levels or lev_i[lv, _LV_COUNT] == 0:
+                    continue
+                # a size ratio outside (t, 1/t) cannot reach IoU > t
+                if prune and (lev_f[lv, _LV_SMAX] <= tlo * sc or lev_f[lv, _LV_SMIN] * tlo >= sc):
+                    continue
+                rx = _reach(lev_f[lv, _LV_WMAX], cand[r, 5], half_minus_t, one_minus_t) * (1.0 + _PRUNE_SLACK) \
+                    + slack_abs
+                ry = _reach(lev_f[lv, _LV_HMAX], cand[r, 6], half_minus_t, one_minus_t) * (1.0 + _PRUNE_SLACK) \
+                    + slack_abs
+                c = inv_cell[lv]
+                nxl = grid[lv, _GR_NX]
+                i0 = _cell_of(px - rx, gx0, c, nxl)
+                i1 = _cell_of(px + rx, gx0, c, nxl)
+                j0 = _cell_of(py - ry, gy0, c, grid[lv, _GR_NY])
+                j1 = _cell_of(py + ry, gy0, c, grid[lv, _GR_NY])
+                # a window of more cells than the level has kept boxes: walk the level's list instead (same answer:
+                # the question is only whether *some* kept box exceeds the threshold)
+                if (i1 - i0 + 1) * (j1 - j0 + 1) > lev_i[lv, _LV_COUNT]:
+                    if _scan(lev_i[lv, _LV_HEAD], lev_next, kept, cx1, cy1, cx2, cy2, ac, offset, t):
                         suppressed = True
+                        break
+                    continue
+                # the candidate's own cell first (already scanned at its own level), then the rest of the window
+                ic = min(max(int((px - gx0) * c), i0), i1)
+                jc = min(max(int((py - gy0) * c), j0), j1)
+                base = grid[lv, _GR_BASE]
+                if lv != lc and _scan(head[base + jc * nxl + ic], ent_next, kept, cx1, cy1, cx2, cy2, ac, offset, t):
+                    suppressed = True
+                    break
+                for jj in range(j0, j1 + 1):
+                    for ii in range(i0, i1 + 1):
+                        if (ii != ic or jj != jc) and _scan(head[base + jj * nxl + ii], ent_next, kept, cx1, cy1, cx2,
+                                                            cy2, ac, offset, t):
+                            suppressed = True
+                            break
+                    if suppressed:
                         break
                 if suppressed:
                     break
             if suppressed:
                 continue
-            _file_kept(n_filed, lc, cand, r, sc, gx0, gy0, inv_cell, grid, head, tail, ent_next, lev_i, lev_f, lev_next,
-                       kept)
+            # kept: file it under its centre at its size level, and at the end of its level's list (oldest first:
+            # the highest-scoring kept box, the usual suppressor, is met first)
+            g = n_filed
+            for col in range(5):
+                kept[g, col] = cand[r, col]
+            lev_next[g] = -1
+            if lev_i[lc, _LV_COUNT] == 0:
+                lev_i[lc, _LV_HEAD] = g
+            else:
+                lev_next[lev_i[lc, _LV_TAIL]] = g
+            lev_i[lc, _LV_TAIL] = g
+            lev_i[lc, _LV_COUNT] += 1
+            lev_f[lc, _LV_SMIN] = min(lev_f[lc, _LV_SMIN], sc)
+            lev_f[lc, _LV_SMAX] = max(lev_f[lc, _LV_SMAX], sc)
+            lev_f[lc, _LV_WMAX] = max(lev_f[lc, _LV_WMAX], cand[r, 5])
+            lev_f[lc, _LV_HMAX] = max(lev_f[lc, _LV_HMAX], cand[r, 6])
+            c = inv_cell[lc]
+            nxl = grid[lc, _GR_NX]
+            slot = grid[lc, _GR_BASE] + _cell_of(py, gy0, c, grid[lc, _GR_NY]) * nxl + _cell_of(px, gx0, c, nxl)
+            ent_next[g] = -1
+            if head[slot] < 0:
+                head[slot] = g
+            else:
+                ent_next[tail[slot]] = g
+            tail[slot] = g
             n_filed += 1
         keep[n_keep] = r
         n_keep += 1
