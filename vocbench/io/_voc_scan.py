@@ -481,7 +481,7 @@ def _read_all(paths: Sequence[str]) -> tuple[bytes, np.ndarray, np.ndarray]:
     regular file shows as empty, unreadable or garbage and so falls back to ``_parse_one``, which reports it. Only
     a regular file is read past its first 64 KiB (``/dev/zero`` is not read forever).
     """
-    chunks = []
+    chunks: list[bytes] = []
     n = len(paths)
     starts = [-1] * n
     ends = [-1] * n
