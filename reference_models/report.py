@@ -1,5 +1,6 @@
-"""HTML reports for the reference detectors: the model report (per-class AP, accuracy vs speed, training curves,
-example detections, anchors) and the profile report of ``vocbench profile``.
+"""HTML reports for the reference detectors: the model report (per-class AP, AP by object size, prior coverage by
+object size for the committed layouts and their finer-grid options, the essay-vs-modern loss ablation, accuracy vs
+speed, training and validation curves, example detections, anchors) and the profile report of ``vocbench profile``.
 
 Everything is computed by :func:`evaluate_models` (a plain dict per model) and rendered here with vocbench's
 report base; nothing is computed while rendering.
@@ -8,7 +9,10 @@ report base; nothing is computed while rendering.
 from __future__ import annotations
 
 import base64
+import dataclasses
+import json
 import os
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -27,7 +31,65 @@ from vocbench.report.html import (
 )
 from vocbench.report.plots import fig_to_svg, new_figure
 
-__all__ = ["evaluate_model", "detections_identical", "write_models_report", "write_profile_report", "draw_detections"]
+__all__ = ["evaluate_model", "detections_identical", "write_models_report", "write_profile_report", "draw_detections",
+           "ap_by_size", "finer_grid_variant", "ABLATION_JSON"]
+
+#: The committed loss ablation (``python -m reference_models.ablation``), shown in the model report when present.
+ABLATION_JSON = Path(__file__).resolve().parents[1] / "reports" / "ablation_yolo_loss.json"
+
+
+def _sizes_at_input(boxes: np.ndarray, widths: np.ndarray, heights: np.ndarray, input_size: int) -> np.ndarray:
+    """``√(w·h)`` in px on the squashed square input, ``w = (xmax − xmin)/W·input_size`` (the loaders' 0-based
+    convention, as :func:`vocbench.anchors.normalized_boxes`)."""
+    w = (boxes[:, 2] - boxes[:, 0]) / widths * input_size
+    h = (boxes[:, 3] - boxes[:, 1]) / heights * input_size
+    return np.sqrt(np.clip(w, 0, None) * np.clip(h, 0, None))
+
+
+def ap_by_size(dataset, dets, input_size: int, edges: Sequence[float] | None = None, metric: str = "voc07"
+               ) -> list[dict]:
+    """VOC AP per object-size bin (size = ``√(w·h)`` px at the network input), COCO-area-range style: for bin
+    ``[lo, hi)`` the objects outside it are marked difficult (ignored: a detection matching one is neither TP nor
+    FP) and detections whose own size is outside it are dropped; then :func:`vocbench.evaluate` scores the rest.
+    (COCO ignores an out-of-range detection only when it matches nothing; dropping it first differs only for
+    detections that straddle a bin edge.) Returns one row per bin: ``size``, ``objects`` (non-difficult), mAP."""
+    from reference_models.coverage import SIZE_BINS, size_bin_labels
+    from vocbench import evaluate
+
+    e = [float(v) for v in (edges or SIZE_BINS)]
+    gt = _sizes_at_input(dataset.boxes, dataset.widths[dataset.image_index], dataset.heights[dataset.image_index],
+                         input_size)
+    ds_ = _sizes_at_input(dets.boxes, dataset.widths[dets.image_index], dataset.heights[dets.image_index],
+                          input_size)
+    rows = []
+    for label, lo, hi in zip(size_bin_labels(e), e[:-1], e[1:]):
+        inside = (gt >= lo) & (gt < hi)
+        n = int((inside & ~dataset.difficult).sum())
+        value = float("nan")
+        if n:
+            ds_bin = dataclasses.replace(dataset, difficult=dataset.difficult | ~inside)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # classes without objects in the bin: NaN, left out of mAP
+                value = float(evaluate(ds_bin, dets[(ds_ >= lo) & (ds_ < hi)], metrics=(metric,)).mAP[metric])
+        rows.append({"size": label, "objects": n, metric: value})
+    return rows
+
+
+def finer_grid_variant(model):
+    """An untrained copy of ``model``'s layout with the finer grid turned on (YOLO: strides 32 + 16 with the
+    same anchors; SSD: the stride-8 map) — for prior coverage only; None when ``model`` already has it."""
+    from reference_models.predict import build_model
+
+    cfg = dict(model.config)
+    if cfg["model"] == "yolov2_tiny":
+        if cfg.get("strides", [32]) != [32]:
+            return None
+        cfg["strides"] = [32, 16]
+    else:
+        if cfg.get("extra_stride8"):
+            return None
+        cfg["extra_stride8"] = True
+    return build_model(cfg)
 
 
 def evaluate_model(model, dataset, images: np.ndarray, name: str, onnx_path: str | os.PathLike | None = None,
@@ -46,6 +108,11 @@ def evaluate_model(model, dataset, images: np.ndarray, name: str, onnx_path: str
                                        source=f"{name} (torch)"), dataset)
     out["detections"] = dets
     out["result"] = evaluate(dataset, dets, metrics=tuple(metrics))
+    out["ap_by_size"] = ap_by_size(dataset, dets, model.input_size)
+    from reference_models.coverage import model_coverage
+
+    finer = finer_grid_variant(model)
+    out["coverage"] = [model_coverage(model, dataset)] + ([model_coverage(finer, dataset)] if finer else [])
     if onnx_path is not None:
         odets = _as_written(predict_dataset(OnnxRunner(onnx_session(onnx_path)), dataset, images, model.input_size,
                                             source=f"{name} (onnx)"), dataset)
@@ -151,10 +218,88 @@ def _curves_figure(evals: list[dict]) -> str:
         if vals:
             ax2.plot(*zip(*vals), marker="o", label=e["name"])
     ax1.set(xlabel="epoch", ylabel="training loss (per image)", title="training loss")
-    ax2.set(xlabel="epoch", ylabel="VOC07 mAP", title="validation mAP (subset of the test split)")
+    splits = sorted({str(e["meta"].get("train_config", {}).get("val_set") or "a held-out split") for e in evals})
+    ax2.set(xlabel="epoch", ylabel="VOC07 mAP", title=f"validation mAP (selection split: {', '.join(splits)})")
     for a in (ax1, ax2):
         a.legend()
     return fig_to_svg(fig)
+
+
+def _size_blocks(evals: list[dict]) -> list[dict]:
+    """AP by object size next to the prior coverage of the model's own layout."""
+    rows: dict[str, dict] = {}
+    for e in evals:
+        cov = e["coverage"][0]
+        for r, frac in zip(e["ap_by_size"], cov.fraction):
+            row = rows.setdefault(r["size"], {"size (px at input)": r["size"]})
+            row[f"{e['name']} objects"] = r["objects"]
+            row[f"{e['name']} VOC07 AP"] = r["voc07"]
+            row[f"{e['name']} prior coverage"] = frac
+    df = pd.DataFrame(list(rows.values()))
+    fig, ax = new_figure(6.4, 3.4)
+    for i, e in enumerate(evals):
+        labels = [r["size"] for r in e["ap_by_size"]]
+        ax.plot(labels, [r["voc07"] for r in e["ap_by_size"]], marker="o", color=f"C{i}", label=f"{e['name']} AP")
+        ax.plot(labels, list(e["coverage"][0].fraction), marker="s", ls="--", color=f"C{i}",
+                label=f"{e['name']} prior coverage")
+    ax.set(xlabel="object size √(w·h), px at the network input", ylabel="VOC07 AP / share", ylim=(0, 1.4),
+           yticks=np.linspace(0, 1, 6), title="AP and prior coverage by object size")
+    ax.legend(fontsize=7, loc="upper left", ncol=2)
+    return [figure_block(fig_to_svg(fig)),
+            table_block(df, "VOC07 mAP of the objects of each size (objects of other sizes ignored, detections of "
+                            "other sizes dropped — COCO's area ranges applied to VOC AP); prior coverage: share of "
+                            "the objects with a prior of IoU > 0.5", "{:.3f}")]
+
+
+def _coverage_blocks(evals: list[dict]) -> list[dict]:
+    rows, results = [], []
+    for e in evals:
+        for c in e["coverage"]:
+            results.append(c)
+            rows.append({"layout": c.name, "priors": c.priors,
+                         **{f"{b} px": f for b, f in zip(c.bins, c.fraction)}, "all": c.overall})
+    fig, ax = new_figure(6.4, 3.4)
+    width = 0.8 / max(1, len(results))
+    for i, c in enumerate(results):
+        x = np.arange(len(c.bins)) + (i - (len(results) - 1) / 2) * width
+        ax.bar(x, np.nan_to_num(np.asarray(c.fraction, float)), width, label=c.name, color=f"C{i}")
+    if results:
+        ax.set_xticks(np.arange(len(results[0].bins)), list(results[0].bins))
+        ax.set(xlabel="object size √(w·h), px at the network input", ylabel="objects with a prior of IoU > 0.5",
+               ylim=(0, 1.5), yticks=np.linspace(0, 1, 6), title="prior/anchor coverage by object size")
+        ax.legend(fontsize=6, loc="upper left")
+    n = [f"{b}: {k}" for b, k in zip(results[0].bins, results[0].objects)] if results else []
+    return [text_block("Share of the test objects (non-difficult) that have at least one prior with IoU > 0.5 at "
+                       "its real position: SSD's default boxes, YOLO's anchors at every cell centre of every head "
+                       "(where a detector starts before it learns an offset). The finer-grid rows are the opt-in "
+                       "layouts (`vocbench train yolo --strides 32,16`, `vocbench train ssd --stride8`), measured "
+                       f"on the same objects ({', '.join(n)}) without training; the last column of the table "
+                       "counts every object. IoUs by vocbench.boxes, computed by reference_models.coverage."),
+            figure_block(fig_to_svg(fig)), table_block(pd.DataFrame(rows), "", "{:.3f}")]
+
+
+def _ablation_blocks(path: Path) -> list[dict]:
+    """The essay-vs-modern loss ablation from its JSON (``python -m reference_models.ablation``)."""
+    data = json.loads(path.read_text())
+    b = data.get("budget", {})
+    rows = [{"loss preset": r["preset"], "test VOC07 mAP": r.get("test_voc07"), "test VOC12 mAP": r.get("test_voc12"),
+             "test COCO AP": r.get("test_coco"), "iterations": r.get("iterations"), "epochs": r.get("epochs"),
+             "train minutes": r.get("train_minutes")} for r in data.get("rows", [])]
+    fig, ax = new_figure(5.6, 3.2)
+    for i, r in enumerate(data.get("rows", [])):
+        curve = r.get("val_curve") or []
+        if curve:
+            ax.plot(*zip(*curve), marker="o", color=f"C{i}", label=f"{r['preset']} (validation)")
+    sel = {r.get("config", {}).get("val_set") for r in data.get("rows", [])} - {None}
+    ax.set(xlabel="epoch", ylabel="VOC07 mAP", title=f"validation mAP by loss preset ({', '.join(map(str, sel))})")
+    ax.legend(fontsize=7)
+    budget = ", ".join(f"{k} {v}" for k, v in b.items())
+    return [text_block("The YOLO loss as the essay teaches it (`essay`: squared errors on softmax class "
+                       "probabilities, sigmoid objectness and box offsets) against `modern` (softmax cross-entropy "
+                       "for classes, BCE objectness with the IoU as target, a GIoU box term), same data, same "
+                       f"budget ({budget}), selection on the validation split, test split scored once. From "
+                       f"`{path.name}`."),
+            table_block(pd.DataFrame(rows), "", "{:.4f}"), figure_block(fig_to_svg(fig))]
 
 
 def _speed_points(evals: list[dict], batch: int = 8) -> pd.DataFrame:
@@ -236,9 +381,11 @@ def _example_block(evals: list[dict], dataset, n_images: int = 4) -> dict:
 
 
 def write_models_report(evals: list[dict], dataset, path: str | os.PathLike, data_desc: str = "",
-                        title: str = "Reference one-stage detectors") -> Path:
-    """The model report: per-class AP (VOC07, VOC12, COCO), accuracy vs speed, training curves, example
-    detections and anchors of every evaluated model."""
+                        title: str = "Reference one-stage detectors",
+                        ablation: str | os.PathLike | None = ABLATION_JSON) -> Path:
+    """The model report: per-class AP (VOC07, VOC12, COCO), AP and prior coverage by object size, the loss
+    ablation (from ``ablation``, when that file exists), accuracy vs speed, training and validation curves,
+    example detections and anchors of every evaluated model."""
     summary = []
     for e in evals:
         m = e["result"].mAP
@@ -262,6 +409,11 @@ def write_models_report(evals: list[dict], dataset, path: str | os.PathLike, dat
             "trained for a few epochs on a shared CPU (no GPU was available); see each MODEL_CARD.md. Train on a "
             "GPU with `vocbench train` to reach the goal."))
     sections.append(Section("Per-class AP", [table_block(_ap_table(evals), "", "{:.3f}")]))
+    if evals and all("ap_by_size" in e and "coverage" in e for e in evals):
+        sections.append(Section("AP by object size", _size_blocks(evals)))
+        sections.append(Section("Prior coverage by object size", _coverage_blocks(evals)))
+    if ablation is not None and Path(ablation).is_file():
+        sections.append(Section("Loss ablation: essay vs modern", _ablation_blocks(Path(ablation))))
     speed = _speed_points(evals)
     if len(speed):
         sections.append(Section("Accuracy vs speed", [figure_block(_speed_figure(speed)),
