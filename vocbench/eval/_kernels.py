@@ -374,6 +374,9 @@ def coco_match_kernel(gt_offsets, gt_xyxy, gt_area, gt_crowd, group_offsets, gro
     tp_bits = np.zeros(17, np.uint64)
     gtm = np.zeros((nt, 16), np.bool_)
     gind = np.empty(16, np.int64)
+    replicate = np.uint64(0)  # bit t * A of every threshold t: bits * replicate copies an area mask to all
+    for t in range(nt):
+        replicate |= np.uint64(1) << np.uint64(t * na)
     for grp in range(ngroups):
         g0, g1 = gt_offsets[grp], gt_offsets[grp + 1]
         p0, p1 = group_offsets[grp], group_offsets[grp + 1]
@@ -390,6 +393,9 @@ def coco_match_kernel(gt_offsets, gt_xyxy, gt_area, gt_crowd, group_offsets, gro
         nd = min(p1 - p0, max_det)
         for p in range(p0, p1):
             rank[flag_row[p]] = p - p0  # beyond max_det: neither counted nor TP
+        if ng == 0:  # nothing to match: false positives inside each area range, ignored outside
+            _coco_unmatched_bits(det_boxes, group_order, flag_row, p0, nd, area_ranges, replicate, counted)
+            continue
         if nd * ng > ious.shape[0]:
             ious = np.zeros(2 * nd * ng, np.float64)
         if nd > dmax.shape[0]:
@@ -424,6 +430,20 @@ def _coco_ignore_patterns(g0, g1, gt_area, gt_crowd, area_ranges, gig, npig, k):
             gig[a, j] = ig
             q += not ig
         npig[k, a] += q
+
+
+@jit
+def _coco_unmatched_bits(det_boxes, group_order, flag_row, p0, nd, area_ranges, replicate, counted):
+    """``counted`` masks of a group without GT: each detection is an FP at every threshold of the area ranges its
+    area (as the COCO export computes it) falls in."""
+    for i in range(nd):
+        d = group_order[p0 + i]
+        area = box_width(det_boxes[d, 0], det_boxes[d, 2], 1.0) * box_width(det_boxes[d, 1], det_boxes[d, 3], 1.0)
+        bits = np.uint64(0)
+        for a in range(area_ranges.shape[0]):
+            if not (area < area_ranges[a, 0] or area > area_ranges[a, 1]):
+                bits |= np.uint64(1) << np.uint64(a)
+        counted[flag_row[p0 + i]] = bits * replicate
 
 
 @jit
