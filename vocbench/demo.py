@@ -208,6 +208,113 @@ def _slug(name: str) -> str:
     return "".join(c if c.isalnum() else "_" for c in name.lower()).strip("_")
 
 
+class _Timer:
+    """Times one implementation after warm-up and appends its row (ratio against the case's vocbench time)."""
+
+    def __init__(self, repeats: int, budget_s: float) -> None:
+        self.repeats, self.budget_s = repeats, budget_s
+        self.rows: list[dict[str, Any]] = []
+
+    def missing(self, task: str, case: str, impl: str, n: int, why: str) -> None:
+        self.rows.append({"task": task, "case": case, "impl": impl, "n": n, "median_ms": float("nan"),
+                          "ratio": float("nan"), "agrees": None, "note": why})
+
+    def time(self, task: str, case: str, impl: str, n: int, prepare: Callable[[], Callable[[], Any]],
+             ref_ms: float | None = None,
+             agree: Callable[[Any], tuple[bool, str]] | None = None) -> tuple[float, Any]:
+        """``prepare()`` builds the call (a peer's setup is not timed); PeerMissing → a row saying so."""
+        from vocbench.bench import peers
+        from vocbench.bench.harness import time_call
+
+        try:
+            fn = prepare()
+            times, result, _ = time_call(fn, self.repeats, warmup=1, budget_s=self.budget_s)
+        except peers.PeerMissing as exc:
+            self.missing(task, case, impl, n, str(exc))
+            return float("nan"), None
+        ms = float(np.median(times)) * 1e3
+        ok, note = agree(result) if agree else (None, "")
+        self.rows.append({"task": task, "case": case, "impl": impl, "n": n, "median_ms": ms,
+                          "ratio": ms / ref_ms if ref_ms else float("nan"), "agrees": ok, "note": note})
+        return ms, result
+
+
+def _ready(fn: Callable[..., Any], *args: Any) -> Callable[[], Callable[[], Any]]:
+    """A ``prepare`` for :meth:`_Timer.time` whose call needs no setup: ``fn(*args)``."""
+    return lambda: functools.partial(fn, *args)
+
+
+def _nms_rows(timer: _Timer, dataset: Dataset, sizes: Sequence[int]) -> None:
+    from vocbench.bench import peers
+    from vocbench.bench.workloads import cluster_boxes, pick_image
+    from vocbench.nms import nms
+
+    gt, width, height, image_id = pick_image(dataset, seed=0)
+    nms(np.zeros((1, 4)), np.ones(1), _NMS_IOU)  # JIT warm-up outside every timing
+    for n in sizes:
+        boxes, scores = cluster_boxes(n, gt, width, height, seed=n)
+        case = f"NMS of {n} boxes (IoU {_NMS_IOU}), image {image_id}"
+        ref_ms, keep = timer.time("nms", case, "vocbench", n, _ready(nms, boxes, scores, _NMS_IOU))
+        ref_set = set(np.asarray(keep).tolist())
+
+        def same(k: Any, ref_set: set = ref_set) -> tuple[bool, str]:
+            k = set(np.asarray(k).tolist())
+            return k == ref_set, f"{len(k)} kept" + ("" if k == ref_set else f", {len(k ^ ref_set)} differ")
+
+        timer.time("nms", case, "numpy greedy (py_cpu_nms)", n,
+                   _ready(peers.numpy_nms, boxes, scores, _NMS_IOU), ref_ms, same)
+        timer.time("nms", case, "torchvision CPU (1 thread)", n,
+                   functools.partial(peers.prepare_torchvision_nms, boxes, scores, _NMS_IOU), ref_ms, same)
+
+
+def _voc_eval_inputs(dataset: Dataset, detections: Detections, devkit: str | os.PathLike,
+                     sets: Sequence[str]) -> tuple[dict, dict]:
+    """voc_eval.py's inputs: the annotation XMLs of the scored images (xml.etree) and the detections as the
+    devkit files it reads."""
+    import tempfile
+
+    from vocbench.bench import peers
+    from vocbench.io.detections import write_devkit
+
+    recs = {k.split("/", 1)[1]: v for k, v in peers.parse_voc_xml_plain(Path(devkit), list(sets)).items()}
+    recs = {image_id: recs[image_id] for image_id in dataset.image_ids.tolist()}
+    with tempfile.TemporaryDirectory(prefix="vocbench-demo-") as tmp:
+        write_devkit(detections, dataset, tmp)
+        for cls in dataset.classes:  # voc_eval.py opens every class file
+            (Path(tmp) / f"comp4_det_test_{cls}.txt").touch()
+        lines = peers.parse_det_lines_plain(tmp, dataset.classes)
+    return recs, lines
+
+
+def _map_rows(timer: _Timer, dataset: Dataset, detections: Detections, devkit: str | os.PathLike | None,
+              sets: Sequence[str]) -> None:
+    from vocbench.bench import peers
+    from vocbench.eval import evaluate
+
+    n = len(detections)
+    case = f"VOC07 + VOC12 mAP, {n} detections on {dataset.num_images} images"
+    ref_ms, res = timer.time("map", case, "vocbench", n, _ready(evaluate, dataset, detections, ("voc07", "voc12"),
+                                                                "voc_eval"))
+    per_class = {m: res.to_dict()[m]["per_class"] for m in ("voc07", "voc12")}
+    if devkit is not None and sets:
+        recs, lines = _voc_eval_inputs(dataset, detections, devkit, sets)
+
+        def same_ap(r: Any) -> tuple[bool, str]:
+            diffs = [abs(r[m][c] - v) for m in per_class for c, v in per_class[m].items()
+                     if c in r[m] and v == v and r[m][c] == r[m][c]]
+            worst = max(diffs) if diffs else float("nan")
+            return bool(worst <= 1e-9), f"per-class AP max |diff| {worst:.1e} (vocbench protocol='voc_eval')"
+
+        timer.time("map", case, "voc_eval.py port (python loop)", n,
+                   _ready(peers.devkit_voc_eval, recs, lines, dataset.classes), ref_ms, same_ap)
+    case = f"COCO AP@[.5:.95], {n} detections on {dataset.num_images} images"
+    ref_ms, res = timer.time("map", case, "vocbench", n, _ready(evaluate, dataset, detections, ("coco",)))
+    ap = res.to_dict()["coco"]["AP"]
+    timer.time("map", case, "pycocotools", n, lambda: peers.prepare_pycocotools(
+        peers.coco_gt_dict(dataset), peers.coco_det_list(dataset, detections), False), ref_ms,
+        lambda r: (bool(abs(r["AP"] - ap) <= 2e-3), f"AP {r['AP']:.4f} vs vocbench {ap:.4f}"))
+
+
 def speed_table(dataset: Dataset, detections: Detections | None = None, *, devkit: str | os.PathLike | None = None,
                 sets: Sequence[str] = (), nms_sizes: Sequence[int] = (2_000, 10_000), repeats: int = 5,
                 budget_s: float = 1.0, map_images: int | None = 500) -> pd.DataFrame:
@@ -222,99 +329,201 @@ def speed_table(dataset: Dataset, detections: Detections | None = None, *, devki
     Returns:
         One row per implementation and case: ``task, case, impl, n, median_ms, ratio`` (the peer's median time
         over vocbench's on the same case: > 1 means vocbench is faster), ``agrees`` (same keep set / same AP) and
-        ``note``.
+        ``note`` (a peer that is not installed gets a row saying so).
     """
-    import tempfile
-
     import pandas as pd
 
-    from vocbench.bench import peers
-    from vocbench.bench.harness import time_call
-    from vocbench.bench.workloads import cluster_boxes, pick_image
-    from vocbench.eval import evaluate
-    from vocbench.nms import nms
-
-    rows: list[dict[str, Any]] = []
-
-    def timed(task: str, case: str, impl: str, n: int, fn: Callable[[], Any], ref_ms: float | None,
-              agree: Callable[[Any], tuple[bool, str]] | None) -> tuple[float, Any]:
-        try:
-            times, result, _ = time_call(fn, repeats, warmup=1, budget_s=budget_s)
-        except peers.PeerMissing as exc:
-            rows.append({"task": task, "case": case, "impl": impl, "n": n, "median_ms": float("nan"),
-                         "ratio": float("nan"), "agrees": None, "note": str(exc)})
-            return float("nan"), None
-        ms = float(np.median(times)) * 1e3
-        ok, note = agree(result) if agree else (None, "")
-        rows.append({"task": task, "case": case, "impl": impl, "n": n, "median_ms": ms,
-                     "ratio": ms / ref_ms if ref_ms else float("nan"), "agrees": ok, "note": note})
-        return ms, result
-
-    gt, width, height, image_id = pick_image(dataset, seed=0)
-    nms(np.zeros((1, 4)), np.ones(1), _NMS_IOU)  # JIT warm-up outside every timing
-    for n in nms_sizes:
-        boxes, scores = cluster_boxes(n, gt, width, height, seed=n)
-        case = f"NMS of {n} boxes (IoU {_NMS_IOU}), image {image_id}"
-        ref_ms, keep = timed("nms", case, "vocbench", n, functools.partial(nms, boxes, scores, _NMS_IOU), None, None)
-        ref_set = set(np.asarray(keep).tolist())
-
-        def same(k: Any, ref_set: set = ref_set) -> tuple[bool, str]:
-            k = set(np.asarray(k).tolist())
-            return k == ref_set, f"{len(k)} kept" + ("" if k == ref_set else f", {len(k ^ ref_set)} differ")
-
-        timed("nms", case, "numpy greedy (py_cpu_nms)", n,
-              functools.partial(peers.numpy_nms, boxes, scores, _NMS_IOU), ref_ms, same)
-        try:
-            run_tv = peers.prepare_torchvision_nms(boxes, scores, _NMS_IOU)
-        except peers.PeerMissing as exc:
-            rows.append({"task": "nms", "case": case, "impl": "torchvision CPU (1 thread)", "n": n,
-                         "median_ms": float("nan"), "ratio": float("nan"), "agrees": None, "note": str(exc)})
-        else:
-            timed("nms", case, "torchvision CPU (1 thread)", n, run_tv, ref_ms, same)
-
-    if detections is not None and map_images is not None and dataset.num_images > map_images:
-        # the first images keep their indices under subset_images, so the detections stay valid as they are
-        dataset = dataset.subset_images(np.arange(dataset.num_images) < map_images)
-        detections = detections.filter(images=range(map_images))
+    timer = _Timer(repeats, budget_s)
+    _nms_rows(timer, dataset, nms_sizes)
     if detections is not None:
-        case = f"VOC07 + VOC12 mAP, {len(detections)} detections on {dataset.num_images} images"
-        ref_ms, res = timed("map", case, "vocbench", len(detections),
-                            lambda: evaluate(dataset, detections, metrics=("voc07", "voc12"), protocol="voc_eval"),
-                            None, None)
-        per_class = {m: res.to_dict()[m]["per_class"] for m in ("voc07", "voc12")}
-        if devkit is not None and sets:
-            from vocbench.io.detections import write_devkit
+        if map_images is not None and dataset.num_images > map_images:
+            # the first images keep their indices under subset_images, so the detections stay valid as they are
+            dataset = dataset.subset_images(np.arange(dataset.num_images) < map_images)
+            detections = detections.filter(images=range(map_images))
+        _map_rows(timer, dataset, detections, devkit, sets)
+    return pd.DataFrame(timer.rows, columns=["task", "case", "impl", "n", "median_ms", "ratio", "agrees", "note"])
 
-            recs = {k.split("/", 1)[1]: v for k, v in peers.parse_voc_xml_plain(Path(devkit), list(sets)).items()}
-            recs = {image_id: recs[image_id] for image_id in dataset.image_ids.tolist()}  # the images scored
-            with tempfile.TemporaryDirectory(prefix="vocbench-demo-") as tmp:
-                write_devkit(detections, dataset, tmp)
-                for cls in dataset.classes:  # voc_eval.py opens every class file
-                    (Path(tmp) / f"comp4_det_test_{cls}.txt").touch()
-                lines = peers.parse_det_lines_plain(tmp, dataset.classes)
 
-            def same_ap(r: Any) -> tuple[bool, str]:
-                diffs = [abs(r[m][c] - v) for m in per_class for c, v in per_class[m].items()
-                         if c in r[m] and v == v and r[m][c] == r[m][c]]
-                worst = max(diffs) if diffs else float("nan")
-                return bool(worst <= 1e-9), f"per-class AP max |diff| {worst:.1e} (vocbench protocol='voc_eval')"
+@dataclass
+class _Context:
+    """What the demo's steps share: the output folder, the step runner, the data loaded so far."""
 
-            timed("map", case, "voc_eval.py port (python loop)", len(detections),
-                  lambda: peers.devkit_voc_eval(recs, lines, dataset.classes), ref_ms, same_ap)
-        case = f"COCO AP@[.5:.95], {len(detections)} detections on {dataset.num_images} images"
-        ref_ms, res = timed("map", case, "vocbench", len(detections),
-                            lambda: evaluate(dataset, detections, metrics=("coco",)), None, None)
-        ap = res.to_dict()["coco"]["AP"]
-        try:
-            run_coco = peers.prepare_pycocotools(peers.coco_gt_dict(dataset), peers.coco_det_list(dataset, detections),
-                                                 False)
-        except peers.PeerMissing as exc:
-            rows.append({"task": "map", "case": case, "impl": "pycocotools", "n": len(detections),
-                         "median_ms": float("nan"), "ratio": float("nan"), "agrees": None, "note": str(exc)})
+    out: Path
+    steps: _Steps
+    seed: int
+    progress: bool
+    anchor_options: dict[str, Any]
+    devkit: Path = Path()
+    synth: Dataset | None = None
+    synth_test: Dataset | None = None
+    voc_root: Path | None = None
+    voc_trainval: Dataset | None = None
+    voc_test: Dataset | None = None
+    synth_dets: dict[str, Detections] = field(default_factory=dict)
+    real_dets: dict[str, Detections] = field(default_factory=dict)
+
+
+def _synthetic_data(ctx: _Context, images: int) -> None:
+    """Step 1: write the synthetic set and load it (and the real VOC annotations when found)."""
+    from vocbench.io.voc import load_voc
+    from vocbench.synth import generate
+
+    res = ctx.steps.run(f"synthesising {images} images (seed {ctx.seed})",
+                        lambda: generate(ctx.out / "data", images=images, seed=ctx.seed, progress=ctx.progress))
+    if res is None:
+        raise VocbenchError(f"{ctx.out / 'data'}: could not write the synthetic dataset ({'; '.join(ctx.steps.notes)})")
+    ctx.devkit, seconds = res
+    ctx.synth = load_voc(ctx.devkit, ["2007:trainval", "2007:test"], cache=False)
+    ctx.synth_test = ctx.synth.split("2007:test")
+    ctx.steps.log(f"  {ctx.synth.num_images} images, {ctx.synth.num_objects} objects in {ctx.devkit} "
+                  f"({seconds:.1f} s)")
+    if ctx.voc_root is not None:
+        ctx.voc_trainval = load_voc(ctx.voc_root, ["2007:trainval", "2012:trainval"])
+        ctx.voc_test = load_voc(ctx.voc_root, ["2007:test"])
+
+
+def _synthetic_report(ctx: _Context) -> None:
+    """Step 2: the synthetic set's dataset report with anchors (beside VOC07+12 when available)."""
+    synth, voc = ctx.synth, ctx.voc_trainval
+    assert synth is not None
+
+    def write() -> Path:
+        from vocbench.anchors import analyze_dataset_anchors
+        from vocbench.report.dataset import anchor_sections, dataset_sections
+        from vocbench.report.html import ReportMeta, write_report
+        from vocbench.report.index import synthetic_sections
+
+        sections = synthetic_sections(synth, ctx.devkit / "VOC2007", voc=voc, voc_test=ctx.voc_test)
+        sections += dataset_sections(synth, compare=[("VOC07+12 trainval", voc)] if voc is not None else None,
+                                     name="synthetic")
+        sections += anchor_sections(analyze_dataset_anchors(synth, **ctx.anchor_options))
+        meta = ReportMeta(data=f"{ctx.devkit} — synthetic VOC, seed {ctx.seed}: {synth.num_images} images, "
+                               f"{int((~synth.difficult).sum())} non-difficult objects",
+                          extra={"compared with": "VOC07+12 trainval"} if voc is not None else {})
+        return write_report(ctx.out / "synthetic_dataset.html", "Dataset report: synthetic VOC", sections, meta)
+
+    res = ctx.steps.run("synthetic dataset report with anchors", write)
+    if res:
+        ctx.steps.add("Synthetic dataset report", res[0],
+                      "the built-in synthetic VOC set: classes, samples, statistics"
+                      + (" side by side with VOC07+12" if voc is not None else "") + ", anchors", res[1])
+
+
+def _plugin_detectors(ctx: _Context) -> Dataset | None:
+    """Step 3: the ``vocbench.demo`` plug-ins on the synthetic test split, then diagnosis and comparison.
+
+    Returns the ground truth the plug-ins' detections belong to (None when none ran)."""
+    from vocbench.plugins import DEMO_GROUP, demo_steps
+
+    found = demo_steps()
+    if not found:
+        ctx.steps.notes.append(f"detectors on the synthetic data: skipped — no `{DEMO_GROUP}` plug-in is installed "
+                               "(the reference models: pip install -e '.[models]')")
+    scored: Dataset | None = ctx.synth_test
+    for name, step, error in found:
+        def plug(step: Any = step, error: str = error, name: str = name) -> Any:
+            if step is None:
+                raise _Skip(f"plug-in {name} failed to import: {error}")
+            return step(ctx.out, ctx.devkit, ("2007:test",), ctx.progress)
+
+        res = ctx.steps.run(f"plug-in {name}: detectors on the synthetic test split", plug)
+        if res:
+            contribution, seconds = res
+            for title, path in contribution.reports:
+                ctx.steps.add(title, Path(path), contribution.description,
+                              seconds / max(len(contribution.reports), 1))
+            ctx.synth_dets.update(contribution.detections)
+            if contribution.dataset is not None:
+                scored = contribution.dataset
+    if ctx.synth_dets and scored is not None:
+        _diagnosis_and_comparison(ctx.steps, ctx.out, scored, ctx.synth_dets, "the synthetic test split", "synthetic")
+        return scored
+    return None
+
+
+def _real_voc(ctx: _Context) -> None:
+    """Step 4: the VOC07+12 dataset report, real YOLOv2 scored and diagnosed, YOLOv2 vs YOLOv3."""
+    if ctx.voc_root is None or ctx.voc_trainval is None or ctx.voc_test is None:
+        ctx.steps.notes.append("real VOC reports: skipped — no VOC annotations found (use --voc ROOT or put them "
+                               "in ../shared/voc/VOCdevkit); the synthetic report is shown without the VOC07+12 "
+                               "columns")
+        return
+    from vocbench.io.detections import read_detections
+
+    root, trainval, test = ctx.voc_root, ctx.voc_trainval, ctx.voc_test
+
+    def voc_report() -> Path:
+        from vocbench.report.dataset import write_dataset_report
+
+        return write_dataset_report(ctx.out / "voc0712_dataset.html", trainval, anchors=True,
+                                    compare=[("VOC2007 test", test)], anchor_options=ctx.anchor_options)
+
+    res = ctx.steps.run("VOC07+12 dataset report with anchors", voc_report)
+    if res:
+        ctx.steps.add("VOC07+12 dataset report", res[0],
+                      "the real VOC2007+2012 trainval annotations against VOC2007 test, with anchors", res[1])
+    for name, folder in (("YOLOv2", "yolov2-voc07test"), ("YOLOv3", "yolov3-voc07test")):
+        dets_dir = root.parent / "detections" / folder
+        if dets_dir.is_dir():
+            ctx.real_dets[name] = read_detections(dets_dir, test)
         else:
-            timed("map", case, "pycocotools", len(detections), run_coco, ref_ms,
-                  lambda r: (bool(abs(r["AP"] - ap) <= 2e-3), f"AP {r['AP']:.4f} vs vocbench {ap:.4f}"))
-    return pd.DataFrame(rows, columns=["task", "case", "impl", "n", "median_ms", "ratio", "agrees", "note"])
+            ctx.steps.notes.append(f"{name} on VOC2007 test: skipped — no detections at {dets_dir}")
+    if "YOLOv2" not in ctx.real_dets:
+        return
+    v2 = ctx.real_dets["YOLOv2"]
+
+    def yolo_report() -> Path:
+        from vocbench.eval import evaluate
+        from vocbench.report.eval import write_eval_report
+
+        result = evaluate(test, v2, metrics=("voc07", "voc12", "coco"))
+        return write_eval_report(ctx.out / "yolov2_voc07test_eval.html", dataset=test, result=result, detections=v2)
+
+    res = ctx.steps.run("YOLOv2 on VOC2007 test: scoring report", yolo_report)
+    if res:
+        ctx.steps.add("YOLOv2 on VOC2007 test: scoring", res[0],
+                      "real YOLOv2 detections scored: VOC07 / VOC12 AP per class and the COCO protocol", res[1])
+    _diagnosis_and_comparison(ctx.steps, ctx.out, test, ctx.real_dets, "VOC2007 test", "voc07test")
+
+
+def _speed(ctx: _Context, synth_scored: Dataset | None) -> pd.DataFrame | None:
+    """Step 5: the speed table, on real YOLOv2 when available, else on the first plug-in detector."""
+    assert ctx.synth_test is not None
+    what = ""
+    args: tuple[Any, ...] = (ctx.synth_test, None, None, ())
+    if "YOLOv2" in ctx.real_dets and ctx.voc_test is not None:
+        args, what = (ctx.voc_test, ctx.real_dets["YOLOv2"], ctx.voc_root, ("2007:test",)), "YOLOv2 on VOC2007 test"
+    elif ctx.synth_dets and synth_scored is not None:
+        first = next(iter(ctx.synth_dets))
+        args = (synth_scored, ctx.synth_dets[first], ctx.devkit, ("2007:test",))
+        what = f"{first} on the synthetic test split"
+    res = ctx.steps.run("speed table: NMS and mAP against the usual tools",
+                        lambda: speed_table(args[0], args[1], devkit=args[2], sets=args[3]))
+    if res is None:
+        return None
+    table, seconds = res
+    table.attrs["detections"] = what
+    table.attrs["seconds"] = seconds
+    return table
+
+
+def _index(ctx: _Context, images: int, command: str, total: float, speed: pd.DataFrame | None) -> Path:
+    """Step 6: ``OUT/index.html``."""
+    import pandas as pd
+
+    from vocbench.report.html import ReportMeta
+    from vocbench.report.index import IndexEntry, write_index
+
+    rows = [("synthetic (trainval + test)", str(ctx.devkit), ctx.synth)]
+    if ctx.voc_trainval is not None:
+        rows.append(("VOC07+12 trainval", str(ctx.voc_root), ctx.voc_trainval))
+    summary = pd.DataFrame([{"data": name, "root": root, "images": ds.num_images, "objects": ds.num_objects,
+                             "difficult": int(ds.difficult.sum())} for name, root, ds in rows if ds is not None])
+    entries = [IndexEntry(r.title, Path(os.path.relpath(r.path, ctx.out)).as_posix(), r.description, r.seconds)
+               for r in ctx.steps.reports]
+    return write_index(ctx.out / "index.html", entries, ctx.steps.notes, summary,
+                       commands=[command, f"vocbench synth {ctx.out / 'data'} --images {images} --seed {ctx.seed}"],
+                       meta=ReportMeta(data=f"{ctx.out} — demo finished in {total:.0f} s"), speed=speed)
 
 
 def run_demo(out: str | os.PathLike = "demo_out", *, images: int | None = None, seed: int = DEMO_SEED,
@@ -341,173 +550,30 @@ def run_demo(out: str | os.PathLike = "demo_out", *, images: int | None = None, 
     Raises:
         VocbenchError: ``images`` < 10, ``voc`` is not a VOCdevkit, or the synthetic set cannot be written.
     """
-    import pandas as pd
-
-    from vocbench.io.voc import load_voc
-    from vocbench.synth import generate
-
-    say = log or (lambda _line: None)
     out = Path(out)
     n_images = images if images is not None else (QUICK_IMAGES if quick else DEFAULT_IMAGES)
     if n_images < 10:
         raise VocbenchError(f"images must be at least 10 for the demo, got {n_images}")
-    voc_root = find_voc(voc) if use_voc else None
+    ctx = _Context(out=out, steps=_Steps(log or (lambda _line: None), debug), seed=seed, progress=progress,
+                   anchor_options={"curve": range(1, 10), "n_init": 3, "sse_baseline": False} if quick else {},
+                   voc_root=find_voc(voc) if use_voc else None)
     out.mkdir(parents=True, exist_ok=True)
-    anchor_options: dict[str, Any] = {"curve": range(1, 10), "n_init": 3, "sse_baseline": False} if quick else {}
-    steps = _Steps(say, debug)
-    total_start = time.perf_counter()
-    say(f"[demo] writing to {out}" + (f"; real VOC annotations: {voc_root}" if voc_root else
-                                      "; real VOC annotations not found (synthetic data only)"))
-
-    # 1. synthetic data
-    res = steps.run(f"synthesising {n_images} images (seed {seed})",
-                    lambda: generate(out / "data", images=n_images, seed=seed, progress=progress))
-    if res is None:
-        raise VocbenchError(f"{out / 'data'}: could not write the synthetic dataset ({'; '.join(steps.notes)})")
-    devkit, synth_seconds = res
-    synth = load_voc(devkit, ["2007:trainval", "2007:test"], cache=False)
-    synth_test = synth.split("2007:test")
-    say(f"  {synth.num_images} images, {synth.num_objects} objects in {devkit} ({synth_seconds:.1f} s)")
-    voc_trainval = voc_test = None
-    if voc_root is not None:
-        voc_trainval = load_voc(voc_root, ["2007:trainval", "2012:trainval"])
-        voc_test = load_voc(voc_root, ["2007:test"])
-
-    # 2. synthetic dataset report
-    def synth_report() -> Path:
-        from vocbench.anchors import analyze_dataset_anchors
-        from vocbench.report.dataset import anchor_sections, dataset_sections
-        from vocbench.report.html import ReportMeta, write_report
-        from vocbench.report.index import synthetic_sections
-
-        compare = [("VOC07+12 trainval", voc_trainval)] if voc_trainval is not None else None
-        sections = synthetic_sections(synth, devkit / "VOC2007", voc=voc_trainval, voc_test=voc_test)
-        sections += dataset_sections(synth, compare=compare, name="synthetic")
-        sections += anchor_sections(analyze_dataset_anchors(synth, **anchor_options))
-        meta = ReportMeta(data=f"{devkit} — synthetic VOC, seed {seed}: {synth.num_images} images, "
-                               f"{int((~synth.difficult).sum())} non-difficult objects",
-                          extra={"compared with": "VOC07+12 trainval"} if voc_trainval is not None else {})
-        return write_report(out / "synthetic_dataset.html", "Dataset report: synthetic VOC", sections, meta)
-
-    res = steps.run("synthetic dataset report with anchors", synth_report)
-    if res:
-        steps.add("Synthetic dataset report", res[0],
-                  "the built-in synthetic VOC set: classes, samples, statistics"
-                  + (" side by side with VOC07+12" if voc_trainval is not None else "") + ", anchors", res[1])
-
-    # 3. detectors on the synthetic test split (plug-ins), their diagnosis and comparison
-    synth_dets: dict[str, Detections] = {}
-    synth_scored = synth_test
-    if not models:
-        steps.notes.append("reference detectors: skipped — models=False (--no-models)")
+    start = time.perf_counter()
+    ctx.steps.log(f"[demo] writing to {out}" + (f"; real VOC annotations: {ctx.voc_root}" if ctx.voc_root else
+                                                "; real VOC annotations not found (synthetic data only)"))
+    _synthetic_data(ctx, n_images)
+    _synthetic_report(ctx)
+    synth_scored = None
+    if models:
+        synth_scored = _plugin_detectors(ctx)
     else:
-        from vocbench.plugins import DEMO_GROUP, demo_steps
-
-        found = demo_steps()
-        if not found:
-            steps.notes.append(f"detectors on the synthetic data: skipped — no `{DEMO_GROUP}` plug-in is installed "
-                               "(the reference models: pip install -e '.[models]')")
-        for name, step, error in found:
-            def plug(step: Any = step, error: str = error, name: str = name) -> Any:
-                if step is None:
-                    raise _Skip(f"plug-in {name} failed to import: {error}")
-                return step(out, devkit, ("2007:test",), progress)
-
-            res = steps.run(f"plug-in {name}: detectors on the synthetic test split", plug)
-            if res:
-                contribution, seconds = res
-                for title, path in contribution.reports:
-                    steps.add(title, Path(path), contribution.description,
-                              seconds / max(len(contribution.reports), 1))
-                synth_dets.update(contribution.detections)
-                if contribution.dataset is not None:
-                    synth_scored = contribution.dataset
-    if synth_dets:
-        _diagnosis_and_comparison(steps, out, synth_scored, synth_dets, "the synthetic test split", "synthetic")
-
-    # 4. real VOC
-    if voc_root is None:
-        steps.notes.append("real VOC reports: skipped — no VOC annotations found (use --voc ROOT or put them in "
-                           "../shared/voc/VOCdevkit); the synthetic report is shown without the VOC07+12 columns")
-    real_dets: dict[str, Detections] = {}
-    if voc_root is not None and voc_trainval is not None and voc_test is not None:
-        vt, vtest = voc_trainval, voc_test
-
-        def voc_report() -> Path:
-            from vocbench.report.dataset import write_dataset_report
-
-            return write_dataset_report(out / "voc0712_dataset.html", vt, anchors=True,
-                                        compare=[("VOC2007 test", vtest)], anchor_options=anchor_options)
-
-        res = steps.run("VOC07+12 dataset report with anchors", voc_report)
-        if res:
-            steps.add("VOC07+12 dataset report", res[0],
-                      "the real VOC2007+2012 trainval annotations against VOC2007 test, with anchors", res[1])
-
-        from vocbench.io.detections import read_detections
-
-        for name, folder in (("YOLOv2", "yolov2-voc07test"), ("YOLOv3", "yolov3-voc07test")):
-            dets_dir = voc_root.parent / "detections" / folder
-            if dets_dir.is_dir():
-                real_dets[name] = read_detections(dets_dir, vtest)
-            else:
-                steps.notes.append(f"{name} on VOC2007 test: skipped — no detections at {dets_dir}")
-        if "YOLOv2" in real_dets:
-            v2 = real_dets["YOLOv2"]
-
-            def yolo_report() -> Path:
-                from vocbench.eval import evaluate
-                from vocbench.report.eval import write_eval_report
-
-                result = evaluate(vtest, v2, metrics=("voc07", "voc12", "coco"))
-                return write_eval_report(out / "yolov2_voc07test_eval.html", dataset=vtest, result=result,
-                                         detections=v2)
-
-            res = steps.run("YOLOv2 on VOC2007 test: scoring report", yolo_report)
-            if res:
-                steps.add("YOLOv2 on VOC2007 test: scoring", res[0],
-                          "real YOLOv2 detections scored: VOC07 / VOC12 AP per class and the COCO protocol", res[1])
-            _diagnosis_and_comparison(steps, out, vtest, real_dets, "VOC2007 test", "voc07test")
-
-    # 5. speed table
-    speed_df = None
-    if speed:
-        if "YOLOv2" in real_dets and voc_test is not None and voc_root is not None:
-            args: tuple[Any, ...] = (voc_test, real_dets["YOLOv2"], voc_root, ("2007:test",), "YOLOv2 on VOC2007 test")
-        elif synth_dets:
-            first = next(iter(synth_dets))
-            args = (synth_scored, synth_dets[first], devkit, ("2007:test",), f"{first} on the synthetic test split")
-        else:
-            args = (synth_test, None, None, (), "")
-        res = steps.run("speed table: NMS and mAP against the usual tools",
-                        lambda: speed_table(args[0], args[1], devkit=args[2], sets=args[3]))
-        if res:
-            speed_df = res[0]
-            speed_df.attrs["detections"] = args[4]
-            speed_df.attrs["seconds"] = res[1]
-
-    # 6. index
-    from vocbench.report.html import ReportMeta
-    from vocbench.report.index import IndexEntry, write_index
-
-    summary = pd.DataFrame([
-        {"data": "synthetic (trainval + test)", "root": str(devkit), "images": synth.num_images,
-         "objects": synth.num_objects, "difficult": int(synth.difficult.sum())},
-        *([{"data": "VOC07+12 trainval", "root": str(voc_root), "images": voc_trainval.num_images,
-            "objects": voc_trainval.num_objects, "difficult": int(voc_trainval.difficult.sum())}]
-          if voc_trainval is not None else []),
-    ])
-    cmd = f"vocbench demo {out} --images {n_images} --seed {seed}"
-    if voc_root is not None:
-        cmd += f" --voc {voc_root}"
-    elif not use_voc:
-        cmd += " --no-voc"
-    cmd += " --quick" * quick + " --no-models" * (not models) + " --no-speed" * (not speed)
-    total = time.perf_counter() - total_start
-    entries = [IndexEntry(r.title, Path(os.path.relpath(r.path, out)).as_posix(), r.description, r.seconds)
-               for r in steps.reports]
-    index = write_index(out / "index.html", entries, steps.notes, summary,
-                        commands=[cmd, f"vocbench synth {out / 'data'} --images {n_images} --seed {seed}"],
-                        meta=ReportMeta(data=f"{out} — demo finished in {total:.0f} s"), speed=speed_df)
-    return DemoResult(out=out, index=index, reports=tuple(steps.reports), notes=tuple(steps.notes),
-                      failed=steps.failed, seconds=total, voc_root=voc_root, speed=speed_df)
+        ctx.steps.notes.append("reference detectors: skipped — models=False (--no-models)")
+    _real_voc(ctx)
+    speed_df = _speed(ctx, synth_scored) if speed else None
+    command = (f"vocbench demo {out} --images {n_images} --seed {seed}"
+               + (f" --voc {ctx.voc_root}" if ctx.voc_root is not None else " --no-voc" * (not use_voc))
+               + " --quick" * quick + " --no-models" * (not models) + " --no-speed" * (not speed))
+    total = time.perf_counter() - start
+    index = _index(ctx, n_images, command, total, speed_df)
+    return DemoResult(out=out, index=index, reports=tuple(ctx.steps.reports), notes=tuple(ctx.steps.notes),
+                      failed=ctx.steps.failed, seconds=total, voc_root=ctx.voc_root, speed=speed_df)
