@@ -80,7 +80,7 @@ class CoverageResult:
         return sum(self.covered) / n if n else float("nan")
 
     def to_dict(self) -> dict:
-        d = asdict(self)
+        d = {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
         d["edges"] = [None if math.isinf(e) else e for e in self.edges]
         d["fraction"] = list(self.fraction)
         d["overall"] = self.overall
