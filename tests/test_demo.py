@@ -244,3 +244,16 @@ def test_vocbench_never_names_reference_models():
             if p.is_file() and p.suffix in (".py", ".html", ".css", ".txt", ".md")
             and "reference_models" in p.read_text(encoding="utf-8", errors="replace")]
     assert hits == []
+
+
+def test_demo_json_to_stdout_is_quiet_and_machine_readable(tmp_path, capsys):
+    import json
+
+    out = tmp_path / "jdemo"
+    rc = main(["demo", str(out), "--images", "20", "--quick", "--no-voc", "--no-models", "--no-speed", "--json", "-"])
+    captured = capsys.readouterr()
+    assert rc == 0, captured.err
+    data = json.loads(captured.out)  # nothing but the JSON on stdout
+    assert data["failed"] == 0 and data["index"] == str(out / "index.html") and data["speed"] == []
+    assert [r["path"] for r in data["reports"]] == [str(out / "synthetic_dataset.html")]
+    assert any("--no-models" in n for n in data["notes"])
