@@ -138,7 +138,8 @@ def prior_coverage(boxes, priors, input_size: int, *, iou_threshold: float = 0.5
         ok = sel & (wh > 0).all(1)
         bpr.append(best_possible_recall(wh[ok], prior_wh) if ok.any() and len(prior_wh) else float("nan"))
     return CoverageResult(name=name, input_size=int(input_size), iou_threshold=float(iou_threshold),
-                          bins=tuple(size_bin_labels([float(v) for v in e])), edges=tuple(float(v) for v in e), objects=tuple(objects),
+                          bins=tuple(size_bin_labels([float(v) for v in e])), edges=tuple(float(v) for v in e),
+                          objects=tuple(objects),
                           covered=tuple(covered), bpr=tuple(float(v) for v in bpr), priors=len(p))
 
 

@@ -7,8 +7,8 @@ import pytest
 from scipy import stats as sps
 
 from vocbench import Dataset, load_voc
-from vocbench.synth import VOC0712_PROFILE, generate, profile_from_dataset
 from vocbench.stats.distances import ks_statistic, wasserstein_1d
+from vocbench.synth import VOC0712_PROFILE, generate, profile_from_dataset
 from vocbench.synth.profile import layout_distances
 
 

@@ -6,7 +6,8 @@ so only shape and size matter, not position. Centroids are the mean (option: med
 
 from __future__ import annotations
 
-from typing import Iterable, Literal
+from collections.abc import Iterable
+from typing import Literal
 
 import numpy as np
 
@@ -116,7 +117,7 @@ class IoUKMeans:
             return [_kmeanspp(wh, k, rng) for _ in range(int(self.n_init))]
         raise InputError(f"init must be 'random', 'k-means++' or an array, got {self.init!r}")
 
-    def fit(self, wh, y=None) -> "IoUKMeans":
+    def fit(self, wh, y=None) -> IoUKMeans:
         """Cluster the box shapes ``wh`` (float[N, 2], positive). Returns ``self``."""
         wh = as_wh(wh)
         self._check(wh)
@@ -324,7 +325,8 @@ def _grow(wh: np.ndarray, centers: np.ndarray, k: int) -> np.ndarray:
     return np.ascontiguousarray(centers)
 
 
-def sse_kmeans_curve(wh, ks: Iterable[int], *, n_init: int = 5, random_state: int = 0) -> list[tuple[int, np.ndarray, float]]:
+def sse_kmeans_curve(wh, ks: Iterable[int], *, n_init: int = 5,
+                     random_state: int = 0) -> list[tuple[int, np.ndarray, float]]:
     """The Euclidean baseline: scikit-learn ``KMeans`` (sum of squared errors) on the same (w, h).
 
     Returns ``[(k, centers float64[k, 2] sorted by area, mean IoU of the boxes with their closest centre)]``.

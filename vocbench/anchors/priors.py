@@ -8,8 +8,8 @@ Units: *normalised* sizes are fractions of the (squashed, square) network input,
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 

@@ -44,18 +44,25 @@ import math
 import multiprocessing as mp
 import os
 import shutil
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
 from vocbench.errors import VocbenchError
 from vocbench.io.atomic import atomic_write_bytes, atomic_write_text
 from vocbench.synth.classes import CLASS_STYLES, PALETTES
-from vocbench.synth.draw import (background, draw_distractors, frame_extent, hsv_to_rgb, local_frame, shape_mask,
-                                 texture_mask)
+from vocbench.synth.draw import (
+    background,
+    draw_distractors,
+    frame_extent,
+    hsv_to_rgb,
+    local_frame,
+    shape_mask,
+    texture_mask,
+)
 from vocbench.synth.profile import SIZE_BINS, VOC0712_PROFILE, LayoutProfile, crowd_bucket
 
 __all__ = ["generate", "render_image", "annotation_xml", "SPLIT_FRACTIONS", "MARKER", "DIFFICULT_SIZE",
