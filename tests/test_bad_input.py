@@ -1208,3 +1208,16 @@ def test_html_reports_escape_hostile_class_names_and_paths(voc, tmp_path, capsys
         html = out.read_text()
         assert "&lt;img src=x onerror=alert(1)&gt;" in html  # shown, escaped
         assert evil not in html and "<b onmouseover" not in html
+
+
+def test_atomic_write_through_a_symlink_keeps_the_link(tmp_path):
+    real = tmp_path / "real.json"
+    real.write_text("old")
+    link = tmp_path / "link.json"
+    os.symlink(real, link)
+    atomic_write_text(link, "new")
+    assert link.is_symlink() and real.read_text() == "new"
+    dangling = tmp_path / "dangling.json"
+    os.symlink(tmp_path / "sub" / "target.json", dangling)
+    atomic_write_text(dangling, "x")  # the link's target (and its folder) is created
+    assert dangling.is_symlink() and (tmp_path / "sub" / "target.json").read_text() == "x"

@@ -25,6 +25,8 @@ def _target(path: str | os.PathLike) -> tuple[Path, bool]:
     """(path, special): ``special`` for an existing FIFO or device (``/dev/null``, ``/dev/stdout``), which is written
     in place since it cannot be replaced; a folder is an error."""
     p = Path(path)
+    if os.path.islink(p):  # write through a symlink: replace the file it points at, keep the link
+        p = Path(os.path.realpath(p))
     try:
         mode = os.stat(p).st_mode
     except FileNotFoundError:
