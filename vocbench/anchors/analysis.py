@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -186,8 +187,8 @@ def parse_k_range(text: str) -> list[int]:
 
 
 def analyze_anchors(wh, *, k: int = 5, curve: Iterable[int] | None = range(1, 16), n_init: int = 5,
-                    max_iter: int = 300, centroid: str = "mean", random_state: int = 0, input_size: int = 416,
-                    stride: int = 32, boxes=None, sse_baseline: bool = True,
+                    max_iter: int = 300, centroid: Literal["mean", "median"] = "mean", random_state: int = 0,
+                    input_size: int = 416, stride: int = 32, boxes=None, sse_baseline: bool = True,
                     priors: Iterable[str] = ("yolo-voc", "ssd300", "mobilenet-ssd")) -> AnchorAnalysis:
     """Run the anchor analysis on normalised box shapes.
 

@@ -125,8 +125,9 @@ class IoUKMeans:
             else np.random.default_rng(self.random_state)
         e = _exact_exponent(wh)  # IoU is scale-free: subnormal or huge shapes are fitted at a power-of-2 scale
         wh_s = np.ldexp(wh, e) if e else wh
-        centers, *rest = _best_of(wh_s, self._starts(wh_s, rng, e), int(self.max_iter), self.centroid == "median")
-        self._set_fitted(centers, *rest, exp2=e)
+        centers, labels, iou, mean, n_iter, converged = _best_of(wh_s, self._starts(wh_s, rng, e),
+                                                                 int(self.max_iter), self.centroid == "median")
+        self._set_fitted(centers, labels, iou, mean, n_iter, converged, exp2=e)
         n_shapes = len(np.unique(wh, axis=0))
         if n_shapes < int(self.n_clusters):
             import warnings

@@ -17,6 +17,7 @@ the call added to what was resident before it.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -151,7 +152,7 @@ def _memory_in_child(shared: Path, case: str, impl: str) -> tuple[float, float]:
 
 
 def _measure(x: _Inputs, shared: Path, case: str, impl: str, repeats: int, describe=None, ref_median=None,
-             compare=None) -> tuple[BenchRow, object]:
+             compare=None) -> tuple[BenchRow, Any]:
     """Time ``IMPLS[(case, impl)]`` here (one warm-up call, then ``repeats``) and its peak RSS in a fresh process.
 
     A missing peer library or a peer failing on this input becomes a row that says so; vocbench's own rows raise.

@@ -6,6 +6,7 @@ import os
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -229,7 +230,8 @@ def bench_anchors(quick: bool = False, shared: Path | None = None, progress=None
 # ------------------------------------------------------------------------------------------------------ all
 from vocbench.bench.suite_diagnose import bench_diagnose  # noqa: E402  (it imports default_shared lazily)
 
-SUITES = {"nms": bench_nms, "eval": bench_eval, "io": bench_io, "anchors": bench_anchors, "diagnose": bench_diagnose}
+SUITES: dict[str, Callable[..., list[BenchRow]]] = {"nms": bench_nms, "eval": bench_eval, "io": bench_io,
+                                                   "anchors": bench_anchors, "diagnose": bench_diagnose}
 from vocbench.bench import suite_io  # noqa: E402  (xmlscan: alternating XML rows, start-up rows)
 
 SUITES.update(io=suite_io.bench_io, startup=suite_io.bench_startup)
@@ -270,7 +272,7 @@ _MEMORY_GOALS = [
 def goal_table(rows) -> list[dict]:
     """The issue's goals with the measured ratio (or peak memory) and, where missed, by how much. A goal's case
     matches a row whose case starts with it."""
-    out = []
+    out: list[dict[str, Any]] = []
     for suite, case, impl, limit, text in _MEMORY_GOALS:
         match = [r for r in rows if r.suite == suite and r.case.startswith(case) and r.impl == impl]
         if not match or match[0].peak_rss_mb != match[0].peak_rss_mb:

@@ -235,7 +235,8 @@ def _fig_centres(datasets: list[tuple[str, Dataset]], geoms: list[dict]) -> str:
         ax.set_ylabel("centre y / image height")
         ax.set_title(name, fontsize=9)
         ax.grid(False)
-    fig.colorbar(im, ax=axes[0].tolist(), label="density (1 = uniform)", shrink=0.8)
+    if im is not None:  # at least one dataset drawn
+        fig.colorbar(im, ax=axes[0].tolist(), label="density (1 = uniform)", shrink=0.8)
     fig.suptitle("Box centre heat map (image top at the top)", fontsize=10)
     return fig_to_svg(fig)
 

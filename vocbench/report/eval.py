@@ -155,6 +155,7 @@ def _f1_recall_bars(s: VocScores) -> str:
 
 def _coco_iou_curve(result: EvalResult) -> str:
     c = result.coco
+    assert c is not None, "only called when the COCO metric was computed"
     p = c.precision[:, :, :, 0, -1]
     ap = []
     for t in range(p.shape[0]):

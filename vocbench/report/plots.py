@@ -9,7 +9,7 @@ leaves ``matplotlib.rcParams`` as it was.
 from __future__ import annotations
 
 import io
-from typing import Any
+from typing import Any, cast
 
 import matplotlib
 from matplotlib.figure import Figure
@@ -31,7 +31,7 @@ STYLE: dict[str, Any] = {
 
 def plot_style():
     """A context manager applying :data:`STYLE` (e.g. around code that adds text to a figure)."""
-    return matplotlib.rc_context(STYLE)
+    return matplotlib.rc_context(cast(Any, STYLE))  # the stubs type rc keys as a Literal
 
 
 def new_figure(width: float = 6.0, height: float = 3.6, **kwargs: Any) -> tuple[Figure, Any]:
