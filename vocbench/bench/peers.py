@@ -11,6 +11,7 @@ import importlib
 import os
 import xml.etree.ElementTree as ET
 from pathlib import Path
+from typing import Any, cast
 
 import numpy as np
 
@@ -109,8 +110,8 @@ def _voc_ap(rec, prec, use_07_metric):
     mpre = np.concatenate(([0.0], prec, [0.0]))
     for i in range(mpre.size - 1, 0, -1):
         mpre[i - 1] = np.maximum(mpre[i - 1], mpre[i])
-    i = np.where(mrec[1:] != mrec[:-1])[0]
-    return np.sum((mrec[i + 1] - mrec[i]) * mpre[i + 1])
+    change = np.where(mrec[1:] != mrec[:-1])[0]
+    return np.sum((mrec[change + 1] - mrec[change]) * mpre[change + 1])
 
 
 def devkit_voc_eval(recs: dict, det_lines: dict, classes, ovthresh: float = 0.5) -> dict:
@@ -124,9 +125,9 @@ def devkit_voc_eval(recs: dict, det_lines: dict, classes, ovthresh: float = 0.5)
     Returns:
         ``{"voc07": {class: AP}, "voc12": {class: AP}}`` (IoU > ovthresh, VOC '+1' pixels, difficult ignored).
     """
-    out = {"voc07": {}, "voc12": {}}
+    out: dict[str, dict[str, float]] = {"voc07": {}, "voc12": {}}
     for cls in classes:
-        class_recs = {}
+        class_recs: dict[str, dict[str, Any]] = {}
         npos = 0
         for name, objs in recs.items():
             r = [o for o in objs if o["name"] == cls]
@@ -427,12 +428,13 @@ def parse_voc_xml_plain(root: str | Path, sets: list[str]) -> dict:
             tree = ET.parse(base / "Annotations" / f"{image_id}.xml")
             objects = []
             for obj in tree.findall("object"):
-                bb = obj.find("bndbox")
+                bb: Any = obj.find("bndbox")
                 objects.append({
-                    "name": obj.find("name").text, "pose": getattr(obj.find("pose"), "text", "Unspecified"),
+                    "name": cast(str, obj.findtext("name")),
+                    "pose": getattr(obj.find("pose"), "text", "Unspecified"),
                     "truncated": int(getattr(obj.find("truncated"), "text", 0) or 0),
                     "difficult": int(getattr(obj.find("difficult"), "text", 0) or 0),
-                    "bbox": [int(float(bb.find(t).text)) for t in ("xmin", "ymin", "xmax", "ymax")],
+                    "bbox": [int(float(bb.findtext(t))) for t in ("xmin", "ymin", "xmax", "ymax")],
                 })
             recs[f"{year}/{image_id}"] = objects
     return recs

@@ -48,6 +48,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -113,6 +114,8 @@ class _Config:
 def _image_shape(rng: np.random.Generator, profile: LayoutProfile, size: int) -> tuple[int, int]:
     probs = np.append(np.asarray(profile.image_shape_probs), profile.other_shape_prob)
     k = rng.choice(len(probs), p=probs / probs.sum())
+    w: float
+    h: float
     if k < len(profile.image_shapes):
         w, h = profile.image_shapes[k]
     else:  # a less common shape: log(W / H) interpolated between the profile's quantiles
@@ -201,7 +204,7 @@ def _sides(rng: np.random.Generator, p_touch: float) -> tuple[bool, bool, bool, 
         sides[first] = True
         if rng.random() < 0.3:  # a corner
             sides[(first + (1 if rng.random() < 0.5 else 3)) % 4] = True
-    return tuple(sides)
+    return sides[0], sides[1], sides[2], sides[3]
 
 
 def _layout(rng: np.random.Generator, width: int, height: int, cfg: _Config) -> list[dict]:
@@ -216,7 +219,7 @@ def _layout(rng: np.random.Generator, width: int, height: int, cfg: _Config) -> 
     # the first object is never tiny, so every image has something to learn from (VOC images all do)
     first_p = np.where(SIZE_BINS[1:] > 1.5 * DIFFICULT_SIZE, size_p, 0.0)
     first_p = first_p / first_p.sum()
-    specs = []
+    specs: list[dict[str, Any]] = []
     for k, c in enumerate(classes):
         b = int(rng.choice(len(size_p), p=first_p if k == 0 else size_p))
         s = rng.uniform(SIZE_BINS[b], SIZE_BINS[b + 1])
@@ -250,8 +253,8 @@ def _layout(rng: np.random.Generator, width: int, height: int, cfg: _Config) -> 
         theta = rng.uniform(-tmax, tmax)
         style = CLASS_STYLES[spec["cls"]]
         shape_p = rng.random(4)
-        cx, cy, a, b = _fit_frame(style.shape, shape_p, (fx0 + fx1) / 2, (fy0 + fy1) / 2, ex, ey, theta)
-        spec.update(cx=cx, cy=cy, a=a, b=b, theta=theta, shape_p=shape_p, tex_p=rng.random(4))
+        cx, cy, half_a, half_b = _fit_frame(style.shape, shape_p, (fx0 + fx1) / 2, (fy0 + fy1) / 2, ex, ey, theta)
+        spec.update(cx=cx, cy=cy, a=half_a, b=half_b, theta=theta, shape_p=shape_p, tex_p=rng.random(4))
         first, p_faint = spec.pop("first"), spec.pop("p_faint")
         spec["faint"] = (not first) and bool(rng.random() < p_faint)
         pal = PALETTES[style.palette]
