@@ -305,6 +305,7 @@ def _child_5m(shared: str) -> dict:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         t0 = time.perf_counter()
+        res: Any
         res, peak, added = peak_rss_call(lambda: vocbench.evaluate(dataset, big, metrics=("coco",)))
         seconds = time.perf_counter() - t0
     return {"n": len(big), "reps": int(np.ceil(5e6 / len(dets))), "seconds": seconds, "peak_mib": peak,

@@ -161,6 +161,11 @@ def _names(path: Path, data: dict) -> tuple[str, ...]:
     return names
 
 
+def _as_list(value) -> list:
+    """A YAML value that may be one entry or a list of entries, as a list."""
+    return value if isinstance(value, list) else [value]
+
+
 def _dataset_root(path: Path, data: dict, probe: Sequence[str] = ()) -> Path:
     """The dataset root: ``path`` absolute, else relative to the working folder (ultralytics' rule) or to the
     YAML's folder — the first under which the ``probe`` split entries exist, else the first that exists."""
@@ -172,8 +177,7 @@ def _dataset_root(path: Path, data: dict, probe: Sequence[str] = ()) -> Path:
         cands = [p]
     else:
         cands = [Path.cwd() / p, path.parent / p]
-    entries = [e for k in probe for e in (data.get(k) if isinstance(data.get(k), list) else [data.get(k)])
-               if isinstance(e, str)]
+    entries = [e for k in probe for e in _as_list(data.get(k)) if isinstance(e, str)]
     for c in cands:
         if c.is_dir() and entries and all((c / e).exists() for e in entries):
             return c
