@@ -200,7 +200,7 @@ def machine_info() -> dict:
         pass
     info = {
         "cpu": cpu, "cores": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version(),
-        "numpy": np.__version__, "numba": numba.__version__, "numba_threads": numba.config.NUMBA_NUM_THREADS,
+        "numpy": np.__version__, "numba": numba.__version__, "numba_threads": numba.config.NUMBA_NUM_THREADS,  # type: ignore[attr-defined]
         "numba_kernels": "serial (vocbench NMS/eval kernels used here are single-threaded)",
     }
     for mod in ("torch", "torchvision", "cv2", "pycocotools", "faster_coco_eval", "torchmetrics", "hotcoco",
