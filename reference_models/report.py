@@ -221,7 +221,8 @@ def _curves_figure(evals: list[dict]) -> str:
     splits = sorted({str(e["meta"].get("train_config", {}).get("val_set") or "a held-out split") for e in evals})
     ax2.set(xlabel="epoch", ylabel="VOC07 mAP", title=f"validation mAP (selection split: {', '.join(splits)})")
     for a in (ax1, ax2):
-        a.legend()
+        if a.get_legend_handles_labels()[0]:
+            a.legend()
     return fig_to_svg(fig)
 
 
@@ -424,6 +425,13 @@ def write_models_report(evals: list[dict], dataset, path: str | os.PathLike, dat
     curves = [figure_block(_curves_figure(evals))]
     if no_val:
         curves.append(text_block(f"No validation mAP was recorded during training for: {', '.join(no_val)}."))
+    on_test = [e["name"] for e in evals
+               if str(e["meta"].get("train_config", {}).get("val_set") or "").split(":")[-1].lower() == "test"]
+    if on_test:
+        curves.append(text_block(
+            f"{', '.join(on_test)}: these weights predate held-out model selection — their best epoch was chosen on "
+            "the test split of their own training data (see MODEL_CARD.md). `vocbench train` now selects on "
+            "2007:val and refuses a test split; score such weights on a seed they have not seen."))
     sections.append(Section("Training curves", curves))
     sections.append(Section("Example detections", [text_block("Coloured: detections with score ≥ 0.2; white: "
                                                               "ground truth."), _example_block(evals, dataset)]))
@@ -452,3 +460,42 @@ def write_profile_report(result, path: str | os.PathLike) -> Path:
         secs.append(Section("onnxruntime profile", [table_block(pd.DataFrame(list(result.onnx_ops)))]))
     return write_report(path, f"Profile: {result.model} ({result.backend}, {result.device})", secs,
                         ReportMeta(data=result.hardware))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m reference_models.report --data ROOT [--set 2007:test] --out PATH``: the model report of the
+    committed weights (or ``--run NAME=FOLDER`` ...), as ``reports/reference_models.html`` is made."""
+    import argparse
+    import sys
+    import tempfile
+
+    import reference_models
+    from vocbench.report.html import set_invocation
+
+    p = argparse.ArgumentParser(prog="python -m reference_models.report", description=main.__doc__)
+    p.add_argument("--data", required=True, help="VOCdevkit root with JPEGImages")
+    p.add_argument("--set", dest="sets", action="append", help="default 2007:test")
+    p.add_argument("--out", required=True, help="report HTML path")
+    p.add_argument("--run", action="append", default=[], metavar="NAME=FOLDER",
+                   help="models to report (default: the committed weights)")
+    p.add_argument("--onnx-dir", default=None, help="where the ONNX exports go (default: a temporary folder)")
+    p.add_argument("--data-name", default=None, help="how the report describes the data")
+    p.add_argument("--profile-repeats", type=int, default=5)
+    args = p.parse_args(argv)
+    given = list(argv) if argv is not None else sys.argv[1:]
+    set_invocation(["python", "-m", "reference_models.report", *given])
+    runs = dict(r.split("=", 1) for r in args.run) if args.run else dict(reference_models.available_weights())
+
+    with tempfile.TemporaryDirectory(prefix="vocbench-report-onnx-") as tmp:
+        path, evals = reference_models.build_report(runs, args.data, args.out, sets=args.sets or ["2007:test"],
+                                                    onnx_dir=args.onnx_dir or tmp,
+                                                    profile_repeats=args.profile_repeats, data_name=args.data_name)
+    for e in evals:
+        print(f"{e['name']}: VOC07 mAP {e['result'].mAP.get('voc07', float('nan')):.4f}, torch = onnx after NMS: "
+              f"{'yes' if e.get('onnx_identical') else str(e.get('onnx_unmatched')) + ' unmatched'}")
+    print(f"wrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -130,3 +130,29 @@ def test_ap_by_size_hand_built():
     from vocbench import evaluate
 
     assert evaluate(ds, dets, metrics=("voc07",)).mAP["voc07"] < 1.0
+
+
+def test_finer_grid_variant_of_each_layout():
+    from reference_models.report import finer_grid_variant
+
+    y = YoloV2Tiny(2, [[0.5, 0.5], [1.0, 2.0], [2.0, 2.0]], width=0.125, input_size=64)
+    fy = finer_grid_variant(y)
+    assert fy.strides == (32, 16) and torch.equal(fy.anchors, y.anchors)  # same (area-sorted) anchors
+    assert finer_grid_variant(fy) is None
+    s = SSDLite(2, width=0.125, input_size=64)
+    fs = finer_grid_variant(s)
+    assert fs.extra_stride8 and fs.num_priors > s.num_priors and finer_grid_variant(fs) is None
+
+
+def test_committed_report_has_the_size_and_ablation_sections():
+    from pathlib import Path
+
+    from tests.browser import assert_renders
+
+    report = Path(__file__).resolve().parents[1] / "reports" / "reference_models.html"
+    dom = assert_renders(report, ["AP by object size", "Prior coverage by object size",
+                                  "Loss ablation: essay vs modern", "Training curves"], min_svgs=6)
+    # both committed layouts and both finer-grid options, and both loss presets
+    for text in ("ssdlite (6 maps, 256 px)", "ssdlite (6 maps + stride-8 map, 256 px)",
+                 "yolov2_tiny (stride 32: 5 anchors, 256 px)", "stride 16: 2 anchors", ">essay<", ">modern<"):
+        assert text in dom, text

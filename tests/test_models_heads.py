@@ -345,3 +345,66 @@ def test_yolo_flatten_order_per_head():
     p = yolo_flatten(raw, 2)
     assert p.shape == (1, 4 * 4 * 2, 3)
     assert float(p[0, (1 * 4 + 2) * 2 + 1, 0]) == float(raw[0, 3, 1, 2])
+
+
+def test_gpu_run_passes_the_grid_options_through(tmp_path):
+    """gpu_run.sh hands VB_YOLO_STRIDES / VB_YOLO_ANCHORS / VB_SSD_STRIDE8 to `vocbench train` (a stub vocbench
+    records its arguments and stops the script at the first predict; the real run is tests/test_gpu_run.py)."""
+    import os
+    import subprocess
+
+    stub = tmp_path / "bin" / "vocbench"
+    stub.parent.mkdir()
+    stub.write_text('#!/usr/bin/env bash\necho "$*" >> "$STUB_LOG"\n[ "$1" = predict ] && exit 3\nexit 0\n')
+    stub.chmod(0o755)
+    log = tmp_path / "args.log"
+    env = {**os.environ, "OUT": str(tmp_path / "out"), "VB_WORK": str(tmp_path / "work"), "STUB_LOG": str(log),
+           "PATH": f"{stub.parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+
+    def trains(extra: dict) -> dict[str, str]:
+        log.write_text("")
+        proc = subprocess.run(["bash", str(ROOT / "reference_models" / "gpu_run.sh")], env={**env, **extra},
+                              capture_output=True, text=True, timeout=60)
+        assert proc.returncode == 3, proc.stdout + proc.stderr  # stopped by the stub at the first predict
+        lines = log.read_text().splitlines()
+        return {m: next(ln for ln in lines if ln.startswith(f"train {m} ")) for m in ("yolo", "ssd")}
+
+    default = trains({})
+    assert "--strides 32 " in default["yolo"] and "--anchors 5 " in default["yolo"]
+    assert "--stride8" not in default["ssd"] and "--strides" not in default["ssd"]
+    finer = trains({"VB_YOLO_STRIDES": "32,16", "VB_YOLO_ANCHORS": "6", "VB_SSD_STRIDE8": "1"})
+    assert "--strides 32,16 " in finer["yolo"] and "--anchors 6 " in finer["yolo"]
+    assert "--stride8 " in finer["ssd"] and "--stride8" not in finer["yolo"]
+
+
+def test_model_report_with_finer_grid_models(tiny_voc, tmp_path):
+    """The model report runs on the finer-grid layouts (predict, ONNX parity, AP and coverage by size) and renders."""
+    pytest.importorskip("onnxruntime")
+    import reference_models
+    from tests.browser import assert_renders
+
+    torch.manual_seed(0)
+    runs = {}
+    classes = load_voc_classes(tiny_voc)
+    for name, model in (("yolo2", YoloV2Tiny(len(classes), ANCHORS6, width=0.125, input_size=64, classes=classes,
+                                             strides=(32, 16))),
+                        ("ssd8", SSDLite(len(classes), width=0.125, input_size=64, classes=classes,
+                                         extra_stride8=True))):
+        (tmp_path / name).mkdir()
+        torch.save({"config": model.config, "state_dict": model.state_dict(), "meta": {}}, tmp_path / name / "model.pt")
+        runs[name] = tmp_path / name
+    path, evals = reference_models.build_report(runs, tiny_voc, tmp_path / "report.html", onnx_dir=tmp_path / "onnx",
+                                                profile=False)
+    assert [e["name"] for e in evals] == ["yolo2", "ssd8"]
+    for e in evals:
+        assert len(e["coverage"]) == 1  # already the finer layout: no second row
+        assert e["onnx_identical"], e.get("onnx_unmatched")
+        assert sum(r["objects"] for r in e["ap_by_size"]) == sum(e["coverage"][0].objects)
+    dom = assert_renders(path, ["AP by object size", "Prior coverage by object size"], min_svgs=3)
+    assert "stride 16: 3 anchors" in dom and "stride-8 map" in dom
+
+
+def load_voc_classes(root):
+    from vocbench.io.voc import load_voc
+
+    return list(load_voc(root, ["2007:test"]).classes)
