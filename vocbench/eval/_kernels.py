@@ -524,7 +524,12 @@ def _coco_pattern_slots(ng, gig, slot_of_area):
 def _coco_match_pattern(nd, ng, g0, gt_crowd, gig, a, ious, dmax, iou_thresholds, gind, gtm, match, tried, slot):
     """pycocotools' greedy matching of one group under the ignore pattern ``gig[a]``, every threshold in one sweep
     over the detections: ``match[slot, t, i]`` = local index of the GT that detection ``i`` takes at threshold
-    ``t`` (-1: none) for ``t < tried[slot, i]``; no GT reaches the later thresholds."""
+    ``t`` (-1: none) for ``t < tried[slot, i]``; no GT reaches the later thresholds.
+
+    The scan's winner when no GT is taken yet is, for every threshold, the last non-ignored GT of largest IoU (if
+    it reaches the threshold), else the last ignored one of largest IoU: when that GT is still free at a threshold,
+    it is the scan's answer there; only a taken one needs the scan over the free GT.
+    """
     nt = iou_thresholds.shape[0]
     q = 0  # visiting order: non-ignored GT first, stable
     for j in range(ng):
@@ -540,9 +545,25 @@ def _coco_match_pattern(nd, ng, g0, gt_crowd, gig, a, ious, dmax, iou_thresholds
             gtm[t, j] = False
     for i in range(nd):
         row = i * ng
+        # the winner if every GT were free: the last non-ignored GT with the largest IoU, else the last ignored one
+        bn, vn, bi, vi = -1, -1.0, -1, -1.0
+        for j in range(ng):
+            v = ious[row + j]
+            if gig[a, j]:
+                if v >= vi:
+                    bi, vi = j, v
+            elif v >= vn:
+                bn, vn = j, v
         t = 0
         while t < nt and dmax[i] >= iou_thresholds[t]:  # thresholds ascend
             thr = iou_thresholds[t]
+            w = bn if vn >= thr else (bi if vi >= thr else -1)
+            if w < 0 or not gtm[t, w] or gt_crowd[g0 + w]:  # free: the greedy scan would pick it too
+                match[slot, t, i] = w
+                if w > -1:
+                    gtm[t, w] = True
+                t += 1
+                continue
             m = -1
             best = thr
             for k in range(ng):

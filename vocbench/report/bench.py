@@ -66,8 +66,9 @@ def bench_sections(result) -> list[Section]:
     intro = ("Ratios are the peer's median time over vocbench's median time on the same inputs in the same run "
              "(> 1: vocbench is faster), measured after a warm-up call (Numba compilation excluded). Everything "
              "runs single-threaded unless the row says otherwise: torch.set_num_threads(1) for torchvision and "
-             "torchmetrics, cv2.setNumThreads(1) for OpenCV; vocbench's kernels are serial. Each row states "
-             "whether the peer returned the same answer.")
+             "torchmetrics, cv2.setNumThreads(1) for OpenCV, RAYON_NUM_THREADS=1 for hotcoco, ultrafast-pycocotools "
+             "and vernier; vocbench's NMS and scoring kernels are serial (the anchor row says how many threads ran "
+             "its restarts). Each row states whether the peer returned the same answer.")
     sections.append(Section("Summary", [text_block(intro)]))
     if result.goals:
         sections[0].blocks.append(table_block(pd.DataFrame(list(result.goals)), caption="Goals of the issue"))
