@@ -153,6 +153,7 @@ def test_run_demo_returns_a_typed_result_and_calls_the_plugin(plugin_demo):
     assert len(calls) == 1 and calls[0][2] == ("2007:test",) and calls[0][1].name == "VOCdevkit"
     names = [r.path.name for r in result.reports]
     assert names[:2] == ["synthetic_dataset.html", "fake_models.html"]
+    assert {"synthetic_fake_a_eval.html", "synthetic_fake_b_eval.html"} <= set(names)  # vocbench's scoring
     assert {"synthetic_fake_a_diagnosis.html", "synthetic_fake_b_diagnosis.html"} <= set(names)
     assert "synthetic_fake_a_vs_fake_b.html" in names
     d = result.to_dict()

@@ -170,6 +170,24 @@ class _Steps:
         return result, time.perf_counter() - start
 
 
+def _scoring(steps: _Steps, out: Path, dataset: Dataset, detections: dict[str, Detections], where: str,
+             stem: str) -> None:
+    """vocbench's scoring report (VOC07, VOC12, COCO) of every detector in ``detections``."""
+    for name, dets in detections.items():
+        def score(name: str = name, dets: Detections = dets) -> Path:
+            from vocbench.eval import evaluate
+            from vocbench.report.eval import write_eval_report
+
+            result = evaluate(dataset, dets, metrics=("voc07", "voc12", "coco"))
+            return write_eval_report(out / f"{stem}_{_slug(name)}_eval.html", dataset=dataset, result=result,
+                                     detections=dets)
+
+        res = steps.run(f"{name} on {where}: scoring report", score)
+        if res:
+            steps.add(f"{name} on {where}: scoring", res[0],
+                      "VOC07 / VOC12 AP per class, precision-recall curves and the COCO protocol", res[1])
+
+
 def _diagnosis_and_comparison(steps: _Steps, out: Path, dataset: Dataset, detections: dict[str, Detections],
                               where: str, stem: str) -> None:
     """Diagnose every detector in ``detections`` and compare the first two (vocbench.diagnose / compare)."""
@@ -436,6 +454,7 @@ def _plugin_detectors(ctx: _Context) -> Dataset | None:
             if contribution.dataset is not None:
                 scored = contribution.dataset
     if ctx.synth_dets and scored is not None:
+        _scoring(ctx.steps, ctx.out, scored, ctx.synth_dets, "the synthetic test split", "synthetic")
         _diagnosis_and_comparison(ctx.steps, ctx.out, scored, ctx.synth_dets, "the synthetic test split", "synthetic")
         return scored
     return None
