@@ -387,7 +387,8 @@ def coco_match_kernel(gt_offsets, gt_xyxy, gt_area, gt_crowd, group_offsets, gro
             gind = np.empty(2 * ng, np.int64)
             counted_bits = np.zeros(2 * ng + 1, np.uint64)
             tp_bits = np.zeros(2 * ng + 1, np.uint64)
-        _coco_ignore_patterns(g0, g1, gt_area, gt_crowd, area_ranges, gig, npig, grp // num_images)
+        if ng > 0:
+            _coco_ignore_patterns(g0, g1, gt_area, gt_crowd, area_ranges, gig, npig, grp // num_images)
         if p0 == p1:
             continue
         nd = min(p1 - p0, max_det)
