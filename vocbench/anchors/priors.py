@@ -15,6 +15,7 @@ import numpy as np
 
 from vocbench.anchors import _kernels
 from vocbench.anchors.kmeans import as_wh
+from vocbench.boxes import box_wh
 from vocbench.errors import InputError
 
 __all__ = ["YOLO_VOC_ANCHORS", "yolo_voc_anchors", "ssd_scales", "ssd_default_boxes", "SSDConfig", "SSD300",
@@ -67,7 +68,7 @@ def normalized_wh(dataset, include_difficult: bool = False, pixel_offset: float 
     ``drop_degenerate`` (IoU is undefined for them).
     """
     b = normalized_boxes(dataset, include_difficult, pixel_offset)
-    wh = np.stack([b[:, 2] - b[:, 0], b[:, 3] - b[:, 1]], axis=1)
+    wh = box_wh(b, pixel_convention="continuous")  # the offset is already in the normalised corners
     if drop_degenerate:
         wh = wh[(wh > 0).all(axis=1)]
     return np.ascontiguousarray(wh)
