@@ -28,10 +28,12 @@ _PUBLIC = {
     "Diagnosis": "vocbench.diagnose", "diagnose": "vocbench.diagnose",
     "Comparison": "vocbench.compare", "compare": "vocbench.compare",
     "batched_nms": "vocbench.nms", "soft_nms": "vocbench.nms",  # `nms` itself stays in vocbench.nms (subpackage)
+    "box_iou": "vocbench.boxes", "box_area": "vocbench.boxes", "box_convert": "vocbench.boxes",
 }
 
 if TYPE_CHECKING:
     from vocbench.anchors import IoUKMeans, analyze_anchors, ssd_default_boxes
+    from vocbench.boxes import box_area, box_convert, box_iou
     from vocbench.compare import Comparison, compare
     from vocbench.diagnose import Diagnosis, diagnose
     from vocbench.eval import EvalResult, VocEvaluator, evaluate
@@ -46,7 +48,8 @@ if TYPE_CHECKING:
 __all__ = ["__version__", "VOC_CLASSES", "Dataset", "Detections", "load_voc", "read_detections", "evaluate",
            "EvalResult", "IoUKMeans", "analyze_anchors", "ssd_default_boxes", "compute_stats", "DatasetStats",
            "batched_nms", "soft_nms", "VocbenchError", "VocbenchWarning", "InputError",
-           "VocEvaluator", "load_ground_truth", "diagnose", "Diagnosis", "compare", "Comparison"]
+           "VocEvaluator", "load_ground_truth", "diagnose", "Diagnosis", "compare", "Comparison",
+           "box_iou", "box_area", "box_convert"]
 
 
 def __getattr__(name: str):
