@@ -32,10 +32,12 @@ from vocbench.report.html import (
 from vocbench.report.plots import fig_to_svg, new_figure
 
 __all__ = ["evaluate_model", "detections_identical", "write_models_report", "write_profile_report", "draw_detections",
-           "ap_by_size", "finer_grid_variant", "ABLATION_JSON"]
+           "ap_by_size", "finer_grid_variant", "ABLATION_JSON", "GRID_ABLATION_JSON"]
 
 #: The committed loss ablation (``python -m reference_models.ablation``), shown in the model report when present.
 ABLATION_JSON = Path(__file__).resolve().parents[1] / "reports" / "ablation_yolo_loss.json"
+#: The committed finer-grid comparison at an equal budget (single vs finer grids), shown when present.
+GRID_ABLATION_JSON = Path(__file__).resolve().parents[1] / "reports" / "ablation_grids.json"
 
 
 def _sizes_at_input(boxes: np.ndarray, widths: np.ndarray, heights: np.ndarray, input_size: int) -> np.ndarray:
@@ -303,6 +305,33 @@ def _ablation_blocks(path: Path) -> list[dict]:
             table_block(pd.DataFrame(rows), "", "{:.4f}"), figure_block(fig_to_svg(fig))]
 
 
+def _grid_ablation_blocks(path: Path) -> list[dict]:
+    """Single vs finer grids trained at an equal budget: test mAP, AP and prior coverage by size per layout."""
+    data = json.loads(path.read_text())
+    rows, fig_rows = [], data.get("rows", [])
+    for r in fig_rows:
+        row = {"layout": r["layout"], "test VOC07 mAP": r["test_voc07"], "test VOC12 mAP": r["test_voc12"],
+               "test COCO AP": r["test_coco"], "train minutes": r.get("train_minutes")}
+        for a in r["ap_by_size"]:
+            row[f"AP {a['size']}"] = a["voc07"]
+        for b, f in zip(r["coverage"]["bins"], r["coverage"]["fraction"]):
+            row[f"coverage {b}"] = f
+        rows.append(row)
+    fig, ax = new_figure(6.4, 3.4)
+    for i, r in enumerate(fig_rows):
+        ax.plot([a["size"] for a in r["ap_by_size"]], [a["voc07"] for a in r["ap_by_size"]], marker="o",
+                color=f"C{i}", label=r["layout"])
+    ax.set(xlabel="object size √(w·h), px at the network input", ylabel="VOC07 AP", ylim=(0, 1.05),
+           yticks=np.linspace(0, 1, 6), title="AP by object size after an equal budget")
+    ax.legend(fontsize=6, loc="upper left")
+    b = ", ".join(f"{k} {v}" for k, v in data.get("budget", {}).items())
+    return [text_block(f"Each layout trained from scratch with everything else equal ({b}; data: {data.get('data')}; "
+                       "selection on 2007:val, the test split scored once). One seed per layout: differences of a "
+                       "few points are within seed noise. " + (data.get("note", "") + " " if data.get("note") else "")
+                       + "From `" + path.name + "`."),
+            table_block(pd.DataFrame(rows), "", "{:.3f}"), figure_block(fig_to_svg(fig))]
+
+
 def _speed_points(evals: list[dict], batch: int = 8) -> pd.DataFrame:
     rows = []
     for e in evals:
@@ -383,10 +412,11 @@ def _example_block(evals: list[dict], dataset, n_images: int = 4) -> dict:
 
 def write_models_report(evals: list[dict], dataset, path: str | os.PathLike, data_desc: str = "",
                         title: str = "Reference one-stage detectors",
-                        ablation: str | os.PathLike | None = ABLATION_JSON) -> Path:
+                        ablation: str | os.PathLike | None = ABLATION_JSON,
+                        grid_ablation: str | os.PathLike | None = GRID_ABLATION_JSON) -> Path:
     """The model report: per-class AP (VOC07, VOC12, COCO), AP and prior coverage by object size, the loss
-    ablation (from ``ablation``, when that file exists), accuracy vs speed, training and validation curves,
-    example detections and anchors of every evaluated model."""
+    ablation and the single-vs-finer-grid comparison (from ``ablation`` and ``grid_ablation``, when those files
+    exist), accuracy vs speed, training and validation curves, example detections and anchors of every model."""
     summary = []
     for e in evals:
         m = e["result"].mAP
@@ -415,6 +445,8 @@ def write_models_report(evals: list[dict], dataset, path: str | os.PathLike, dat
         sections.append(Section("Prior coverage by object size", _coverage_blocks(evals)))
     if ablation is not None and Path(ablation).is_file():
         sections.append(Section("Loss ablation: essay vs modern", _ablation_blocks(Path(ablation))))
+    if grid_ablation is not None and Path(grid_ablation).is_file():
+        sections.append(Section("Finer grids at an equal budget", _grid_ablation_blocks(Path(grid_ablation))))
     speed = _speed_points(evals)
     if len(speed):
         sections.append(Section("Accuracy vs speed", [figure_block(_speed_figure(speed)),
@@ -481,7 +513,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--onnx-dir", default=None, help="where the ONNX exports go (default: a temporary folder)")
     p.add_argument("--data-name", default=None, help="how the report describes the data")
     p.add_argument("--profile-repeats", type=int, default=5)
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     args = p.parse_args(argv)
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
     given = list(argv) if argv is not None else sys.argv[1:]
     set_invocation(["python", "-m", "reference_models.report", *given])
     runs = dict(r.split("=", 1) for r in args.run) if args.run else dict(reference_models.available_weights())

@@ -151,7 +151,8 @@ def test_committed_report_has_the_size_and_ablation_sections():
 
     report = Path(__file__).resolve().parents[1] / "reports" / "reference_models.html"
     dom = assert_renders(report, ["AP by object size", "Prior coverage by object size",
-                                  "Loss ablation: essay vs modern", "Training curves"], min_svgs=6)
+                                  "Loss ablation: essay vs modern", "Finer grids at an equal budget",
+                                  "Training curves"], min_svgs=7)
     # both committed layouts and both finer-grid options, and both loss presets
     for text in ("ssdlite (6 maps, 256 px)", "ssdlite (6 maps + stride-8 map, 256 px)",
                  "yolov2_tiny (stride 32: 5 anchors, 256 px)", "stride 16: 2 anchors", ">essay<", ">modern<"):
