@@ -408,3 +408,34 @@ def load_voc_classes(root):
     from vocbench.io.voc import load_voc
 
     return list(load_voc(root, ["2007:test"]).classes)
+
+
+@pytest.mark.slow
+def test_gpu_run_script_with_finer_grids_tiny_on_cpu(tmp_path):
+    """gpu_run.sh end to end (tiny, CPU) with VB_YOLO_STRIDES=32,16 and VB_SSD_STRIDE8=1: the packaged weights are
+    the finer layouts, scored on both backends and profiled."""
+    pytest.importorskip("onnxruntime")
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    vocbench = shutil.which("vocbench") or str(Path(sys.executable).with_name("vocbench"))
+    env = {**os.environ, "OUT": str(tmp_path / "out"), "VB_WORK": str(tmp_path / "work"), "VB_IMAGES": "24",
+           "VB_TEST_IMAGES": "6", "VB_YOLO_SIZE": "64", "VB_SSD_SIZE": "64", "VB_WIDTH": "0.125",
+           "VB_EPOCHS": "1", "VB_BATCH": "4", "VB_TRAIN_MINUTES": "0", "VB_DEVICE": "cpu", "VB_WORKERS": "0",
+           "VB_PROFILE_REPEATS": "1", "VB_SYNTH_SIZE": "96", "OMP_NUM_THREADS": "1", "VB_YOLO_STRIDES": "32,16",
+           "VB_YOLO_ANCHORS": "6", "VB_SSD_STRIDE8": "1",
+           "PATH": f"{Path(vocbench).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+    proc = subprocess.run(["bash", str(ROOT / "reference_models" / "gpu_run.sh")], env=env, capture_output=True,
+                          text=True, timeout=900)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    out = tmp_path / "out"
+    yolo = load_model(out / "weights" / "yolov2_tiny")
+    ssd = load_model(out / "weights" / "ssdlite")
+    assert yolo.strides == (32, 16) and [len(h) for h in yolo.head_anchors] == [3, 3] and ssd.extra_stride8
+    for short in ("yolo", "ssd"):
+        for backend in ("torch", "onnx"):
+            r = json.loads((out / "logs" / f"eval_{short}_unseen_{backend}.json").read_text())
+            assert r["num_images"] > 0 and "voc07" in r
+            assert (out / "logs" / f"profile_{short}_{backend}.json").is_file()
