@@ -297,6 +297,7 @@ def _build_run(cfg: TrainConfig, classes, boxes, out: Path, device: torch.device
     if resume and ckpt_path.exists():
         state = torch.load(ckpt_path, map_location="cpu", weights_only=False)
         anchors = np.asarray(state["model_config"].get("anchors")) if "anchors" in state["model_config"] else None
+        _check_resumed_layout(state["model_config"], cfg, ckpt_path)
     else:
         anchors = fit_anchors(boxes, cfg.num_anchors, cfg.input_size // 32, cfg.seed) \
             if cfg.model == "yolov2_tiny" else None
@@ -325,6 +326,18 @@ def _build_run(cfg: TrainConfig, classes, boxes, out: Path, device: torch.device
         run.net = nn.parallel.DistributedDataParallel(model,
                                                       device_ids=[device.index] if device.type == "cuda" else None)
     return run
+
+
+def _check_resumed_layout(saved: dict, cfg: TrainConfig, path: Path) -> None:
+    """A resumed run must keep its grid layout (YOLO heads, SSD stride-8 map): else one line, not a state_dict
+    traceback."""
+    from vocbench.errors import VocbenchError
+
+    have = (list(saved.get("strides", [32])), bool(saved.get("extra_stride8", False)))
+    want = (list(cfg.strides) if cfg.model == "yolov2_tiny" else [32], bool(cfg.extra_stride8))
+    if saved.get("model") == cfg.model and have != want:
+        raise VocbenchError(f"{path}: this run was trained with strides {have[0]}, stride-8 map {have[1]}; resume "
+                            f"it with the same options or start over with --no-resume")
 
 
 def _loader(cfg: TrainConfig, data: DetectionData, run: _Run):

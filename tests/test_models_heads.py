@@ -439,3 +439,16 @@ def test_gpu_run_script_with_finer_grids_tiny_on_cpu(tmp_path):
             r = json.loads((out / "logs" / f"eval_{short}_unseen_{backend}.json").read_text())
             assert r["num_images"] > 0 and "voc07" in r
             assert (out / "logs" / f"profile_{short}_{backend}.json").is_file()
+
+
+def test_resume_with_another_grid_layout_is_one_line_error(tiny_voc, tmp_path, capsys):
+    from vocbench.cli import main
+
+    args = ["train", "yolo", "--data", str(tiny_voc), "--val-images", "2", "--width", "0.125", "--input-size", "64",
+            "--batch-size", "4", "--workers", "0", "--device", "cpu", "--warmup-iters", "1", "--epochs", "1",
+            "--cache-dir", str(tmp_path / "cache"), "--out", str(tmp_path / "run")]
+    assert main(args) == 0
+    capsys.readouterr()
+    assert main([*args, "--epochs", "2", "--strides", "32,16"]) == 1
+    err = capsys.readouterr().err
+    assert "strides [32]" in err and "--no-resume" in err and "Traceback" not in err
