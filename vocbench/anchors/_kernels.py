@@ -10,25 +10,14 @@ from __future__ import annotations
 import numpy as np
 
 from vocbench._numba import jit, jit_parallel, prange
-from vocbench.boxes._kernels import wh_iou, wh_iou_areas
+from vocbench.boxes._kernels import wh_iou, wh_iou_areas, wh_iou_matrix_kernel
 
 __all__ = ["wh_iou_matrix", "assign_clusters", "lloyd_iou_kmeans", "lloyd_iou_kmeans_visit", "best_wh_iou",
            "best_ratio_metric", "positioned_best_iou", "lloyd_iou_kmeans_many"]
 
 
-@jit
-def wh_iou_matrix(wh, centers):
-    """IoU of every (w, h) in ``wh`` with every centre. Returns ``float64[N, K]``."""
-    n = wh.shape[0]
-    k = centers.shape[0]
-    out = np.empty((n, k), np.float64)
-    for i in range(n):
-        w = wh[i, 0]
-        h = wh[i, 1]
-        a = w * h
-        for j in range(k):
-            out[i, j] = wh_iou_areas(w, h, a, centers[j, 0], centers[j, 1], centers[j, 0] * centers[j, 1])
-    return out
+#: IoU of every (w, h) in ``wh`` with every centre, ``float64[N, K]`` — the box-geometry kernel itself.
+wh_iou_matrix = wh_iou_matrix_kernel
 
 
 @jit

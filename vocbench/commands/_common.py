@@ -10,7 +10,39 @@ from pathlib import Path
 from vocbench.io.jsonio import emit_json, to_jsonable
 
 __all__ = ["add_dataset_args", "load_dataset_from_args", "emit_json", "to_jsonable", "progress_enabled",
-           "check_output_paths"]
+           "check_output_paths", "iou_threshold", "DETECTION_FORMATS", "add_detections_format_arg",
+           "read_detections_from_args"]
+
+#: Detection formats every scoring command reads (``--format``).
+DETECTION_FORMATS = ("devkit", "coco", "csv", "yolo", "absolute")
+
+
+def iou_threshold(value: str, low_open: bool = True) -> float:
+    """argparse type of an IoU threshold: a number in ``(0, 1]`` (``[0, 1]`` with ``low_open=False``)."""
+    try:
+        t = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {value!r}") from None
+    if not ((0.0 < t) if low_open else (0.0 <= t)) or t > 1.0:
+        raise argparse.ArgumentTypeError(f"IoU threshold must be in {'(0' if low_open else '[0'}, 1], got {value}")
+    return t
+
+
+def add_detections_format_arg(p: argparse.ArgumentParser, each: bool = False) -> None:
+    """``--format`` with every format :func:`vocbench.read_detections` reads."""
+    p.add_argument("--format", choices=DETECTION_FORMATS, default=None,
+                   help=f"detections format (default: guessed from {'each PATH' if each else 'PATH'}; yolo = "
+                        "per-image cls cx cy w h conf, absolute = per-image class conf xmin ymin xmax ymax)")
+
+
+def read_detections_from_args(args: argparse.Namespace, dataset, path=None):
+    """:func:`vocbench.read_detections` of ``path`` (default ``args.dets``) with the command's ``--format``,
+    ``--strict``, ``--yolo-convention`` and ``--ignore-unknown-images``."""
+    from vocbench.io.detections import read_detections
+
+    return read_detections(args.dets if path is None else path, dataset, format=args.format,
+                           ignore_unknown_images=getattr(args, "ignore_unknown_images", False),
+                           strict=args.strict, yolo_convention=args.yolo_convention)
 
 
 def add_dataset_args(p: argparse.ArgumentParser, root_positional: bool = True, required_sets: bool = True) -> None:

@@ -8,10 +8,13 @@ from pathlib import Path
 
 from vocbench.commands._common import (
     add_dataset_args,
+    add_detections_format_arg,
     check_output_paths,
     emit_json,
+    iou_threshold,
     load_dataset_from_args,
     progress_enabled,
+    read_detections_from_args,
 )
 
 __all__ = ["register", "run", "parse_named_dets"]
@@ -25,16 +28,6 @@ def _confidence(value: str) -> float:
     if not 0.0 < c < 1.0:
         raise argparse.ArgumentTypeError(f"confidence must be in (0, 1), got {value}")
     return c
-
-
-def _iou(value: str) -> float:
-    try:
-        t = float(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {value!r}") from None
-    if not 0.0 < t <= 1.0:
-        raise argparse.ArgumentTypeError(f"IoU threshold must be in (0, 1], got {value}")
-    return t
 
 
 def _seed(value: str) -> int:
@@ -65,13 +58,12 @@ def register(sub) -> None:
     p.add_argument("--dets", dest="dets", action="append", required=True, metavar="NAME=PATH",
                    help="a model's detections (any format `vocbench eval` reads), repeat for each model; NAME "
                         "defaults to the file or folder name")
-    p.add_argument("--format", choices=("devkit", "coco", "csv", "yolo", "absolute"), default=None,
-                   help="detections format (default: guessed from each PATH)")
+    add_detections_format_arg(p, each=True)
     p.add_argument("--metric", dest="metrics", action="append", choices=("voc07", "voc12", "coco"),
                    help="metric to compare, repeatable (default: voc07, voc12 and coco)")
     p.add_argument("--protocol", choices=("devkit", "voc_eval"), default="devkit",
                    help="VOC matching/AP conventions (the other one is scored too, for the ranking stability)")
-    p.add_argument("--iou", type=_iou, default=0.5, metavar="T", help="VOC IoU threshold")
+    p.add_argument("--iou", type=iou_threshold, default=0.5, metavar="T", help="VOC IoU threshold")
     p.add_argument("--bootstrap", type=int, default=2000, metavar="R", help="bootstrap replicates (>= 100)")
     p.add_argument("--seed", type=_seed, default=0, metavar="S", help="seed of the resampling")
     p.add_argument("--confidence", type=_confidence, default=0.95, metavar="C", help="interval level")
@@ -107,8 +99,6 @@ def parse_named_dets(values: list[str]) -> list[tuple[str, str]]:
 
 def run(args: argparse.Namespace) -> int:
     from vocbench.compare.comparison import check_bootstrap, compare
-    from vocbench.io.detections import read_detections
-
     named = parse_named_dets(args.dets)
     check_output_paths(args, inputs=("root", "classes"))
     for _, path in named:  # an output may not overwrite any detections input either
@@ -116,8 +106,7 @@ def run(args: argparse.Namespace) -> int:
     metrics = tuple(dict.fromkeys(args.metrics or ("voc07", "voc12", "coco")))
     dataset = load_dataset_from_args(args)
     check_bootstrap(args.bootstrap, dataset.num_images, len(named), len(metrics), dataset.num_classes)
-    dets = [(name, read_detections(path, dataset, format=args.format, strict=args.strict,
-                                   yolo_convention=args.yolo_convention)) for name, path in named]
+    dets = [(name, read_detections_from_args(args, dataset, path)) for name, path in named]
     bar = None
     progress = None
     if progress_enabled(args):

@@ -6,19 +6,17 @@ from __future__ import annotations
 import argparse
 import sys
 
-from vocbench.commands._common import add_dataset_args, check_output_paths, emit_json, load_dataset_from_args
+from vocbench.commands._common import (
+    add_dataset_args,
+    add_detections_format_arg,
+    check_output_paths,
+    emit_json,
+    iou_threshold,
+    load_dataset_from_args,
+    read_detections_from_args,
+)
 
 __all__ = ["register", "run"]
-
-
-def _unit(value: str, low_open: bool) -> float:
-    try:
-        t = float(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {value!r}") from None
-    if not ((0.0 < t) if low_open else (0.0 <= t)) or t > 1.0:
-        raise argparse.ArgumentTypeError(f"IoU threshold must be in {'(0' if low_open else '[0'}, 1], got {value}")
-    return t
 
 
 def register(sub) -> None:
@@ -33,17 +31,17 @@ def register(sub) -> None:
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     p.add_argument("--gt", dest="root", metavar="ROOT", required=True,
-                   help="VOCdevkit folder with the ground truth (holds VOC2007/, ...)")
+                   help="ground truth: a VOCdevkit folder (holds VOC2007/, ...), a COCO instances .json "
+                        "(no --set needed) or a YOLO data .yaml (--set val)")
     add_dataset_args(p, root_positional=False)
     p.add_argument("--dets", required=True, metavar="PATH",
                    help="detections: a folder of comp4_det_test_<class>.txt, a COCO results .json or a .csv")
-    p.add_argument("--format", choices=("devkit", "coco", "csv"), default=None,
-                   help="detections format (default: guessed from PATH)")
+    add_detections_format_arg(p)
     p.add_argument("--protocol", choices=("devkit", "voc_eval", "coco"), default="devkit",
                    help="matching and AP rules")
-    p.add_argument("--iou", type=lambda v: _unit(v, True), default=0.5, metavar="T",
+    p.add_argument("--iou", type=iou_threshold, default=0.5, metavar="T",
                    help="foreground IoU threshold t_f")
-    p.add_argument("--background-iou", type=lambda v: _unit(v, False), default=0.1, metavar="T",
+    p.add_argument("--background-iou", type=lambda v: iou_threshold(v, low_open=False), default=0.1, metavar="T",
                    help="background IoU threshold t_b (TIDE)")
     p.add_argument("--score-threshold", type=float, default=None, metavar="S",
                    help="confusion matrix: count detections scoring at least S (default: each class's F1-optimal "
@@ -57,7 +55,6 @@ def register(sub) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from vocbench.diagnose import diagnose
-    from vocbench.io.detections import read_detections
 
     if args.background_iou > args.iou:
         print(f"vocbench diagnose: error: --background-iou {args.background_iou} exceeds --iou {args.iou}",
@@ -65,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
         return 2
     check_output_paths(args)  # --json/--html may not overwrite --dets or a file under ROOT
     dataset = load_dataset_from_args(args)
-    dets = read_detections(args.dets, dataset, format=args.format, ignore_unknown_images=args.ignore_unknown_images)
+    dets = read_detections_from_args(args, dataset)
     result = diagnose(dataset, dets, protocol=args.protocol, iou=args.iou, background_iou=args.background_iou,
                       score_threshold=args.score_threshold)
     if args.json:

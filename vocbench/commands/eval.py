@@ -5,19 +5,17 @@ from __future__ import annotations
 
 import argparse
 
-from vocbench.commands._common import add_dataset_args, check_output_paths, emit_json, load_dataset_from_args
+from vocbench.commands._common import (
+    add_dataset_args,
+    add_detections_format_arg,
+    check_output_paths,
+    emit_json,
+    iou_threshold,
+    load_dataset_from_args,
+    read_detections_from_args,
+)
 
 __all__ = ["register", "run"]
-
-
-def _iou(value: str) -> float:
-    try:
-        t = float(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {value!r}") from None
-    if not 0.0 < t <= 1.0:
-        raise argparse.ArgumentTypeError(f"IoU threshold must be in (0, 1], got {value}")
-    return t
 
 
 def register(sub) -> None:
@@ -36,14 +34,12 @@ def register(sub) -> None:
     add_dataset_args(p, root_positional=False)
     p.add_argument("--dets", required=True, metavar="PATH",
                    help="detections: a folder of comp4_det_test_<class>.txt, a COCO results .json or a .csv")
-    p.add_argument("--format", choices=("devkit", "coco", "csv", "yolo", "absolute"), default=None,
-                   help="detections format (default: guessed from PATH; yolo = per-image cls cx cy w h conf, "
-                        "absolute = per-image class conf xmin ymin xmax ymax)")
+    add_detections_format_arg(p)
     p.add_argument("--metric", dest="metrics", action="append", choices=("voc07", "voc12", "coco"),
                    help="metric to report, repeatable (default: voc07 and voc12)")
     p.add_argument("--protocol", choices=("devkit", "voc_eval"), default="devkit",
                    help="VOC matching/AP conventions")
-    p.add_argument("--iou", dest="ious", action="append", type=_iou, metavar="T",
+    p.add_argument("--iou", dest="ious", action="append", type=iou_threshold, metavar="T",
                    help="VOC IoU threshold, repeatable (default: 0.5)")
     p.add_argument("--ignore-unknown-images", action="store_true",
                    help="drop detections on images outside the evaluated set (with a warning) instead of failing")
@@ -54,13 +50,10 @@ def register(sub) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from vocbench.eval import evaluate
-    from vocbench.io.detections import read_detections
 
     check_output_paths(args)
     dataset = load_dataset_from_args(args)
-    dets = read_detections(args.dets, dataset, format=args.format, ignore_unknown_images=args.ignore_unknown_images,
-                           strict=args.strict,
-                           yolo_convention=args.yolo_convention)
+    dets = read_detections_from_args(args, dataset)
     metrics = tuple(args.metrics or ("voc07", "voc12"))
     result = evaluate(dataset, dets, metrics=metrics, protocol=args.protocol, iou=tuple(args.ious or (0.5,)))
     if args.json:

@@ -23,7 +23,13 @@ from vocbench.eval._kernels import (
     inverse_permutation,
     stable_partition,
 )
-from vocbench.eval.coco import COCO_AREA_RANGES, COCO_IOU_THRESHOLDS, COCO_MAX_DETS, COCO_REC_THRESHOLDS
+from vocbench.eval.coco import (
+    COCO_AREA_RANGES,
+    COCO_IOU_THRESHOLDS,
+    COCO_MAX_DETS,
+    COCO_REC_THRESHOLDS,
+    coco_xyxy_and_area,
+)
 from vocbench.eval.matching import OUTCOME_IGNORED, OUTCOME_TP, group_for_voc
 from vocbench.io.coco import voc_boxes_to_xywh
 from vocbench.structures import Dataset, Detections
@@ -182,24 +188,14 @@ def _outcome_masks(out, nt: int):
     return tp_mask, counted_mask, np.asarray(rank), np.asarray(npig)
 
 
-def _xyxy_and_area(xywh: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """COCO ``[x, y, w, h]`` → ``(x, y, x + w, y + h)`` and ``w * h``, the float operations of ``evaluate_coco``."""
-    out = np.empty_like(xywh)
-    out[:, 0] = xywh[:, 0]
-    out[:, 1] = xywh[:, 1]
-    out[:, 2] = xywh[:, 0] + xywh[:, 2]
-    out[:, 3] = xywh[:, 1] + xywh[:, 3]
-    return out, xywh[:, 2] * xywh[:, 3]
-
-
 def prepare_coco(dataset: Dataset, detections: Detections) -> CocoInputs:
     """Match once with the COCO kernels (area "all", 100 detections) and flatten the flags per threshold."""
     ni, nc = dataset.num_images, dataset.num_classes
     ngroups = nc * ni
     gt_rows, gt_offsets = group_by_key(dataset.class_index * ni + dataset.image_index, ngroups)
-    gt_xyxy, gt_area = _xyxy_and_area(voc_boxes_to_xywh(dataset.boxes[gt_rows]))
+    gt_xyxy, gt_area = coco_xyxy_and_area(voc_boxes_to_xywh(dataset.boxes[gt_rows]))
     gt_crowd = np.ascontiguousarray(dataset.difficult[gt_rows])
-    det_xyxy, det_area = _xyxy_and_area(voc_boxes_to_xywh(detections.boxes))
+    det_xyxy, det_area = coco_xyxy_and_area(voc_boxes_to_xywh(detections.boxes))
     by_image, _ = group_by_key(detections.image_index, ni)
     by_score = argsort_desc_stable(detections.scores, by_image)
     class_order, class_offsets = stable_partition(by_score, detections.class_index, nc)

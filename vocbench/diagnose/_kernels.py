@@ -18,6 +18,7 @@ import numpy as np
 
 from vocbench._numba import jit
 from vocbench.boxes._kernels import iof_pair_areas, iou_pair, iou_pair_areas
+from vocbench.eval._kernels import all_point_area
 
 __all__ = ["ERR_NONE", "ERR_CLS", "ERR_LOC", "ERR_BOTH", "ERR_DUPE", "ERR_BKG", "tide_coco_kernel",
            "tide_ap_kernel", "voc_errors_kernel", "normalized_ap_kernel", "normalized_ap_bins_kernel"]
@@ -374,16 +375,7 @@ def normalized_ap_kernel(class_order, class_offsets, state, npos, n_norm):
             mrec[q] = r
             mpre[q] = r * n_norm / (r * n_norm + fp) if tp > 0 else 0.0
             q += 1
-        mrec[k + 1] = 1.0
-        mpre[k + 1] = 0.0
-        for i in range(k + 1, 0, -1):
-            if mpre[i] > mpre[i - 1]:
-                mpre[i - 1] = mpre[i]
-        total = 0.0
-        for i in range(k + 1):
-            if mrec[i + 1] != mrec[i]:
-                total += (mrec[i + 1] - mrec[i]) * mpre[i + 1]
-        out[c] = total
+        out[c] = all_point_area(mrec, mpre, k)
     return out
 
 
@@ -430,15 +422,5 @@ def normalized_ap_bins_kernel(class_order, class_offsets, state, tp_bin, npos_bi
                 mrec[q] = r
                 mpre[q] = r * n_norm / (r * n_norm + fp) if tp > 0 else 0.0
                 q += 1
-            k = q - 1
-            mrec[k + 1] = 1.0
-            mpre[k + 1] = 0.0
-            for i in range(k + 1, 0, -1):
-                if mpre[i] > mpre[i - 1]:
-                    mpre[i - 1] = mpre[i]
-            total = 0.0
-            for i in range(k + 1):
-                if mrec[i + 1] != mrec[i]:
-                    total += (mrec[i + 1] - mrec[i]) * mpre[i + 1]
-            out[c, b] = total
+            out[c, b] = all_point_area(mrec, mpre, q - 1)
     return out

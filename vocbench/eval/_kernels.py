@@ -247,6 +247,23 @@ def ap_voc07_kernel(curve_offsets, precision, recall, npos, thresholds):
 
 
 @jit
+def all_point_area(mrec, mpre, k):
+    """The all-point (VOC12) area of ``k`` curve points held in ``mrec[1:k+1]``, ``mpre[1:k+1]`` with the start
+    sentinel ``(0, 0)`` already in slot 0: sets the end sentinel ``(1, 0)`` in slot ``k + 1``, makes ``mpre[:k+2]``
+    its monotone envelope in place, and sums ``(r[i+1] - r[i]) * p_env[i+1]`` where recall changes (the devkit)."""
+    mrec[k + 1] = 1.0
+    mpre[k + 1] = 0.0
+    for i in range(k + 1, 0, -1):
+        if mpre[i] > mpre[i - 1]:
+            mpre[i - 1] = mpre[i]
+    total = 0.0
+    for i in range(k + 1):
+        if mrec[i + 1] != mrec[i]:
+            total += (mrec[i + 1] - mrec[i]) * mpre[i + 1]
+    return total
+
+
+@jit
 def ap_voc12_kernel(curve_offsets, precision, recall, npos):
     """VOC12 AP per class: area under the monotone precision envelope with sentinels (0, 0) and (1, 0).
 
@@ -268,16 +285,7 @@ def ap_voc12_kernel(curve_offsets, precision, recall, npos):
         for i in range(k):
             mrec[i + 1] = recall[a + i]
             mpre[i + 1] = precision[a + i]
-        mrec[k + 1] = 1.0
-        mpre[k + 1] = 0.0
-        for i in range(k + 1, 0, -1):
-            if mpre[i] > mpre[i - 1]:
-                mpre[i - 1] = mpre[i]
-        total = 0.0
-        for i in range(k + 1):
-            if mrec[i + 1] != mrec[i]:
-                total += (mrec[i + 1] - mrec[i]) * mpre[i + 1]
-        out[c] = total
+        out[c] = all_point_area(mrec, mpre, k)
     return out
 
 

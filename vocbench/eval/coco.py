@@ -27,7 +27,7 @@ from vocbench.io.coco import voc_boxes_to_xywh
 from vocbench.structures import Dataset, Detections
 
 __all__ = ["COCO_IOU_THRESHOLDS", "COCO_REC_THRESHOLDS", "COCO_AREA_RANGES", "COCO_AREA_LABELS", "COCO_MAX_DETS",
-           "evaluate_coco"]
+           "evaluate_coco", "coco_xyxy_and_area"]
 
 COCO_IOU_THRESHOLDS = np.linspace(.5, 0.95, int(np.round((0.95 - .5) / .05)) + 1, endpoint=True)
 COCO_REC_THRESHOLDS = np.linspace(.0, 1.00, int(np.round((1.00 - .0) / .01)) + 1, endpoint=True)
@@ -53,7 +53,7 @@ def _summarize(precision: np.ndarray, recall: np.ndarray) -> dict[str, float]:
     return out
 
 
-def _xyxy_and_area(xywh: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def coco_xyxy_and_area(xywh: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """COCO ``[x, y, w, h]`` → (``(x, y, x + w, y + h)`` as ``maskApi.c`` forms the far corner, ``w * h``)."""
     out = np.empty_like(xywh)
     out[:, 0] = xywh[:, 0]
@@ -76,7 +76,7 @@ def evaluate_coco(dataset: Dataset, detections: Detections) -> CocoScores:
     ni, nc = dataset.num_images, dataset.num_classes
     ngroups = nc * ni
     gt_rows, gt_offsets = group_by_key(dataset.class_index * ni + dataset.image_index, ngroups)
-    gt_xyxy, gt_area = _xyxy_and_area(voc_boxes_to_xywh(dataset.boxes[gt_rows]))
+    gt_xyxy, gt_area = coco_xyxy_and_area(voc_boxes_to_xywh(dataset.boxes[gt_rows]))
     gt_crowd = np.ascontiguousarray(dataset.difficult[gt_rows])
     # class-wide order: descending score, ties by image then input order (pycocotools' concatenation + mergesort)
     by_image, _ = group_by_key(detections.image_index, ni)
