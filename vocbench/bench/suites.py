@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -122,72 +120,6 @@ def bench_eval(quick: bool = False, shared: Path | None = None, progress=None):
     return run(quick, shared=shared, progress=progress)
 
 
-# ------------------------------------------------------------------------------------------------------ I/O
-def bench_io(quick: bool = False, shared: Path | None = None, progress=None):
-    """XML parsing of VOC2007 test and VOC07+12 trainval (cold and cached) and devkit text parsing."""
-    import vocbench
-
-    shared = Path(shared or default_shared())
-    root = shared / "voc" / "VOCdevkit"
-    if not root.exists():
-        return [BenchRow("io", "XML parse", "vocbench", note=f"real data not found under {shared}")]
-    rows = []
-    repeats = 2 if quick else 5
-    cases = [("VOC2007 test", ["2007:test"]), ("VOC07+12 trainval", ["2007:trainval", "2012:trainval"])]
-    old = os.environ.get("VOCBENCH_CACHE_DIR")
-    with tempfile.TemporaryDirectory(prefix="vocbench-bench-cache-") as cache_dir:
-        os.environ["VOCBENCH_CACHE_DIR"] = cache_dir
-        try:
-            for name, sets in cases:
-                if progress:
-                    progress(f"io: {name}")
-                t_cold, ds, _ = time_call(lambda: vocbench.load_voc(root, sets, cache=False), repeats, warmup=1,
-                                          budget_s=2.0 if quick else None)
-                n = ds.num_images
-                med = float(np.median(t_cold))
-                rows.append(BenchRow.from_times("io", f"XML parse {name} (cold)", "vocbench", n, t_cold,
-                                                note=f"{ds.num_objects} objects"))
-
-                def cmp(recs, ds=ds):
-                    n_obj = sum(len(v) for v in recs.values())
-                    return (len(recs) == ds.num_images and n_obj == ds.num_objects,
-                            f"{len(recs)} images, {n_obj} objects")
-
-                rows.append(_peer_row("io", f"XML parse {name} (cold)", "xml.etree loop (voc_eval parse_rec)", n,
-                                      lambda: (lambda: peers.parse_voc_xml_plain(root, sets)), cmp, med, 1, None))
-                vocbench.load_voc(root, sets, cache=True)  # fill the cache
-                t_hot, ds2, _ = time_call(lambda: vocbench.load_voc(root, sets, cache=True), repeats * 2, warmup=1)
-                rows.append(BenchRow.from_times(
-                    "io", f"XML parse {name} (cached)", "vocbench", n, t_hot,
-                    ratio=med / float(np.median(t_hot)), agrees=bool(np.array_equal(ds2.boxes, ds.boxes)),
-                    note="ratio = vocbench cold / cached"))
-        finally:
-            if old is None:
-                os.environ.pop("VOCBENCH_CACHE_DIR", None)
-            else:
-                os.environ["VOCBENCH_CACHE_DIR"] = old
-    det_dir = shared / "voc" / "detections" / "yolov2-voc07test"
-    if det_dir.exists():
-        if progress:
-            progress("io: detections")
-        ds = vocbench.load_voc(root, ["2007:test"])
-        t, dets, _ = time_call(lambda: vocbench.read_detections(det_dir, ds), repeats * 2, warmup=1)
-        med = float(np.median(t))
-        rows.append(BenchRow.from_times("io", "devkit text parse (YOLOv2, 20 files)", "vocbench", len(dets), t))
-
-        def cmp_d(lines):
-            m = sum(len(v) for v in lines.values())
-            return m == len(dets), f"{m} lines"
-
-        rows.append(_peer_row("io", "devkit text parse (YOLOv2, 20 files)", "plain Python split (voc_eval)",
-                              len(dets), lambda: (lambda: peers.parse_det_lines_plain(det_dir, ds.classes)), cmp_d,
-                              med, repeats, None))
-    else:
-        rows.append(BenchRow("io", "devkit text parse (YOLOv2, 20 files)", "vocbench",
-                             note="vocbench.read_detections not available yet"))
-    return rows
-
-
 # -------------------------------------------------------------------------------------------------- anchors
 def bench_anchors(quick: bool = False, shared: Path | None = None, progress=None):
     """The mean-IoU-vs-k curve (k = 1..15, 5 restarts each, as ``vocbench anchors`` computes it) on the VOC07+12
@@ -228,13 +160,13 @@ def bench_anchors(quick: bool = False, shared: Path | None = None, progress=None
 
 
 # ------------------------------------------------------------------------------------------------------ all
+from vocbench.bench import suite_io  # noqa: E402  (alternating XML rows, start-up rows)
 from vocbench.bench.suite_diagnose import bench_diagnose  # noqa: E402  (it imports default_shared lazily)
+from vocbench.bench.suite_io import bench_io  # noqa: E402
 
 SUITES: dict[str, Callable[..., list[BenchRow]]] = {"nms": bench_nms, "eval": bench_eval, "io": bench_io,
-                                                   "anchors": bench_anchors, "diagnose": bench_diagnose}
-from vocbench.bench import suite_io  # noqa: E402  (xmlscan: alternating XML rows, start-up rows)
-
-SUITES.update(io=suite_io.bench_io, startup=suite_io.bench_startup)
+                                                   "anchors": bench_anchors, "diagnose": bench_diagnose,
+                                                   "startup": suite_io.bench_startup}
 from vocbench.bench.suite_compare import bench_compare  # noqa: E402  (image bootstrap vs hotcoco and the naive route)
 
 SUITES["compare"] = bench_compare
