@@ -17,12 +17,13 @@ Formats (``format=None`` guesses from the path: a folder → ``devkit``, ``*.jso
 
 Bad input raises :class:`~vocbench.errors.InputError` naming the file and line: a malformed line, an unknown
 class, NaN/inf scores or coordinates, an image id not in the dataset (unless ``ignore_unknown_images=True``,
-which drops those rows with a warning). Parsing is vectorised (pandas); the line-by-line scan only runs to
-locate an error.
+which drops those rows with a warning). Devkit text is parsed with numpy (values exactly as Python's ``float``);
+CSV with pandas. The line-by-line scan only runs to locate an error.
 """
 
 from __future__ import annotations
 
+import io
 import json
 import math
 import os
@@ -116,17 +117,10 @@ def read_detections(source, dataset: Dataset, format: str | None = None, *,
 
 
 # ------------------------------------------------------------------------------------------ helpers
-def _lookup_index(dataset: Dataset) -> tuple[pd.Index, np.ndarray]:
-    lookup = dataset.image_lookup()
-    return pd.Index(list(lookup.keys())), np.fromiter(lookup.values(), np.int64, len(lookup))
-
-
 def _map_ids(ids: np.ndarray, dataset: Dataset) -> np.ndarray:
     """image id strings → image index, -1 where unknown."""
-    index, values = _lookup_index(dataset)
-    pos = index.get_indexer(pd.Index(ids))
-    out = np.where(pos >= 0, values[np.maximum(pos, 0)], -1) if len(values) else np.full(len(pos), -1)
-    return out.astype(np.int64)
+    lookup = dataset.image_lookup()
+    return np.fromiter((lookup.get(i, -1) for i in ids.tolist()), np.int64, len(ids))
 
 
 def _data_line_numbers(path: Path, skip_header: int = 0) -> list[int]:
@@ -246,34 +240,156 @@ def _scan_devkit_file(path: Path) -> str:
     return f"{path}: could not parse the file as {_DEVKIT_FIELDS}"
 
 
+#: Bytes of the fast devkit reader: printable ASCII plus space, tab and the line ends \n, \r (anything else —
+#: non-ASCII ids, other control characters — goes through the line-by-line reader, which has the same result).
+_PLAIN_BYTES = bytes(range(0x21, 0x7F)) + b" \t\n\r"
+_IS_SPACE = np.zeros(256, np.bool_)
+_IS_SPACE[[9, 10, 13, 32]] = True
+_POW10 = 10.0 ** np.arange(23)  # exact doubles up to 1e22
+_MAX_TOKEN = 24  # longer numbers are parsed by float(); longer ids (> 256 bytes) by the line-by-line reader
+
+
 def _parse_devkit_file(path: Path) -> tuple[np.ndarray, np.ndarray]:
-    """(ids str[N], values float64[N, 5]) of one class file."""
-    os.close(_open_regular(str(path), "detections file"))
-    try:
-        if path.stat().st_size == 0:
-            return np.zeros(0, dtype=object), np.zeros((0, 5))
-        df = pd.read_csv(path, sep=r"\s+", header=None, dtype={0: str}, engine="c", na_filter=False,
-                         skip_blank_lines=True, comment=None)
-    except pd.errors.EmptyDataError:
-        return np.zeros(0, dtype=object), np.zeros((0, 5))
-    except (pd.errors.ParserError, ValueError, UnicodeDecodeError):
-        raise InputError(_scan_devkit_file(path)) from None
-    if df.shape[1] != 6:
+    """(ids, values float64[N, 5]) of one class file: ``ids`` are UTF-8 bytes (``S`` array) or str (object array).
+
+    Values are the correctly rounded parse of the text (Python's ``float``). The vectorised reader handles files of
+    printable ASCII; any other file, and any irregularity, falls back to a line-by-line reader; a malformed file
+    raises :class:`InputError` naming the first bad line (:func:`_scan_devkit_file`).
+    """
+    with open(_open_regular(str(path), "detections file"), "rb") as fh:
+        data = fh.read()
+    if data.startswith(b"\xef\xbb\xbf"):  # a UTF-8 BOM is not part of the first id
+        data = data[3:]
+    if data.translate(None, _PLAIN_BYTES):
+        return _parse_devkit_lines(path, data)
+    buf = np.frombuffer(data, np.uint8)
+    edge = np.diff((~_IS_SPACE[buf]).view(np.int8), prepend=np.int8(0), append=np.int8(0))
+    token_starts = np.flatnonzero(edge == 1)
+    if token_starts.size == 0:
+        return np.zeros(0, "S1"), np.zeros((0, 5))
+    if token_starts.size % 6:
         raise InputError(_scan_devkit_file(path))
-    try:
-        values = df.iloc[:, 1:].to_numpy(dtype=np.float64)
-    except (ValueError, TypeError):
-        raise InputError(_scan_devkit_file(path)) from None
+    starts = token_starts.reshape(-1, 6)
+    ends = np.flatnonzero(edge == -1).reshape(-1, 6)
+    line = np.cumsum((buf == 10) | (buf == 13), dtype=np.int32)  # line ends up to each byte
+    first, last = line[starts[:, 0]], line[ends[:, 5] - 1]
+    if not ((first == last).all() and (first[1:] > last[:-1]).all()):  # 6 tokens on each non-blank line
+        raise InputError(_scan_devkit_file(path))
+    id_len = ends[:, 0] - starts[:, 0]
+    width = int(id_len.max())
+    if width > 256:
+        return _parse_devkit_lines(path, data)
+    cols = np.arange(width)
+    pos = np.minimum(starts[:, :1] + cols, buf.size - 1)
+    ids = np.where(cols < id_len[:, None], buf[pos], np.uint8(0)).view(f"S{width}").reshape(-1)
+    values = _parse_numbers(data, starts[:, 1:].T.reshape(-1), ends[:, 1:].T.reshape(-1))
+    if values is None:
+        raise InputError(_scan_devkit_file(path))
+    values = np.ascontiguousarray(values.reshape(5, -1).T)
     if not np.isfinite(values).all():
         raise InputError(_scan_devkit_file(path))
-    return df[0].to_numpy(dtype=object), values
+    return ids, values
+
+
+def _parse_numbers(data: bytes, starts: np.ndarray, ends: np.ndarray) -> np.ndarray | None:
+    """float64 of the tokens ``data[starts[i]:ends[i]]``, exactly ``float(token)``; None when one is not a number.
+
+    A token ``[+-]digits[.digits]`` whose digits form an integer ``M <= 2**53`` with ``k <= 22`` decimals is
+    ``M / 10**k``: both are exact doubles, so the one IEEE division is the correctly rounded value (Clinger's fast
+    path). Every other token (exponents, ``inf``, long mantissas, ``1_0``) goes through ``float()``. The digits
+    are read column by column (one pass per character position, all tokens at once).
+    """
+    length = ends - starts
+    width = min(int(length.max()), _MAX_TOKEN)
+    padded = np.frombuffer(data + b" " * (width + 1), np.uint8)
+    n = starts.size
+    mant = np.zeros(n, np.int64)
+    ndig = np.zeros(n, np.int8)
+    ndec = np.zeros(n, np.int8)
+    seen_dot = np.zeros(n, np.bool_)
+    c = padded[starts]
+    neg = c == 45
+    bad = (length > width) | ~(((c - np.uint8(48)) < 10) | (c == 46) | neg | (c == 43))
+    for j in range(width):
+        if j:
+            c = padded[starts + j]
+        d = c - np.uint8(48)
+        inside = j < length
+        digit = (d < 10) & inside
+        dot = (c == 46) & inside
+        if j:
+            bad |= inside & ~(digit | dot)
+        mant *= np.where(digit, 10, 1)
+        mant += np.where(digit, d, 0)
+        ndig += digit
+        ndec += digit & seen_dot
+        bad |= dot & seen_dot
+        seen_dot |= dot
+    ok = ~bad & (ndig >= 1) & (ndig <= 18) & (ndec <= 22) & (mant <= 2**53)
+    out = mant.astype(np.float64) / _POW10[np.minimum(ndec, 22)]
+    out = np.where(neg, -out, out)
+    for i in np.flatnonzero(~ok).tolist():
+        try:
+            out[i] = float(data[starts[i]:ends[i]])
+        except ValueError:
+            return None
+    return out
+
+
+def _parse_devkit_lines(path: Path, data: bytes) -> tuple[np.ndarray, np.ndarray]:
+    """The line-by-line reader (any UTF-8 text; lines end at \\n, \\r or \\r\\n, fields split at whitespace)."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise InputError(_scan_devkit_file(path)) from None
+    ids: list[str] = []
+    rows: list[list[float]] = []
+    for line in io.StringIO(text, newline=None):
+        parts = line.split()
+        if not parts:
+            continue
+        try:
+            if len(parts) != 6:
+                raise ValueError
+            row = [float(v) for v in parts[1:]]
+        except ValueError:
+            raise InputError(_scan_devkit_file(path)) from None
+        if not all(map(math.isfinite, row)):
+            raise InputError(_scan_devkit_file(path))
+        ids.append(parts[0])
+        rows.append(row)
+    return np.array(ids, dtype=object).reshape(len(ids)), np.array(rows, np.float64).reshape(len(rows), 5)
+
+
+def _image_index_of(ids: np.ndarray, lookup: dict[str, int], table: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+    """Image index of each id (-1 where unknown): ``S`` ids by binary search in ``table`` (sorted ASCII keys and
+    their image index), str ids through ``lookup``."""
+    if ids.dtype.kind != "S":
+        return np.fromiter((lookup.get(i, -1) for i in ids.tolist()), np.int64, len(ids))
+    keys, index = table
+    if keys.size == 0:
+        return np.full(len(ids), -1, np.int64)
+    width = max(keys.dtype.itemsize, ids.dtype.itemsize)
+    keys, ids = keys.astype(f"S{width}"), ids.astype(f"S{width}")
+    pos = np.minimum(np.searchsorted(keys, ids), keys.size - 1)
+    return np.where(keys[pos] == ids, index[pos], -1)
+
+
+def _lookup_table(lookup: dict[str, int]) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted ``S`` keys (the ids of printable ASCII, the only ones the vectorised reader yields) and their index."""
+    plain = [k for k in lookup if k and k.isascii() and k.isprintable() and " " not in k]
+    keys = np.array([k.encode() for k in plain], dtype="S") if plain else np.zeros(0, "S1")
+    index = np.fromiter((lookup[k] for k in plain), np.int64, len(plain))
+    order = np.argsort(keys, kind="stable")
+    return keys[order], index[order]
 
 
 def _read_devkit(folder: Path, dataset: Dataset, ignore_unknown: bool, strict: bool = False) -> Detections:
     with_gt = frozenset(np.asarray(dataset.classes, dtype=object)[np.unique(dataset.class_index)].tolist())
     files, missing_msg = _class_files(folder, dataset.classes, strict, with_gt)
     idx_parts, cls_parts, val_parts = [], [], []
-    index, values_map = _lookup_index(dataset)
+    lookup = dataset.image_lookup()
+    table = _lookup_table(lookup)
     n_dropped = 0
     first_dropped = None
     for c, path in enumerate(files):
@@ -282,17 +398,16 @@ def _read_devkit(folder: Path, dataset: Dataset, ignore_unknown: bool, strict: b
         ids, values = _parse_devkit_file(path)
         if len(ids) == 0:
             continue
-        pos = index.get_indexer(pd.Index(ids))
-        image_index = (np.where(pos >= 0, values_map[np.maximum(pos, 0)], -1) if len(values_map)
-                       else np.full(len(pos), -1)).astype(np.int64)
+        image_index = _image_index_of(ids, lookup, table)
         unknown = image_index < 0
         if unknown.any():
             r = int(np.flatnonzero(unknown)[0])
+            bad = ids[r].decode() if isinstance(ids[r], bytes) else ids[r]
             if not ignore_unknown:
-                raise InputError(f"{path}: {_line_of(path, r)}: image id {ids[r]!r} is not in the evaluated set "
+                raise InputError(f"{path}: {_line_of(path, r)}: image id {bad!r} is not in the evaluated set "
                                  f"{list(dataset.sets)} (use --ignore-unknown-images to drop such detections)")
             n_dropped += int(unknown.sum())
-            first_dropped = first_dropped or f"{path.name}: {ids[r]!r}"
+            first_dropped = first_dropped or f"{path.name}: {bad!r}"
             keep = ~unknown
             image_index, values = image_index[keep], values[keep]
         idx_parts.append(image_index)
