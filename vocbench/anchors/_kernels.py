@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from vocbench._numba import jit, jit_parallel, prange
-from vocbench.boxes._kernels import wh_iou, wh_iou_areas, wh_iou_matrix_kernel
+from vocbench.boxes._kernels import wh_iou, wh_iou_areas, wh_iou_areas_positive, wh_iou_matrix_kernel
 
 __all__ = ["wh_iou_matrix", "assign_clusters", "lloyd_iou_kmeans", "lloyd_iou_kmeans_visit", "best_wh_iou",
            "best_ratio_metric", "positioned_best_iou", "lloyd_iou_kmeans_many"]
@@ -120,6 +120,38 @@ def _scan(w, h, centers):
     return b, 1.0 - v1, 1.0 - v2
 
 
+#: Boxes per batch of :func:`_scan_batch` (its buffers stay in L1).
+_SCAN_BATCH = 256
+
+
+@jit
+def _scan_batch(wh, idx, m, centers, bw, bh, ba, v1, v2, bb):
+    """Full scan of the boxes ``wh[idx[:m]]`` (``m <= len(bw)``): for each, the index of the highest IoU (ties to
+    the lowest index) in ``bb``, the best and second-best IoU in ``v1``, ``v2`` — exactly :func:`_scan`'s choice
+    and values (same operations, centres visited in the same order), with the loop over boxes innermost and
+    branch-free so that it vectorises. ``bw``, ``bh``, ``ba`` are work buffers."""
+    for t in range(m):
+        i = idx[t]
+        bw[t] = wh[i, 0]
+        bh[t] = wh[i, 1]
+        ba[t] = bw[t] * bh[t]
+        v1[t] = -1.0
+        v2[t] = -1.0
+        bb[t] = 0
+    for j in range(centers.shape[0]):
+        cw = centers[j, 0]
+        ch = centers[j, 1]
+        ca = cw * ch
+        for t in range(m):
+            v = wh_iou_areas_positive(bw[t], bh[t], ba[t], cw, ch, ca)
+            o1 = v1[t]
+            o2 = v2[t]
+            g = v > o1
+            v2[t] = o1 if g else (v if v > o2 else o2)
+            v1[t] = v if g else o1
+            bb[t] = j if g else bb[t]
+
+
 @jit
 def _exact_means(wh, visit, labels, k):
     """Counts and member sums accumulated in the order ``visit`` (the reference definition of the mean)."""
@@ -175,12 +207,20 @@ def lloyd_iou_kmeans_visit(wh, visit, init, max_iter, use_median):
     lower = np.empty(n, np.float64)
     half_gap = np.empty(k, np.float64)
     moved = np.zeros(k, np.float64)
-    cand = np.empty(n, np.int64)
-    for i in range(n):
-        b, d1, d2 = _scan(wh[i, 0], wh[i, 1], centers)
-        labels[i] = b
-        upper[i] = d1
-        lower[i] = d2
+    cand = np.arange(n)
+    bw = np.empty(_SCAN_BATCH, np.float64)
+    bh = np.empty(_SCAN_BATCH, np.float64)
+    ba = np.empty(_SCAN_BATCH, np.float64)
+    v1 = np.empty(_SCAN_BATCH, np.float64)
+    v2 = np.empty(_SCAN_BATCH, np.float64)
+    bb = np.empty(_SCAN_BATCH, np.int64)
+    for s0 in range(0, n, _SCAN_BATCH):
+        mm = min(_SCAN_BATCH, n - s0)
+        _scan_batch(wh, cand[s0:s0 + mm], mm, centers, bw, bh, ba, v1, v2, bb)
+        for t in range(mm):
+            labels[s0 + t] = bb[t]
+            upper[s0 + t] = 1.0 - v1[t]
+            lower[s0 + t] = 1.0 - v2[t]
     counts, sums = _exact_means(wh, visit, labels, k)
     n_iter = 0
     converged = False
@@ -232,27 +272,36 @@ def lloyd_iou_kmeans_visit(wh, visit, init, max_iter, use_median):
             m = max(half_gap[a], lo) - _BOUND_MARGIN
             cand[n_cand] = i
             n_cand += 1 if u >= m else 0
-        changed = 0
+        # the exact distance to the own centre; the boxes still not proven are scanned in batches (in place:
+        # cand[:n_scan] keeps increasing order, so the sums below change in the order of the plain loop)
+        n_scan = 0
         for t in range(n_cand):
             i = cand[t]
             a = labels[i]
             m = max(half_gap[a], lower[i]) - _BOUND_MARGIN
             u = _wh_dist(wh[i, 0], wh[i, 1], centers[a, 0], centers[a, 1])
             upper[i] = u
-            if u < m:
-                continue
-            b, d1, d2 = _scan(wh[i, 0], wh[i, 1], centers)
-            upper[i] = d1
-            lower[i] = d2
-            if b != a:
-                labels[i] = b
-                changed += 1
-                counts[a] -= 1
-                counts[b] += 1
-                sums[a, 0] -= wh[i, 0]
-                sums[a, 1] -= wh[i, 1]
-                sums[b, 0] += wh[i, 0]
-                sums[b, 1] += wh[i, 1]
+            cand[n_scan] = i
+            n_scan += 0 if u < m else 1
+        changed = 0
+        for s0 in range(0, n_scan, _SCAN_BATCH):
+            mm = min(_SCAN_BATCH, n_scan - s0)
+            _scan_batch(wh, cand[s0:s0 + mm], mm, centers, bw, bh, ba, v1, v2, bb)
+            for t in range(mm):
+                i = cand[s0 + t]
+                a = labels[i]
+                b = bb[t]
+                upper[i] = 1.0 - v1[t]
+                lower[i] = 1.0 - v2[t]
+                if b != a:
+                    labels[i] = b
+                    changed += 1
+                    counts[a] -= 1
+                    counts[b] += 1
+                    sums[a, 0] -= wh[i, 0]
+                    sums[a, 1] -= wh[i, 1]
+                    sums[b, 0] += wh[i, 0]
+                    sums[b, 1] += wh[i, 1]
         if changed == 0 and reseeded == 0:
             if use_median:
                 converged = True

@@ -35,6 +35,8 @@ Scalar (call from other kernels):
         intersection over ``area_a`` (COCO crowd regions: the union is the detection's area)
     wh_iou(w1, h1, w2, h2) -> float                              IoU of two (w, h) boxes aligned at one corner
     wh_iou_areas(w1, h1, a1, w2, h2, a2) -> float                same with ``a = w * h`` precomputed
+    wh_iou_areas_positive(w1, h1, a1, w2, h2, a2) -> float       same value for positive shapes; no zero-division
+                                                                 branch (vectorisable loops)
     giou_pair(ax1, ay1, ax2, ay2, bx1, by1, bx2, by2, offset) -> float   generalised IoU (Rezatofighi 2019)
 
 Array:
@@ -51,11 +53,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from vocbench._numba import jit
+from vocbench._numba import jit, jit_simd
 
 __all__ = ["box_width", "box_area_scalar", "iou_pair", "iou_pair_areas", "wh_iou", "wh_iou_areas", "giou_pair",
            "iof_pair_areas", "pairwise_iou_kernel", "pairwise_giou_kernel", "box_area_kernel", "box_wh_kernel",
-           "wh_iou_matrix_kernel", "inverted_kernel", "first_nonfinite_row"]
+           "wh_iou_matrix_kernel", "inverted_kernel", "first_nonfinite_row", "wh_iou_areas_positive"]
 
 
 @jit
@@ -116,6 +118,14 @@ def iou_pair(ax1, ay1, ax2, ay2, bx1, by1, bx2, by2, offset):
 @jit
 def wh_iou_areas(w1, h1, a1, w2, h2, a2):
     """Aligned IoU of (w1, h1) and (w2, h2) with ``a = w * h`` precomputed: ``i / (a1 + a2 - i)``."""
+    inter = min(w1, w2) * min(h1, h2)
+    return inter / (a1 + a2 - inter)
+
+
+@jit_simd
+def wh_iou_areas_positive(w1, h1, a1, w2, h2, a2):
+    """:func:`wh_iou_areas` for positive shapes (so the union is > 0): the same operations and the same value,
+    without Python's zero-division branch, so that loops over boxes calling it vectorise (anchor k-means scans)."""
     inter = min(w1, w2) * min(h1, h2)
     return inter / (a1 + a2 - inter)
 
