@@ -6,14 +6,15 @@
 * VOC12 (also VOC2010+): the area under the monotone (right-to-left running maximum) precision envelope, with
   sentinel points (recall 0, precision 0) and (1, 0), summed over the points where recall changes.
 
-The public functions take one curve; the evaluator calls the batched kernels directly.
+The public functions take one curve (numpy engine, :mod:`vocbench.eval._vectorised`: the same numbers as the
+Numba kernels); the evaluator calls the batched functions of its engine directly.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from vocbench.eval._kernels import ap_voc07_kernel, ap_voc12_kernel
+from vocbench.eval._vectorised import ap_voc07, ap_voc12
 
 __all__ = ["VOC07_THRESHOLDS_DEVKIT", "VOC07_THRESHOLDS_VOC_EVAL", "average_precision_voc07",
            "average_precision_voc12"]
@@ -46,10 +47,10 @@ def average_precision_voc07(recall, precision, thresholds=VOC07_THRESHOLDS_DEVKI
         AP in [0, 1]; 0 for an empty curve.
     """
     offsets, p, r, npos = _curve(recall, precision)
-    return float(ap_voc07_kernel(offsets, p, r, npos, np.asarray(thresholds, np.float64))[0])
+    return float(ap_voc07(offsets, p, r, npos, np.asarray(thresholds, np.float64).reshape(-1))[0])
 
 
 def average_precision_voc12(recall, precision) -> float:
     """VOC12 all-point AP (area under the monotone precision envelope) of one curve; 0 for an empty curve."""
     offsets, p, r, npos = _curve(recall, precision)
-    return float(ap_voc12_kernel(offsets, p, r, npos)[0])
+    return float(ap_voc12(offsets, p, r, npos)[0])

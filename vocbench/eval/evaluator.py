@@ -15,7 +15,7 @@ else:
 
 from vocbench._lazy import loaded
 from vocbench.errors import InputError, VocbenchWarning
-from vocbench.eval._kernels import ap_voc07_kernel, ap_voc12_kernel, best_f1_kernel, pr_curve_kernel
+from vocbench.eval.engine import voc_engine
 from vocbench.eval.matching import check_iou_threshold, get_protocol, group_for_voc, match_grouped, validate_detections
 from vocbench.eval.results import METRICS, VOC_METRICS, EvalResult, VocScores
 from vocbench.structures import Dataset, Detections
@@ -76,7 +76,7 @@ def _normalise_ious(iou) -> tuple[float, ...]:
 
 
 def evaluate(dataset: Dataset, detections, metrics: Sequence[str] | str = ("voc07", "voc12"),
-             protocol: str = "devkit", iou: float | Sequence[float] = 0.5) -> EvalResult:
+             protocol: str = "devkit", iou: float | Sequence[float] = 0.5, engine: str = "auto") -> EvalResult:
     """Score detections against a VOC dataset.
 
     VOC metrics (see :mod:`vocbench.eval.matching` for the matching rules, :mod:`vocbench.eval.ap` for AP):
@@ -96,6 +96,9 @@ def evaluate(dataset: Dataset, detections, metrics: Sequence[str] | str = ("voc0
         protocol: ``"devkit"`` (default; IoU >= threshold, MATLAB 11-point thresholds) or ``"voc_eval"``
             (IoU > threshold, numpy thresholds).
         iou: VOC IoU threshold in (0, 1], or several (the first is the headline one); default 0.5.
+        engine: VOC pass implementation, ``"auto"`` (default), ``"numpy"`` or ``"numba"``; identical results,
+            only the cost differs (``"auto"``: numpy unless Numba is already imported or the set has at least
+            :data:`vocbench.eval.engine.NUMBA_MIN_DETECTIONS` detections; see :mod:`vocbench.eval.engine`).
 
     Returns:
         A frozen :class:`~vocbench.eval.results.EvalResult`.
@@ -122,7 +125,8 @@ def evaluate(dataset: Dataset, detections, metrics: Sequence[str] | str = ("voc0
     voc_metrics = [m for m in metrics if m in VOC_METRICS]
     voc_scores: list[VocScores] = []
     if voc_metrics:
-        g = group_for_voc(dataset, dets)
+        g = group_for_voc(dataset, dets, engine)
+        k = voc_engine(g.engine)
         empty = [dataset.classes[c] for c in np.flatnonzero(g.npos == 0)]
         if empty:
             messages.append(f"no non-difficult ground truth for {len(empty)} class(es) ({', '.join(empty)}): "
@@ -130,19 +134,19 @@ def evaluate(dataset: Dataset, detections, metrics: Sequence[str] | str = ("voc0
         thresholds = np.asarray(proto.voc07_thresholds, np.float64)
         for t in ious:
             outcome, best_iou = match_grouped(g, t, proto)
-            offsets, prec, rec, cscores, counts = pr_curve_kernel(outcome, g.class_order, g.class_offsets,
-                                                                  g.scores, g.npos)
+            offsets, prec, rec, cscores, counts = k.pr_curve(outcome, g.class_order, g.class_offsets, g.scores,
+                                                             g.npos)
             ap = {}
             for m in voc_metrics:
                 if m == "voc07":
-                    ap[m] = ap_voc07_kernel(offsets, prec, rec, g.npos, thresholds)
+                    ap[m] = k.ap_voc07(offsets, prec, rec, g.npos, thresholds)
                 else:
-                    ap[m] = ap_voc12_kernel(offsets, prec, rec, g.npos)
+                    ap[m] = k.ap_voc12(offsets, prec, rec, g.npos)
             voc_scores.append(VocScores(
                 iou_threshold=t, protocol=proto.name, classes=tuple(dataset.classes), ap=ap, npos=g.npos,
                 detections=np.diff(g.class_offsets), tp=counts[:, 1], fp=counts[:, 0] + counts[:, 2],
                 duplicates=counts[:, 2], ignored=counts[:, 3], curve_offsets=offsets, precision=prec, recall=rec,
-                curve_scores=cscores, best_f1=best_f1_kernel(offsets, prec, rec, cscores, g.npos),
+                curve_scores=cscores, best_f1=k.best_f1(offsets, prec, rec, cscores, g.npos),
                 outcome=outcome, best_iou=best_iou))
 
     coco = None

@@ -14,6 +14,9 @@ Protocols (:data:`PROTOCOLS`):
 * ``"voc_eval"`` — the py-faster-rcnn / detectron2 Python port ``voc_eval.py``: IoU ``>`` threshold; thresholds
   from ``numpy.arange(0., 1.1, 0.1)`` (``0.6000000000000001``, ``0.7000000000000001``). vocbench keeps the stable
   sort here too; the port's unstable sort differs only on tied scores.
+
+Engines: the numpy engine and the Numba kernels give identical results; ``engine="auto"`` picks one by the rule
+of :mod:`vocbench.eval.engine` (numpy unless Numba is already loaded or the set is large).
 """
 
 from __future__ import annotations
@@ -24,8 +27,8 @@ import numpy as np
 
 from vocbench._deprecation import iou_argument
 from vocbench.errors import InputError
-from vocbench.eval._kernels import argsort_desc_stable, group_by_key, match_voc_kernel, stable_partition
 from vocbench.eval.ap import VOC07_THRESHOLDS_DEVKIT, VOC07_THRESHOLDS_VOC_EVAL
+from vocbench.eval.engine import resolve_engine, voc_engine
 from vocbench.structures import Dataset, Detections
 
 __all__ = ["Protocol", "PROTOCOLS", "OUTCOME_FP", "OUTCOME_TP", "OUTCOME_DUPLICATE", "OUTCOME_IGNORED",
@@ -105,6 +108,7 @@ class VocGrouping:
         gt_rows: int64[M] dataset object rows in CSR order.
         gt_boxes, gt_difficult: CSR-ordered copies.
         npos: int64[C] non-difficult GT per class.
+        engine: ``"numpy"`` or ``"numba"``, the engine that grouped (and will match) them.
     """
 
     num_images: int
@@ -120,29 +124,33 @@ class VocGrouping:
     gt_boxes: np.ndarray
     gt_difficult: np.ndarray
     npos: np.ndarray
+    engine: str = "numpy"
 
 
-def group_for_voc(dataset: Dataset, detections: Detections) -> VocGrouping:
+def group_for_voc(dataset: Dataset, detections: Detections, engine: str = "auto") -> VocGrouping:
     """Stable grouping of GT by (class, image) and of detections by class and by (class, image), descending score
-    within (one radix sort of the scores, then two counting sorts)."""
+    within (one stable sort of the scores, then two stable partitions). ``engine``: ``"auto"``, ``"numpy"`` or
+    ``"numba"`` (:mod:`vocbench.eval.engine`; identical arrays)."""
+    engine = resolve_engine(engine, len(detections))
+    k = voc_engine(engine)
     ni, nc = dataset.num_images, dataset.num_classes
-    gt_rows, gt_offsets = group_by_key(dataset.class_index * ni + dataset.image_index, nc * ni)
+    gt_rows, gt_offsets = k.group_by_key(dataset.class_index * ni + dataset.image_index, nc * ni)
     npos = np.bincount(dataset.class_index[~dataset.difficult], minlength=nc).astype(np.int64)
-    by_score = argsort_desc_stable(detections.scores, np.arange(len(detections), dtype=np.int64))
-    class_order, class_offsets = stable_partition(by_score, detections.class_index, nc)
-    group_order, group_offsets = stable_partition(by_score, detections.class_index * ni + detections.image_index,
-                                                  nc * ni)
+    by_score = k.argsort_desc_stable(detections.scores, np.arange(len(detections), dtype=np.int64))
+    class_order, class_offsets = k.stable_partition(by_score, detections.class_index, nc)
+    group_order, group_offsets = k.stable_partition(by_score, detections.class_index * ni + detections.image_index,
+                                                    nc * ni)
     return VocGrouping(
         num_images=ni, num_classes=nc, scores=detections.scores, det_boxes=detections.boxes,
         class_order=class_order, class_offsets=class_offsets, group_order=group_order, group_offsets=group_offsets,
         gt_offsets=gt_offsets, gt_rows=gt_rows, gt_boxes=np.ascontiguousarray(dataset.boxes[gt_rows]),
-        gt_difficult=np.ascontiguousarray(dataset.difficult[gt_rows]), npos=npos)
+        gt_difficult=np.ascontiguousarray(dataset.difficult[gt_rows]), npos=npos, engine=engine)
 
 
 def match_grouped(g: VocGrouping, iou_threshold: float, protocol: Protocol) -> tuple[np.ndarray, np.ndarray]:
-    """Outcome codes and best IoU by detection row (see :func:`match_detections`)."""
-    return match_voc_kernel(g.group_order, g.group_offsets, g.det_boxes, g.gt_offsets, g.gt_boxes, g.gt_difficult,
-                            float(iou_threshold), protocol.inclusive)
+    """Outcome codes and best IoU by detection row (see :func:`match_detections`), with ``g``'s engine."""
+    return voc_engine(g.engine).match_voc(g.group_order, g.group_offsets, g.det_boxes, g.gt_offsets, g.gt_boxes,
+                                          g.gt_difficult, float(iou_threshold), protocol.inclusive)
 
 
 def check_iou_threshold(t: float) -> float:
@@ -175,7 +183,8 @@ class MatchResult:
 
 
 def match_detections(dataset: Dataset, detections: Detections, *, iou: float | None = None,
-                     protocol: str = "devkit", iou_threshold: float | None = None) -> MatchResult:
+                     protocol: str = "devkit", iou_threshold: float | None = None,
+                     engine: str = "auto") -> MatchResult:
     """Label every detection TP / FP / duplicate / ignored with the VOC greedy matching (module docstring).
 
     Args:
@@ -184,6 +193,7 @@ def match_detections(dataset: Dataset, detections: Detections, *, iou: float | N
         iou: IoU threshold in (0, 1]; default 0.5.
         protocol: ``"devkit"`` (default, IoU >= threshold) or ``"voc_eval"`` (IoU > threshold).
         iou_threshold: deprecated spelling of ``iou``.
+        engine: ``"auto"`` (default), ``"numpy"`` or ``"numba"``: same result (:mod:`vocbench.eval.engine`).
 
     Returns:
         A :class:`MatchResult` in the detections' input order.
@@ -191,6 +201,6 @@ def match_detections(dataset: Dataset, detections: Detections, *, iou: float | N
     proto = get_protocol(protocol)
     t = check_iou_threshold(iou_argument(iou, iou_threshold, "match_detections", default=0.5))
     validate_detections(dataset, detections)
-    g = group_for_voc(dataset, detections)
+    g = group_for_voc(dataset, detections, engine)
     outcome, best_iou = match_grouped(g, t, proto)
     return MatchResult(outcome=outcome, best_iou=best_iou, iou_threshold=t, protocol=proto.name)
