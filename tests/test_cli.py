@@ -8,7 +8,7 @@ import sys
 import pytest
 
 from tests.conftest import DATA, REPO
-from vocbench.cli import build_parser, main
+from vocbench.cli import COMMAND_MODULES, build_parser, chosen_command, main
 
 BAD = DATA / "voc_bad"
 
@@ -22,6 +22,30 @@ def test_help_lists_every_command(capsys):
     for name in sub.choices:
         assert name in out
         assert main([name, "--help"]) == 0
+
+
+def _subparsers(parser):
+    return next(a for a in parser._actions if a.dest == "command").choices
+
+
+def test_chosen_command():
+    assert chosen_command(["eval", "--gt", "x"]) == "eval"
+    assert chosen_command(["--debug", "export-coco"]) == "export-coco"
+    for argv in ([], ["--help"], ["-h", "eval"], ["--version"], ["--bogus", "eval"], ["export_coco"], ["train"],
+                 ["no-such-command"]):
+        assert chosen_command(argv) is None, argv
+
+
+def test_one_command_parser_equals_that_command_in_the_full_parser():
+    """``build_parser(argv)`` builds only the named command, and builds it exactly as the full parser does."""
+    full = _subparsers(build_parser())
+    assert set(COMMAND_MODULES) <= set(full)
+    for name in COMMAND_MODULES:
+        only = _subparsers(build_parser([name, "--help"]))
+        assert list(only) == [name]
+        assert only[name].format_help() == full[name].format_help()
+    argv = ["eval", "--gt", "G", "--set", "2007:test", "--dets", "D", "--iou", "0.7", "--metric", "coco"]
+    assert build_parser(argv).parse_args(argv) == build_parser().parse_args(argv)
 
 
 def test_bad_usage_exit_2(capsys):

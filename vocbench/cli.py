@@ -4,6 +4,10 @@ Each subcommand lives in ``vocbench/commands/<name>.py`` with ``register(subpars
 ``func``) and a handler ``run(args) -> int``. This module only parses, dispatches and turns user errors into one
 line on stderr: exit 0 on success, 1 on bad input (:class:`~vocbench.errors.VocbenchError`, file errors), 2 on bad
 usage (argparse). ``--debug`` shows the traceback instead.
+
+Start-up: when the command line names a built-in command, only that command's module is imported and its parser
+built (:func:`build_parser` with ``argv``); ``vocbench --help``, an unknown command and the plug-in commands
+(entry points, :mod:`vocbench.plugins`) get the full parser.
 """
 
 from __future__ import annotations
@@ -13,18 +17,38 @@ import importlib
 import os
 import sys
 import warnings
+from collections.abc import Sequence
 
 from vocbench import __version__
 from vocbench.errors import VocbenchError, VocbenchWarning
-from vocbench.plugins import register_plugin_commands
 
-__all__ = ["main", "build_parser"]
+__all__ = ["main", "build_parser", "chosen_command", "COMMANDS", "COMMAND_MODULES"]
 
 #: Subcommand modules, in ``--help`` order.
 COMMANDS = ("stats", "eval", "diagnose", "compare", "anchors", "export_coco", "convert", "bench", "synth", "demo")
+#: Built-in command name → its module (``export-coco`` lives in ``export_coco.py``).
+COMMAND_MODULES = {name.replace("_", "-"): name for name in COMMANDS}
+#: Top-level options that take no value and do not end the search for the command name.
+_FLAG_OPTIONS = ("--debug",)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def chosen_command(argv: Sequence[str]) -> str | None:
+    """The built-in command ``argv`` runs, or None when the full parser is needed (no command, ``--help``,
+    ``--version``, an unknown option or command, a plug-in command)."""
+    for tok in argv:
+        if tok in _FLAG_OPTIONS:
+            continue
+        if tok.startswith("-"):
+            return None
+        return tok if tok in COMMAND_MODULES else None
+    return None
+
+
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The ``vocbench`` parser: every command (built-in and plug-in) or, when ``argv`` names a built-in command
+    (:func:`chosen_command`), that command alone — the same parse of that ``argv``, without importing the other
+    command modules and the entry points."""
+    only = chosen_command(argv) if argv is not None else None
     parser = argparse.ArgumentParser(
         prog="vocbench",
         description="PASCAL VOC dataset reports, exact and fast VOC/COCO scoring, NMS/mAP benchmarks and "
@@ -34,8 +58,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--debug", action="store_true", help="show full tracebacks for errors")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
+    if only is not None:
+        importlib.import_module(f"vocbench.commands.{COMMAND_MODULES[only]}").register(sub)
+        return parser
     for name in COMMANDS:  # command modules import heavy stacks (torch, matplotlib) only inside handlers
         importlib.import_module(f"vocbench.commands.{name}").register(sub)
+    from vocbench.plugins import register_plugin_commands  # importlib.metadata: only for the full parser
+
     register_plugin_commands(sub)  # train/predict/export/profile come from the reference-models plug-in
     return parser
 
@@ -48,8 +77,8 @@ def _format_warning(message, category, filename, lineno, line=None) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; returns the process exit code."""
-    parser = build_parser()
     argv = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(argv)
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse: --help → 0, bad usage → 2
