@@ -31,6 +31,8 @@ Scalar (call from other kernels):
         same value as ``iou_pair`` (bit for bit) with the two areas precomputed as ``box_area_scalar`` would
         (hot loops: NMS, COCO matching). Pass the *raw* product ``width * height`` (negative for an inverted box
         is fine: the overlap test returns 0 first).
+    iou_pair_areas_exceeds(ax1, ay1, ax2, ay2, area_a, bx1, by1, bx2, by2, area_b, offset, t) -> bool
+        ``iou_pair_areas(...) > t`` for ``t >= 0``, the same decision without data-dependent branches (NMS)
     iof_pair_areas(ax1, ay1, ax2, ay2, area_a, bx1, by1, bx2, by2, offset) -> float
         intersection over ``area_a`` (COCO crowd regions: the union is the detection's area)
     wh_iou(w1, h1, w2, h2) -> float                              IoU of two (w, h) boxes aligned at one corner
@@ -57,7 +59,8 @@ from vocbench._numba import jit, jit_simd
 
 __all__ = ["box_width", "box_area_scalar", "iou_pair", "iou_pair_areas", "wh_iou", "wh_iou_areas", "giou_pair",
            "iof_pair_areas", "pairwise_iou_kernel", "pairwise_giou_kernel", "box_area_kernel", "box_wh_kernel",
-           "wh_iou_matrix_kernel", "inverted_kernel", "first_nonfinite_row", "wh_iou_areas_positive"]
+           "wh_iou_matrix_kernel", "inverted_kernel", "first_nonfinite_row", "wh_iou_areas_positive",
+           "iou_pair_areas_exceeds"]
 
 
 @jit
@@ -91,6 +94,22 @@ def iou_pair_areas(ax1, ay1, ax2, ay2, area_a, bx1, by1, bx2, by2, area_b, offse
         return 0.0
     return inter / union
 
+
+@jit
+def iou_pair_areas_exceeds(ax1, ay1, ax2, ay2, area_a, bx1, by1, bx2, by2, area_b, offset, t):
+    """``iou_pair_areas(...) > t`` for a threshold ``t >= 0``: the same decision, without data-dependent branches
+    (the overlap tests of :func:`iou_pair_areas` mispredict in NMS's hot loop; here they are selects).
+
+    Where both overlaps and the union are positive the operations are those of :func:`iou_pair_areas`, so the IoU
+    is the same bit for bit. Elsewhere the reference IoU is 0 and this one is 0 too (or NaN when an overlap or an
+    area overflowed to inf): neither exceeds ``t >= 0``.
+    """
+    iw = max(min(ax2, bx2) - max(ax1, bx1) + offset, 0.0)
+    ih = max(min(ay2, by2) - max(ay1, by1) + offset, 0.0)
+    inter = iw * ih
+    union = area_a + area_b - inter
+    iou = inter / union if union > 0.0 else 0.0
+    return iou > t
 
 @jit
 def iof_pair_areas(ax1, ay1, ax2, ay2, area_a, bx1, by1, bx2, by2, offset):
