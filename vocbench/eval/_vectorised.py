@@ -27,21 +27,52 @@ def _offsets(keys: np.ndarray, num_keys: int) -> np.ndarray:
     return offsets
 
 
+def _radix_argsort(keys: np.ndarray) -> np.ndarray:
+    """Stable argsort of non-negative int64 ``keys``: LSD radix in 16-bit digits (numpy's stable sort of uint16
+    is a counting sort), skipping digits that every key shares; timsort beyond 2**48."""
+    n = keys.shape[0]
+    if n == 0:
+        return np.arange(0)
+    top = int(keys.max())
+    if top >= 1 << 48:
+        return np.argsort(keys, kind="stable")
+    cur = np.arange(n)
+    shift = 0
+    while shift == 0 or top >> shift:
+        digit = ((keys[cur] >> shift) & 0xFFFF).astype(np.uint16)
+        if not (digit == digit[0]).all():
+            cur = cur[np.argsort(digit, kind="stable")]
+        shift += 16
+    return cur
+
+
 def stable_partition(order: np.ndarray, keys: np.ndarray, num_keys: int) -> tuple[np.ndarray, np.ndarray]:
     """Rows of ``order`` stably sorted by ``keys[row]`` (int64 in ``[0, num_keys)``) and the key offsets."""
     k = keys[order]
-    return order[np.argsort(k, kind="stable")], _offsets(k, num_keys)
+    return order[_radix_argsort(k)], _offsets(k, num_keys)
 
 
 def group_by_key(keys: np.ndarray, num_keys: int) -> tuple[np.ndarray, np.ndarray]:
     """Stable sort of ``keys``: ``(order, offsets)`` as in :func:`stable_partition`."""
-    return np.argsort(keys, kind="stable").astype(np.int64, copy=False), _offsets(keys, num_keys)
+    return _radix_argsort(keys).astype(np.int64, copy=False), _offsets(keys, num_keys)
 
 
 def argsort_desc_stable(values: np.ndarray, order: np.ndarray) -> np.ndarray:
-    """Rows of ``order`` by descending ``values[row]``, ties in their order in ``order`` (``-0.0`` equals ``0.0``,
-    as in the radix kernel: a comparison sort sees them equal). ``values`` must not hold NaN."""
-    return order[np.argsort(-values[order], kind="stable")]
+    """Rows of ``order`` by descending ``values[row]``, ties in their order in ``order``; ``-0.0`` equals ``0.0``.
+    The radix sort of the kernel: IEEE-754 bits mapped to ascending unsigned keys, four 16-bit digits.
+    ``values`` must not hold NaN."""
+    n = order.shape[0]
+    if n == 0:
+        return order.copy()
+    bits = (values[order] + 0.0).view(np.uint64)
+    sign = np.uint64(1) << np.uint64(63)
+    keys = ~np.where(bits & sign, ~bits, bits | sign)  # ascending keys = descending values
+    cur = np.arange(n)
+    for shift in (0, 16, 32, 48):
+        digit = ((keys[cur] >> np.uint64(shift)) & np.uint64(0xFFFF)).astype(np.uint16)
+        if not (digit == digit[0]).all():
+            cur = cur[np.argsort(digit, kind="stable")]
+    return order[cur]
 
 
 # ----------------------------------------------------------------------------------------------- VOC matching
@@ -49,11 +80,11 @@ def _pair_iou(det: np.ndarray, gt: np.ndarray) -> np.ndarray:
     """IoU of aligned boxes with the float operations of ``boxes._kernels.iou_pair`` (offset 1, '+1' pixels)."""
     ax1, ay1, ax2, ay2 = det[:, 0], det[:, 1], det[:, 2], det[:, 3]
     bx1, by1, bx2, by2 = gt[:, 0], gt[:, 1], gt[:, 2], gt[:, 3]
-    area_a = (ax2 - ax1 + 1.0) * (ay2 - ay1 + 1.0)
-    area_b = (bx2 - bx1 + 1.0) * (by2 - by1 + 1.0)
-    iw = np.minimum(ax2, bx2) - np.maximum(ax1, bx1) + 1.0
-    ih = np.minimum(ay2, by2) - np.maximum(ay1, by1) + 1.0
-    with np.errstate(invalid="ignore", over="ignore"):
+    with np.errstate(invalid="ignore", over="ignore"):  # coordinates near 1e308 overflow, as in the kernel
+        area_a = (ax2 - ax1 + 1.0) * (ay2 - ay1 + 1.0)
+        area_b = (bx2 - bx1 + 1.0) * (by2 - by1 + 1.0)
+        iw = np.minimum(ax2, bx2) - np.maximum(ax1, bx1) + 1.0
+        ih = np.minimum(ay2, by2) - np.maximum(ay1, by1) + 1.0
         inter = iw * ih
         union = area_a + area_b - inter
         zero = (iw <= 0.0) | (ih <= 0.0) | (union <= 0.0)  # the kernel's early returns

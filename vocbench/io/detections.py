@@ -262,17 +262,19 @@ def _parse_devkit_file(path: Path) -> tuple[np.ndarray, np.ndarray]:
         data = data[3:]
     if data.translate(None, _PLAIN_BYTES):
         return _parse_devkit_lines(path, data)
-    buf = np.frombuffer(data, np.uint8)
-    edge = np.diff((~_IS_SPACE[buf]).view(np.int8), prepend=np.int8(0), append=np.int8(0))
-    token_starts = np.flatnonzero(edge == 1)
+    padded = b" " + data + b" " * (_MAX_TOKEN + 1)  # every token has a blank on both sides
+    buf = np.frombuffer(padded, np.uint8)
+    word = (buf > 32).view(np.int8)  # printable ASCII only here: blank = space, tab, \n, \r
+    edge = word[1:] - word[:-1]
+    token_starts = np.flatnonzero(edge == 1) + 1
     if token_starts.size == 0:
         return np.zeros(0, "S1"), np.zeros((0, 5))
     if token_starts.size % 6:
         raise InputError(_scan_devkit_file(path))
     starts = token_starts.reshape(-1, 6)
-    ends = np.flatnonzero(edge == -1).reshape(-1, 6)
-    line = np.cumsum((buf == 10) | (buf == 13), dtype=np.int32)  # line ends up to each byte
-    first, last = line[starts[:, 0]], line[ends[:, 5] - 1]
+    ends = (np.flatnonzero(edge == -1) + 1).reshape(-1, 6)
+    breaks = np.flatnonzero((buf == 10) | (buf == 13))
+    first, last = np.searchsorted(breaks, starts[:, 0]), np.searchsorted(breaks, ends[:, 5])
     if not ((first == last).all() and (first[1:] > last[:-1]).all()):  # 6 tokens on each non-blank line
         raise InputError(_scan_devkit_file(path))
     id_len = ends[:, 0] - starts[:, 0]
@@ -280,9 +282,9 @@ def _parse_devkit_file(path: Path) -> tuple[np.ndarray, np.ndarray]:
     if width > 256:
         return _parse_devkit_lines(path, data)
     cols = np.arange(width)
-    pos = np.minimum(starts[:, :1] + cols, buf.size - 1)
-    ids = np.where(cols < id_len[:, None], buf[pos], np.uint8(0)).view(f"S{width}").reshape(-1)
-    values = _parse_numbers(data, starts[:, 1:].T.reshape(-1), ends[:, 1:].T.reshape(-1))
+    ids = np.where(cols < id_len[:, None], buf[np.minimum(starts[:, :1] + cols, buf.size - 1)],
+                   np.uint8(0)).view(f"S{width}").reshape(-1)
+    values = _parse_numbers(padded, starts[:, 1:].T.reshape(-1), ends[:, 1:].T.reshape(-1))
     if values is None:
         raise InputError(_scan_devkit_file(path))
     values = np.ascontiguousarray(values.reshape(5, -1).T)
@@ -291,46 +293,51 @@ def _parse_devkit_file(path: Path) -> tuple[np.ndarray, np.ndarray]:
     return ids, values
 
 
-def _parse_numbers(data: bytes, starts: np.ndarray, ends: np.ndarray) -> np.ndarray | None:
-    """float64 of the tokens ``data[starts[i]:ends[i]]``, exactly ``float(token)``; None when one is not a number.
+def _parse_numbers(padded: bytes, starts: np.ndarray, ends: np.ndarray) -> np.ndarray | None:
+    """float64 of the tokens ``padded[starts[i]:ends[i]]``, exactly ``float(token)``; None when one is not a number.
+    ``padded`` ends with more than :data:`_MAX_TOKEN` blanks.
 
     A token ``[+-]digits[.digits]`` whose digits form an integer ``M <= 2**53`` with ``k <= 22`` decimals is
     ``M / 10**k``: both are exact doubles, so the one IEEE division is the correctly rounded value (Clinger's fast
-    path). Every other token (exponents, ``inf``, long mantissas, ``1_0``) goes through ``float()``. The digits
-    are read column by column (one pass per character position, all tokens at once).
+    path). Every other token (exponents, ``inf``, long mantissas, ``1_0``) goes through ``float()``. Tokens of one
+    length are read together, one pass per character position.
     """
+    buf = np.frombuffer(padded, np.uint8)
     length = ends - starts
-    width = min(int(length.max()), _MAX_TOKEN)
-    padded = np.frombuffer(data + b" " * (width + 1), np.uint8)
-    n = starts.size
-    mant = np.zeros(n, np.int64)
-    ndig = np.zeros(n, np.int8)
-    ndec = np.zeros(n, np.int8)
-    seen_dot = np.zeros(n, np.bool_)
-    c = padded[starts]
-    neg = c == 45
-    bad = (length > width) | ~(((c - np.uint8(48)) < 10) | (c == 46) | neg | (c == 43))
-    for j in range(width):
-        if j:
-            c = padded[starts + j]
-        d = c - np.uint8(48)
-        inside = j < length
-        digit = (d < 10) & inside
-        dot = (c == 46) & inside
-        if j:
-            bad |= inside & ~(digit | dot)
-        mant *= np.where(digit, 10, 1)
-        mant += np.where(digit, d, 0)
-        ndig += digit
-        ndec += digit & seen_dot
-        bad |= dot & seen_dot
-        seen_dot |= dot
-    ok = ~bad & (ndig >= 1) & (ndig <= 18) & (ndec <= 22) & (mant <= 2**53)
-    out = mant.astype(np.float64) / _POW10[np.minimum(ndec, 22)]
-    out = np.where(neg, -out, out)
+    out = np.empty(starts.size, np.float64)
+    ok = np.zeros(starts.size, np.bool_)
+    for n in np.unique(length).tolist():
+        if n > _MAX_TOKEN:
+            continue
+        sel = np.flatnonzero(length == n)
+        at = starts[sel]
+        c = buf[at]
+        neg = c == 45
+        signed = neg | (c == 43)
+        bad = np.zeros(sel.size, np.bool_)
+        seen_dot = np.zeros(sel.size, np.bool_)
+        dot_at = np.zeros(sel.size, np.int64)
+        mant = np.zeros(sel.size, np.int64)
+        for j in range(n):
+            if j:
+                c = buf[at + j]
+            d = c - np.uint8(48)
+            digit = d < 10
+            dot = c == 46
+            bad |= ~(digit | dot | signed) if j == 0 else ~(digit | dot)
+            bad |= dot & seen_dot
+            seen_dot |= dot
+            dot_at = np.where(dot, j, dot_at)
+            mant = np.where(digit, mant * 10 + d, mant)
+        ndig = n - seen_dot - signed
+        ndec = np.where(seen_dot, n - 1 - dot_at, 0)
+        good = ~bad & (ndig >= 1) & (ndig <= 18) & (ndec <= 22) & (mant <= 2**53)
+        v = mant / _POW10[np.minimum(ndec, 22)]
+        out[sel] = np.where(neg, -v, v)
+        ok[sel] = good
     for i in np.flatnonzero(~ok).tolist():
         try:
-            out[i] = float(data[starts[i]:ends[i]])
+            out[i] = float(padded[starts[i]:ends[i]])
         except ValueError:
             return None
     return out
