@@ -14,14 +14,8 @@ from __future__ import annotations
 import numpy as np
 
 from vocbench.boxes import COCO_AREA_LABELS, COCO_AREA_RANGES  # the one definition (pycocotools areaRng)
-from vocbench.eval._kernels import (
-    argsort_desc_stable,
-    coco_accumulate_kernel,
-    coco_match_kernel,
-    group_by_key,
-    inverse_permutation,
-    stable_partition,
-)
+from vocbench.eval._coco_kernels import coco_evaluate_kernel
+from vocbench.eval._kernels import group_by_key
 from vocbench.eval.results import COCO_STAT_NAMES, CocoScores
 from vocbench.io.coco import voc_boxes_to_xywh
 from vocbench.structures import Dataset, Detections
@@ -32,6 +26,9 @@ __all__ = ["COCO_IOU_THRESHOLDS", "COCO_REC_THRESHOLDS", "COCO_AREA_RANGES", "CO
 COCO_IOU_THRESHOLDS = np.linspace(.5, 0.95, int(np.round((0.95 - .5) / .05)) + 1, endpoint=True)
 COCO_REC_THRESHOLDS = np.linspace(.0, 1.00, int(np.round((1.00 - .0) / .01)) + 1, endpoint=True)
 COCO_MAX_DETS = (1, 10, 100)
+_IOU_THRESHOLDS_CAPPED = np.minimum(COCO_IOU_THRESHOLDS, 1 - 1e-10)  # pycocotools' min([t, 1 - 1e-10])
+_AREA_RANGES = np.array(COCO_AREA_RANGES, np.float64)
+_MAX_DETS = np.asarray(COCO_MAX_DETS, np.int64)
 
 # (is AP, IoU threshold or None, area label, max dets) of each summary number, pycocotools' order
 _SUMMARY = ((1, None, "all", 100), (1, .5, "all", 100), (1, .75, "all", 100), (1, None, "small", 100),
@@ -74,26 +71,12 @@ def evaluate_coco(dataset: Dataset, detections: Detections) -> CocoScores:
         :class:`CocoScores` with the 12 summary numbers and pycocotools' precision/recall arrays.
     """
     ni, nc = dataset.num_images, dataset.num_classes
-    ngroups = nc * ni
-    gt_rows, gt_offsets = group_by_key(dataset.class_index * ni + dataset.image_index, ngroups)
+    gt_rows, gt_offsets = group_by_key(dataset.class_index * ni + dataset.image_index, nc * ni)
     gt_xyxy, gt_area = coco_xyxy_and_area(voc_boxes_to_xywh(dataset.boxes[gt_rows]))
     gt_crowd = np.ascontiguousarray(dataset.difficult[gt_rows])
-    # class-wide order: descending score, ties by image then input order (pycocotools' concatenation + mergesort)
-    by_image, _ = group_by_key(detections.image_index, ni)
-    by_score = argsort_desc_stable(detections.scores, by_image)
-    class_order, class_offsets = stable_partition(by_score, detections.class_index, nc)
-    group_order, group_offsets = stable_partition(by_score, detections.class_index * ni + detections.image_index,
-                                                  ngroups)
-    flag_row = inverse_permutation(class_order)[group_order]  # group position -> place in the class order
-
-    iou_thr = np.minimum(COCO_IOU_THRESHOLDS, 1 - 1e-10)
-    area_ranges = np.array(COCO_AREA_RANGES, np.float64)
-    max_dets = np.asarray(COCO_MAX_DETS, np.int64)
-    counted, tp, rank, npig = coco_match_kernel(gt_offsets, gt_xyxy, gt_area, gt_crowd, group_offsets, group_order,
-                                                flag_row, detections.boxes, iou_thr, area_ranges,
-                                                int(max_dets[-1]), ni)
-    precision, recall = coco_accumulate_kernel(counted, tp, class_offsets, rank, npig, max_dets,
-                                               COCO_REC_THRESHOLDS, len(iou_thr))
+    precision, recall = coco_evaluate_kernel(detections.image_index, detections.class_index, detections.scores,
+                                             detections.boxes, gt_offsets, gt_xyxy, gt_area, gt_crowd, ni, nc,
+                                             _IOU_THRESHOLDS_CAPPED, _AREA_RANGES, _MAX_DETS, COCO_REC_THRESHOLDS)
     return CocoScores(stats=_summarize(precision, recall), precision=precision, recall=recall,
                       iou_thresholds=COCO_IOU_THRESHOLDS.copy(), rec_thresholds=COCO_REC_THRESHOLDS.copy(),
                       area_ranges=COCO_AREA_RANGES, max_dets=COCO_MAX_DETS, classes=tuple(dataset.classes))

@@ -1,0 +1,685 @@
+"""Numba kernels of the COCO protocol (:mod:`vocbench.eval.coco`). Arrays and scalars only (STYLE.md §1).
+
+Outcomes are two bit masks per detection, bit ``a * T + t`` for area range ``a`` and IoU threshold ``t`` (at most
+64 columns): ``counted`` (TP or FP: the detection is a point of that column's precision/recall curve) and ``tp``.
+A detection in neither is ignored there (matched to an ignored GT, unmatched outside the area range, or beyond
+maxDet). Within an area range the thresholds are consecutive bits, so a threshold mask ``m`` (bit ``t``) of area
+``a`` is ``m << a * T``.
+
+Matching state is a bit mask per GT too: bit ``t`` of ``free[j]`` says GT ``j`` can still be matched at
+threshold ``t`` (a crowd GT always can), and ``reach(v)`` = the thresholds an IoU ``v`` reaches (``v >= thr``) is a
+prefix mask, so pycocotools' ten threshold loops become a few mask operations per detection.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from vocbench._numba import jit
+from vocbench.boxes._kernels import box_width, iof_pair_areas, iou_pair_areas
+
+__all__ = ["coco_class_order", "coco_match_kernel", "coco_evaluate_kernel"]
+
+
+# ----------------------------------------------------------------------------------------------- sorting
+@jit
+def coco_class_order(det_image, det_class, scores, num_images, num_classes):
+    """Detection rows in pycocotools' class-wide order: by class, descending score, ties by image, then input order.
+
+    pycocotools concatenates the per-image score-sorted lists of a class in image order and mergesorts them by
+    ``-score``; that is a stable sort by (class, -score) of the rows ordered by (image, input order).
+
+    Stable LSD radix sort: a counting sort by image, then 11-bit digits of the key ``class << 32 | k32`` where
+    ``k32`` orders the scores rounded to float32 (descending; rounding to nearest is monotone, so only rows whose
+    scores round to the same float32 can be out of order), then a stable insertion sort on the full float64 key
+    inside each run of equal (class, float32) keys (runs of distinct float64 scores that share a float32 are
+    rare and short; a run that is long and unsorted falls back to a merge sort). ``scores`` must not hold NaN.
+
+    Returns:
+        (order int64[N], class_offsets int64[C + 1]).
+    """
+    n = det_image.shape[0]
+    offsets = np.zeros(num_classes + 1, np.int64)
+    for i in range(n):
+        offsets[det_class[i] + 1] += 1
+    for k in range(num_classes):
+        offsets[k + 1] += offsets[k]
+    if n == 0:
+        return np.zeros(0, np.int64), offsets
+    # counting sort by image (stable)
+    cnt = np.zeros(num_images + 1, np.int64)
+    for i in range(n):
+        cnt[det_image[i] + 1] += 1
+    for i in range(num_images):
+        cnt[i + 1] += cnt[i]
+    cur = np.empty(n, np.int64)
+    for i in range(n):
+        im = det_image[i]
+        cur[cnt[im]] = i
+        cnt[im] += 1
+    s32 = np.empty(n, np.float32)
+    for i in range(n):
+        s32[i] = np.float32(scores[cur[i]]) + np.float32(0.0)  # -0.0 -> 0.0
+    bits32 = s32.view(np.uint32)
+    sign32 = np.uint64(1) << np.uint64(31)
+    low32 = np.uint64(0xFFFFFFFF)
+    k32 = np.empty(n, np.uint64)
+    lo = low32
+    hi = np.uint64(0)
+    for i in range(n):
+        u = np.uint64(bits32[i])
+        if u & sign32:
+            u = ~u & low32
+        else:
+            u = u | sign32
+        u = ~u & low32  # ascending = descending score
+        k32[i] = u
+        lo = min(lo, u)
+        hi = max(hi, u)
+    sbits = 0  # bits of the score part of the key, after subtracting the smallest
+    while sbits < 32 and ((hi - lo) >> np.uint64(sbits)) != np.uint64(0):
+        sbits += 1
+    keys = np.empty(n, np.uint64)
+    for i in range(n):
+        keys[i] = (np.uint64(det_class[cur[i]]) << np.uint64(sbits)) | (k32[i] - lo)
+    nbits = sbits
+    while nbits < 64 and (np.uint64(num_classes - 1) >> np.uint64(nbits - sbits)) != np.uint64(0):
+        nbits += 1
+    nxt = np.empty(n, np.int64)
+    nxt_keys = np.empty(n, np.uint64)
+    counts = np.zeros(2049, np.int64)
+    mask = np.uint64(2047)
+    for shift in range(0, nbits, 11):
+        sh = np.uint64(shift)
+        counts[:] = 0
+        for i in range(n):
+            counts[np.int64((keys[i] >> sh) & mask) + 1] += 1
+        if counts[np.int64((keys[0] >> sh) & mask) + 1] == n:
+            continue
+        for d in range(2048):
+            counts[d + 1] += counts[d]
+        for i in range(n):
+            dgt = np.int64((keys[i] >> sh) & mask)
+            j = counts[dgt]
+            nxt[j] = cur[i]
+            nxt_keys[j] = keys[i]
+            counts[dgt] = j + 1
+        cur, nxt = nxt, cur
+        keys, nxt_keys = nxt_keys, keys
+    # runs of equal (class, float32 score): order by the full float64 score, stably
+    i = 0
+    while i < n:
+        j = i + 1
+        while j < n and keys[j] == keys[i]:
+            j += 1
+        if j - i > 1:
+            _sort_run(cur, i, j, scores)
+        i = j
+    return cur, offsets
+
+
+@jit
+def _sort_run(cur, i0, i1, scores):
+    """Stable sort of ``cur[i0:i1]`` by descending ``scores`` (insertion sort; merge sort for long unsorted runs)."""
+    unsorted = 0
+    for i in range(i0 + 1, i1):
+        if scores[cur[i]] > scores[cur[i - 1]]:
+            unsorted += 1
+    if unsorted == 0:
+        return
+    if i1 - i0 > 32:
+        seg = cur[i0:i1].copy()
+        neg = np.empty(i1 - i0, np.float64)
+        for q in range(i1 - i0):
+            neg[q] = -scores[seg[q]]
+        o = np.argsort(neg, kind="mergesort")
+        for q in range(i1 - i0):
+            cur[i0 + q] = seg[o[q]]
+        return
+    for i in range(i0 + 1, i1):
+        r = cur[i]
+        s = scores[r]
+        j = i - 1
+        while j >= i0 and scores[cur[j]] < s:
+            cur[j + 1] = cur[j]
+            j -= 1
+        cur[j + 1] = r
+
+
+# ----------------------------------------------------------------------------------------------- matching
+@jit
+def _reach(v, iou_thresholds):
+    """Bit mask of the thresholds ``v`` reaches (``v >= thr``; thresholds ascend)."""
+    c = 0
+    nt = iou_thresholds.shape[0]
+    while c < nt and v >= iou_thresholds[c]:
+        c += 1
+    return (np.uint64(1) << np.uint64(c)) - np.uint64(1)
+
+
+@jit
+def _gt_ignore_bits(gt_offsets, gt_area, gt_crowd, area_ranges, num_images):
+    """``(ig uint64[M], npig int64[C, A])``: bit ``a`` of ``ig[g]`` says GT ``g`` is ignored under area range
+    ``a`` (crowd, or area outside the inclusive range); ``npig[k, a]`` counts the non-ignored GT of class ``k``
+    (groups ``class * num_images + image``)."""
+    one = np.uint64(1)
+    na = area_ranges.shape[0]
+    full_a = (one << np.uint64(na)) - one if na < 64 else ~np.uint64(0)
+    ig = np.zeros(gt_area.shape[0], np.uint64)
+    npig = np.zeros(((gt_offsets.shape[0] - 1) // num_images, na), np.int64)
+    for g in range(gt_area.shape[0]):
+        bits = np.uint64(0)
+        ar = gt_area[g]
+        for a in range(na):
+            inside = np.uint64(ar >= area_ranges[a, 0]) & np.uint64(ar <= area_ranges[a, 1])
+            bits |= (inside ^ one) << np.uint64(a)
+        if gt_crowd[g]:
+            bits = full_a
+        ig[g] = bits
+    for grp in range(gt_offsets.shape[0] - 1):
+        k = grp // num_images
+        for g in range(gt_offsets[grp], gt_offsets[grp + 1]):
+            cnt = ig[g] ^ full_a
+            for a in range(na):
+                npig[k, a] += np.int64((cnt >> np.uint64(a)) & one)
+    return ig, npig
+
+
+@jit
+def _det_box(det_boxes, d, area_ranges, dbox, i):
+    """``dbox[i]`` = ``(x, y, x + w, y + h, w * h)`` of detection row ``d``: the COCO export of its VOC box
+    (``x = xmin - 1``, ``w = xmax - xmin + 1``, the float operations of :func:`vocbench.io.coco.voc_boxes_to_xywh`)
+    with the far corner as ``maskApi.c`` forms it. Returns the bit mask of the area ranges its area falls in."""
+    w = box_width(det_boxes[d, 0], det_boxes[d, 2], 1.0)
+    h = box_width(det_boxes[d, 1], det_boxes[d, 3], 1.0)
+    x = det_boxes[d, 0] - 1.0
+    y = det_boxes[d, 1] - 1.0
+    area = w * h
+    dbox[i, 0] = x
+    dbox[i, 1] = y
+    dbox[i, 2] = x + w
+    dbox[i, 3] = y + h
+    dbox[i, 4] = area
+    bits = np.uint64(0)
+    for a in range(area_ranges.shape[0]):
+        bits |= (np.uint64(area >= area_ranges[a, 0]) & np.uint64(area <= area_ranges[a, 1])) << np.uint64(a)
+    return bits
+
+
+@jit
+def _unmatched_mask(dab, na, nt):
+    """``counted`` mask of an unmatched detection: every threshold of the area ranges in ``dab``, none elsewhere."""
+    full = (np.uint64(1) << np.uint64(nt)) - np.uint64(1)
+    cm = np.uint64(0)
+    for a in range(na):
+        cm |= (full * ((dab >> np.uint64(a)) & np.uint64(1))) << np.uint64(a * nt)
+    return cm
+
+
+@jit
+def _match_group(nd, i0, ng, g0, dbox, dab, gt_xyxy, gt_area, gt_crowd, ig, iou_thresholds, na, cm_out, tm_out, sc):
+    """pycocotools' ``evaluateImg`` of one (class, image) group for every area range and IoU threshold.
+
+    ``dbox[i0:i0 + nd]`` / ``dab[i0:i0 + nd]``: the group's detections in score order (:func:`_det_box`); GT
+    ``g0 .. g0 + ng - 1`` with ignore bits ``ig[g0:g0 + ng]`` (:func:`_gt_ignore_bits`). Writes the ``counted`` /
+    ``tp`` masks to ``cm_out[:nd]`` / ``tm_out[:nd]``. ``sc``: the scratch of :func:`_match_scratch`, sized for
+    the group.
+
+    The IoU matrix is computed once (``maskApi.c``'s ``bbIou``: :func:`~vocbench.boxes._kernels.iou_pair_areas`,
+    :func:`~vocbench.boxes._kernels.iof_pair_areas` for a crowd GT). An area range changes the matching only through
+    the GT ignore pattern, and a pattern where every GT has the same status matches like no ignore at all, so each
+    distinct pattern (slot) is matched once. Per detection and slot, the scan's answer at a threshold where no GT is
+    taken is the last non-ignored GT of largest IoU if it reaches the threshold, else the last ignored one of
+    largest IoU: where that GT is free, it is the answer (one mask operation for all such thresholds); the greedy
+    scan over the free GT (non-ignored first, stopping at ignored GT once it holds a regular one, ``>=`` so a later
+    GT wins ties) runs only at thresholds where it is taken. Detections whose best IoU is below the first threshold
+    are unmatched everywhere and skip the slots.
+    """
+    ious, live, free, lst_j, lst_m, slot_of_area, slot_area, slot_uniform = sc
+    nt = iou_thresholds.shape[0]
+    one = np.uint64(1)
+    zero = np.uint64(0)
+    full = (one << np.uint64(nt)) - one
+    thr0 = iou_thresholds[0]
+    nlive = 0
+    for i in range(nd):
+        ax1, ay1, ax2, ay2, aa = dbox[i0 + i, 0], dbox[i0 + i, 1], dbox[i0 + i, 2], dbox[i0 + i, 3], dbox[i0 + i, 4]
+        best = 0.0
+        row = i * ng
+        for j in range(ng):
+            g = g0 + j
+            if gt_crowd[g]:
+                v = iof_pair_areas(ax1, ay1, ax2, ay2, aa, gt_xyxy[g, 0], gt_xyxy[g, 1], gt_xyxy[g, 2],
+                                   gt_xyxy[g, 3], 0.0)
+            else:
+                v = iou_pair_areas(ax1, ay1, ax2, ay2, aa, gt_xyxy[g, 0], gt_xyxy[g, 1], gt_xyxy[g, 2],
+                                   gt_xyxy[g, 3], gt_area[g], 0.0)
+            ious[row + j] = v
+            best = max(best, v)
+        tm_out[i] = zero
+        live[nlive] = i
+        if best >= thr0:
+            nlive += 1
+        else:  # unmatched at every threshold
+            cm_out[i] = _unmatched_mask(dab[i0 + i], na, nt)
+    if nlive == 0:
+        return
+    # slots: area ranges with the same ignore pattern, or a uniform one (every GT ignored, or none)
+    allig = ~zero
+    anyig = zero
+    for j in range(ng):
+        allig &= ig[g0 + j]
+        anyig |= ig[g0 + j]
+    nslots = 0
+    for a in range(na):
+        ba = one << np.uint64(a)
+        uni = ((allig & ba) != zero) or ((anyig & ba) == zero)
+        slot_of_area[a] = -1
+        for s in range(nslots):
+            if uni or slot_uniform[s]:
+                same = uni and slot_uniform[s]
+            else:
+                a2 = np.uint64(slot_area[s])
+                same = True
+                for j in range(ng):
+                    if ((ig[g0 + j] >> np.uint64(a)) & one) != ((ig[g0 + j] >> a2) & one):
+                        same = False
+                        break
+            if same:
+                slot_of_area[a] = s
+                break
+        if slot_of_area[a] < 0:
+            slot_of_area[a] = nslots
+            slot_area[nslots] = a
+            slot_uniform[nslots] = uni
+            nslots += 1
+    for li in range(nlive):
+        cm_out[live[li]] = zero
+    for s in range(nslots):
+        sa = np.uint64(slot_area[s])
+        uni = slot_uniform[s]
+        for j in range(ng):
+            free[j] = full
+        for li in range(nlive):
+            i = live[li]
+            row = i * ng
+            # the winners if every GT were free: last non-ignored GT of largest IoU, last ignored one
+            bn, vn, bi, vi = -1, -1.0, -1, -1.0
+            for j in range(ng):
+                v = ious[row + j]
+                if not uni and (ig[g0 + j] >> sa) & one:
+                    if v >= vi:
+                        bi, vi = j, v
+                elif v >= vn:
+                    bn, vn = j, v
+            nl = 0
+            conf = zero  # thresholds where the winner is taken: the greedy scan decides
+            reach_n = zero
+            if bn >= 0:
+                reach_n = _reach(vn, iou_thresholds)
+                m = reach_n & free[bn]
+                if m:
+                    lst_j[nl] = bn
+                    lst_m[nl] = m
+                    nl += 1
+                conf = reach_n & ~free[bn]
+            if bi >= 0:
+                reach_i = _reach(vi, iou_thresholds) & ~reach_n  # no non-ignored GT reaches these
+                m = reach_i & free[bi]
+                if m:
+                    lst_j[nl] = bi
+                    lst_m[nl] = m
+                    nl += 1
+                conf |= reach_i & ~free[bi]
+            t = 0
+            while conf:
+                if conf & one:
+                    tb = one << np.uint64(t)
+                    mm = -1
+                    best = iou_thresholds[t]
+                    for j in range(ng):  # non-ignored GT first, then (if none matched) the ignored ones
+                        if (uni or not (ig[g0 + j] >> sa) & one) and free[j] & tb:
+                            v = ious[row + j]
+                            if v >= best:
+                                best = v
+                                mm = j
+                    if mm < 0 and not uni:
+                        for j in range(ng):
+                            if (ig[g0 + j] >> sa) & one and free[j] & tb:
+                                v = ious[row + j]
+                                if v >= best:
+                                    best = v
+                                    mm = j
+                    if mm >= 0:
+                        q = 0
+                        while q < nl and lst_j[q] != mm:
+                            q += 1
+                        if q == nl:
+                            lst_j[nl] = mm
+                            lst_m[nl] = zero
+                            nl += 1
+                        lst_m[q] |= tb
+                conf >>= one
+                t += 1
+            matched = zero
+            for q in range(nl):
+                matched |= lst_m[q]
+                if not gt_crowd[g0 + lst_j[q]]:
+                    free[lst_j[q]] &= ~lst_m[q]
+            unm = full & ~matched
+            cm = zero
+            tm = zero
+            for a in range(na):
+                if slot_of_area[a] != s:
+                    continue
+                ua = np.uint64(a)
+                tpa = zero
+                for q in range(nl):
+                    if not (ig[g0 + lst_j[q]] >> ua) & one:
+                        tpa |= lst_m[q]
+                ca = tpa | (unm * ((dab[i0 + i] >> ua) & one))
+                sh = np.uint64(a * nt)
+                cm |= ca << sh
+                tm |= tpa << sh
+            cm_out[i] |= cm
+            tm_out[i] |= tm
+
+
+@jit
+def _match_scratch(max_nd, max_ng, na, nt):
+    """Scratch arrays of :func:`_match_group` for groups of up to ``max_nd`` detections and ``max_ng`` GT."""
+    return (np.zeros(max(max_nd * max_ng, 1), np.float64), np.zeros(max(max_nd, 1), np.int64),
+            np.zeros(max(max_ng, 1), np.uint64), np.zeros(nt + 1, np.int64), np.zeros(nt + 1, np.uint64),
+            np.zeros(na, np.int64), np.zeros(na, np.int64), np.zeros(na, np.bool_))
+
+
+@jit
+def coco_match_kernel(gt_offsets, gt_xyxy, gt_area, gt_crowd, group_offsets, group_order, flag_row, det_boxes,
+                      iou_thresholds, area_ranges, max_det, num_images):
+    """pycocotools' ``evaluateImg`` for every (class, image) group, every area range and IoU threshold, in one pass
+    (:func:`_match_group` per group), outcomes by ``flag_row``.
+
+    Args:
+        gt_offsets: int64[G + 1] CSR offsets of the GT of each group (group = class * num_images + image).
+        gt_xyxy: float64[M, 4] GT ``(x, y, x + w, y + h)`` in CSR order. gt_area: float64[M] ``w * h`` (the
+            ``area`` field of the export). gt_crowd: bool[M].
+        group_offsets: int64[G + 1] group segments of ``group_order``.
+        group_order: int64[N] detection rows grouped, descending score (stable) within a group.
+        flag_row: int64[N] output row of each position of ``group_order``.
+        det_boxes: float64[N, 4] detection boxes by row, VOC pixels (converted as the COCO export does).
+        iou_thresholds: float64[T] ascending, already capped at 1 - 1e-10.
+        area_ranges: float64[A, 2] inclusive area ranges.
+        max_det: detections kept per group (the top ``max_det`` by score).
+        num_images: images per class (the groups of one class are contiguous).
+
+    Returns:
+        counted, tp: uint64[N] outcome masks by ``flag_row`` (bit ``a * T + t``; see the module docstring);
+        rank: int64[N] by ``flag_row``, rank within its group (0 = best score; ranks >= ``max_det`` are ignored);
+        npig: int64[C, A] non-ignored GT per class and area range.
+    """
+    ngroups = gt_offsets.shape[0] - 1
+    na = area_ranges.shape[0]
+    nt = iou_thresholds.shape[0]
+    n = group_order.shape[0]
+    if na * nt > 64 or nt == 0:
+        raise ValueError("COCO matching supports 1 to 64 (area range, IoU threshold) columns")
+    counted = np.zeros(n, np.uint64)
+    tp = np.zeros(n, np.uint64)
+    rank = np.empty(n, np.int64)
+    ig, npig = _gt_ignore_bits(gt_offsets, gt_area, gt_crowd, area_ranges, num_images)
+    max_ng = 1
+    max_nd = 1
+    for grp in range(ngroups):
+        max_ng = max(max_ng, gt_offsets[grp + 1] - gt_offsets[grp])
+        max_nd = max(max_nd, min(group_offsets[grp + 1] - group_offsets[grp], max_det))
+    sc = _match_scratch(max_nd, max_ng, na, nt)
+    dbox = np.zeros((max_nd, 5), np.float64)
+    dab = np.zeros(max_nd, np.uint64)
+    cm = np.zeros(max_nd, np.uint64)
+    tm = np.zeros(max_nd, np.uint64)
+    for grp in range(ngroups):
+        g0, g1 = gt_offsets[grp], gt_offsets[grp + 1]
+        p0, p1 = group_offsets[grp], group_offsets[grp + 1]
+        ng = g1 - g0
+        if p0 == p1:
+            continue
+        for p in range(p0, p1):
+            rank[flag_row[p]] = p - p0  # beyond max_det: neither counted nor TP
+        nd = min(p1 - p0, max_det)
+        for i in range(nd):
+            dab[i] = _det_box(det_boxes, group_order[p0 + i], area_ranges, dbox, i)
+        if ng == 0:  # nothing to match: false positives inside each area range, ignored outside
+            for i in range(nd):
+                counted[flag_row[p0 + i]] = _unmatched_mask(dab[i], na, nt)
+            continue
+        _match_group(nd, 0, ng, g0, dbox, dab, gt_xyxy, gt_area, gt_crowd, ig, iou_thresholds, na, cm, tm, sc)
+        for i in range(nd):
+            r = flag_row[p0 + i]
+            counted[r] = cm[i]
+            tp[r] = tm[i]
+    return counted, tp, rank, npig
+
+
+# ----------------------------------------------------------------------------------------------- whole protocol
+@jit
+def coco_evaluate_kernel(det_image, det_class, scores, det_boxes, gt_offsets, gt_xyxy, gt_area, gt_crowd,
+                         num_images, num_classes, iou_thresholds, area_ranges, max_dets, rec_thresholds):
+    """pycocotools' ``evaluate`` + ``accumulate`` on every class in one pass: precision and recall arrays.
+
+    Per class, its detections in class-wide order (:func:`coco_class_order`) are grouped by image (a stable
+    counting sort keeps the score order within an image), every (class, image) group is matched
+    (:func:`_match_group`), its outcomes written at the detections' places in the class order, and the class is
+    accumulated (:func:`coco_accumulate_kernel`'s rules) while its outcomes are still in cache.
+
+    Args:
+        det_image, det_class: int64[N]; scores: float64[N] (no NaN); det_boxes: float64[N, 4] VOC pixels.
+        gt_offsets: int64[C * I + 1] CSR offsets of the GT of group ``class * num_images + image``.
+        gt_xyxy: float64[M, 4] GT ``(x, y, x + w, y + h)`` in CSR order; gt_area: float64[M] ``w * h``;
+            gt_crowd: bool[M].
+        iou_thresholds: float64[T] ascending, capped at 1 - 1e-10. area_ranges: float64[A, 2] inclusive.
+        max_dets: int64[M] ascending (1, 10, 100). rec_thresholds: float64[R] ascending.
+
+    Returns:
+        precision float64[T, R, K, A, M] and recall float64[T, K, A, M] (pycocotools' ``eval`` arrays), -1 where
+        a class has no non-ignored GT.
+    """
+    na = area_ranges.shape[0]
+    nt = iou_thresholds.shape[0]
+    nm = max_dets.shape[0]
+    nr = rec_thresholds.shape[0]
+    ni = num_images
+    if na * nt > 64 or nt == 0:
+        raise ValueError("COCO matching supports 1 to 64 (area range, IoU threshold) columns")
+    max_det = max_dets[nm - 1]
+    order, class_offsets = coco_class_order(det_image, det_class, scores, num_images, num_classes)
+    longest_class = 1
+    for k in range(num_classes):
+        longest_class = max(longest_class, class_offsets[k + 1] - class_offsets[k])
+    max_ng = 1
+    for grp in range(gt_offsets.shape[0] - 1):
+        max_ng = max(max_ng, gt_offsets[grp + 1] - gt_offsets[grp])
+    ig, npig = _gt_ignore_bits(gt_offsets, gt_area, gt_crowd, area_ranges, ni)
+    # per-class buffers: outcomes by place in the class order, boxes by place in the image-grouped order
+    counted = np.zeros(longest_class, np.uint64)
+    tp = np.zeros(longest_class, np.uint64)
+    rank = np.zeros(longest_class, np.int64)
+    loc = np.empty(longest_class, np.int64)
+    dbox = np.zeros((longest_class, 5), np.float64)
+    dab = np.zeros(longest_class, np.uint64)
+    img_start = np.zeros(ni + 1, np.int64)
+    fill = np.zeros(ni, np.int64)
+    cap_d = min(longest_class, max_det)
+    sc = _match_scratch(cap_d, max_ng, na, nt)
+    cm = np.zeros(cap_d, np.uint64)
+    tm = np.zeros(cap_d, np.uint64)
+    acc_state = _accumulate_state(npig, nt, nm)
+    precision = np.full((nt, nr, num_classes, na, nm), -1.0)
+    recall = np.full((nt, num_classes, na, nm), -1.0)
+    for k in range(num_classes):
+        c0, c1 = class_offsets[k], class_offsets[k + 1]
+        nk = c1 - c0
+        img_start[:] = 0
+        for q in range(nk):
+            img_start[det_image[order[c0 + q]] + 1] += 1
+        for im in range(ni):
+            img_start[im + 1] += img_start[im]
+        fill[:] = img_start[:ni]
+        for q in range(nk):
+            im = det_image[order[c0 + q]]
+            loc[fill[im]] = q
+            fill[im] += 1
+        # every detection unmatched (false positive inside its area ranges) unless its group has GT
+        for q in range(nk):
+            p = loc[q]
+            d = order[c0 + p]
+            r = q - img_start[det_image[d]]
+            rank[p] = r
+            dab[q] = _det_box(det_boxes, d, area_ranges, dbox, q)
+            counted[p] = _unmatched_mask(dab[q], na, nt) * np.uint64(r < max_det)  # beyond max_det: ignored
+            tp[p] = 0
+        g_base = k * ni
+        for im in range(ni):
+            q0, q1 = img_start[im], img_start[im + 1]
+            g0 = gt_offsets[g_base + im]
+            ng = gt_offsets[g_base + im + 1] - g0
+            if q0 == q1 or ng == 0:
+                continue
+            nd = min(q1 - q0, max_det)
+            _match_group(nd, q0, ng, g0, dbox, dab, gt_xyxy, gt_area, gt_crowd, ig, iou_thresholds, na, cm, tm, sc)
+            for i in range(nd):
+                p = loc[q0 + i]
+                counted[p] = cm[i]
+                tp[p] = tm[i]
+        _accumulate_class(counted, tp, rank, nk, npig[k], max_dets, rec_thresholds, nt, k, acc_state, precision,
+                          recall)
+    return precision, recall
+
+
+# ----------------------------------------------------------------------------------------------- accumulation
+@jit
+def _accumulate_state(npig, nt, nm):
+    """Scratch of :func:`_accumulate_class`: ``(counted_at_tp int64[M, C, P + 1], base int64[M, 8 W],
+    lanes uint64[M, W], ntp int64[M, C], kthr int64[101], spread uint64[256])`` for C = A * T columns in W words."""
+    na = npig.shape[1]
+    longest = 0
+    for k in range(npig.shape[0]):
+        for a in range(na):
+            longest = max(longest, npig[k, a])
+    ncol = nt * na
+    nw = (ncol + 7) // 8
+    spread = np.zeros(256, np.uint64)  # byte -> its 8 bits as the 8 bytes of a word (SWAR counting)
+    for v in range(256):
+        for b in range(8):
+            if (v >> b) & 1:
+                spread[v] |= np.uint64(1) << np.uint64(8 * b)
+    return (np.empty((nm, ncol, longest + 1), np.int64), np.zeros((nm, nw * 8), np.int64),
+            np.zeros((nm, nw), np.uint64), np.zeros((nm, ncol), np.int64), spread)
+
+
+@jit
+def _accumulate_class(counted, tp, rank, nk, npig_k, max_dets, rec_thresholds, nt, k, state, precision, recall):
+    """pycocotools' ``accumulate`` for class ``k``: its ``nk`` outcomes in class order (``counted[:nk]``,
+    ``tp[:nk]``, ``rank[:nk]``), every area range, threshold and maxDet, into ``precision`` / ``recall``.
+
+    pycocotools computes ``rc = tp / npig`` and ``pr = tp / (fp + tp + eps)`` after every detection, takes the
+    right-to-left running maximum of ``pr`` and reads it at the first index where ``rc >= r`` for each recall
+    threshold ``r``. Recall only grows at true positives, so that index is the ``k``-th true positive with ``k``
+    the smallest count where ``k / npig >= r``, and the running maximum from there is the largest precision at the
+    ``j``-th true positive, ``j >= k`` (precision falls along false positives; ignored detections repeat the
+    previous point). So one scan over the class records, for every column and maxDet at once, the number of
+    counted detections at each true positive (SWAR: byte lane ``b`` of word ``w`` counts bit ``8 w + b`` over at
+    most 255 rows, then is flushed); the rest is arithmetic on those points, pycocotools' floating-point
+    expressions. A maxDet that truncates no (class, image) group gives the same arrays as the next larger one.
+    """
+    counted_at_tp, base, lanes, ntp, spread = state
+    nm = max_dets.shape[0]
+    nw = lanes.shape[1]
+    base[:] = 0
+    lanes[:] = 0
+    ntp[:] = 0
+    byte = np.uint64(0xFF)
+    one = np.uint64(1)
+    pending = 0
+    biggest = 0  # largest (class, image) group of the class
+    for s in range(nk):
+        r = rank[s]
+        biggest = max(biggest, r + 1)
+        m0 = 0
+        while m0 < nm and r >= max_dets[m0]:
+            m0 += 1
+        if m0 == nm:
+            continue
+        cmk = counted[s]
+        for w in range(nw):
+            add = spread[(cmk >> np.uint64(8 * w)) & byte]
+            for mi in range(m0, nm):
+                lanes[mi, w] += add
+        pending += 1
+        tmk = tp[s]
+        c = 0
+        while tmk:
+            if tmk & one:
+                sh = np.uint64(8 * (c & 7))
+                for mi in range(m0, nm):
+                    lane = np.int64((lanes[mi, c >> 3] >> sh) & byte)
+                    counted_at_tp[mi, c, ntp[mi, c]] = base[mi, c] + lane  # a GT matches once: <= npig TPs
+                    ntp[mi, c] += 1
+            tmk >>= one
+            c += 1
+        if pending == 255:
+            _flush_lanes(lanes, base)
+            pending = 0
+    for mi in range(nm - 1, -1, -1):
+        if mi < nm - 1 and biggest <= max_dets[mi]:  # nothing truncated: same as the next larger maxDet
+            for t in range(nt):
+                for a in range(npig_k.shape[0]):
+                    recall[t, k, a, mi] = recall[t, k, a, mi + 1]
+                    for q in range(rec_thresholds.shape[0]):
+                        precision[t, q, k, a, mi] = precision[t, q, k, a, mi + 1]
+            continue
+        _precision_recall(ntp[mi], counted_at_tp[mi], npig_k, rec_thresholds, nt, k, mi, precision, recall)
+
+
+@jit
+def _flush_lanes(lanes, base):
+    """Add the byte lanes of ``lanes`` (uint64[M, W]) to ``base`` (int64[M, 8 W]) and clear them."""
+    for mi in range(lanes.shape[0]):
+        for w in range(lanes.shape[1]):
+            v = lanes[mi, w]
+            for b in range(8):
+                base[mi, 8 * w + b] += np.int64((v >> np.uint64(8 * b)) & np.uint64(0xFF))
+            lanes[mi, w] = 0
+
+
+@jit
+def _precision_recall(ntp, counted_at_tp, npig_k, rec_thresholds, nt, k, mi, precision, recall):
+    """Precision at the recall thresholds and final recall of class ``k`` at maxDet index ``mi``, every column."""
+    eps = np.finfo(np.float64).eps
+    nr = rec_thresholds.shape[0]
+    kthr = np.empty(nr, np.int64)
+    for a in range(npig_k.shape[0]):
+        npg = npig_k[a]
+        if npg == 0:
+            continue
+        kk = 0
+        for r in range(nr):  # smallest TP count whose recall reaches the threshold (thresholds ascend)
+            while kk < npg and not (kk / npg >= rec_thresholds[r]):
+                kk += 1
+            kthr[r] = max(kk, 1)  # threshold 0 reads index 0, whose running maximum is the first TP's (or 0)
+        for t in range(nt):
+            c = a * nt + t
+            n_tp = ntp[c]
+            recall[t, k, a, mi] = n_tp / npg
+            pts = counted_at_tp[c]
+            r = nr - 1
+            while r >= 0 and kthr[r] > n_tp:
+                precision[t, r, k, a, mi] = 0.0
+                r -= 1
+            run = 0.0  # right-to-left running maximum of the precision at the TPs, read at kthr
+            for j in range(n_tp, 0, -1):
+                pr = j / (float(pts[j - 1] - j) + float(j) + eps)
+                if pr > run:
+                    run = pr
+                while r >= 0 and kthr[r] == j:
+                    precision[t, r, k, a, mi] = run
+                    r -= 1
