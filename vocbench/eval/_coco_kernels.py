@@ -313,54 +313,29 @@ def _match_group(nd, i0, ng, g0, dbox, dab, gt_xyxy, gt_area, gt_crowd, ig, iou_
                 elif v >= vn:
                     bn, vn = j, v
             nl = 0
-            conf = zero  # thresholds where the winner is taken: the greedy scan decides
-            reach_n = zero
-            if bn >= 0:
-                reach_n = _reach(vn, iou_thresholds)
-                m = reach_n & free[bn]
-                if m:
-                    lst_j[nl] = bn
-                    lst_m[nl] = m
-                    nl += 1
-                conf = reach_n & ~free[bn]
-            if bi >= 0:
-                reach_i = _reach(vi, iou_thresholds) & ~reach_n  # no non-ignored GT reaches these
-                m = reach_i & free[bi]
-                if m:
-                    lst_j[nl] = bi
-                    lst_m[nl] = m
-                    nl += 1
-                conf |= reach_i & ~free[bi]
-            t = 0
-            while conf:
-                if conf & one:
-                    tb = one << np.uint64(t)
-                    mm = -1
-                    best = iou_thresholds[t]
-                    for j in range(ng):  # non-ignored GT first, then (if none matched) the ignored ones
-                        if (uni or not (ig[g0 + j] >> sa) & one) and free[j] & tb:
-                            v = ious[row + j]
-                            if v >= best:
-                                best = v
-                                mm = j
-                    if mm < 0 and not uni:
-                        for j in range(ng):
-                            if (ig[g0 + j] >> sa) & one and free[j] & tb:
-                                v = ious[row + j]
-                                if v >= best:
-                                    best = v
-                                    mm = j
-                    if mm >= 0:
-                        q = 0
-                        while q < nl and lst_j[q] != mm:
-                            q += 1
-                        if q == nl:
-                            lst_j[nl] = mm
-                            lst_m[nl] = zero
-                            nl += 1
-                        lst_m[q] |= tb
-                conf >>= one
-                t += 1
+            assigned = zero
+            for phase in range(2):  # non-ignored GT first; the ignored ones where none of those is free
+                if phase == 0:
+                    j, v = bn, vn
+                    rem = _reach(vn, iou_thresholds) if bn >= 0 else zero
+                else:
+                    j, v = bi, vi
+                    rem = _reach(vi, iou_thresholds) & ~assigned if bi >= 0 else zero
+                while rem:  # candidates by decreasing IoU (later GT first on ties), each takes its free thresholds
+                    r = _reach(v, iou_thresholds) & rem
+                    if r == zero:
+                        break  # below every threshold still open, like every later candidate
+                    take = r & free[j]
+                    if take:
+                        lst_j[nl] = j
+                        lst_m[nl] = take
+                        nl += 1
+                        rem &= ~take
+                        assigned |= take
+                    if rem:
+                        j, v = _next_best(ious, row, ng, ig, g0, sa, uni, phase == 1, v, j)
+                        if j < 0:
+                            break
             matched = zero
             for q in range(nl):
                 matched |= lst_m[q]
@@ -383,6 +358,25 @@ def _match_group(nd, i0, ng, g0, dbox, dab, gt_xyxy, gt_area, gt_crowd, ig, iou_
                 tm |= tpa << sh
             cm_out[i] |= cm
             tm_out[i] |= tm
+
+
+@jit
+def _next_best(ious, row, ng, ig, g0, sa, uni, ignored, pv, pj):
+    """The GT after ``(pv, pj)`` in the order of decreasing IoU, later GT first on ties, among the ignored GT
+    (``ignored``) or the others under slot area ``sa`` (``uni``: none is ignored): ``(j, iou)``, ``(-1, -1.0)``
+    when there is none."""
+    bj = -1
+    bv = -1.0
+    one = np.uint64(1)
+    for j in range(ng):
+        isig = (not uni) and ((ig[g0 + j] >> sa) & one) != np.uint64(0)
+        if isig != ignored:
+            continue
+        v = ious[row + j]
+        if (v < pv or (v == pv and j < pj)) and v >= bv:
+            bv = v
+            bj = j
+    return bj, bv
 
 
 @jit
