@@ -313,3 +313,94 @@ def test_nms_tied_scores_on_detector_clusters_equal_torchvision(seed):
     scores = np.round(scores, 2)  # long runs of tied scores: the stable order decides
     want = tv.ops.nms(torch.from_numpy(boxes), torch.from_numpy(scores), 0.45).numpy()
     assert np.array_equal(nms(boxes, scores, 0.45), want)
+
+
+# ------------------------------------------------------------------------------------------ the grid kernel
+@pytest.mark.slow
+@pytest.mark.parametrize("offset", [0, 1])
+def test_nms_equals_quadratic_kernel_on_clusters_every_threshold(offset):
+    # the hints, levels and windows of the grid kernel against the textbook loop, at every kind of threshold,
+    # with and without the pre-filters (a subset of the rows enters: the grid is sized from the subset)
+    from vocbench.bench.workloads import cluster_boxes
+
+    gt = np.array([[10, 20, 200, 300], [150, 100, 350, 260], [300, 10, 480, 120.0], [40, 40, 60, 52.0]])
+    boxes, scores = cluster_boxes(12000, gt, 500, 375, seed=3 + offset)
+    boxes[::97, 2] = boxes[::97, 0]  # some empty boxes (never suppress, never suppressed)
+    order = np.argsort(-scores, kind="stable")
+    for thr in (0.0, 0.1, 0.3, 0.45, 0.5, 0.7, 0.9, 1.0):
+        want = order[greedy_nms_quadratic_kernel(boxes, order, thr, float(offset))]
+        assert np.array_equal(nms(boxes, scores, thr, pixel_offset=offset), want), thr
+    sub = order[scores[order] > 0.2][:5000]
+    want = sub[greedy_nms_quadratic_kernel(boxes, sub, 0.45, float(offset))]
+    assert np.array_equal(nms(boxes, scores, 0.45, pixel_offset=offset, score_threshold=0.2, pre_nms_top_k=5000),
+                          want)
+
+
+@pytest.mark.slow
+def test_nms_equals_quadratic_kernel_on_wide_size_ranges():
+    # box sides from 1e-3 to 1e9 (many size levels, the 48-level cap) and far-apart centres
+    rng = np.random.default_rng(31)
+    n = 4000
+    side = 10.0 ** rng.uniform(-3, 9, (n, 1)) * np.exp(rng.normal(0, 0.3, (n, 2)))
+    centre = rng.choice([0.0, 1e3, 1e9], (n, 1)) + rng.normal(0, 1, (n, 2)) * side
+    boxes = np.concatenate([centre - side / 2, centre + side / 2], axis=1)
+    scores = rng.random(n)
+    order = np.argsort(-scores, kind="stable")
+    for thr in (0.0, 0.2, 0.5):
+        want = order[greedy_nms_quadratic_kernel(boxes, order, thr, 0.0)]
+        assert np.array_equal(nms(boxes, scores, thr), want), thr
+
+
+def test_huge_coordinates_overflow_like_torchvision():
+    # above ~1e154 a box's area (and the intersection) overflow to inf, the IoU is inf/NaN = NaN, and NaN > t is
+    # False: even identical boxes are then kept. torchvision (float64) computes exactly that, so nms does too
+    base = np.array([[0, 0, 1, 1], [0, 0, 1, 1], [0.5, 0, 1.5, 1], [-1, -1, 1, 1.0]])
+    scores = np.array([0.9, 0.8, 0.7, 0.6])
+    for scale, want in ((1.0, [0, 3]), (1e100, [0, 3]), (1e150, [0, 3]), (1e155, [0, 1, 2, 3]),
+                        (1e200, [0, 1, 2, 3]), (1e300, [0, 1, 2, 3])):
+        boxes = base * scale
+        assert nms_ref(boxes, scores, 0.3) == want, scale
+        assert nms(boxes, scores, 0.3).tolist() == want, scale
+    # mixed with ordinary boxes the grid still finds every ordinary suppression
+    rng = np.random.default_rng(2)
+    boxes, scores = random_case(rng, 300, "continuous")
+    boxes = np.concatenate([boxes, base * 1e200, base * 1e-200])
+    scores = np.concatenate([scores, scores[:8]])
+    assert nms(boxes, scores, 0.3).tolist() == nms_ref(boxes, scores, 0.3)
+
+
+def test_huge_coordinates_equal_torchvision():
+    torch, tv = _torch()
+    base = np.array([[0, 0, 1, 1], [0, 0, 1, 1], [0.5, 0, 1.5, 1], [-1, -1, 1, 1.0]])
+    scores = np.array([0.9, 0.8, 0.7, 0.6])
+    for scale in (1e100, 1e150, 1e154, 1e155, 1e200, 1e300):
+        boxes = base * scale
+        want = tv.ops.nms(torch.from_numpy(boxes), torch.from_numpy(scores), 0.3).numpy()
+        assert np.array_equal(nms(boxes, scores, 0.3), want), scale
+
+
+def test_iou_exceeds_is_the_same_decision_as_iou_above_threshold():
+    # the branch-free decision of the NMS hot loop against the IoU kernel: every overlap case, exact-threshold
+    # IoUs, empty/inverted boxes, overflowing coordinates
+    from vocbench.boxes._kernels import iou_pair_areas, iou_pair_areas_exceeds
+
+    rng = np.random.default_rng(8)
+    a = np.round(rng.uniform(-5, 15, (400, 4)))
+    b = np.round(rng.uniform(-5, 15, (400, 4)))
+    pairs = [(a[q], b[q]) for q in range(400)]
+    pairs += [(a[q], a[q]) for q in range(20)]
+    big = np.array([0, 0, 1, 1.0])
+    pairs += [(big * s, big * s) for s in (1e154, 1e155, 1e300)] + [(big * 1e300, -big * 1e300)]
+    pairs += [(np.array([0, 0, 10, 10.0]), np.array([5, 0, 15, 10.0])), (np.array([0, 0, 0, 5.0]),) * 2]
+    n_true = 0
+    for p, q in pairs:
+        for offset in (0.0, 1.0):
+            with np.errstate(over="ignore"):
+                ap = (p[2] - p[0] + offset) * (p[3] - p[1] + offset)
+                aq = (q[2] - q[0] + offset) * (q[3] - q[1] + offset)
+            iou = iou_pair_areas(*p, ap, *q, aq, offset)
+            for t in (0.0, 1 / 3, 0.5, iou if iou == iou else 0.0, np.nextafter(iou, 0) if iou > 0 else 0.0, 1.0):
+                got = iou_pair_areas_exceeds(*p, ap, *q, aq, offset, t)
+                assert got == (iou > t), (p, q, offset, t)
+                n_true += bool(got)
+    assert n_true > 100  # the cases include real suppressions, not only zero overlaps
