@@ -185,3 +185,26 @@ def test_typed_accessors_reject_bad_arguments():
         c.ap(cls="dog")
     with pytest.raises(ValueError, match="out of range"):
         c.ap(cls=3)
+
+
+def test_branch_free_bbiou_is_the_box_kernels_value():
+    """The matcher's select-based ``bbIou`` equals boxes' ``iou_pair_areas`` / ``iof_pair_areas`` (offset 0)
+    bit for bit: random boxes on a coarse grid (touching edges, equal boxes), empty, inverted and zero-area ones."""
+    from vocbench.boxes._kernels import iof_pair_areas, iou_pair_areas
+    from vocbench.eval._coco_kernels import bbiou_select
+
+    rng = np.random.default_rng(7)
+    xy = rng.integers(-3, 12, (4000, 2, 2)).astype(float) / 2  # corners on a half-pixel grid: many exact ties
+    wh = rng.choice([-1.0, 0.0, 0.5, 1.0, 2.5, 4.0], (4000, 2, 2))  # negative: inverted, 0: empty
+    a = np.concatenate([xy[:, 0], xy[:, 0] + wh[:, 0]], axis=1)
+    b = np.concatenate([xy[:, 1], xy[:, 1] + wh[:, 1]], axis=1)
+    area_a, area_b = wh[:, 0, 0] * wh[:, 0, 1], wh[:, 1, 0] * wh[:, 1, 1]
+    seen = set()
+    for i in range(len(a)):
+        for crowd in (False, True):
+            want = (iof_pair_areas(*a[i], area_a[i], *b[i], 0.0) if crowd else
+                    iou_pair_areas(*a[i], area_a[i], *b[i], area_b[i], 0.0))
+            got = bbiou_select(*a[i], area_a[i], *b[i], area_b[i], crowd)
+            assert got == want and np.signbit(got) == np.signbit(want), (a[i], b[i], crowd)
+            seen.add("zero" if want == 0 else ("one" if want == 1 else "between"))
+    assert seen == {"zero", "one", "between"}
