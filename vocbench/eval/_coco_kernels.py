@@ -17,8 +17,9 @@ import numpy as np
 
 from vocbench._numba import jit
 from vocbench.boxes._kernels import box_width
+from vocbench.eval._kernels import group_by_key
 
-__all__ = ["coco_class_order", "coco_match_kernel", "coco_evaluate_kernel", "bbiou_select"]
+__all__ = ["coco_class_order", "coco_gt_csr", "coco_match_kernel", "coco_evaluate_kernel", "bbiou_select"]
 
 
 # ----------------------------------------------------------------------------------------------- sorting
@@ -472,7 +473,26 @@ def coco_match_kernel(gt_offsets, gt_xyxy, gt_area, gt_crowd, group_offsets, gro
 
 # ----------------------------------------------------------------------------------------------- whole protocol
 @jit
-def coco_evaluate_kernel(det_image, det_class, scores, det_boxes, gt_offsets, gt_xyxy, gt_area, gt_crowd,
+def coco_gt_csr(gt_image, gt_class, gt_boxes, gt_difficult, num_images, num_classes):
+    """Ground truth grouped by ``class * num_images + image`` (stable: dataset order within a group), as the COCO
+    export converts it: ``(gt_offsets int64[C * I + 1], gt_xyxy float64[M, 4] (x, y, x + w, y + h),
+    gt_area float64[M] w * h, gt_crowd bool[M])`` (the float operations of :func:`_det_box`)."""
+    m = gt_image.shape[0]
+    keys = np.empty(m, np.int64)
+    for g in range(m):
+        keys[g] = gt_class[g] * num_images + gt_image[g]
+    rows, offsets = group_by_key(keys, num_classes * num_images)
+    box5 = np.empty((m, 5), np.float64)
+    crowd = np.empty(m, np.bool_)
+    none = np.zeros((0, 2), np.float64)
+    for g in range(m):
+        _det_box(gt_boxes, rows[g], none, box5, g)
+        crowd[g] = gt_difficult[rows[g]]
+    return offsets, np.ascontiguousarray(box5[:, :4]), box5[:, 4].copy(), crowd
+
+
+@jit
+def coco_evaluate_kernel(det_image, det_class, scores, det_boxes, gt_image, gt_class, gt_boxes, gt_difficult,
                          num_images, num_classes, iou_thresholds, area_ranges, max_dets, rec_thresholds):
     """pycocotools' ``evaluate`` + ``accumulate`` on every class in one pass: precision and recall arrays.
 
@@ -483,9 +503,8 @@ def coco_evaluate_kernel(det_image, det_class, scores, det_boxes, gt_offsets, gt
 
     Args:
         det_image, det_class: int64[N]; scores: float64[N] (no NaN); det_boxes: float64[N, 4] VOC pixels.
-        gt_offsets: int64[C * I + 1] CSR offsets of the GT of group ``class * num_images + image``.
-        gt_xyxy: float64[M, 4] GT ``(x, y, x + w, y + h)`` in CSR order; gt_area: float64[M] ``w * h``;
-            gt_crowd: bool[M].
+        gt_image, gt_class: int64[M]; gt_boxes: float64[M, 4] VOC pixels (converted as the COCO export does);
+            gt_difficult: bool[M] (crowd regions).
         iou_thresholds: float64[T] ascending, capped at 1 - 1e-10. area_ranges: float64[A, 2] inclusive.
         max_dets: int64[M] ascending (1, 10, 100). rec_thresholds: float64[R] ascending.
 
@@ -505,6 +524,8 @@ def coco_evaluate_kernel(det_image, det_class, scores, det_boxes, gt_offsets, gt
     longest_class = 1
     for k in range(num_classes):
         longest_class = max(longest_class, class_offsets[k + 1] - class_offsets[k])
+    gt_offsets, gt_xyxy, gt_area, gt_crowd = coco_gt_csr(gt_image, gt_class, gt_boxes, gt_difficult, ni,
+                                                         num_classes)
     max_ng = 1
     for grp in range(gt_offsets.shape[0] - 1):
         max_ng = max(max_ng, gt_offsets[grp + 1] - gt_offsets[grp])
@@ -568,8 +589,9 @@ def coco_evaluate_kernel(det_image, det_class, scores, det_boxes, gt_offsets, gt
 # ----------------------------------------------------------------------------------------------- accumulation
 @jit
 def _accumulate_state(npig, nt, nm):
-    """Scratch of :func:`_accumulate_class`: ``(counted_at_tp int64[M, C, P + 1], base int64[M, 8 W],
-    lanes uint64[M, W], ntp int64[M, C], kthr int64[101], spread uint64[256])`` for C = A * T columns in W words."""
+    """Scratch of :func:`_accumulate_class`: ``(counted_at_tp int64[M, C, P + 1], base int64[M + 1, 8 W],
+    lanes uint64[M + 1, W], ntp int64[M, C], spread uint64[256], bit_of int64[67])`` for C = A * T columns in W
+    words and P the most non-ignored GT of a class and area range."""
     na = npig.shape[1]
     longest = 0
     for k in range(npig.shape[0]):
@@ -582,8 +604,11 @@ def _accumulate_state(npig, nt, nm):
         for b in range(8):
             if (v >> b) & 1:
                 spread[v] |= np.uint64(1) << np.uint64(8 * b)
-    return (np.empty((nm, ncol, longest + 1), np.int64), np.zeros((nm, nw * 8), np.int64),
-            np.zeros((nm, nw), np.uint64), np.zeros((nm, ncol), np.int64), spread)
+    bit_of = np.zeros(67, np.int64)  # 2**b % 67 is distinct for b < 64: the index of a single set bit
+    for b in range(64):
+        bit_of[(np.uint64(1) << np.uint64(b)) % np.uint64(67)] = b
+    return (np.empty((nm, ncol, longest + 1), np.int64), np.zeros((nm + 1, nw * 8), np.int64),
+            np.zeros((nm + 1, nw), np.uint64), np.zeros((nm, ncol), np.int64), spread, bit_of)
 
 
 @jit
@@ -597,11 +622,14 @@ def _accumulate_class(counted, tp, rank, nk, npig_k, max_dets, rec_thresholds, n
     the smallest count where ``k / npig >= r``, and the running maximum from there is the largest precision at the
     ``j``-th true positive, ``j >= k`` (precision falls along false positives; ignored detections repeat the
     previous point). So one scan over the class records, for every column and maxDet at once, the number of
-    counted detections at each true positive (SWAR: byte lane ``b`` of word ``w`` counts bit ``8 w + b`` over at
-    most 255 rows, then is flushed); the rest is arithmetic on those points, pycocotools' floating-point
+    counted detections at each true positive; the rest is arithmetic on those points, pycocotools' floating-point
     expressions. A maxDet that truncates no (class, image) group gives the same arrays as the next larger one.
+
+    Counting is SWAR and per rank band (band ``b``: ``max_dets[b - 1] <= rank < max_dets[b]``; band M: beyond the
+    last, never counted): byte lane ``l`` of word ``w`` of band ``b`` counts bit ``8 w + l`` over at most 255 rows,
+    then is flushed into ``base``; maxDet ``m`` counts bands ``0 .. m``, summed only at true positives.
     """
-    counted_at_tp, base, lanes, ntp, spread = state
+    counted_at_tp, base, lanes, ntp, spread, bit_of = state
     nm = max_dets.shape[0]
     nw = lanes.shape[1]
     base[:] = 0
@@ -609,33 +637,32 @@ def _accumulate_class(counted, tp, rank, nk, npig_k, max_dets, rec_thresholds, n
     ntp[:] = 0
     byte = np.uint64(0xFF)
     one = np.uint64(1)
+    m67 = np.uint64(67)
     pending = 0
     biggest = 0  # largest (class, image) group of the class
     for s in range(nk):
         r = rank[s]
         biggest = max(biggest, r + 1)
-        m0 = 0
-        while m0 < nm and r >= max_dets[m0]:
-            m0 += 1
-        if m0 == nm:
-            continue
+        band = 0
+        for mi in range(nm):
+            band += r >= max_dets[mi]
         cmk = counted[s]
         for w in range(nw):
-            add = spread[(cmk >> np.uint64(8 * w)) & byte]
-            for mi in range(m0, nm):
-                lanes[mi, w] += add
+            lanes[band, w] += spread[(cmk >> np.uint64(8 * w)) & byte]
         pending += 1
         tmk = tp[s]
-        c = 0
-        while tmk:
-            if tmk & one:
-                sh = np.uint64(8 * (c & 7))
-                for mi in range(m0, nm):
-                    lane = np.int64((lanes[mi, c >> 3] >> sh) & byte)
-                    counted_at_tp[mi, c, ntp[mi, c]] = base[mi, c] + lane  # a GT matches once: <= npig TPs
+        while tmk:  # each set bit: a true positive of column c for every maxDet from the band on
+            low = tmk & (~tmk + one)
+            tmk ^= low
+            c = bit_of[low % m67]
+            sh = np.uint64(8 * (c & 7))
+            cw = c >> 3
+            total = 0
+            for mi in range(nm):
+                total += base[mi, c] + np.int64((lanes[mi, cw] >> sh) & byte)
+                if mi >= band:
+                    counted_at_tp[mi, c, ntp[mi, c]] = total  # a GT matches once: <= npig TPs per column
                     ntp[mi, c] += 1
-            tmk >>= one
-            c += 1
         if pending == 255:
             _flush_lanes(lanes, base)
             pending = 0
@@ -652,7 +679,7 @@ def _accumulate_class(counted, tp, rank, nk, npig_k, max_dets, rec_thresholds, n
 
 @jit
 def _flush_lanes(lanes, base):
-    """Add the byte lanes of ``lanes`` (uint64[M, W]) to ``base`` (int64[M, 8 W]) and clear them."""
+    """Add the byte lanes of ``lanes`` (uint64[B, W]) to ``base`` (int64[B, 8 W]) and clear them."""
     for mi in range(lanes.shape[0]):
         for w in range(lanes.shape[1]):
             v = lanes[mi, w]

@@ -15,9 +15,7 @@ import numpy as np
 
 from vocbench.boxes import COCO_AREA_LABELS, COCO_AREA_RANGES  # the one definition (pycocotools areaRng)
 from vocbench.eval._coco_kernels import coco_evaluate_kernel
-from vocbench.eval._kernels import group_by_key
 from vocbench.eval.results import COCO_STAT_NAMES, CocoScores
-from vocbench.io.coco import voc_boxes_to_xywh
 from vocbench.structures import Dataset, Detections
 
 __all__ = ["COCO_IOU_THRESHOLDS", "COCO_REC_THRESHOLDS", "COCO_AREA_RANGES", "COCO_AREA_LABELS", "COCO_MAX_DETS",
@@ -70,13 +68,11 @@ def evaluate_coco(dataset: Dataset, detections: Detections) -> CocoScores:
     Returns:
         :class:`CocoScores` with the 12 summary numbers and pycocotools' precision/recall arrays.
     """
-    ni, nc = dataset.num_images, dataset.num_classes
-    gt_rows, gt_offsets = group_by_key(dataset.class_index * ni + dataset.image_index, nc * ni)
-    gt_xyxy, gt_area = coco_xyxy_and_area(voc_boxes_to_xywh(dataset.boxes[gt_rows]))
-    gt_crowd = np.ascontiguousarray(dataset.difficult[gt_rows])
     precision, recall = coco_evaluate_kernel(detections.image_index, detections.class_index, detections.scores,
-                                             detections.boxes, gt_offsets, gt_xyxy, gt_area, gt_crowd, ni, nc,
-                                             _IOU_THRESHOLDS_CAPPED, _AREA_RANGES, _MAX_DETS, COCO_REC_THRESHOLDS)
+                                             detections.boxes, dataset.image_index, dataset.class_index,
+                                             dataset.boxes, dataset.difficult, dataset.num_images,
+                                             dataset.num_classes, _IOU_THRESHOLDS_CAPPED, _AREA_RANGES, _MAX_DETS,
+                                             COCO_REC_THRESHOLDS)
     return CocoScores(stats=_summarize(precision, recall), precision=precision, recall=recall,
                       iou_thresholds=COCO_IOU_THRESHOLDS.copy(), rec_thresholds=COCO_REC_THRESHOLDS.copy(),
                       area_ranges=COCO_AREA_RANGES, max_dets=COCO_MAX_DETS, classes=tuple(dataset.classes))
