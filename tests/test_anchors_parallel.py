@@ -1,4 +1,4 @@
-"""Parallel k-means restarts (``prange`` over starts) give exactly the serial results."""
+"""Parallel k-means restarts (worker threads running the serial kernel) give exactly the serial results."""
 
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ def test_run_many_equals_run_bit_for_bit(seed):
     wh = np.exp(rng.normal(-1.5, 0.6, (3000, 2)))
     prep = K._Prepared(wh)
     inits = [wh[rng.choice(len(wh), k, replace=False)] for k in (1, 3, 5, 5, 8, 2, 7)]
-    many = prep.run_many(inits, 300, False, batch=3)  # batches of 3: several kernel calls
+    many = prep.run_many(inits, 300, False, n_threads=3)
     assert len(many) == len(inits)
     for init, got in zip(inits, many):
         want = prep.run(init, 300, False)
@@ -48,3 +48,16 @@ def test_parallel_curve_equals_serial_curve():
         assert np.array_equal(a.cluster_centers_, b.cluster_centers_) and np.array_equal(a.labels_, b.labels_)
         assert np.array_equal(a.iou_, b.iou_) and a.mean_iou_ == b.mean_iou_
         assert a.n_iter_ == b.n_iter_ and a.converged_ == b.converged_
+
+
+@pytest.mark.parametrize("threads", [1, 3])
+def test_curve_identical_for_any_thread_count(threads, monkeypatch):
+    """The curve through the worker-thread path (3 workers, more than the cores) and the serial path (1)."""
+    rng = np.random.default_rng(11)
+    wh = np.exp(rng.normal(-1.5, 0.6, (2500, 2)))
+    monkeypatch.setattr(K.numba, "get_num_threads", lambda: threads)
+    got = K.iou_kmeans_curve(wh, range(1, 7), n_init=3)
+    want = _serial_curve(wh, range(1, 7), n_init=3)
+    for a, b in zip(got, want):
+        assert np.array_equal(a.cluster_centers_, b.cluster_centers_) and np.array_equal(a.labels_, b.labels_)
+        assert a.mean_iou_ == b.mean_iou_ and a.n_iter_ == b.n_iter_

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from vocbench._numba import jit, jit_parallel, prange
+from vocbench._numba import jit
 from vocbench.boxes._kernels import wh_iou, wh_iou_areas, wh_iou_areas_positive, wh_iou_matrix_kernel
 
 __all__ = ["wh_iou_matrix", "assign_clusters", "lloyd_iou_kmeans", "lloyd_iou_kmeans_visit", "best_wh_iou",
-           "best_ratio_metric", "positioned_best_iou", "lloyd_iou_kmeans_many"]
+           "best_ratio_metric", "positioned_best_iou"]
 
 
 #: IoU of every (w, h) in ``wh`` with every centre, ``float64[N, K]`` — the box-geometry kernel itself.
@@ -405,33 +405,3 @@ def positioned_best_iou(boxes, grid_sizes, shapes_w, shapes_h, shape_grid):
                 bv = v
         out[i] = bv
     return out
-
-
-@jit_parallel
-def lloyd_iou_kmeans_many(wh, visit, inits, init_offsets, max_iter, use_median):
-    """Independent runs of :func:`lloyd_iou_kmeans_visit`, one per start, spread over threads (``prange``).
-
-    Start ``r`` is ``inits[init_offsets[r]:init_offsets[r + 1]]`` (``float64[K_r, 2]``). Every run is the serial
-    kernel on its own arrays, so each result is bit-identical to a separate call and independent of the thread
-    count or order.
-
-    Returns:
-        ``(centers float64[sum K_r, 2] at the same offsets, labels int64[R, N], iou float64[R, N], n_iter int64[R],
-        converged bool[R])``; labels and IoU by position in ``wh``.
-    """
-    runs = init_offsets.shape[0] - 1
-    n = wh.shape[0]
-    centers = np.empty_like(inits)
-    labels = np.empty((runs, n), np.int64)
-    iou = np.empty((runs, n), np.float64)
-    n_iter = np.zeros(runs, np.int64)
-    converged = np.zeros(runs, np.bool_)
-    for r in prange(runs):
-        a, b = init_offsets[r], init_offsets[r + 1]
-        c, lab, best, _, it, conv = lloyd_iou_kmeans_visit(wh, visit, inits[a:b].copy(), max_iter, use_median)
-        centers[a:b] = c
-        labels[r] = lab
-        iou[r] = best
-        n_iter[r] = it
-        converged[r] = conv
-    return centers, labels, iou, n_iter, converged

@@ -7,8 +7,10 @@ so only shape and size matter, not position. Centroids are the mean (option: med
 from __future__ import annotations
 
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Literal
 
+import numba
 import numpy as np
 
 from vocbench.anchors import _kernels
@@ -208,21 +210,15 @@ class _Prepared:
         self.visit = np.empty_like(self.order)  # visit[t] = position of original box t in the sorted array
         self.visit[self.order] = np.arange(len(self.order))
 
-    def run_many(self, inits: list[np.ndarray], max_iter: int, use_median: bool, batch: int = 16) -> list:
-        """:meth:`run` for every start, ``batch`` at a time in one parallel kernel call (``prange`` over starts;
-        each result is bit-identical to :meth:`run`'s, whatever the thread count)."""
-        out = []
-        for b0 in range(0, len(inits), batch):
-            chunk = [np.ascontiguousarray(x, np.float64) for x in inits[b0:b0 + batch]]
-            offsets = np.zeros(len(chunk) + 1, np.int64)
-            offsets[1:] = np.cumsum([len(x) for x in chunk])
-            centers, labels, iou, n_iter, conv = _kernels.lloyd_iou_kmeans_many(
-                self.sorted, self.visit, np.concatenate(chunk), offsets, max_iter, use_median)
-            for r in range(len(chunk)):
-                i = iou[r][self.visit]
-                out.append((centers[offsets[r]:offsets[r + 1]].copy(), labels[r][self.visit], i,
-                            float(i.mean()) if len(i) else float("nan"), int(n_iter[r]), bool(conv[r])))
-        return out
+    def run_many(self, inits: list[np.ndarray], max_iter: int, use_median: bool,
+                 n_threads: int | None = None) -> list:
+        """:meth:`run` for every start, on ``n_threads`` threads (default: Numba's thread count; the kernel
+        releases the GIL). Each result is bit-identical to :meth:`run`'s, whatever the thread count."""
+        n_threads = int(numba.get_num_threads()) if n_threads is None else int(n_threads)
+        if n_threads <= 1 or len(inits) <= 1:
+            return [self.run(x, max_iter, use_median) for x in inits]
+        with ThreadPoolExecutor(min(n_threads, len(inits))) as pool:
+            return list(pool.map(lambda x: self.run(x, max_iter, use_median), inits))
 
     def run(self, init: np.ndarray, max_iter: int, use_median: bool):
         c, labels, iou, mean, n_iter, conv = _kernels.lloyd_iou_kmeans_visit(
@@ -295,23 +291,36 @@ def iou_kmeans_curve(wh, ks: Iterable[int], *, n_init: int = 5, max_iter: int = 
         rng = np.random.default_rng([int(random_state), k])
         n_random = n_init - 1 if i > 0 else n_init
         random_starts.append([wh[rng.choice(len(wh), k, replace=False)].copy() for _ in range(max(n_random, 0))])
-    # the random starts do not depend on other ks: all of them run at once, in parallel; the warm starts chain
-    flat = prep.run_many([s for starts in random_starts for s in starts], max_iter, use_median)
-    for i, (k, est) in enumerate(zip(ks, ests)):
-        runs = [flat.pop(0) for _ in random_starts[i]]
-        warm = None
-        if prev is not None:
-            warm = _grow(wh, prev.cluster_centers_, k)
-            runs.insert(0, prep.run(warm, max_iter, use_median))
-        result = _pick_best(runs)
-        if prev is not None and result[3] < prev.mean_iou_:
-            labels = np.empty(len(wh), np.int64)
-            iou = np.empty(len(wh), np.float64)
-            total = _kernels.assign_clusters(wh, warm, labels, iou)
-            result = (warm, labels, iou, total / len(wh), 0, False)
-        est._set_fitted(*result)
-        out.append(est)
-        prev = est
+    # the random starts do not depend on other ks: worker threads run them (the kernel releases the GIL) in
+    # increasing k while this thread follows the chain of warm starts, each of which needs the previous k's
+    # winner. Every run is the serial kernel on its own arrays: the results do not depend on the threads.
+    n_threads = int(numba.get_num_threads())
+    pool = ThreadPoolExecutor(n_threads) if n_threads > 1 else None
+    try:
+        pending = [[pool.submit(prep.run, s, max_iter, use_median) for s in starts] for starts in random_starts] \
+            if pool is not None else None
+        for i, (k, est) in enumerate(zip(ks, ests)):
+            runs = []
+            warm = None
+            if prev is not None:
+                warm = _grow(wh, prev.cluster_centers_, k)
+                runs.append(prep.run(warm, max_iter, use_median))
+            if pending is not None:
+                runs += [f.result() for f in pending[i]]
+            else:
+                runs += [prep.run(s, max_iter, use_median) for s in random_starts[i]]
+            result = _pick_best(runs)
+            if prev is not None and result[3] < prev.mean_iou_:
+                labels = np.empty(len(wh), np.int64)
+                iou = np.empty(len(wh), np.float64)
+                total = _kernels.assign_clusters(wh, warm, labels, iou)
+                result = (warm, labels, iou, total / len(wh), 0, False)
+            est._set_fitted(*result)
+            out.append(est)
+            prev = est
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
     return out
 
 
