@@ -145,7 +145,7 @@ def bench_anchors(quick: bool = False, shared: Path | None = None, progress=None
     med = float(np.median(times))
     threads = numba.get_num_threads()
     rows = [BenchRow.from_times("anchors", case, "vocbench", len(wh), times,
-                                note=f"random restarts in parallel on {threads} Numba thread(s) (identical to serial), "
+                                note=f"random restarts on {threads} worker thread(s) (identical to serial), "
                                      "mean IoU " + " ".join(f"{v:.4f}" for v in ref))]
 
     def cmp(res):
