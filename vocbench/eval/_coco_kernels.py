@@ -535,6 +535,7 @@ def coco_evaluate_kernel(det_image, det_class, scores, det_boxes, gt_image, gt_c
     tp = np.zeros(longest_class, np.uint64)
     rank = np.zeros(longest_class, np.int64)
     loc = np.empty(longest_class, np.int64)
+    img_of = np.empty(longest_class, np.int64)
     dbox = np.zeros((longest_class, 5), np.float64)
     dab = np.zeros(longest_class, np.uint64)
     img_start = np.zeros(ni + 1, np.int64)
@@ -550,24 +551,25 @@ def coco_evaluate_kernel(det_image, det_class, scores, det_boxes, gt_image, gt_c
         c0, c1 = class_offsets[k], class_offsets[k + 1]
         nk = c1 - c0
         img_start[:] = 0
-        for q in range(nk):
-            img_start[det_image[order[c0 + q]] + 1] += 1
+        for p in range(nk):
+            im = det_image[order[c0 + p]]
+            img_of[p] = im
+            img_start[im + 1] += 1
         for im in range(ni):
             img_start[im + 1] += img_start[im]
         fill[:] = img_start[:ni]
-        for q in range(nk):
-            im = det_image[order[c0 + q]]
-            loc[fill[im]] = q
+        for p in range(nk):
+            im = img_of[p]
+            loc[fill[im]] = p
             fill[im] += 1
-        # every detection unmatched (false positive inside its area ranges) unless its group has GT
+        # every detection unmatched (a false positive inside its area ranges) unless its group has GT
         for q in range(nk):
             p = loc[q]
-            d = order[c0 + p]
-            r = q - img_start[det_image[d]]
+            r = q - img_start[img_of[p]]  # rank in its image: score order
             rank[p] = r
-            dab[q] = _det_box(det_boxes, d, area_ranges, dbox, q)
-            counted[p] = _unmatched_mask(dab[q], na, nt) * np.uint64(r < max_det)  # beyond max_det: ignored
             tp[p] = 0
+            dab[q] = _det_box(det_boxes, order[c0 + p], area_ranges, dbox, q)
+            counted[p] = _unmatched_mask(dab[q], na, nt) * np.uint64(r < max_det)  # beyond max_det: ignored
         g_base = k * ni
         for im in range(ni):
             q0, q1 = img_start[im], img_start[im + 1]
