@@ -181,11 +181,18 @@ def test_auto_rule():
         resolve_engine("fortran", 1)
     with pytest.raises(ValueError, match="engine"):
         evaluate(make_dataset([(0, 0, [1, 1, 5, 5], False)]), make_dets([]), engine="fortran")
-    # in a fresh interpreter: numpy until Numba is imported by someone, then the kernels
+    # in fresh interpreters: numpy until Numba is imported by someone, then the kernels
     code = ("import sys\nfrom vocbench.eval.engine import resolve_engine\n"
             "a = resolve_engine('auto', 1000)\nimport numba\nb = resolve_engine('auto', 1000)\nprint(a, b)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["numpy", "numba"]
+    # ... or until the detections scored with numpy reach NUMBA_MIN_DETECTIONS (forced engines do not count)
+    quarter = NUMBA_MIN_DETECTIONS // 4
+    code = ("import sys\nfrom vocbench.eval.engine import resolve_engine\n"
+            f"r = [resolve_engine('numpy', {quarter})] + [resolve_engine('auto', {quarter}) for _ in range(5)]\n"
+            "print(*r, 'numba' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["numpy"] * 4 + ["numba"] * 2 + ["False"]
 
 
 def test_engines_identical_on_real_yolov2(voc_root, yolov2_dets):

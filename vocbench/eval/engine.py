@@ -11,10 +11,12 @@ cost only:
   nothing to load; its temporaries grow with the number of (detection, GT) pairs.
 
 Rule of ``engine="auto"`` (:func:`resolve_engine`): **Numba when it is already imported in this process** (its
-start-up is paid; e.g. after NMS, diagnose, the COCO metrics) **or when the set has at least**
-:data:`NUMBA_MIN_DETECTIONS` **detections** (numpy's extra ~0.4 µs per detection then outweighs the start-up,
-and its pair arrays the memory of the kernels); **numpy otherwise**. So a one-shot ``vocbench eval`` never loads
-Numba, and a process that scores large sets or already uses Numba keeps the faster kernels.
+start-up is paid; e.g. after NMS, diagnose, the COCO metrics) **or when this call and the detections already
+scored with numpy in this process reach** :data:`NUMBA_MIN_DETECTIONS` (numpy's extra ~0.4 µs per detection
+then adds up to Numba's start-up — the ski-rental rule: never more than about twice the better choice made in
+hindsight — and a large set's pair arrays stay out of memory); **numpy otherwise**. So a one-shot
+``vocbench eval`` never loads Numba, while a process that scores large sets, scores many times or already uses
+Numba ends up on the kernels. Results are the same either way; ``engine="numpy"`` / ``"numba"`` force one.
 """
 
 from __future__ import annotations
@@ -25,20 +27,27 @@ from types import SimpleNamespace
 __all__ = ["ENGINES", "NUMBA_MIN_DETECTIONS", "resolve_engine", "voc_engine"]
 
 ENGINES = ("auto", "numpy", "numba")
-#: From this many detections ``engine="auto"`` takes the Numba kernels even when Numba is not imported yet.
+#: From this many detections (this call plus those already scored with numpy in this process) ``engine="auto"``
+#: takes the Numba kernels even when Numba is not imported yet.
 NUMBA_MIN_DETECTIONS = 1_000_000
+_numpy_detections = 0  # detections scored by engine="auto" with numpy in this process
 
 _NAMES = ("group_by_key", "argsort_desc_stable", "stable_partition", "match_voc", "pr_curve", "ap_voc07",
           "ap_voc12", "best_f1")
 
 
 def resolve_engine(engine: str, num_detections: int) -> str:
-    """``"numpy"`` or ``"numba"`` for ``engine`` (``"auto"``: the rule of the module docstring)."""
+    """``"numpy"`` or ``"numba"`` for ``engine`` (``"auto"``: the rule of the module docstring; an ``"auto"`` call
+    that answers ``"numpy"`` adds ``num_detections`` to this process's count)."""
+    global _numpy_detections
     if engine not in ENGINES:
         raise ValueError(f"engine must be one of {list(ENGINES)}, got {engine!r}")
     if engine != "auto":
         return engine
-    return "numba" if "numba" in sys.modules or num_detections >= NUMBA_MIN_DETECTIONS else "numpy"
+    if "numba" in sys.modules or _numpy_detections + num_detections >= NUMBA_MIN_DETECTIONS:
+        return "numba"
+    _numpy_detections += num_detections
+    return "numpy"
 
 
 def voc_engine(engine: str) -> SimpleNamespace:
