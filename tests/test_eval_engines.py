@@ -205,3 +205,23 @@ def test_engines_identical_on_real_yolov2(voc_root, yolov2_dets):
         assert_same_result(a, b)
     a, _ = both_engines(ds, dets)
     assert round(a.mAP["voc07"], 4) == 0.7214 and round(a.mAP["voc12"], 4) == 0.7452  # the devkit's numbers
+
+
+def test_engines_identical_on_real_voc2012_val(voc_root):
+    """VOC2012 val (5,823 images) with detections built from its ground truth: jittered copies (TPs, duplicates,
+    hits on difficult objects), boxes moved to other images (FPs), rounded scores (ties)."""
+    from vocbench import load_voc
+
+    ds = load_voc(voc_root, ["2012:val"])
+    rng = np.random.default_rng(12)
+    rows = rng.choice(len(ds.image_index), 3 * len(ds.image_index))
+    image = ds.image_index[rows].copy()
+    moved = rng.random(rows.size) < 0.3
+    image[moved] = rng.integers(0, ds.num_images, int(moved.sum()))
+    boxes = ds.boxes[rows] + rng.normal(0.0, 4.0, (rows.size, 4)).round(1)
+    dets = Detections(image_index=image, class_index=ds.class_index[rows], scores=rng.random(rows.size).round(2),
+                      boxes=boxes, source="voc12-val-synthetic")
+    for protocol in ("devkit", "voc_eval"):
+        a, b = both_engines(ds, dets, protocol=protocol, iou=(0.5, 0.7))
+        assert_same_result(a, b)
+    assert 0.2 < a.mAP["voc07"] < 0.9
