@@ -509,8 +509,9 @@ def coco_evaluate_kernel(det_image, det_class, scores, det_boxes, gt_image, gt_c
         max_dets: int64[M] ascending (1, 10, 100). rec_thresholds: float64[R] ascending.
 
     Returns:
-        precision float64[T, R, K, A, M] and recall float64[T, K, A, M] (pycocotools' ``eval`` arrays), -1 where
-        a class has no non-ignored GT.
+        precision float64[A, M, T, R, K] and recall float64[A, M, T, K]: pycocotools' ``eval`` arrays
+        (``[T, R, K, A, M]`` and ``[T, K, A, M]``) with the area and maxDet axes first, so that each summary number
+        reads a contiguous block; -1 where a class has no non-ignored GT.
     """
     na = area_ranges.shape[0]
     nt = iou_thresholds.shape[0]
@@ -545,8 +546,8 @@ def coco_evaluate_kernel(det_image, det_class, scores, det_boxes, gt_image, gt_c
     cm = np.zeros(cap_d, np.uint64)
     tm = np.zeros(cap_d, np.uint64)
     acc_state = _accumulate_state(npig, nt, nm)
-    precision = np.full((nt, nr, num_classes, na, nm), -1.0)
-    recall = np.full((nt, num_classes, na, nm), -1.0)
+    precision = np.full((na, nm, nt, nr, num_classes), -1.0)
+    recall = np.full((na, nm, nt, num_classes), -1.0)
     for k in range(num_classes):
         c0, c1 = class_offsets[k], class_offsets[k + 1]
         nk = c1 - c0
@@ -610,7 +611,8 @@ def _accumulate_state(npig, nt, nm):
     for b in range(64):
         bit_of[(np.uint64(1) << np.uint64(b)) % np.uint64(67)] = b
     return (np.empty((nm, ncol, longest + 1), np.int64), np.zeros((nm + 1, nw * 8), np.int64),
-            np.zeros((nm + 1, nw), np.uint64), np.zeros((nm, ncol), np.int64), spread, bit_of)
+            np.zeros((nm + 1, nw), np.uint64), np.zeros((nm, ncol), np.int64), spread, bit_of,
+            np.zeros(longest + 2, np.float64))
 
 
 @jit
@@ -631,7 +633,7 @@ def _accumulate_class(counted, tp, rank, nk, npig_k, max_dets, rec_thresholds, n
     last, never counted): byte lane ``l`` of word ``w`` of band ``b`` counts bit ``8 w + l`` over at most 255 rows,
     then is flushed into ``base``; maxDet ``m`` counts bands ``0 .. m``, summed only at true positives.
     """
-    counted_at_tp, base, lanes, ntp, spread, bit_of = state
+    counted_at_tp, base, lanes, ntp, spread, bit_of, run = state
     nm = max_dets.shape[0]
     nw = lanes.shape[1]
     base[:] = 0
@@ -670,13 +672,13 @@ def _accumulate_class(counted, tp, rank, nk, npig_k, max_dets, rec_thresholds, n
             pending = 0
     for mi in range(nm - 1, -1, -1):
         if mi < nm - 1 and biggest <= max_dets[mi]:  # nothing truncated: same as the next larger maxDet
-            for t in range(nt):
-                for a in range(npig_k.shape[0]):
-                    recall[t, k, a, mi] = recall[t, k, a, mi + 1]
+            for a in range(npig_k.shape[0]):
+                for t in range(nt):
+                    recall[a, mi, t, k] = recall[a, mi + 1, t, k]
                     for q in range(rec_thresholds.shape[0]):
-                        precision[t, q, k, a, mi] = precision[t, q, k, a, mi + 1]
+                        precision[a, mi, t, q, k] = precision[a, mi + 1, t, q, k]
             continue
-        _precision_recall(ntp[mi], counted_at_tp[mi], npig_k, rec_thresholds, nt, k, mi, precision, recall)
+        _precision_recall(ntp[mi], counted_at_tp[mi], npig_k, rec_thresholds, nt, k, mi, precision, recall, run)
 
 
 @jit
@@ -691,8 +693,9 @@ def _flush_lanes(lanes, base):
 
 
 @jit
-def _precision_recall(ntp, counted_at_tp, npig_k, rec_thresholds, nt, k, mi, precision, recall):
-    """Precision at the recall thresholds and final recall of class ``k`` at maxDet index ``mi``, every column."""
+def _precision_recall(ntp, counted_at_tp, npig_k, rec_thresholds, nt, k, mi, precision, recall, run):
+    """Precision at the recall thresholds and final recall of class ``k`` at maxDet index ``mi``, every column,
+    into ``precision[a, mi, t, r, k]`` / ``recall[a, mi, t, k]``. ``run``: float64 scratch of P + 1 entries."""
     eps = np.finfo(np.float64).eps
     nr = rec_thresholds.shape[0]
     kthr = np.empty(nr, np.int64)
@@ -708,17 +711,12 @@ def _precision_recall(ntp, counted_at_tp, npig_k, rec_thresholds, nt, k, mi, pre
         for t in range(nt):
             c = a * nt + t
             n_tp = ntp[c]
-            recall[t, k, a, mi] = n_tp / npg
+            recall[a, mi, t, k] = n_tp / npg
             pts = counted_at_tp[c]
-            r = nr - 1
-            while r >= 0 and kthr[r] > n_tp:
-                precision[t, r, k, a, mi] = 0.0
-                r -= 1
-            run = 0.0  # right-to-left running maximum of the precision at the TPs, read at kthr
+            best = 0.0  # right-to-left running maximum of the precision at the TPs; run[j]: from the j-th on
             for j in range(n_tp, 0, -1):
-                pr = j / (float(pts[j - 1] - j) + float(j) + eps)
-                if pr > run:
-                    run = pr
-                while r >= 0 and kthr[r] == j:
-                    precision[t, r, k, a, mi] = run
-                    r -= 1
+                best = max(best, j / (float(pts[j - 1] - j) + float(j) + eps))
+                run[j] = best
+            for r in range(nr):  # recall never reached: precision 0
+                j = kthr[r]
+                precision[a, mi, t, r, k] = run[j] if j <= n_tp else 0.0
