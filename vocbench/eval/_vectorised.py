@@ -125,7 +125,10 @@ def match_voc(group_order: np.ndarray, group_offsets: np.ndarray, det_boxes: np.
     out = np.where(passed & difficult, np.int8(3), np.int8(0))
     claim = np.flatnonzero(passed & ~difficult)  # in position order: within a group, descending score
     if claim.size:
-        _, first_claim = np.unique(jbest[claim], return_index=True)
+        jc = jbest[claim]
+        by_gt = _radix_argsort(jc)  # stable: the first claim of each GT comes first (np.unique: numpy.ma import)
+        sorted_gt = jc[by_gt]
+        first_claim = by_gt[np.concatenate(([True], sorted_gt[1:] != sorted_gt[:-1]))]
         out[claim] = 2
         out[claim[first_claim]] = 1
     outcome[rows] = out

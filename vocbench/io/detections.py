@@ -306,7 +306,7 @@ def _parse_numbers(padded: bytes, starts: np.ndarray, ends: np.ndarray) -> np.nd
     length = ends - starts
     out = np.empty(starts.size, np.float64)
     ok = np.zeros(starts.size, np.bool_)
-    for n in np.unique(length).tolist():
+    for n in np.flatnonzero(np.bincount(length)).tolist():  # (np.unique would import numpy.ma: start-up)
         if n > _MAX_TOKEN:
             continue
         sel = np.flatnonzero(length == n)
@@ -392,7 +392,8 @@ def _lookup_table(lookup: dict[str, int]) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _read_devkit(folder: Path, dataset: Dataset, ignore_unknown: bool, strict: bool = False) -> Detections:
-    with_gt = frozenset(np.asarray(dataset.classes, dtype=object)[np.unique(dataset.class_index)].tolist())
+    has_gt = np.bincount(dataset.class_index, minlength=dataset.num_classes) > 0
+    with_gt = frozenset(c for c, h in zip(dataset.classes, has_gt.tolist()) if h)
     files, missing_msg = _class_files(folder, dataset.classes, strict, with_gt)
     idx_parts, cls_parts, val_parts = [], [], []
     lookup = dataset.image_lookup()
