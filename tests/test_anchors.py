@@ -80,6 +80,35 @@ def test_lloyd_kernel_matches_slow_twin(seed, k, median):
     assert mean == pytest.approx(mean2, rel=1e-12)
 
 
+@pytest.mark.parametrize("k", [1, 2, 5, 16])
+def test_batched_scan_is_the_scalar_scan(k):
+    """The vectorised batch scan (boxes innermost) picks what the one-box scan picks, ties included."""
+    rng = np.random.default_rng(k)
+    wh = _random_wh(20 + k, 700)
+    centers = wh[rng.choice(len(wh), k, replace=False)].copy()
+    wh[::5] = centers[rng.integers(0, k, len(wh[::5]))]  # boxes equal to a centre: IoU exactly 1
+    if k > 1:
+        centers[-1] = centers[0]  # a duplicate centre: exact ties go to the lower index
+    idx = rng.permutation(len(wh))[:300]
+    buf = [np.empty(_kernels._SCAN_BATCH) for _ in range(5)]
+    bb = np.empty(_kernels._SCAN_BATCH, np.int64)
+    for m in (300 - _kernels._SCAN_BATCH, _kernels._SCAN_BATCH):  # a partial and a full batch
+        _kernels._scan_batch(wh, idx[:m], m, centers, *buf, bb)
+        for t in range(m):
+            b, d1, d2 = _kernels._scan(wh[idx[t], 0], wh[idx[t], 1], centers)
+            assert (bb[t], 1.0 - buf[3][t], 1.0 - buf[4][t]) == (b, d1, d2)
+    labels = np.empty(len(wh), np.int64)
+    best = np.empty(len(wh))
+    total = _kernels.assign_clusters(wh, centers, labels, best)
+    full = wh_iou_slow(wh, centers)
+    np.testing.assert_array_equal(labels, np.argmax(_kernels.wh_iou_matrix(wh, centers), axis=1))
+    np.testing.assert_allclose(best, full.max(axis=1), rtol=1e-14)
+    acc = 0.0
+    for v in best.tolist():  # summed in box order (not sum(): Python >= 3.12 compensates float sums)
+        acc += v
+    assert total == acc
+
+
 @pytest.mark.parametrize("seed,k", [(10, 4), (11, 7)])
 def test_locality_sorted_run_matches_twin_on_original_order(seed, k):
     from vocbench.anchors.kmeans import _Prepared

@@ -22,27 +22,27 @@ wh_iou_matrix = wh_iou_matrix_kernel
 
 @jit
 def assign_clusters(wh, centers, labels, best):
-    """Closest centre by IoU for every box (ties → lowest index). Fills ``labels``/``best``; returns sum of IoU."""
+    """Closest centre by IoU for every box (ties → lowest index). Fills ``labels``/``best``; returns sum of IoU.
+
+    Shapes must be positive (the public wrappers check): the scan runs in vectorised batches."""
     n = wh.shape[0]
-    k = centers.shape[0]
-    carea = np.empty(k, np.float64)
-    for j in range(k):
-        carea[j] = centers[j, 0] * centers[j, 1]
+    idx = np.empty(_SCAN_BATCH, np.int64)
+    bw = np.empty(_SCAN_BATCH, np.float64)
+    bh = np.empty(_SCAN_BATCH, np.float64)
+    ba = np.empty(_SCAN_BATCH, np.float64)
+    v1 = np.empty(_SCAN_BATCH, np.float64)
+    v2 = np.empty(_SCAN_BATCH, np.float64)
+    bb = np.empty(_SCAN_BATCH, np.int64)
     total = 0.0
-    for i in range(n):
-        w = wh[i, 0]
-        h = wh[i, 1]
-        a = w * h
-        bj = 0
-        bv = -1.0
-        for j in range(k):
-            v = wh_iou_areas(w, h, a, centers[j, 0], centers[j, 1], carea[j])
-            if v > bv:
-                bv = v
-                bj = j
-        labels[i] = bj
-        best[i] = bv
-        total += bv
+    for s0 in range(0, n, _SCAN_BATCH):
+        mm = min(_SCAN_BATCH, n - s0)
+        for t in range(mm):
+            idx[t] = s0 + t
+        _scan_batch(wh, idx, mm, centers, bw, bh, ba, v1, v2, bb)
+        for t in range(mm):
+            labels[s0 + t] = bb[t]
+            best[s0 + t] = v1[t]
+            total += v1[t]
     return total
 
 
