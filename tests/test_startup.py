@@ -123,6 +123,7 @@ def _check_eval_modules(mods: list[str]) -> None:
                                                                        "vocbench.commands.eval"]
     assert not {"vocbench.plugins", "importlib.metadata", "vocbench.eval.coco", "vocbench.eval._kernels",
                 "vocbench._numba"} & set(mods)
+    assert "numpy.ma" not in mods  # np.unique imports it (~30 ms): not on this path
 
 
 def test_eval_command_with_warm_cache_loads_no_heavy_stack(tmp_path):
