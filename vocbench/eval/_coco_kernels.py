@@ -509,9 +509,9 @@ def coco_evaluate_kernel(det_image, det_class, scores, det_boxes, gt_image, gt_c
         max_dets: int64[M] ascending (1, 10, 100). rec_thresholds: float64[R] ascending.
 
     Returns:
-        precision float64[A, M, T, R, K] and recall float64[A, M, T, K]: pycocotools' ``eval`` arrays
-        (``[T, R, K, A, M]`` and ``[T, K, A, M]``) with the area and maxDet axes first, so that each summary number
-        reads a contiguous block; -1 where a class has no non-ignored GT.
+        precision float64[K, A, M, T, R] and recall float64[K, A, M, T]: pycocotools' ``eval`` arrays
+        (``[T, R, K, A, M]`` and ``[T, K, A, M]``) with the class axis first, so that each class writes one
+        contiguous block; -1 where a class has no non-ignored GT.
     """
     na = area_ranges.shape[0]
     nt = iou_thresholds.shape[0]
@@ -546,8 +546,8 @@ def coco_evaluate_kernel(det_image, det_class, scores, det_boxes, gt_image, gt_c
     cm = np.zeros(cap_d, np.uint64)
     tm = np.zeros(cap_d, np.uint64)
     acc_state = _accumulate_state(npig, nt, nm)
-    precision = np.full((na, nm, nt, nr, num_classes), -1.0)
-    recall = np.full((na, nm, nt, num_classes), -1.0)
+    precision = np.empty((num_classes, na, nm, nt, nr), np.float64)  # every entry written per class
+    recall = np.empty((num_classes, na, nm, nt), np.float64)
     for k in range(num_classes):
         c0, c1 = class_offsets[k], class_offsets[k + 1]
         nk = c1 - c0
@@ -674,9 +674,9 @@ def _accumulate_class(counted, tp, rank, nk, npig_k, max_dets, rec_thresholds, n
         if mi < nm - 1 and biggest <= max_dets[mi]:  # nothing truncated: same as the next larger maxDet
             for a in range(npig_k.shape[0]):
                 for t in range(nt):
-                    recall[a, mi, t, k] = recall[a, mi + 1, t, k]
+                    recall[k, a, mi, t] = recall[k, a, mi + 1, t]
                     for q in range(rec_thresholds.shape[0]):
-                        precision[a, mi, t, q, k] = precision[a, mi + 1, t, q, k]
+                        precision[k, a, mi, t, q] = precision[k, a, mi + 1, t, q]
             continue
         _precision_recall(ntp[mi], counted_at_tp[mi], npig_k, rec_thresholds, nt, k, mi, precision, recall, run)
 
@@ -695,13 +695,18 @@ def _flush_lanes(lanes, base):
 @jit
 def _precision_recall(ntp, counted_at_tp, npig_k, rec_thresholds, nt, k, mi, precision, recall, run):
     """Precision at the recall thresholds and final recall of class ``k`` at maxDet index ``mi``, every column,
-    into ``precision[a, mi, t, r, k]`` / ``recall[a, mi, t, k]``. ``run``: float64 scratch of P + 1 entries."""
+    into ``precision[k, a, mi, t, r]`` / ``recall[k, a, mi, t]`` (-1 for an area range without non-ignored GT).
+    ``run``: float64 scratch of P + 1 entries."""
     eps = np.finfo(np.float64).eps
     nr = rec_thresholds.shape[0]
     kthr = np.empty(nr, np.int64)
     for a in range(npig_k.shape[0]):
         npg = npig_k[a]
         if npg == 0:
+            for t in range(nt):
+                recall[k, a, mi, t] = -1.0
+                for r in range(nr):
+                    precision[k, a, mi, t, r] = -1.0
             continue
         kk = 0
         for r in range(nr):  # smallest TP count whose recall reaches the threshold (thresholds ascend)
@@ -711,7 +716,7 @@ def _precision_recall(ntp, counted_at_tp, npig_k, rec_thresholds, nt, k, mi, pre
         for t in range(nt):
             c = a * nt + t
             n_tp = ntp[c]
-            recall[a, mi, t, k] = n_tp / npg
+            recall[k, a, mi, t] = n_tp / npg
             pts = counted_at_tp[c]
             best = 0.0  # right-to-left running maximum of the precision at the TPs; run[j]: from the j-th on
             for j in range(n_tp, 0, -1):
@@ -719,4 +724,4 @@ def _precision_recall(ntp, counted_at_tp, npig_k, rec_thresholds, nt, k, mi, pre
                 run[j] = best
             for r in range(nr):  # recall never reached: precision 0
                 j = kthr[r]
-                precision[a, mi, t, r, k] = run[j] if j <= n_tp else 0.0
+                precision[k, a, mi, t, r] = run[j] if j <= n_tp else 0.0

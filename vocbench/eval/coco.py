@@ -34,15 +34,15 @@ _SUMMARY = ((1, None, "all", 100), (1, .5, "all", 100), (1, .75, "all", 100), (1
             (0, None, "all", 100), (0, None, "small", 100), (0, None, "medium", 100), (0, None, "large", 100))
 
 
-def _summarize(precision_am: np.ndarray, recall_am: np.ndarray) -> dict[str, float]:
-    """pycocotools' ``summarize`` on the kernel's area/maxDet-first arrays (``[A, M, T, R, K]``, ``[A, M, T, K]``):
-    the block of one (area, maxDet) is pycocotools' ``s[..., a, m]`` with its elements in the same order, so
-    ``np.mean`` adds them in the same order."""
+def _summarize(precision: np.ndarray, recall: np.ndarray) -> dict[str, float]:
+    """pycocotools' ``summarize`` of ``precision[T, R, K, A, M]`` / ``recall[T, K, A, M]`` (any memory layout:
+    ``s[..., a, m]`` is copied in C order, the order pycocotools' ``np.mean`` adds in)."""
     out = {}
     for name, (is_ap, thr, area, md) in zip(COCO_STAT_NAMES, _SUMMARY):
-        s = (precision_am if is_ap else recall_am)[COCO_AREA_LABELS.index(area), COCO_MAX_DETS.index(md)]
+        s = precision if is_ap else recall
         if thr is not None:
             s = s[np.where(thr == COCO_IOU_THRESHOLDS)[0]]
+        s = np.ascontiguousarray(s[..., COCO_AREA_LABELS.index(area), COCO_MAX_DETS.index(md)])
         v = s[s > -1]
         out[name] = float(np.mean(v)) if v.size else -1.0
     return out
@@ -68,12 +68,12 @@ def evaluate_coco(dataset: Dataset, detections: Detections) -> CocoScores:
     Returns:
         :class:`CocoScores` with the 12 summary numbers and pycocotools' precision/recall arrays.
     """
-    precision_am, recall_am = coco_evaluate_kernel(
+    precision_k, recall_k = coco_evaluate_kernel(
         detections.image_index, detections.class_index, detections.scores, detections.boxes, dataset.image_index,
         dataset.class_index, dataset.boxes, dataset.difficult, dataset.num_images, dataset.num_classes,
         _IOU_THRESHOLDS_CAPPED, _AREA_RANGES, _MAX_DETS, COCO_REC_THRESHOLDS)
-    precision = precision_am.transpose(2, 3, 4, 0, 1)  # [T, R, K, A, M], pycocotools' layout (a view)
-    recall = recall_am.transpose(2, 3, 0, 1)
-    return CocoScores(stats=_summarize(precision_am, recall_am), precision=precision, recall=recall,
+    precision = precision_k.transpose(3, 4, 0, 1, 2)  # [T, R, K, A, M], pycocotools' axes (a view)
+    recall = recall_k.transpose(3, 0, 1, 2)
+    return CocoScores(stats=_summarize(precision, recall), precision=precision, recall=recall,
                       iou_thresholds=COCO_IOU_THRESHOLDS.copy(), rec_thresholds=COCO_REC_THRESHOLDS.copy(),
                       area_ranges=COCO_AREA_RANGES, max_dets=COCO_MAX_DETS, classes=tuple(dataset.classes))
