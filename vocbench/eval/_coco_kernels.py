@@ -207,10 +207,10 @@ def _gt_ignore_bits(gt_offsets, gt_area, gt_crowd, area_ranges, num_images):
 
 
 @jit
-def _det_box(det_boxes, d, area_ranges, dbox, i):
+def _det_box(det_boxes, d, dbox, i):
     """``dbox[i]`` = ``(x, y, x + w, y + h, w * h)`` of detection row ``d``: the COCO export of its VOC box
     (``x = xmin - 1``, ``w = xmax - xmin + 1``, the float operations of :func:`vocbench.io.coco.voc_boxes_to_xywh`)
-    with the far corner as ``maskApi.c`` forms it. Returns the bit mask of the area ranges its area falls in."""
+    with the far corner as ``maskApi.c`` forms it. Returns the area."""
     w = box_width(det_boxes[d, 0], det_boxes[d, 2], 1.0)
     h = box_width(det_boxes[d, 1], det_boxes[d, 3], 1.0)
     x = det_boxes[d, 0] - 1.0
@@ -221,6 +221,12 @@ def _det_box(det_boxes, d, area_ranges, dbox, i):
     dbox[i, 2] = x + w
     dbox[i, 3] = y + h
     dbox[i, 4] = area
+    return area
+
+
+@jit
+def _area_bits(area, area_ranges):
+    """Bit mask of the (inclusive) area ranges ``area`` falls in."""
     bits = np.uint64(0)
     for a in range(area_ranges.shape[0]):
         bits |= (np.uint64(area >= area_ranges[a, 0]) & np.uint64(area <= area_ranges[a, 1])) << np.uint64(a)
@@ -458,7 +464,7 @@ def coco_match_kernel(gt_offsets, gt_xyxy, gt_area, gt_crowd, group_offsets, gro
             rank[flag_row[p]] = p - p0  # beyond max_det: neither counted nor TP
         nd = min(p1 - p0, max_det)
         for i in range(nd):
-            dab[i] = _det_box(det_boxes, group_order[p0 + i], area_ranges, dbox, i)
+            dab[i] = _area_bits(_det_box(det_boxes, group_order[p0 + i], dbox, i), area_ranges)
         if ng == 0:  # nothing to match: false positives inside each area range, ignored outside
             for i in range(nd):
                 counted[flag_row[p0 + i]] = _unmatched_mask(dab[i], na, nt)
@@ -484,9 +490,8 @@ def coco_gt_csr(gt_image, gt_class, gt_boxes, gt_difficult, num_images, num_clas
     rows, offsets = group_by_key(keys, num_classes * num_images)
     box5 = np.empty((m, 5), np.float64)
     crowd = np.empty(m, np.bool_)
-    none = np.zeros((0, 2), np.float64)
     for g in range(m):
-        _det_box(gt_boxes, rows[g], none, box5, g)
+        _det_box(gt_boxes, rows[g], box5, g)
         crowd[g] = gt_difficult[rows[g]]
     return offsets, np.ascontiguousarray(box5[:, :4]), box5[:, 4].copy(), crowd
 
@@ -541,6 +546,14 @@ def coco_evaluate_kernel(det_image, det_class, scores, det_boxes, gt_image, gt_c
     dab = np.zeros(longest_class, np.uint64)
     img_start = np.zeros(ni + 1, np.int64)
     fill = np.zeros(ni, np.int64)
+    one, two, three = np.uint64(1), np.uint64(2), np.uint64(3)
+    lo0 = hi0 = lo1 = hi1 = lo2 = hi2 = lo3 = hi3 = 0.0
+    if na == 4:
+        lo0, hi0, lo1, hi1 = area_ranges[0, 0], area_ranges[0, 1], area_ranges[1, 0], area_ranges[1, 1]
+        lo2, hi2, lo3, hi3 = area_ranges[2, 0], area_ranges[2, 1], area_ranges[3, 0], area_ranges[3, 1]
+    umask = np.zeros(1 << min(na, 8), np.uint64)  # unmatched counted mask of each area-bit pattern
+    for v in range(umask.shape[0]):
+        umask[v] = _unmatched_mask(np.uint64(v), na, nt)
     cap_d = min(longest_class, max_det)
     sc = _match_scratch(cap_d, max_ng, na, nt)
     cm = np.zeros(cap_d, np.uint64)
@@ -569,8 +582,16 @@ def coco_evaluate_kernel(det_image, det_class, scores, det_boxes, gt_image, gt_c
             r = q - img_start[img_of[p]]  # rank in its image: score order
             rank[p] = r
             tp[p] = 0
-            dab[q] = _det_box(det_boxes, order[c0 + p], area_ranges, dbox, q)
-            counted[p] = _unmatched_mask(dab[q], na, nt) * np.uint64(r < max_det)  # beyond max_det: ignored
+            ar = _det_box(det_boxes, order[c0 + p], dbox, q)
+            if na == 4:  # the COCO ranges, unrolled: the loop over a runtime count cost 0.8 ms on 100k boxes
+                bits = ((np.uint64(ar >= lo0) & np.uint64(ar <= hi0)) | ((np.uint64(ar >= lo1) & np.uint64(ar <= hi1))
+                        << one) | ((np.uint64(ar >= lo2) & np.uint64(ar <= hi2)) << two)
+                        | ((np.uint64(ar >= lo3) & np.uint64(ar <= hi3)) << three))
+            else:
+                bits = _area_bits(ar, area_ranges)
+            dab[q] = bits
+            um = umask[bits] if bits < umask.shape[0] else _unmatched_mask(bits, na, nt)
+            counted[p] = um * np.uint64(r < max_det)  # beyond max_det: ignored
         g_base = k * ni
         for im in range(ni):
             q0, q1 = img_start[im], img_start[im + 1]
