@@ -2,7 +2,7 @@
 
 * VOC: the evaluator's outcome codes (``evaluate`` → ``VocScores.outcome``) read in the evaluator's class order
   (:func:`vocbench.eval.matching.group_for_voc`; a sort, no re-matching).
-* COCO: a thin adapter around the COCO kernels of :mod:`vocbench.eval._kernels` — the same front end as
+* COCO: a thin adapter around the COCO matcher of :mod:`vocbench.eval._coco_kernels` — the same front end as
   :func:`vocbench.eval.coco.evaluate_coco` (box conversion, class order with ties by image, 100 detections per
   image and class) restricted to the area range "all", keeping the per-detection flags that ``evaluate_coco``
   does not return. Its point AP is the bootstrap kernel with every image once (equal to ``evaluate_coco``'s to 1e-12).
@@ -16,9 +16,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from vocbench.compare._kernels import coco_bootstrap_kernel
+from vocbench.eval._coco_kernels import coco_match_kernel
 from vocbench.eval._kernels import (
     argsort_desc_stable,
-    coco_match_kernel,
     group_by_key,
     inverse_permutation,
     stable_partition,
