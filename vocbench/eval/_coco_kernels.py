@@ -592,12 +592,14 @@ def coco_evaluate_kernel(det_image, det_class, scores, det_boxes, gt_image, gt_c
             dab[q] = bits
             um = umask[bits] if bits < umask.shape[0] else _unmatched_mask(bits, na, nt)
             counted[p] = um * np.uint64(r < max_det)  # beyond max_det: ignored
-        g_base = k * ni
-        for im in range(ni):
-            q0, q1 = img_start[im], img_start[im + 1]
-            g0 = gt_offsets[g_base + im]
-            ng = gt_offsets[g_base + im + 1] - g0
-            if q0 == q1 or ng == 0:
+        q1 = 0
+        while q1 < nk:  # the class's (class, image) groups with detections, in image order
+            q0 = q1
+            im = img_of[loc[q0]]
+            q1 = img_start[im + 1]
+            g0 = gt_offsets[k * ni + im]
+            ng = gt_offsets[k * ni + im + 1] - g0
+            if ng == 0:
                 continue
             nd = min(q1 - q0, max_det)
             _match_group(nd, q0, ng, g0, dbox, dab, gt_xyxy, gt_area, gt_crowd, ig, iou_thresholds, na, cm, tm, sc)
