@@ -615,7 +615,7 @@ def coco_evaluate_kernel(det_image, det_class, scores, det_boxes, gt_image, gt_c
 # ----------------------------------------------------------------------------------------------- accumulation
 @jit
 def _accumulate_state(npig, nt, nm):
-    """Scratch of :func:`_accumulate_class`: ``(counted_at_tp int64[M, C, P + 1], base int64[M + 1, 8 W],
+    """Scratch of :func:`_accumulate_class`: ``(counted_at_tp int32[M, C, P + 1], base int64[M + 1, 8 W],
     lanes uint64[M + 1, W], ntp int64[M, C], spread uint64[256], bit_of int64[67])`` for C = A * T columns in W
     words and P the most non-ignored GT of a class and area range."""
     na = npig.shape[1]
@@ -633,7 +633,7 @@ def _accumulate_state(npig, nt, nm):
     bit_of = np.zeros(67, np.int64)  # 2**b % 67 is distinct for b < 64: the index of a single set bit
     for b in range(64):
         bit_of[(np.uint64(1) << np.uint64(b)) % np.uint64(67)] = b
-    return (np.empty((nm, ncol, longest + 1), np.int64), np.zeros((nm + 1, nw * 8), np.int64),
+    return (np.empty((nm, ncol, longest + 1), np.int32), np.zeros((nm + 1, nw * 8), np.int64),
             np.zeros((nm + 1, nw), np.uint64), np.zeros((nm, ncol), np.int64), spread, bit_of,
             np.zeros(longest + 2, np.float64))
 
@@ -693,6 +693,7 @@ def _accumulate_class(counted, tp, rank, nk, npig_k, max_dets, rec_thresholds, n
         if pending == 255:
             _flush_lanes(lanes, base)
             pending = 0
+    kthr = _recall_steps(npig_k, rec_thresholds)
     for mi in range(nm - 1, -1, -1):
         if mi < nm - 1 and biggest <= max_dets[mi]:  # nothing truncated: same as the next larger maxDet
             for a in range(npig_k.shape[0]):
@@ -701,7 +702,7 @@ def _accumulate_class(counted, tp, rank, nk, npig_k, max_dets, rec_thresholds, n
                     for q in range(rec_thresholds.shape[0]):
                         precision[k, a, mi, t, q] = precision[k, a, mi + 1, t, q]
             continue
-        _precision_recall(ntp[mi], counted_at_tp[mi], npig_k, rec_thresholds, nt, k, mi, precision, recall, run)
+        _precision_recall(ntp[mi], counted_at_tp[mi], npig_k, kthr, nt, k, mi, precision, recall, run)
 
 
 @jit
@@ -716,13 +717,29 @@ def _flush_lanes(lanes, base):
 
 
 @jit
-def _precision_recall(ntp, counted_at_tp, npig_k, rec_thresholds, nt, k, mi, precision, recall, run):
-    """Precision at the recall thresholds and final recall of class ``k`` at maxDet index ``mi``, every column,
-    into ``precision[k, a, mi, t, r]`` / ``recall[k, a, mi, t]`` (-1 for an area range without non-ignored GT).
-    ``run``: float64 scratch of P + 1 entries."""
-    eps = np.finfo(np.float64).eps
+def _recall_steps(npig_k, rec_thresholds):
+    """``kthr[a, r]``: the smallest true-positive count whose recall ``kk / npig`` reaches threshold ``r``
+    (pycocotools' ``searchsorted(rc, recThrs, side="left")`` on the recall curve, counted in true positives;
+    at least 1: threshold 0 reads index 0, whose running maximum is the first TP's, or 0)."""
     nr = rec_thresholds.shape[0]
-    kthr = np.empty(nr, np.int64)
+    kthr = np.ones((npig_k.shape[0], nr), np.int64)
+    for a in range(npig_k.shape[0]):
+        npg = npig_k[a]
+        kk = 0
+        for r in range(nr):  # thresholds ascend
+            while kk < npg and not (kk / npg >= rec_thresholds[r]):
+                kk += 1
+            kthr[a, r] = max(kk, 1)
+    return kthr
+
+
+@jit
+def _precision_recall(ntp, counted_at_tp, npig_k, kthr, nt, k, mi, precision, recall, run):
+    """Precision at the recall thresholds (``kthr`` from :func:`_recall_steps`) and final recall of class ``k`` at
+    maxDet index ``mi``, every column, into ``precision[k, a, mi, t, r]`` / ``recall[k, a, mi, t]`` (-1 for an
+    area range without non-ignored GT). ``run``: float64 scratch of P + 1 entries."""
+    eps = 2.220446049250313e-16  # np.finfo(np.float64).eps, pycocotools' spacing term
+    nr = kthr.shape[1]
     for a in range(npig_k.shape[0]):
         npg = npig_k[a]
         if npg == 0:
@@ -731,11 +748,6 @@ def _precision_recall(ntp, counted_at_tp, npig_k, rec_thresholds, nt, k, mi, pre
                 for r in range(nr):
                     precision[k, a, mi, t, r] = -1.0
             continue
-        kk = 0
-        for r in range(nr):  # smallest TP count whose recall reaches the threshold (thresholds ascend)
-            while kk < npg and not (kk / npg >= rec_thresholds[r]):
-                kk += 1
-            kthr[r] = max(kk, 1)  # threshold 0 reads index 0, whose running maximum is the first TP's (or 0)
         for t in range(nt):
             c = a * nt + t
             n_tp = ntp[c]
@@ -746,5 +758,5 @@ def _precision_recall(ntp, counted_at_tp, npig_k, rec_thresholds, nt, k, mi, pre
                 best = max(best, j / (float(pts[j - 1] - j) + float(j) + eps))
                 run[j] = best
             for r in range(nr):  # recall never reached: precision 0
-                j = kthr[r]
+                j = kthr[a, r]
                 precision[k, a, mi, t, r] = run[j] if j <= n_tp else 0.0
