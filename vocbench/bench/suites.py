@@ -58,7 +58,9 @@ def _same_keep(ref: np.ndarray):
 def _paired_peer_row(suite, case, impl, n, prepare: Callable[[], Callable[[], object]], compare, ref_fn, repeats,
                      budget_s) -> BenchRow:
     """Time a peer in alternation with vocbench and give the ratio of the two medians from the same time windows:
-    on a shared, loaded machine a load spike then slows both sides instead of only one.
+    on a shared, loaded machine a load spike then slows both sides instead of only one. Times are the calling
+    thread's CPU time (both run single-threaded in it), so preemption by other processes, which a long peer call
+    always absorbs and a short vocbench call mostly escapes, does not enter either side.
 
     Each round is one peer call, then one untimed vocbench call (its caches were just evicted by the peer), then
     vocbench calls for about as long as the peer call took (3 to 50). At least 3 rounds, at most
@@ -68,26 +70,27 @@ def _paired_peer_row(suite, case, impl, n, prepare: Callable[[], Callable[[], ob
         fn = prepare()
     except peers.PeerMissing as exc:
         return BenchRow(suite, case, impl, n, note=str(exc))
+    clock = time.thread_time
     try:
-        t0 = time.perf_counter()
+        t0 = clock()
         result = fn()  # warm-up
-        t_peer = time.perf_counter() - t0
-        t0 = time.perf_counter()
+        t_peer = clock() - t0
+        t0 = clock()
         ref_fn()
-        t_ref = time.perf_counter() - t0
+        t_ref = clock() - t0
         k = int(min(50, max(3, round(t_peer / max(t_ref, 1e-9)))))
         peer_t: list[float] = []
         ref_t: list[float] = []
-        start = time.perf_counter()
+        start = time.perf_counter()  # the budget is wall time
         for r in range(max(3, 4 * repeats)):
-            t0 = time.perf_counter()
+            t0 = clock()
             result = fn()
-            peer_t.append(time.perf_counter() - t0)
+            peer_t.append(clock() - t0)
             ref_fn()
             for _ in range(k):
-                t0 = time.perf_counter()
+                t0 = clock()
                 ref_fn()
-                ref_t.append(time.perf_counter() - t0)
+                ref_t.append(clock() - t0)
             if r >= 2 and time.perf_counter() - start > budget_s:
                 break
     except Exception as exc:  # a peer that fails on this input is reported, not fatal
@@ -95,8 +98,8 @@ def _paired_peer_row(suite, case, impl, n, prepare: Callable[[], Callable[[], ob
     agrees, note = compare(result)
     ref_med = float(np.median(ref_t))
     return BenchRow.from_times(suite, case, impl, n, peer_t, ratio=float(np.median(peer_t)) / ref_med, agrees=agrees,
-                               note=f"{note}; ratio vs vocbench timed alternately ({ref_med * 1e3:.3g} ms median of "
-                                    f"{len(ref_t)})")
+                               note=f"{note}; times: thread CPU; ratio vs vocbench timed alternately "
+                                    f"({ref_med * 1e3:.3g} ms median of {len(ref_t)})")
 
 
 def bench_nms(quick: bool = False, dataset=None, sizes=NMS_SIZES, progress: Callable[[str], None] | None = None):
