@@ -152,6 +152,28 @@ def _scan_batch(wh, idx, m, centers, bw, bh, ba, v1, v2, bb):
             bb[t] = j if g else bb[t]
 
 
+#: Runs of at least this many boxes with one label are checked by the vectorised loop; shorter ones one by one.
+_MIN_RUN = 16
+
+
+@jit
+def _own_check_block(ws, hs, lower, flag, s0, s1, cw, ch, ca, drop, half_gap):
+    """Boxes ``s0:s1`` of one cluster (centre ``(cw, ch)``, ``ca = cw * ch``, its ``drop``, ``half_gap``): the
+    lower bounds fall by ``drop``; ``flag[i]`` = 1 where the exact distance to the centre (:func:`_wh_dist`'s
+    value) is not below ``max(half_gap, lower) - margin``. Returns whether any is flagged."""
+    c = 0
+    for i in range(np.uint64(s0), np.uint64(s1)):  # unsigned: no wrap-around test, so the loop vectorises
+        w = ws[i]
+        h = hs[i]
+        u = 1.0 - wh_iou_areas_positive(w, h, w * h, cw, ch, ca)
+        lo = lower[i] - drop
+        lower[i] = lo
+        f = u >= max(half_gap, lo) - _BOUND_MARGIN
+        flag[i] = f
+        c += f
+    return c > 0
+
+
 @jit
 def _exact_means(wh, visit, labels, k):
     """Counts and member sums accumulated in the order ``visit`` (the reference definition of the mean)."""
@@ -189,10 +211,13 @@ def lloyd_iou_kmeans_visit(wh, visit, init, max_iter, use_median):
     The result is that of the plain algorithm (``tests/_reference/anchors.py``); two accelerations only skip
     work that cannot change it:
 
-    * Hamerly's bounds. 1 - IoU of aligned boxes is the Jaccard distance of two origin-anchored rectangles,
-      a metric. Per box: an upper bound ``u`` on the distance to its centre, a lower bound ``l`` on the
-      distance to every other centre, moved by how far the centres moved; a box is skipped while
-      ``u < max(l, s[a]) - 1e-9`` (``s[a]`` = half the distance from centre ``a`` to its nearest other centre).
+    * Hamerly's test. 1 - IoU of aligned boxes is the Jaccard distance of two origin-anchored rectangles,
+      a metric. Per box a lower bound ``l`` on the distance to every other centre, lowered each iteration by the
+      largest move of another centre; a box keeps its cluster unscanned while its exact distance ``u`` to its
+      own centre is ``< max(l, s[a]) - 1e-9`` (``s[a]`` = half the distance from centre ``a`` to its nearest
+      other centre). ``u`` is computed for every box every iteration — over runs of boxes sharing a cluster that
+      loop vectorises and costs less than keeping and checking Hamerly's upper bound. The boxes not proven are
+      scanned over all centres in vectorised batches.
     * Mean centroids from running sums, updated only for boxes that change cluster. At an apparent fixed point
       the means are summed afresh in the reference order; the run ends only when they equal the running ones
       bit for bit (else it carries on from the fresh means), so the final state is an exact fixed point.
@@ -203,11 +228,14 @@ def lloyd_iou_kmeans_visit(wh, visit, init, max_iter, use_median):
     old = centers.copy()
     labels = np.empty(n, np.int64)
     best = np.empty(n, np.float64)
-    upper = np.empty(n, np.float64)
-    lower = np.empty(n, np.float64)
+    lower = np.empty(n, np.float64)  # lower bound on the distance to every other centre
     half_gap = np.empty(k, np.float64)
     moved = np.zeros(k, np.float64)
+    drop = np.empty(k, np.float64)
     cand = np.arange(n)
+    ws = wh[:, 0].copy()  # columns, for the vectorised own-distance loop
+    hs = wh[:, 1].copy()
+    flag = np.zeros(n, np.uint8)
     bw = np.empty(_SCAN_BATCH, np.float64)
     bh = np.empty(_SCAN_BATCH, np.float64)
     ba = np.empty(_SCAN_BATCH, np.float64)
@@ -219,7 +247,6 @@ def lloyd_iou_kmeans_visit(wh, visit, init, max_iter, use_median):
         _scan_batch(wh, cand[s0:s0 + mm], mm, centers, bw, bh, ba, v1, v2, bb)
         for t in range(mm):
             labels[s0 + t] = bb[t]
-            upper[s0 + t] = 1.0 - v1[t]
             lower[s0 + t] = 1.0 - v2[t]
     counts, sums = _exact_means(wh, visit, labels, k)
     n_iter = 0
@@ -260,29 +287,33 @@ def lloyd_iou_kmeans_visit(wh, visit, init, max_iter, use_median):
                     if d < g:
                         g = d
             half_gap[j] = 0.5 * g
-        # ---- assignment step with bounds: a branch-free pass moves every bound and marks the boxes that
-        # might have changed cluster; only those are looked at again
-        n_cand = 0
-        for i in range(n):
-            a = labels[i]
-            u = upper[i] + moved[a]
-            lo = lower[i] - (m2 if a == j1 else m1)
-            upper[i] = u
-            lower[i] = lo
-            m = max(half_gap[a], lo) - _BOUND_MARGIN
-            cand[n_cand] = i
-            n_cand += 1 if u >= m else 0
-        # the exact distance to the own centre; the boxes still not proven are scanned in batches (in place:
-        # cand[:n_scan] keeps increasing order, so the sums below change in the order of the plain loop)
+        # ---- assignment step: the exact distance of every box to its own centre (cheaper than Hamerly's upper
+        # bound and its check where a block of boxes shares one cluster: that loop vectorises) against the
+        # lower bound, moved by the largest move of another centre; the boxes it does not prove are scanned
+        for j in range(k):
+            drop[j] = m2 if j == j1 else m1
         n_scan = 0
-        for t in range(n_cand):
-            i = cand[t]
+        i = 0
+        while i < n:  # runs of boxes with one label (the locality order makes them long)
             a = labels[i]
-            m = max(half_gap[a], lower[i]) - _BOUND_MARGIN
-            u = _wh_dist(wh[i, 0], wh[i, 1], centers[a, 0], centers[a, 1])
-            upper[i] = u
-            cand[n_scan] = i
-            n_scan += 0 if u < m else 1
+            e = i + 1
+            while e < n and labels[e] == a:
+                e += 1
+            cw = centers[a, 0]
+            ch = centers[a, 1]
+            if e - i >= _MIN_RUN:  # the vectorised check, then the marked boxes if any
+                if _own_check_block(ws, hs, lower, flag, i, e, cw, ch, cw * ch, drop[a], half_gap[a]):
+                    for t in range(i, e):
+                        cand[n_scan] = t
+                        n_scan += int(flag[t])  # int: a uint8 sum would wrap in plain Python
+            else:
+                for t in range(i, e):
+                    u = _wh_dist(ws[t], hs[t], cw, ch)
+                    lo = lower[t] - drop[a]
+                    lower[t] = lo
+                    cand[n_scan] = t
+                    n_scan += 1 if u >= max(half_gap[a], lo) - _BOUND_MARGIN else 0
+            i = e
         changed = 0
         for s0 in range(0, n_scan, _SCAN_BATCH):
             mm = min(_SCAN_BATCH, n_scan - s0)
@@ -291,7 +322,6 @@ def lloyd_iou_kmeans_visit(wh, visit, init, max_iter, use_median):
                 i = cand[s0 + t]
                 a = labels[i]
                 b = bb[t]
-                upper[i] = 1.0 - v1[t]
                 lower[i] = 1.0 - v2[t]
                 if b != a:
                     labels[i] = b
