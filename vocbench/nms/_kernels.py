@@ -238,8 +238,10 @@ def _grid_levels(bounds, n_active):
     if n_active > 0:
         gw = gx1 - gx0
         gh = gy1 - gy0
-        # finest level: the smallest box, but no more than ~8 cells per box overall
-        s0 = max(smin, _CELL_PER_SIDE_INV * math.sqrt(gw * gh / (2.0 * n_active)), max(gw, gh) * 1e-7, 1e-300)
+        # finest level: the smallest box, but no more than ~2 cells per box on that level's grid (by area, and by
+        # length when the centres lie on a line: gw * gh = 0)
+        s0 = max(smin, _CELL_PER_SIDE_INV * math.sqrt(gw * gh / (2.0 * n_active)),
+                 _CELL_PER_SIDE_INV * (gw + gh) / (2.0 * n_active), max(gw, gh) * 1e-7, 1e-300)
         if smax >= s0:
             n_levels = min(int(math.floor(math.log2(smax / s0))) + 2, _MAX_LEVELS)
         slack_abs = 1e-9 * (max(abs(gx0), abs(gx1), abs(gy0), abs(gy1)) + smax)
