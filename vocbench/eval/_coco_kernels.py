@@ -252,15 +252,15 @@ def _match_group(nd, i0, ng, g0, dbox, dab, gt_xyxy, gt_area, gt_crowd, ig, iou_
     ``tp`` masks to ``cm_out[:nd]`` / ``tm_out[:nd]``. ``sc``: the scratch of :func:`_match_scratch`, sized for
     the group.
 
-    The IoU matrix is computed once (``maskApi.c``'s ``bbIou``: :func:`~vocbench.boxes._kernels.iou_pair_areas`,
-    :func:`~vocbench.boxes._kernels.iof_pair_areas` for a crowd GT). An area range changes the matching only through
-    the GT ignore pattern, and a pattern where every GT has the same status matches like no ignore at all, so each
-    distinct pattern (slot) is matched once. Per detection and slot, the scan's answer at a threshold where no GT is
-    taken is the last non-ignored GT of largest IoU if it reaches the threshold, else the last ignored one of
-    largest IoU: where that GT is free, it is the answer (one mask operation for all such thresholds); the greedy
-    scan over the free GT (non-ignored first, stopping at ignored GT once it holds a regular one, ``>=`` so a later
-    GT wins ties) runs only at thresholds where it is taken. Detections whose best IoU is below the first threshold
-    are unmatched everywhere and skip the slots.
+    The IoU matrix is computed once (``maskApi.c``'s ``bbIou``: :func:`bbiou_select`). An area range changes the
+    matching only through the GT ignore pattern, and a pattern where every GT has the same status matches like no
+    ignore at all, so each distinct pattern (slot) is matched once. pycocotools' scan at threshold ``t`` (GT
+    non-ignored first, skipping matched non-crowd GT, stopping at ignored GT once it holds a regular one, ``>=`` so
+    a later GT wins ties) answers: among the free non-ignored GT reaching ``t``, the last of largest IoU; if none,
+    the same among the ignored ones. So per detection and slot the candidates are visited by decreasing IoU (later
+    GT first on ties), non-ignored first: each takes, in one mask operation, the thresholds it reaches where it is
+    free and that no earlier candidate took; usually the first candidate settles every threshold. Detections whose
+    best IoU is below the first threshold are unmatched everywhere and skip the slots.
     """
     ious, live, free, lst_j, lst_m, slot_of_area, slot_area, slot_uniform = sc
     nt = iou_thresholds.shape[0]
@@ -438,8 +438,8 @@ def coco_match_kernel(gt_offsets, gt_xyxy, gt_area, gt_crowd, group_offsets, gro
     na = area_ranges.shape[0]
     nt = iou_thresholds.shape[0]
     n = group_order.shape[0]
-    if na * nt > 64 or nt == 0:
-        raise ValueError("COCO matching supports 1 to 64 (area range, IoU threshold) columns")
+    if na * nt > 64 or nt == 0 or nt > 63:
+        raise ValueError("COCO matching supports 1 to 63 IoU thresholds and 64 (area range, threshold) columns")
     counted = np.zeros(n, np.uint64)
     tp = np.zeros(n, np.uint64)
     rank = np.empty(n, np.int64)
@@ -523,8 +523,8 @@ def coco_evaluate_kernel(det_image, det_class, scores, det_boxes, gt_image, gt_c
     nm = max_dets.shape[0]
     nr = rec_thresholds.shape[0]
     ni = num_images
-    if na * nt > 64 or nt == 0:
-        raise ValueError("COCO matching supports 1 to 64 (area range, IoU threshold) columns")
+    if na * nt > 64 or nt == 0 or nt > 63:
+        raise ValueError("COCO matching supports 1 to 63 IoU thresholds and 64 (area range, threshold) columns")
     max_det = max_dets[nm - 1]
     order, class_offsets = coco_class_order(det_image, det_class, scores, num_images, num_classes)
     longest_class = 1

@@ -7,6 +7,9 @@
 ``np.linspace(.5, .95, 10)``, 101 recall thresholds ``np.linspace(0, 1, 101)``, max 1/10/100 detections per image
 and class, the four area ranges on the GT ``area`` field (inclusive), pycocotools' fall-back matching and
 tie-breaking (stable score sorts; across images ties go to the lower image id).
+
+The work is one kernel call (:func:`vocbench.eval._coco_kernels.coco_evaluate_kernel`: class order, matching of
+every (class, image) group for all thresholds and area ranges at once, accumulation) and ``summarize`` here.
 """
 
 from __future__ import annotations
