@@ -409,14 +409,14 @@ def test_iou_exceeds_is_the_same_decision_as_iou_above_threshold():
 def test_grid_stays_small_when_centres_lie_on_a_line():
     # tiny boxes spread along one axis: the finest grid is sized by the boxes per length, not by the smallest side
     # (which asked for ~1e7 cells here); the result is still the greedy one
-    from vocbench.nms._kernels import _active_bounds, _grid_levels
+    from vocbench.nms._kernels import _grid_bounds, _grid_levels
 
     x = np.linspace(0.0, 1e3, 50)
     boxes = np.stack([x, np.zeros(50), x + 1e-6, np.full(50, 1e-6)], axis=1)
     boxes = np.concatenate([boxes, boxes + [5e-7, 0, 5e-7, 0]])
     scores = np.linspace(1.0, 0.0, 100)
     order = np.argsort(-scores, kind="stable")
-    bounds, n_active = _active_bounds(boxes, order, 0.0)
+    bounds, n_active, _ = _grid_bounds(boxes, order, 0.0, False)
     total = _grid_levels(bounds, n_active)[5]
     assert 0 < total <= 4 * n_active + 64
     assert nms(boxes, scores, 0.3).tolist() == nms_ref(boxes, scores, 0.3)

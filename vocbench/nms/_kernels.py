@@ -184,15 +184,16 @@ def _first_suppressor(k, nxt, kept, cx1, cy1, cx2, cy2, ac, offset, t):
 
 
 @jit
-def _active_bounds(boxes, order, offset):
-    """Extent of the grid: ``(bounds, n_active)`` with bounds = (gx0, gy0, gx1, gy1, smin, smax), the range of the
-    centres (of the extents [x1, x2 + offset]) and of the largest sides of the non-empty boxes of ``order``.
+def _grid_bounds(boxes, order, offset, all_rows):
+    """Extent of the grid: ``(bounds, n_active, bad_row)`` with bounds = (gx0, gy0, gx1, gy1, smin, smax), the range
+    of the centres (of the extents [x1, x2 + offset]) and of the largest sides of the non-empty boxes.
 
-    When ``order`` has as many entries as ``boxes`` has rows, every row is read in storage order instead (no
-    random access): a superset of the candidates is harmless, the bounds only size the grid and the slack.
+    ``all_rows``: every row of ``boxes`` in storage order (no random access; a superset of the candidates is
+    harmless, the bounds only size the grid and the slack), and ``bad_row`` is the first row holding NaN or +-inf
+    (then the pass stops there and the bounds are not to be used), else -1: this pass is also the finiteness check
+    of :func:`greedy_nms_rows_kernel`. Otherwise the rows of ``order``, and ``bad_row`` is -1.
     """
-    m = order.shape[0]
-    seq = m == boxes.shape[0]
+    m = boxes.shape[0] if all_rows else order.shape[0]
     gx0 = np.inf
     gy0 = np.inf
     gx1 = -np.inf
@@ -200,26 +201,32 @@ def _active_bounds(boxes, order, offset):
     smin = np.inf
     smax = 0.0
     n_active = 0
+    bad = -1
     for r in range(m):
-        i = r if seq else order[r]
+        i = r if all_rows else order[r]
         a0 = boxes[i, 0]
         b0 = boxes[i, 1]
         a1 = boxes[i, 2]
         b1 = boxes[i, 3]
+        if all_rows:
+            v = (a0 + b0) + (a1 + b1)  # NaN or inf when a coordinate is (or when finite ones overflow: re-checked)
+            if not (v - v == 0.0) and not (a0 - a0 == 0.0 and b0 - b0 == 0.0 and a1 - a1 == 0.0 and b1 - b1 == 0.0):
+                bad = i
+                break
         w = a1 - a0 + offset
         h = b1 - b0 + offset
         if w > 0.0 and h > 0.0:
             n_active += 1
             px = 0.5 * (a0 + (a1 + offset))
             py = 0.5 * (b0 + (b1 + offset))
-            s = max(w, h)
-            smin = min(smin, s)
-            smax = max(smax, s)
+            sz = max(w, h)
+            smin = min(smin, sz)
+            smax = max(smax, sz)
             gx0 = min(gx0, px)
             gy0 = min(gy0, py)
             gx1 = max(gx1, px)
             gy1 = max(gy1, py)
-    return np.array([gx0, gy0, gx1, gy1, smin, smax]), n_active
+    return np.array([gx0, gy0, gx1, gy1, smin, smax]), n_active, bad
 
 
 @jit
@@ -298,13 +305,21 @@ def greedy_nms_kernel(boxes, order, iou_threshold, offset, max_output):
     Returns:
         int64[K] positions into ``order`` of the kept boxes, ascending (i.e. in processing order).
     """
+    bounds, n_active, _ = _grid_bounds(boxes, order, offset, order.shape[0] == boxes.shape[0])
+    return _greedy_nms_grid(boxes, order, iou_threshold, offset, max_output, bounds, n_active)
+
+
+@jit
+def _greedy_nms_grid(boxes, order, iou_threshold, offset, max_output, bounds, n_active):
+    """:func:`greedy_nms_kernel` on a grid sized by ``bounds`` / ``n_active`` (:func:`_grid_bounds` over the
+    candidates or a superset of them); same arguments and result.
+    """
     m = order.shape[0]
     cap = m if max_output < 0 else min(m, max_output)
     keep = np.empty(cap, np.int64)
     if m == 0 or cap == 0:
         return keep[:0]
     t = iou_threshold
-    bounds, n_active = _active_bounds(boxes, order, offset)
     s0, n_levels, slack_abs, inv_cell, grid, total = _grid_levels(bounds, n_active)
     gx0, gy0 = bounds[0], bounds[1]
     inv_s0 = 1.0 / s0
@@ -465,7 +480,8 @@ def greedy_nms_rows_kernel(boxes, scores, use_threshold, score_threshold, iou_th
         empty and must not be used).
     """
     empty = np.zeros(0, np.int64)
-    bad = first_nonfinite_row(boxes)
+    # the grid's bounds pass over every row is also the NaN/inf check of the boxes (one read of the array)
+    bounds, n_active, bad = _grid_bounds(boxes, empty, offset, True)
     if bad >= 0:
         return empty, bad, -1
     bad = first_nonfinite(scores)
@@ -474,7 +490,7 @@ def greedy_nms_rows_kernel(boxes, scores, use_threshold, score_threshold, iou_th
     order = descending_score_order(scores, use_threshold, score_threshold)
     if 0 <= pre_nms_top_k < order.shape[0]:
         order = order[:pre_nms_top_k]
-    kept = greedy_nms_kernel(boxes, order, iou_threshold, offset, max_output)
+    kept = _greedy_nms_grid(boxes, order, iou_threshold, offset, max_output, bounds, n_active)
     rows = np.empty(kept.shape[0], np.int64)
     for q in range(kept.shape[0]):
         rows[q] = order[kept[q]]
