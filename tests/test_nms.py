@@ -420,3 +420,16 @@ def test_grid_stays_small_when_centres_lie_on_a_line():
     total = _grid_levels(bounds, n_active)[5]
     assert 0 < total <= 4 * n_active + 64
     assert nms(boxes, scores, 0.3).tolist() == nms_ref(boxes, scores, 0.3)
+
+
+def test_first_non_finite_row_behind_rows_whose_sum_overflows():
+    # the finiteness check sums a row's coordinates first: finite rows whose sum overflows are re-checked exactly
+    boxes = np.array([[1e308, 1e308, 1.5e308, 1.5e308], [-1.7e308, -1.7e308, -1e308, -1e308], [0, 0, 1, 1.0],
+                      [0, 0, 1, 1.0]])
+    assert nms(boxes, np.ones(4), 0.5).tolist() == nms_ref(boxes, np.ones(4), 0.5)
+    for bad in (np.nan, np.inf, -np.inf):
+        b = boxes.copy()
+        b[3, 1] = bad
+        b[2, 3] = bad
+        with pytest.raises(InputError, match=r"boxes\[2\] has a non-finite coordinate"):
+            nms(b, np.array([0.9, 0.8, np.nan, 0.1]), 0.5)
