@@ -47,20 +47,12 @@ def coco_class_order(det_image, det_class, scores, num_images, num_classes):
         offsets[k + 1] += offsets[k]
     if n == 0:
         return np.zeros(0, np.int64), offsets
-    # counting sort by image (stable)
+    # keys in input order: class, then the float32-rounded score (descending), minus the smallest
+    s32 = np.empty(n, np.float32)
     cnt = np.zeros(num_images + 1, np.int64)
     for i in range(n):
+        s32[i] = np.float32(scores[i]) + np.float32(0.0)  # -0.0 -> 0.0
         cnt[det_image[i] + 1] += 1
-    for i in range(num_images):
-        cnt[i + 1] += cnt[i]
-    cur = np.empty(n, np.int64)
-    for i in range(n):
-        im = det_image[i]
-        cur[cnt[im]] = i
-        cnt[im] += 1
-    s32 = np.empty(n, np.float32)
-    for i in range(n):
-        s32[i] = np.float32(scores[cur[i]]) + np.float32(0.0)  # -0.0 -> 0.0
     bits32 = s32.view(np.uint32)
     sign32 = np.uint64(1) << np.uint64(31)
     low32 = np.uint64(0xFFFFFFFF)
@@ -80,23 +72,33 @@ def coco_class_order(det_image, det_class, scores, num_images, num_classes):
     sbits = 0  # bits of the score part of the key, after subtracting the smallest
     while sbits < 32 and ((hi - lo) >> np.uint64(sbits)) != np.uint64(0):
         sbits += 1
-    keys = np.empty(n, np.uint64)
-    for i in range(n):
-        keys[i] = (np.uint64(det_class[cur[i]]) << np.uint64(sbits)) | (k32[i] - lo)
     nbits = sbits
     while nbits < 64 and (np.uint64(num_classes - 1) >> np.uint64(nbits - sbits)) != np.uint64(0):
         nbits += 1
+    npass = (nbits + 10) // 11
+    # counting sort by image (stable), keys scattered with the rows and every digit's histogram counted
+    for i in range(num_images):
+        cnt[i + 1] += cnt[i]
+    cur = np.empty(n, np.int64)
+    keys = np.empty(n, np.uint64)
+    hist = np.zeros((max(npass, 1), 2049), np.int64)
+    mask = np.uint64(2047)
+    for i in range(n):
+        im = det_image[i]
+        pos = cnt[im]
+        cnt[im] = pos + 1
+        key = (np.uint64(det_class[i]) << np.uint64(sbits)) | (k32[i] - lo)
+        cur[pos] = i
+        keys[pos] = key
+        for q in range(npass):
+            hist[q, np.int64((key >> np.uint64(11 * q)) & mask) + 1] += 1
     nxt = np.empty(n, np.int64)
     nxt_keys = np.empty(n, np.uint64)
-    counts = np.zeros(2049, np.int64)
-    mask = np.uint64(2047)
-    for shift in range(0, nbits, 11):
-        sh = np.uint64(shift)
-        counts[:] = 0
-        for i in range(n):
-            counts[np.int64((keys[i] >> sh) & mask) + 1] += 1
+    for q in range(npass):
+        sh = np.uint64(11 * q)
+        counts = hist[q]
         if counts[np.int64((keys[0] >> sh) & mask) + 1] == n:
-            continue
+            continue  # every key has this digit
         for d in range(2048):
             counts[d + 1] += counts[d]
         for i in range(n):
