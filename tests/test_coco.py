@@ -190,8 +190,7 @@ def test_typed_accessors_reject_bad_arguments():
 def test_branch_free_bbiou_is_the_box_kernels_value():
     """The matcher's select-based ``bbIou`` equals boxes' ``iou_pair_areas`` / ``iof_pair_areas`` (offset 0)
     bit for bit: random boxes on a coarse grid (touching edges, equal boxes), empty, inverted and zero-area ones."""
-    from vocbench.boxes._kernels import iof_pair_areas, iou_pair_areas
-    from vocbench.eval._coco_kernels import bbiou_select
+    from vocbench.boxes._kernels import bbiou_select, iof_pair_areas, iou_pair_areas
 
     rng = np.random.default_rng(7)
     xy = rng.integers(-3, 12, (4000, 2, 2)).astype(float) / 2  # corners on a half-pixel grid: many exact ties

@@ -35,6 +35,8 @@ Scalar (call from other kernels):
         ``iou_pair_areas(...) > t`` for ``t >= 0``, the same decision without data-dependent branches (NMS)
     iof_pair_areas(ax1, ay1, ax2, ay2, area_a, bx1, by1, bx2, by2, offset) -> float
         intersection over ``area_a`` (COCO crowd regions: the union is the detection's area)
+    bbiou_select(ax1, ay1, ax2, ay2, area_a, bx1, by1, bx2, by2, area_b, crowd) -> float
+        ``iou_pair_areas`` / ``iof_pair_areas`` (offset 0) by ``crowd``, same value, selects not branches (COCO)
     wh_iou(w1, h1, w2, h2) -> float                              IoU of two (w, h) boxes aligned at one corner
     wh_iou_areas(w1, h1, a1, w2, h2, a2) -> float                same with ``a = w * h`` precomputed
     wh_iou_areas_positive(w1, h1, a1, w2, h2, a2) -> float       same value for positive shapes; no zero-division
@@ -60,7 +62,7 @@ from vocbench._numba import jit, jit_simd
 __all__ = ["box_width", "box_area_scalar", "iou_pair", "iou_pair_areas", "wh_iou", "wh_iou_areas", "giou_pair",
            "iof_pair_areas", "pairwise_iou_kernel", "pairwise_giou_kernel", "box_area_kernel", "box_wh_kernel",
            "wh_iou_matrix_kernel", "inverted_kernel", "first_nonfinite_row", "wh_iou_areas_positive",
-           "iou_pair_areas_exceeds"]
+           "iou_pair_areas_exceeds", "bbiou_select"]
 
 
 @jit
@@ -261,3 +263,23 @@ def first_nonfinite_row(a):
             if not (v - v == 0.0):
                 return i
     return -1
+
+
+@jit
+def bbiou_select(ax1, ay1, ax2, ay2, area_a, bx1, by1, bx2, by2, area_b, crowd):
+    """``maskApi.c``'s ``bbIou`` (the COCO matcher's IoU) of detection ``a`` and GT ``b`` (continuous corners,
+    areas ``w * h``): exactly :func:`iou_pair_areas` (``crowd`` False) or :func:`iof_pair_areas` (``crowd`` True:
+    the union is the detection's area) with offset 0, the same float operations and the same value, written with
+    selects instead of early returns.
+
+    A detection overlaps about half of the GT of its group, so the early returns of the scalar kernels are
+    mispredicted branches that cost more than the IoU itself in the matcher's inner loop (tests/test_coco.py
+    checks the equality on edge cases: touching, empty, inverted and zero-area boxes).
+    """
+    iw = min(ax2, bx2) - max(ax1, bx1)
+    ih = min(ay2, by2) - max(ay1, by1)
+    inter = iw * ih
+    union = area_a if crowd else area_a + area_b - inter
+    ok = (iw > 0.0) & (ih > 0.0) & (union > 0.0)
+    v = inter / (union if ok else 1.0)
+    return v if ok else 0.0

@@ -16,10 +16,10 @@ from __future__ import annotations
 import numpy as np
 
 from vocbench._numba import jit
-from vocbench.boxes._kernels import box_width
+from vocbench.boxes._kernels import bbiou_select, box_width
 from vocbench.eval._kernels import group_by_key
 
-__all__ = ["coco_class_order", "coco_gt_csr", "coco_match_kernel", "coco_evaluate_kernel", "bbiou_select"]
+__all__ = ["coco_class_order", "coco_gt_csr", "coco_match_kernel", "coco_evaluate_kernel"]
 
 
 # ----------------------------------------------------------------------------------------------- sorting
@@ -150,26 +150,6 @@ def _sort_run(cur, i0, i1, scores):
 
 
 # ----------------------------------------------------------------------------------------------- matching
-@jit
-def bbiou_select(ax1, ay1, ax2, ay2, area_a, bx1, by1, bx2, by2, area_b, crowd):
-    """``maskApi.c``'s ``bbIou`` of detection ``a`` and GT ``b`` (continuous corners, areas ``w * h``): exactly
-    :func:`~vocbench.boxes._kernels.iou_pair_areas` (``crowd`` False) or
-    :func:`~vocbench.boxes._kernels.iof_pair_areas` (``crowd`` True: the union is the detection's area) with
-    offset 0, the same float operations and the same value, written with selects instead of early returns.
-
-    A detection overlaps about half of the GT of its group, so the early returns of the scalar kernels are
-    mispredicted branches that cost more than the IoU itself in the matcher's inner loop (tests/test_coco.py
-    checks the equality on edge cases: touching, empty, inverted and zero-area boxes).
-    """
-    iw = min(ax2, bx2) - max(ax1, bx1)
-    ih = min(ay2, by2) - max(ay1, by1)
-    inter = iw * ih
-    union = area_a if crowd else area_a + area_b - inter
-    ok = (iw > 0.0) & (ih > 0.0) & (union > 0.0)
-    v = inter / (union if ok else 1.0)
-    return v if ok else 0.0
-
-
 @jit
 def _reach(v, iou_thresholds):
     """Bit mask of the thresholds ``v`` reaches (``v >= thr``; thresholds ascend)."""
