@@ -271,13 +271,13 @@ def goal_table(rows) -> list[dict]:
         match = [r for r in rows if r.suite == suite and r.case.startswith(case) and r.impl == impl]
         if not match or match[0].ratio != match[0].ratio:
             if any(r.suite == suite for r in rows):
-                out.append({"goal": text, "target": target, "measured": "n/a", "status": "not measured"})
+                out.append({"goal": text, "target": f">= {target:g}x", "measured": "n/a", "status": "not measured"})
             continue
         ratio = match[0].ratio
         status = "met" if ratio >= target else f"MISSED by {target / ratio:.1f}x"
         if match[0].agrees is False:
             status += " (answers differ!)"
-        out.append({"goal": text, "target": target, "measured": f"{ratio:.1f}x", "status": status})
+        out.append({"goal": text, "target": f">= {target:g}x", "measured": f"{ratio:.1f}x", "status": status})
     return out
 
 
