@@ -24,7 +24,9 @@ Each cell keeps a hint, the kept box that last suppressed (or was) a candidate f
 cluster of regressions of one object it settles about 70% of the candidates with one IoU. The IoU test is
 :func:`vocbench.boxes._kernels.iou_pair_areas_exceeds` (the same decision as ``iou_pair_areas(...) > t``, without
 the overlap branches, which mispredict), the coordinates are read through a small buffer filled 256 candidates at
-a time (independent loads overlap), and a box's size level comes from the exponent bits of its side.
+a time (independent loads overlap), and a box's size level comes from the exponent bits of its side. The level
+and cell of those 256 candidates are computed in the same batch, ahead of the sequential sweep (they do not
+depend on what is kept): after a mispredicted branch the next candidate's hint is one load away.
 
 The score sort (:func:`descending_score_order`) is an LSD radix sort on a float32 key of the float64 score
 (3 passes of 11 bits, passes whose digit is constant skipped), which is stable; float32 rounding is monotone, so
@@ -336,6 +338,8 @@ def _greedy_nms_grid(boxes, order, iou_threshold, offset, max_output, bounds, n_
     lev_f = np.zeros((n_levels, 4))
     lev_f[:, _LV_SMIN] = np.inf
     buf = np.empty((_CHUNK, 4))              # the next candidates' coordinates, gathered in one branch-free loop
+    cslot = np.empty(_CHUNK, np.int64)       # ... their cell (-1: an empty box) and size level
+    clev = np.empty(_CHUNK, np.int64)
     prune = t > 0.0
     tlo = t * (1.0 - _PRUNE_SLACK)
     half_minus_t = 0.5 - tlo
@@ -351,23 +355,36 @@ def _greedy_nms_grid(boxes, order, iou_threshold, offset, max_output, bounds, n_
                 buf[q, 1] = boxes[i, 1]
                 buf[q, 2] = boxes[i, 2]
                 buf[q, 3] = boxes[i, 3]
-        cx1 = buf[u, 0]
-        cy1 = buf[u, 1]
-        cx2 = buf[u, 2]
-        cy2 = buf[u, 3]
-        cw = cx2 - cx1 + offset
-        ch = cy2 - cy1 + offset
-        # an empty box (w <= 0 or h <= 0) has zero intersection with everything: never suppresses and is never
+            for q in range(min(_CHUNK, m - r)):
+                a0 = buf[q, 0]
+                b0 = buf[q, 1]
+                a1 = buf[q, 2]
+                b1 = buf[q, 3]
+                w = a1 - a0 + offset
+                h = b1 - b0 + offset
+                if w > 0.0 and h > 0.0:
+                    lq = _size_level(max(w, h), inv_s0, n_levels, fbuf, ibuf)
+                    c = inv_cell[lq]
+                    clev[q] = lq
+                    cslot[q] = grid[lq, _GR_BASE] + _cell_of(0.5 * (b0 + (b1 + offset)), gy0, c, grid[lq, _GR_NY]) \
+                        * grid[lq, _GR_NX] + _cell_of(0.5 * (a0 + (a1 + offset)), gx0, c, grid[lq, _GR_NX])
+                else:
+                    cslot[q] = -1
+        slot = cslot[u]
+        # an empty box (w <= 0 or h <= 0: slot -1) has zero intersection with everything: never suppresses and is never
         # suppressed, so it is kept and stays out of the grid
-        if cw > 0.0 and ch > 0.0:
+        if slot >= 0:
+            cx1 = buf[u, 0]
+            cy1 = buf[u, 1]
+            cx2 = buf[u, 2]
+            cy2 = buf[u, 3]
+            cw = cx2 - cx1 + offset
+            ch = cy2 - cy1 + offset
             ac = cw * ch
             px = 0.5 * (cx1 + (cx2 + offset))
             py = 0.5 * (cy1 + (cy2 + offset))
             sc = max(cw, ch)
-            lc = _size_level(sc, inv_s0, n_levels, fbuf, ibuf)
-            c = inv_cell[lc]
-            slot = grid[lc, _GR_BASE] + _cell_of(py, gy0, c, grid[lc, _GR_NY]) * grid[lc, _GR_NX] \
-                + _cell_of(px, gx0, c, grid[lc, _GR_NX])
+            lc = clev[u]
             # 1. the cell's hint: in a cluster of regressions of one object the suppressor of the last candidate
             # filed under this cell usually suppresses this one too (any kept box over the threshold decides)
             hk = hint[slot]
