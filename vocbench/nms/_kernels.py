@@ -321,6 +321,11 @@ def _greedy_nms_grid(boxes, order, iou_threshold, offset, max_output, bounds, n_
     keep = np.empty(cap, np.int64)
     if m == 0 or cap == 0:
         return keep[:0]
+    span = (bounds[2] - bounds[0]) + (bounds[3] - bounds[1]) + bounds[5]
+    if n_active > 0 and not (span - span == 0.0):
+        # finite boxes whose centres, spread or sides overflow float64 (coordinates near 1e308): no grid can be
+        # sized (inf / inf cells), so the plain O(n * kept) loop decides, with the same IoU expression
+        return greedy_nms_quadratic_kernel(boxes, order, iou_threshold, offset)[:cap]
     t = iou_threshold
     s0, n_levels, slack_abs, inv_cell, grid, total = _grid_levels(bounds, n_active)
     gx0, gy0 = bounds[0], bounds[1]
