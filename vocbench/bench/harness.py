@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-__all__ = ["BenchRow", "BenchResult", "time_call", "peak_rss_call", "machine_info", "PEAK_RSS_METHOD"]
+__all__ = ["BenchRow", "BenchResult", "time_call", "alternate", "peak_rss_call", "machine_info", "PEAK_RSS_METHOD"]
 
 #: How :func:`peak_rss_call` measures memory (shown in the report).
 PEAK_RSS_METHOD = ("peak RSS of one call after warm-up: Linux VmHWM (/proc/self/status), reset just before the call "
@@ -164,6 +164,24 @@ class BenchResult:
             for g in self.goals:
                 lines.append(f"  {g['goal']:<58} measured {g['measured']:>9}  {g['status']}")
         return "\n".join(lines)
+
+
+def alternate(fns: dict[str, Callable[[], object]], rounds: int, warmup: int = 1) -> tuple[dict, dict]:
+    """Call every function once per round, in turn, after ``warmup`` untimed rounds.
+
+    Returns ``(times, results)``: name → float64[rounds] seconds, name → the last result.
+    """
+    results: dict[str, object] = {}
+    for _ in range(warmup):
+        for name, fn in fns.items():
+            results[name] = fn()
+    times: dict[str, list[float]] = {name: [] for name in fns}
+    for _ in range(max(1, rounds)):
+        for name, fn in fns.items():
+            t0 = time.perf_counter()
+            results[name] = fn()
+            times[name].append(time.perf_counter() - t0)
+    return {k: np.asarray(v) for k, v in times.items()}, results
 
 
 def fmt_mem(r: BenchRow) -> str:

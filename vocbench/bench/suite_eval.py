@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from vocbench.bench import peers
-from vocbench.bench.harness import BenchRow, peak_rss_call, time_call
+from vocbench.bench.harness import BenchRow, alternate, peak_rss_call, time_call
 
 __all__ = ["bench_eval", "CASE_VOC", "CASE_COCO", "CASE_5M", "IMPLS", "many_detections"]
 
@@ -198,8 +198,6 @@ def _measure_alternating(x: _Inputs, shared: Path, case: str, impls: tuple[str, 
     :class:`~vocbench.eval.results.CocoScores`, which is returned). A missing or failing peer becomes a row that
     says so and leaves the rotation.
     """
-    import time
-
     n = len(x.dets)
     fns: dict[str, Any] = {}
     notes: dict[str, str] = {}
@@ -214,12 +212,8 @@ def _measure_alternating(x: _Inputs, shared: Path, case: str, impls: tuple[str, 
             fns.pop(impl, None)
             notes[impl] = str(exc) if isinstance(exc, peers.PeerMissing) else \
                 f"peer failed: {type(exc).__name__}: {str(exc)[:120]}"
-    times: dict[str, list[float]] = {impl: [] for impl in fns}
-    for _ in range(rounds):
-        for impl, fn in fns.items():
-            t0 = time.perf_counter()
-            results[impl] = fn()
-            times[impl].append(time.perf_counter() - t0)
+    times, last = alternate(fns, rounds, warmup=0)  # each was warmed up above
+    results.update(last)
     scores = results[impls[0]].coco
     compare = _coco_exact(scores)
     ref = float(np.median(times[impls[0]]))

@@ -23,14 +23,13 @@ import os
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Callable
 from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 
-from vocbench.bench.harness import BenchRow, peak_rss_call, time_call
+from vocbench.bench.harness import BenchRow, alternate, peak_rss_call, time_call
 
 __all__ = ["bench_io", "bench_startup", "alternate", "XML_CASES", "STARTUP_TARGET_S"]
 
@@ -40,24 +39,6 @@ LXML = "vocbench lxml path (scanner off)"
 #: The issue's start-up target for ``vocbench eval`` (YOLOv2 set, warm annotation cache), seconds.
 STARTUP_TARGET_S = 0.4
 FIRST_KERNEL = "python: first call of one cached kernel"
-
-
-def alternate(fns: dict[str, Callable[[], object]], rounds: int, warmup: int = 1) -> tuple[dict, dict]:
-    """Call every function once per round, in turn, after ``warmup`` untimed rounds.
-
-    Returns ``(times, results)``: name → float64[rounds] seconds, name → the last result.
-    """
-    results: dict[str, object] = {}
-    for _ in range(warmup):
-        for name, fn in fns.items():
-            results[name] = fn()
-    times: dict[str, list[float]] = {name: [] for name in fns}
-    for _ in range(max(1, rounds)):
-        for name, fn in fns.items():
-            t0 = time.perf_counter()
-            results[name] = fn()
-            times[name].append(time.perf_counter() - t0)
-    return {k: np.asarray(v) for k, v in times.items()}, results
 
 
 @contextmanager
