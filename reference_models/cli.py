@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from vocbench.commands._common import HelpFormatter
 from vocbench.errors import VocbenchError
 from vocbench.io.jsonio import emit_json
 from vocbench.plugins import MODELS_MISSING, PluginUnavailable
@@ -69,13 +70,23 @@ def run_train(args: argparse.Namespace) -> int:
         raise VocbenchError(f"--strides {','.join(map(str, cfg.strides))}: two heads need --anchors 2 or more")
     if cfg.input_size % 32 and cfg.model == "yolov2_tiny":
         raise VocbenchError(f"--input-size must be a multiple of 32 for yolo, got {cfg.input_size}")
-    out = train(cfg, progress=progress_enabled(args), resume=not args.no_resume)
+    quiet = getattr(args, "json", None) == "-"  # stdout carries the JSON: the training log goes to stderr
+
+    def log(line: str) -> None:
+        print(line, file=sys.stderr if quiet else sys.stdout, flush=True)
+
+    out = train(cfg, progress=progress_enabled(args), resume=not args.no_resume, log=log)
     import os
     if os.environ.get("RANK", "0") != "0":
         return 0
-    print(f"trained {cfg.model}: {out / 'model.pt'} (metrics: {out / 'metrics.csv'})")
-    print(f"next (score the test split once): vocbench predict {out} --data {cfg.data} --set 2007:test "
-          f"--out {out / 'dets'}")
+    if getattr(args, "json", None):
+        emit_json({"model": cfg.model, "out": str(out), "weights": str(out / "model.pt"),
+                   "metrics": str(out / "metrics.csv"), "epochs": cfg.epochs, "sets": list(cfg.sets),
+                   "loss": cfg.loss, "input_size": cfg.input_size, "seed": cfg.seed}, args.json)
+    if not quiet:
+        print(f"trained {cfg.model}: {out / 'model.pt'} (metrics: {out / 'metrics.csv'})")
+        print(f"next (score the test split once): vocbench predict {out} --data {cfg.data} --set 2007:test "
+              f"--out {out / 'dets'}")
     return 0
 
 
@@ -250,7 +261,7 @@ def _batches(value: str) -> list[int]:
 def register(sub) -> None:
     """Add ``train``, ``predict``, ``export`` and ``profile`` to vocbench's subparsers (the ``vocbench.commands``
     entry point of this package). Only argument parsing happens here: the handlers import torch when they run."""
-    fmt = argparse.ArgumentDefaultsHelpFormatter
+    fmt = HelpFormatter
     p = sub.add_parser("train", help="train a reference detector (YOLOv2-style or SSDLite-style) from scratch",
                        description="Train a reference one-stage detector on a VOC-format dataset (the synthetic "
                                    "set from `vocbench synth`, or a real VOCdevkit with JPEGImages). Resumes from "
@@ -266,8 +277,9 @@ def register(sub) -> None:
     p.add_argument("--val-images", type=int, default=500, help="validate on this many images (0 = all)")
     p.add_argument("--val-every", type=int, default=1, metavar="N", help="validate every N epochs (and after the last)")
     p.add_argument("--warmup-iters", type=int, default=300, help="linear learning-rate warm-up iterations")
-    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
-    p.add_argument("--epochs", type=int, default=30)
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"],
+                   help="where to train (auto = cuda when available, else cpu)")
+    p.add_argument("--epochs", type=int, default=30, help="passes over the training split")
     p.add_argument("--batch-size", type=int, default=32, help="per process")
     p.add_argument("--lr", type=float, default=2e-3, help="AdamW peak learning rate")
     p.add_argument("--width", type=float, default=None, help="channel multiplier (default 1.0 yolo, 1.0 ssd)")
@@ -284,12 +296,15 @@ def register(sub) -> None:
     p.add_argument("--amp", action="store_true",
                    help="autocast: bf16 on CUDA (fp16 where unsupported) and on CPUs with AMX; no effect elsewhere")
     p.add_argument("--workers", type=int, default=2, help="data-loader worker processes")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="seed of initialisation, augmentation and batch order")
     p.add_argument("--no-resume", action="store_true", help="start over even when OUT/last.pt exists")
     p.add_argument("--cache-dir", default="runs/cache", help="where decoded images are cached")
     p.add_argument("--max-minutes", type=float, default=0.0,
                    help="stop after the epoch that ends past this wall time (0 = no limit; resumable)")
     p.add_argument("--out", default=None, help="run folder (default runs/<model>)")
+    p.add_argument("--json", metavar="PATH",
+                   help="write a JSON summary (run folder, model, metrics file, epochs) to PATH ('-' = stdout; "
+                        "the training log then goes to stderr)")
     p.set_defaults(func=_needs_torch(run_train))
 
     p = sub.add_parser("predict", help="run a trained reference detector and write devkit comp4 files",
@@ -300,15 +315,17 @@ def register(sub) -> None:
     p.add_argument("--data", required=True, metavar="ROOT", help="VOCdevkit folder with JPEGImages")
     p.add_argument("--set", dest="sets", action="append", metavar="YEAR:SPLIT", help="default 2007:test")
     p.add_argument("--out", required=True, metavar="DETDIR", help="folder for the comp4 files")
-    p.add_argument("--backend", default="torch", choices=["torch", "onnx"])
+    p.add_argument("--backend", default="torch", choices=["torch", "onnx"],
+                   help="run the network with torch or onnxruntime")
     p.add_argument("--onnx", default=None,
                    help="ONNX file for --backend onnx (default: RUN/model.onnx, exported when missing or older "
                         "than the weights; a temporary file for the committed weights)")
-    p.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
-    p.add_argument("--score-threshold", type=float, default=0.005)
+    p.add_argument("--device", default="cpu", choices=["cpu", "cuda"], help="device the network runs on")
+    p.add_argument("--score-threshold", type=float, default=0.005,
+                   help="keep detections scoring above this (the devkit files of published detectors use 0.005)")
     p.add_argument("--iou", type=float, default=0.45, help="per-class NMS IoU threshold")
     p.add_argument("--top-k", type=int, default=200, help="detections per image")
-    p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument("--batch-size", type=int, default=16, help="images per forward pass")
     p.add_argument("--json", metavar="PATH", help="write a JSON summary ('-' = stdout)")
     p.set_defaults(func=_needs_torch(run_predict))
 
@@ -316,13 +333,14 @@ def register(sub) -> None:
                        description="ONNX opset 17 with raw outputs and a decoded graph; checks that onnxruntime "
                                    "and torch agree (max |Δ| of raw outputs, identical detections after NMS).",
                        formatter_class=fmt)
-    p.add_argument("run", metavar="RUN")
+    p.add_argument("run", metavar="RUN", help="run folder (or model.pt, or reference_models/weights/<model>)")
     p.add_argument("--onnx", required=True, metavar="PATH", help="output .onnx file")
     p.add_argument("--data", default=None, metavar="ROOT", help="VOCdevkit for parity images (default: noise)")
     p.add_argument("--set", dest="sets", action="append", metavar="YEAR:SPLIT", help="default 2007:test")
     p.add_argument("--parity-images", type=int, default=32,
                    help="images compared between torch and onnxruntime (0 = the whole split; noise: at most 8)")
-    p.add_argument("--json", metavar="PATH")
+    p.add_argument("--json", metavar="PATH",
+                   help="write a JSON summary (file, opset, size, parity) to PATH ('-' = stdout)")
     p.set_defaults(func=_needs_torch(run_export))
 
     p = sub.add_parser("profile", help="latency per stage, throughput, FLOPs of a reference detector",
@@ -330,12 +348,13 @@ def register(sub) -> None:
                                    "after warm-up, throughput, parameters, FLOPs, torch.profiler top operators and "
                                    "onnxruntime's profile. Writes JSON and HTML.",
                        formatter_class=fmt)
-    p.add_argument("run", metavar="RUN")
-    p.add_argument("--backend", default="torch", choices=["torch", "onnx"])
-    p.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    p.add_argument("run", metavar="RUN", help="run folder (or model.pt, or reference_models/weights/<model>)")
+    p.add_argument("--backend", default="torch", choices=["torch", "onnx"],
+                   help="profile torch eager or onnxruntime")
+    p.add_argument("--device", default="cpu", choices=["cpu", "cuda"], help="device the network runs on")
     p.add_argument("--batch", type=_batches, default=[1, 8, 32], help="comma-separated batch sizes")
-    p.add_argument("--repeats", type=int, default=20)
-    p.add_argument("--warmup", type=int, default=3)
+    p.add_argument("--repeats", type=int, default=20, help="timed calls per batch size (median and p90 reported)")
+    p.add_argument("--warmup", type=int, default=3, help="untimed calls before timing")
     p.add_argument("--data", default=None, metavar="ROOT", help="VOCdevkit with JPEGImages to read")
     p.add_argument("--set", dest="sets", action="append", metavar="YEAR:SPLIT", help="default 2007:test")
     p.add_argument("--onnx", default=None, help="ONNX file (default: export to a temp file)")

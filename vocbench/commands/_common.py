@@ -9,12 +9,37 @@ from pathlib import Path
 
 from vocbench.io.jsonio import emit_json, to_jsonable
 
-__all__ = ["add_dataset_args", "load_dataset_from_args", "emit_json", "to_jsonable", "progress_enabled",
+__all__ = ["HelpFormatter", "DETS_HELP", "add_dataset_args", "load_dataset_from_args", "emit_json", "to_jsonable",
+           "progress_enabled",
            "check_output_paths", "iou_threshold", "DETECTION_FORMATS", "add_detections_format_arg",
            "read_detections_from_args"]
 
 #: Detection formats every scoring command reads (``--format``).
 DETECTION_FORMATS = ("devkit", "coco", "csv", "yolo", "absolute")
+
+#: ``--dets`` help: every format :func:`vocbench.read_detections` accepts, one phrase each (``DETECTION_FORMATS``).
+DETS_HELP = ("detections: a devkit folder of comp4_det_test_<class>.txt, a COCO results .json, a .csv "
+             "(image,class,score,xmin,ymin,xmax,ymax), a YOLO folder of per-image .txt (cls cx cy w h conf) or an "
+             "absolute folder of per-image .txt (class conf xmin ymin xmax ymax)")
+
+
+class HelpFormatter(argparse.HelpFormatter):
+    """``--help`` that states a default once: appends ``(default: X)`` only where the help text does not already
+    say its default, the option is not required, and there is a value to show (not None, False or an empty list).
+
+    argparse's ``ArgumentDefaultsHelpFormatter`` prints ``(default: None)`` on required options and a second default
+    after a help text that explains its own (``(default: the 20 VOC classes) (default: None)``).
+    """
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        default = action.default
+        if (not action.option_strings and action.nargs not in ("?", "*")) or action.required \
+                or "default" in text.lower() or "%(default)" in text:
+            return text
+        if default is None or default is False or default == [] or default is argparse.SUPPRESS:
+            return text
+        return f"{text} (default: %(default)s)"
 
 
 def iou_threshold(value: str, low_open: bool = True) -> float:
@@ -56,14 +81,23 @@ def add_dataset_args(p: argparse.ArgumentParser, root_positional: bool = True, r
     p.add_argument("--yolo-convention", default="ultralytics", choices=("ultralytics", "coco", "plain"),
                    help="how YOLO normalised boxes map to VOC pixels (labels and predictions; see vocbench.io.yolo)")
     p.add_argument("--classes", default=None,
-                   help="comma-separated class names, or a file with one per line (default: the 20 VOC classes)")
+                   help="comma-separated class names, a file with one per line, or 'auto' (the names found in the "
+                        "annotations, sorted; COCO/YOLO: the file's own list) (default: the 20 VOC classes; "
+                        "COCO/YOLO: the file's own)")
     p.add_argument("--strict", action="store_true", help="treat inverted or out-of-image boxes as errors")
     p.add_argument("--no-cache", action="store_true", help="do not read or write the parsed-annotation cache")
 
 
+#: ``--classes auto``: the class names found in the annotations (:func:`resolve_classes`).
+AUTO_CLASSES = "auto"
+
+
 def parse_classes(value: str | None):
+    """``--classes`` → a tuple of names, None (the default list), or :data:`AUTO_CLASSES`."""
     if value is None:
         return None
+    if value.strip().lower() == AUTO_CLASSES:
+        return AUTO_CLASSES
     path = Path(value)
     if path.is_file():
         from vocbench.errors import VocbenchError
@@ -78,11 +112,38 @@ def parse_classes(value: str | None):
     return tuple(names)
 
 
+def resolve_classes(value: str | None, root: str, sets) -> tuple[str, ...] | None:
+    """``--classes`` for :func:`~vocbench.io.gt.load_ground_truth`; ``auto`` reads the names from a VOCdevkit's
+    annotations (sorted) and says so on stderr (COCO/YOLO files carry their own list: None)."""
+    classes = parse_classes(value)
+    if classes != AUTO_CLASSES:
+        return classes
+    from vocbench.errors import VocbenchError
+    from vocbench.io.gt import ground_truth_kind
+
+    if ground_truth_kind(root) != "voc":
+        print(f"vocbench: --classes auto: the class list of {root}", file=sys.stderr)
+        return None
+    from vocbench.io.voc import voc_class_names
+
+    if not sets:
+        raise VocbenchError(f"{root}: a VOCdevkit ground truth needs --set YEAR:SPLIT (e.g. --set 2007:test)")
+    names = voc_class_names(root, sets)
+    if not names:
+        raise VocbenchError(f"{root}: --classes auto found no <object><name> in the annotations of "
+                            f"{', '.join(sets)}")
+    print(f"vocbench: --classes auto: {len(names)} classes found in the annotations, sorted: {', '.join(names)}",
+          file=sys.stderr)
+    return names
+
+
 def load_dataset_from_args(args: argparse.Namespace, root: str | None = None):
     from vocbench.io.gt import load_ground_truth  # VOCdevkit folder, COCO instances.json or YOLO data.yaml
 
-    return load_ground_truth(root if root is not None else args.root, args.sets,
-                             classes=parse_classes(args.classes), strict=args.strict, cache=not args.no_cache,
+    root = root if root is not None else args.root
+    return load_ground_truth(root, args.sets,
+                             classes=resolve_classes(args.classes, root, args.sets), strict=args.strict,
+                             cache=not args.no_cache,
                              progress=progress_enabled(args),
                              yolo_convention=getattr(args, "yolo_convention", "ultralytics"))
 

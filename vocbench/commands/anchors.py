@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import argparse
 
-from vocbench.commands._common import add_dataset_args, check_output_paths, emit_json, load_dataset_from_args
+from vocbench.commands._common import (
+    HelpFormatter,
+    add_dataset_args,
+    check_output_paths,
+    emit_json,
+    load_dataset_from_args,
+)
 
 __all__ = ["register", "run"]
 
@@ -16,7 +22,7 @@ def register(sub) -> None:
                     "d = 1 - IoU (YOLOv2's dimension clusters); report the anchors normalised and in grid "
                     "cells, the mean IoU for k over a range against Euclidean k-means, and how the yolo-voc "
                     "anchors and SSD default boxes fit the same boxes (mean IoU, best possible recall).",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     add_dataset_args(p)
     p.add_argument("-k", "--k", dest="k", type=int, default=5, help="number of anchors to report")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from vocbench.commands._common import emit_json
+from vocbench.commands._common import HelpFormatter, emit_json
 
 __all__ = ["register", "run"]
 
@@ -16,7 +16,7 @@ def register(sub) -> None:
         description="Time vocbench against its peers on the same inputs after JIT warm-up, single-threaded unless "
                     "a row says otherwise; print peer/vocbench ratios (median of repeats, min/max) and whether "
                     "every peer returned the same answer.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     p.add_argument("suite", choices=["nms", "eval", "io", "anchors", "diagnose", "startup", "compare", "all"],
                    help="which comparison")

@@ -7,6 +7,8 @@ import argparse
 from pathlib import Path
 
 from vocbench.commands._common import (
+    DETS_HELP,
+    HelpFormatter,
     add_dataset_args,
     add_detections_format_arg,
     check_output_paths,
@@ -49,15 +51,15 @@ def register(sub) -> None:
                     "mAP, paired differences (b - a) with their interval and two-sided bootstrap p-value, "
                     "per-class differences with Holm-corrected significance, the smallest difference the set "
                     "resolves, and leaderboards under every metric and both VOC protocols with Kendall's tau.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     p.add_argument("--gt", dest="root", metavar="ROOT", required=True,
                    help="ground truth: a VOCdevkit folder (holds VOC2007/, ...), a COCO instances .json or a YOLO "
                         "data .yaml")
     add_dataset_args(p, root_positional=False)
     p.add_argument("--dets", dest="dets", action="append", required=True, metavar="NAME=PATH",
-                   help="a model's detections (any format `vocbench eval` reads), repeat for each model; NAME "
-                        "defaults to the file or folder name")
+                   help="a model's " + DETS_HELP + "; repeat for each model; NAME defaults to the file or "
+                        "folder name")
     add_detections_format_arg(p, each=True)
     p.add_argument("--metric", dest="metrics", action="append", choices=("voc07", "voc12", "coco"),
                    help="metric to compare, repeatable (default: voc07, voc12 and coco)")

@@ -5,7 +5,13 @@ from __future__ import annotations
 
 import argparse
 
-from vocbench.commands._common import add_dataset_args, check_output_paths, emit_json, load_dataset_from_args
+from vocbench.commands._common import (
+    HelpFormatter,
+    add_dataset_args,
+    check_output_paths,
+    emit_json,
+    load_dataset_from_args,
+)
 
 __all__ = ["register", "run"]
 
@@ -24,7 +30,7 @@ def register(sub) -> None:
                     "per-image yolo or absolute txt) read against that ground truth and written in the --to "
                     "format (yolo/absolute/devkit: a folder; coco/csv: a file). YOLO coordinates are written with "
                     "full float precision; devkit files with 6 decimals (the devkit's own format).",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     p.add_argument("src", metavar="SRC", help="dataset (VOCdevkit folder, instances .json, data .yaml) or, with "
                                               "--gt, detections")

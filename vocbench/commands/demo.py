@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import os
 
+from vocbench.commands._common import HelpFormatter
 from vocbench.demo import DEFAULT_IMAGES, DEMO_SEED, QUICK_IMAGES
 
 __all__ = ["register", "run"]
@@ -22,7 +23,7 @@ def register(sub) -> None:
                     "table, and — when the real VOC annotations are found — the VOC07+12 dataset report and the "
                     "real YOLOv2 scoring, diagnosis and YOLOv2-vs-YOLOv3 comparison. Ends by printing where "
                     "OUT/index.html is.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     p.add_argument("out", metavar="OUT", nargs="?", default="demo_out", help="output folder")
     p.add_argument("--images", type=int, default=None,

@@ -7,6 +7,8 @@ import argparse
 import sys
 
 from vocbench.commands._common import (
+    DETS_HELP,
+    HelpFormatter,
     add_dataset_args,
     add_detections_format_arg,
     check_output_paths,
@@ -28,14 +30,14 @@ def register(sub) -> None:
                     "(identical to tidecv 1.0.1 on the COCO export). Also Hoiem et al.'s normalised-AP "
                     "sensitivity to object characteristics and a confusion matrix at each class's F1-optimal "
                     "threshold. AP units 0..1.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     p.add_argument("--gt", dest="root", metavar="ROOT", required=True,
                    help="ground truth: a VOCdevkit folder (holds VOC2007/, ...), a COCO instances .json "
                         "(no --set needed) or a YOLO data .yaml (--set val)")
     add_dataset_args(p, root_positional=False)
     p.add_argument("--dets", required=True, metavar="PATH",
-                   help="detections: a folder of comp4_det_test_<class>.txt, a COCO results .json or a .csv")
+                   help=DETS_HELP)
     add_detections_format_arg(p)
     p.add_argument("--protocol", choices=("devkit", "voc_eval", "coco"), default="devkit",
                    help="matching and AP rules")

@@ -6,6 +6,8 @@ from __future__ import annotations
 import argparse
 
 from vocbench.commands._common import (
+    DETS_HELP,
+    HelpFormatter,
     add_dataset_args,
     add_detections_format_arg,
     check_output_paths,
@@ -26,14 +28,14 @@ def register(sub) -> None:
                     "(IoU >= t, MATLAB 11-point thresholds) or 'voc_eval' (the py-faster-rcnn port: IoU > t). "
                     "COCO: identical to pycocotools on the COCO export (vocbench export-coco). With several --iou, "
                     "the JSON keeps the first threshold at the top level and adds \"iou\": {\"0.7\": {...}}.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     p.add_argument("--gt", dest="root", metavar="ROOT", required=True,
                    help="ground truth: a VOCdevkit folder (holds VOC2007/, ...), a COCO instances .json "
                         "(no --set needed) or a YOLO data .yaml (--set val)")
     add_dataset_args(p, root_positional=False)
     p.add_argument("--dets", required=True, metavar="PATH",
-                   help="detections: a folder of comp4_det_test_<class>.txt, a COCO results .json or a .csv")
+                   help=DETS_HELP)
     add_detections_format_arg(p)
     p.add_argument("--metric", dest="metrics", action="append", choices=("voc07", "voc12", "coco"),
                    help="metric to report, repeatable (default: voc07 and voc12)")

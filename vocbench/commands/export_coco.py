@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import argparse
 
-from vocbench.commands._common import add_dataset_args, check_output_paths, load_dataset_from_args
+from vocbench.commands._common import (
+    DETS_HELP,
+    HelpFormatter,
+    add_dataset_args,
+    add_detections_format_arg,
+    check_output_paths,
+    emit_json,
+    load_dataset_from_args,
+    read_detections_from_args,
+)
 
 __all__ = ["register", "run"]
 
@@ -16,17 +25,18 @@ def register(sub) -> None:
                     "iscrowd = difficult, category ids 1..C in class order, image ids 1..N in split order. "
                     "Detections are converted the same way. pycocotools on these files gives exactly the "
                     "numbers of 'vocbench eval --metric coco'.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     add_dataset_args(p)
     p.add_argument("--out", required=True, metavar="PATH", help="ground-truth JSON to write")
-    p.add_argument("--dets", metavar="PATH", help="detections to convert (devkit folder, .json or .csv)")
-    p.add_argument("--format", choices=("devkit", "coco", "csv", "yolo", "absolute"), default=None,
-                   help="detections format (default: guessed from PATH; yolo = per-image cls cx cy w h conf, "
-                        "absolute = per-image class conf xmin ymin xmax ymax)")
+    p.add_argument("--dets", metavar="PATH", help=DETS_HELP + " to convert")
+    add_detections_format_arg(p)
     p.add_argument("--dets-out", metavar="PATH", help="COCO results JSON to write (needs --dets)")
     p.add_argument("--ignore-unknown-images", action="store_true",
                    help="drop detections on images outside the set instead of failing")
+    p.add_argument("--json", metavar="PATH",
+                   help="write a JSON summary (files written, images, annotations, detections) to PATH "
+                        "('-' = stdout, quiet)")
     p.set_defaults(func=run)
 
 
@@ -36,18 +46,20 @@ def run(args: argparse.Namespace) -> int:
 
     if bool(args.dets) != bool(args.dets_out):
         raise VocbenchError("--dets and --dets-out go together")
-    check_output_paths(args, outputs=("out", "dets_out"))
+    check_output_paths(args, outputs=("out", "dets_out", "json"))
     dataset = load_dataset_from_args(args)
     gt = export_coco(dataset)
     write_json(gt, args.out)
-    print(f"wrote {args.out}: {len(gt['images'])} images, {len(gt['annotations'])} annotations")
+    summary: dict = {"gt": str(args.out), "images": len(gt["images"]), "annotations": len(gt["annotations"]),
+                     "categories": len(gt["categories"]), "sets": list(dataset.sets)}
+    lines = [f"wrote {args.out}: {len(gt['images'])} images, {len(gt['annotations'])} annotations"]
     if args.dets:
-        from vocbench.io.detections import read_detections
-
-        dets = read_detections(args.dets, dataset, format=args.format,
-                               ignore_unknown_images=args.ignore_unknown_images, strict=args.strict,
-                               yolo_convention=args.yolo_convention)
-        res = detections_to_coco(dataset, dets)
+        res = detections_to_coco(dataset, read_detections_from_args(args, dataset))
         write_json(res, args.dets_out)
-        print(f"wrote {args.dets_out}: {len(res)} detections")
+        summary.update(dets=str(args.dets_out), detections=len(res))
+        lines.append(f"wrote {args.dets_out}: {len(res)} detections")
+    if args.json:
+        emit_json(summary, args.json)
+    if args.json != "-":
+        print("\n".join(lines))
     return 0

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import argparse
 
-from vocbench.commands._common import add_dataset_args, check_output_paths, emit_json, load_dataset_from_args
+from vocbench.commands._common import (
+    HelpFormatter,
+    add_dataset_args,
+    check_output_paths,
+    emit_json,
+    load_dataset_from_args,
+)
 
 __all__ = ["register", "run"]
 
@@ -14,7 +20,7 @@ def register(sub) -> None:
         "stats", help="dataset statistics (table, JSON, HTML report with plots and anchors)",
         description="Count images and objects of a union of VOC splits ('objects' = non-difficult, as in the "
                     "published VOC tables), per class and per set; optionally write the HTML dataset report.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     add_dataset_args(p)
     p.add_argument("--by-set", action="store_true", help="also report each --set alone")

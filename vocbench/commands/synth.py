@@ -6,7 +6,7 @@ import argparse
 import json
 import time
 
-from vocbench.commands._common import emit_json, progress_enabled
+from vocbench.commands._common import HelpFormatter, emit_json, progress_enabled
 
 __all__ = ["register", "run"]
 
@@ -17,7 +17,7 @@ def register(sub) -> None:
         description="Draw a procedural VOC-format dataset with VOC's 20 class names and VOC-like layout "
                     "statistics into OUT/VOCdevkit/VOC<year> (train 50%, val 25%, test 25%). The same seed "
                     "gives the same annotations byte for byte, whatever the number of workers.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     p.add_argument("out", metavar="OUT", help="output folder (VOCdevkit/ is created inside)")
     p.add_argument("--images", type=int, default=2000, help="number of images")

@@ -28,7 +28,7 @@ from vocbench.errors import InputError, VocbenchError, VocbenchWarning
 from vocbench.io.cache import cache_load, cache_store, file_signature
 from vocbench.structures import VOC_CLASSES, Dataset
 
-__all__ = ["load_voc", "parse_set_spec", "read_split", "available_splits"]
+__all__ = ["load_voc", "parse_set_spec", "read_split", "available_splits", "voc_class_names"]
 
 _local = threading.local()
 #: Largest accepted coordinate, size or flag magnitude (far beyond any image; keeps int64 areas exact).
@@ -221,6 +221,35 @@ def _parse_all(paths: list[str], class_to_index: dict[str, int], progress: bool)
         from tqdm import tqdm
         it = tqdm(it, total=len(paths), desc="annotations", unit="file", leave=False)
     return list(it)
+
+
+def voc_class_names(root: str | os.PathLike, sets: Sequence[str] | str) -> tuple[str, ...]:
+    """The object class names the annotation files of ``sets`` use, sorted (``--classes auto``).
+
+    Reads every ``<object><name>`` (not the ``<part><name>`` of the person layout) of the split's XML files. Files
+    that cannot be read or parsed are skipped here: :func:`load_voc` reports them, with file and line.
+
+    Args:
+        root: a VOCdevkit folder; sets: set specs as for :func:`load_voc`.
+
+    Returns:
+        The distinct names, stripped, in sorted (code point) order; empty when the files name no object.
+    """
+    root = Path(root)
+    if not root.is_dir():
+        raise VocbenchError(f"{root}: dataset root not found (expected a VOCdevkit folder)")
+    names: set[str] = set()
+    for spec in [sets] if isinstance(sets, str) else sets:
+        _, folder, split = parse_set_spec(root, spec.strip())
+        ann_dir = os.path.join(str(folder), "Annotations")
+        for img in read_split(folder, split):
+            try:
+                with open(f"{ann_dir}{os.sep}{img}.xml", "rb") as f:
+                    tree = etree.fromstring(f.read(), _parser())
+            except (OSError, etree.XMLSyntaxError):
+                continue
+            names.update(t.strip() for t in (e.text for e in tree.iterfind("object/name")) if t and t.strip())
+    return tuple(sorted(names))
 
 
 def load_voc(root: str | os.PathLike, sets: Sequence[str] | str, classes: Sequence[str] | None = None,
