@@ -40,7 +40,7 @@ import pandas as pd
 
 from vocbench.compare._kernels import coco_bootstrap_kernel, voc_bootstrap_kernel, weights_from_draws_kernel
 from vocbench.compare.prepare import CocoInputs, VocInputs, prepare_coco, prepare_voc
-from vocbench.compare.stats import bootstrap_p_value, holm, kendall_tau, percentile_interval
+from vocbench.compare.stats import bootstrap_p_value, holm, kendall_tau, percentile_interval, top_shares
 from vocbench.errors import InputError, VocbenchWarning
 from vocbench.eval.coco import COCO_REC_THRESHOLDS
 from vocbench.eval.evaluator import as_detections, evaluate
@@ -152,9 +152,11 @@ class RankStability:
         leaderboards: key (``"voc07/devkit"``, ``"voc07/voc_eval"``, ..., ``"coco"``) → model names, best first.
         scores: key → {model: point score}.
         kendall_tau: ``"key1 vs key2"`` → Kendall's tau-b between the two boards' scores.
-        top_change: metric → share of replicates whose best model differs from the point estimate's.
-        p_top: metric → {model: share of replicates where it is best}.
+        top_change: metric → share of replicates whose set of best models differs from the point estimate's.
+        p_top: metric → {model: share of replicates where it is best}; a replicate whose top score is shared by
+            k models credits 1/k to each (two identical models: 0.5 each), see :func:`top_shares`.
         replicate_tau: metric → mean tau-b between a replicate's scores and the point scores.
+        p_tie: metric → share of replicates whose top score is shared by two or more models.
     """
 
     leaderboards: dict
@@ -163,11 +165,12 @@ class RankStability:
     top_change: dict
     p_top: dict
     replicate_tau: dict
+    p_tie: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         return {"leaderboards": {k: list(v) for k, v in self.leaderboards.items()}, "scores": self.scores,
                 "kendall_tau": self.kendall_tau, "top_change": self.top_change, "p_top": self.p_top,
-                "replicate_tau": self.replicate_tau}
+                "p_tie": self.p_tie, "replicate_tau": self.replicate_tau}
 
 
 @dataclass(frozen=True, eq=False)
@@ -177,7 +180,7 @@ class Comparison:
         {"models": {name: {metric: {"mAP", "ci": [lo, hi], "per_class": {cls: {"AP", "ci"}}}}},
          "pairs": [{"a", "b", "metric", "diff", "ci", "p_value", "detectable_diff", "significant",
                     "per_class": {cls: {"diff", "ci", "p_value", "p_holm", "significant"}}}],
-         "rank_stability": {"leaderboards", "scores", "kendall_tau", "top_change", "p_top", "replicate_tau"},
+         "rank_stability": {"leaderboards", "scores", "kendall_tau", "top_change", "p_top", "p_tie", "replicate_tau"},
          "bootstrap": R, "seed": S, "confidence", "method", "protocol", "iou_threshold", "num_images",
          "num_detections", "warnings"}
 
@@ -294,11 +297,17 @@ class Comparison:
             lines.append("")
             lines.append(f"{_LABELS[metric]}:")
             board = self.rank_stability.leaderboards.get(_board_key(metric, self.protocol), self.names)
+            values = [self.score(n, metric).value for n in board]
             for n in board:
                 s = self.score(n, metric)
                 top = self.rank_stability.p_top.get(metric, {}).get(n, float("nan"))
+                tied = "  (tied)" if values.count(s.value) > 1 else ""
                 lines.append(f"  {n:<{width}}  {s.value:.6f}  [{s.ci[0]:.4f}, {s.ci[1]:.4f}]  best in {top:6.1%}"
-                             " of replicates")
+                             f" of replicates{tied}")
+            tie = self.rank_stability.p_tie.get(metric, 0.0)
+            if tie > 0:
+                lines.append(f"  the top score is tied in {tie:.1%} of replicates; a tie credits each tied model "
+                             "equally")
             for p in self.pairs:
                 if p.metric != metric:
                     continue
@@ -307,7 +316,7 @@ class Comparison:
                              f"{'  significant' if p.significant else ''}; resolves ±{p.detectable:.4f}; "
                              f"classes significant after Holm: {', '.join(sig) if sig else 'none'}")
         rs = self.rank_stability
-        if rs.kendall_tau:
+        if any(v == v for v in rs.kendall_tau.values()):
             lines.append("")
             lines.append("ranking stability: " + "; ".join(f"tau({k}) = {v:+.2f}" for k, v in rs.kendall_tau.items()
                                                           if v == v))
@@ -575,17 +584,14 @@ def compare(dataset: Dataset, detections, metrics: Sequence[str] | str = ("voc07
             k1, k2 = order_keys[i1], order_keys[i2]
             taus[f"{k1} vs {k2}"] = kendall_tau([boards_scores[k1][n] for n in names],
                                                 [boards_scores[k2][n] for n in names])
-    top_change, p_top, rep_tau = {}, {}, {}
+    top_change, p_top, p_tie, rep_tau = {}, {}, {}, {}
     for k, m in enumerate(mets):
-        r = np.nan_to_num(reps[k], nan=-np.inf)
-        best = np.argmax(r, axis=1)
-        best_point = int(np.argmax(np.nan_to_num(point[k], nan=-np.inf)))
-        top_change[m] = float(np.mean(best != best_point))
-        p_top[m] = {n: float(np.mean(best == j)) for j, n in enumerate(names)}
+        top_change[m], shares, p_tie[m] = top_shares(reps[k], point[k])
+        p_top[m] = {n: float(shares[j]) for j, n in enumerate(names)}
         t = _tau_rows(reps[k], point[k])
         rep_tau[m] = float(np.nanmean(t)) if np.any(~np.isnan(t)) else float("nan")
     rank = RankStability(leaderboards=boards, scores=boards_scores, kendall_tau=taus, top_change=top_change,
-                         p_top=p_top, replicate_tau=rep_tau)
+                         p_top=p_top, replicate_tau=rep_tau, p_tie=p_tie)
 
     for msg in messages:
         warnings.warn(msg, VocbenchWarning, stacklevel=2)

@@ -1,10 +1,11 @@
-"""Bootstrap statistics: percentile intervals, two-sided bootstrap p-values, Holm's step-down, Kendall's tau-b."""
+"""Bootstrap statistics: percentile intervals, two-sided bootstrap p-values, Holm's step-down, Kendall's tau-b,
+shares of replicates where each model is best (ties shared)."""
 
 from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["percentile_interval", "bootstrap_p_value", "holm", "kendall_tau"]
+__all__ = ["percentile_interval", "bootstrap_p_value", "holm", "kendall_tau", "top_shares"]
 
 
 def percentile_interval(samples: np.ndarray, confidence: float) -> np.ndarray:
@@ -78,3 +79,35 @@ def kendall_tau(x, y) -> float:
                 discordant += 1
     denom = np.sqrt((concordant + discordant + ties_x) * (concordant + discordant + ties_y))
     return float((concordant - discordant) / denom) if denom > 0 else float("nan")
+
+
+def _top_sets(scores: np.ndarray) -> np.ndarray:
+    """bool[R, M]: the models that share the highest score of each row of ``scores`` (float64[R, M]); a row whose
+    scores are all NaN has no top model (all False). Ties are exact float equality: identical detections give
+    bit-identical replicate scores."""
+    s = np.atleast_2d(np.asarray(scores, np.float64))
+    defined = ~np.isnan(s)
+    top = np.where(defined, s, -np.inf).max(axis=1, initial=-np.inf)
+    return (s == top[:, None]) & defined
+
+
+def top_shares(replicates: np.ndarray, point: np.ndarray) -> tuple[float, np.ndarray, float]:
+    """How often each model is best over the bootstrap replicates, ties shared.
+
+    Args:
+        replicates: float64[R, M] replicate scores (NaN = undefined). point: float64[M] point estimates.
+
+    Returns:
+        ``(top_change, shares, tie_share)``: the share of replicates whose set of best models differs from the
+        point estimate's; float64[M] the share of replicates where each model is best, a replicate whose top is
+        tied among k models crediting 1/k to each (so two identical models get 0.5 each, and the shares sum to
+        the share of replicates with a defined top); the share of replicates whose top is tied.
+    """
+    r = np.asarray(replicates, np.float64)
+    tops = _top_sets(r)
+    k = tops.sum(axis=1)
+    shares = (tops / np.maximum(k, 1)[:, None]).mean(axis=0) if len(r) else np.zeros(r.shape[1])
+    point_top = _top_sets(np.asarray(point, np.float64)[None, :])[0]
+    change = float(np.mean(np.any(tops != point_top[None, :], axis=1))) if len(r) else float("nan")
+    tie = float(np.mean(k > 1)) if len(r) else float("nan")
+    return change, shares, tie

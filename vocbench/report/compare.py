@@ -45,8 +45,10 @@ def _leaderboard(c: Comparison) -> pd.DataFrame:
     rows = []
     for m in c.metrics:
         board = c.rank_stability.leaderboards.get("coco" if m == "coco" else f"{m}/{c.protocol}", c.names)
-        for rank, name in enumerate(board, 1):
+        values = [c.score(name, m).value for name in board]
+        for name in board:
             s = c.score(name, m)
+            rank = 1 + sum(v > s.value for v in values)  # tied models share a rank ("1, 1, 3")
             rows.append({"metric": _LABELS[m], "rank": rank, "model": name, "value": s.value, "CI low": s.ci[0],
                          "CI high": s.ci[1], "± half-width": (s.ci[1] - s.ci[0]) / 2,
                          "best in (share of replicates)": c.rank_stability.p_top[m][name],
@@ -176,9 +178,13 @@ def _stability(c: Comparison) -> list:
         blocks.append(table_block(taus, caption="Agreement between leaderboards (1 = same order; NaN when a board "
                                                 "has all models tied)", float_format="{:+.3f}"))
     rep = pd.DataFrame([{"metric": _LABELS[m], "top model changes (share of replicates)": rs.top_change[m],
+                         "top tied (share of replicates)": rs.p_tie.get(m, float("nan")),
                          "mean tau-b, replicate vs point": rs.replicate_tau.get(m, float("nan"))}
                         for m in c.metrics])
-    blocks.append(table_block(rep, caption="Stability of the ranking under the image bootstrap"))
+    blocks.append(table_block(rep, caption="Stability of the ranking under the image bootstrap (a change is a "
+                                           "replicate whose set of best models differs from the point estimate's; "
+                                           "a replicate with a tied top credits each tied model equally in "
+                                           "'best in')"))
     return blocks
 
 

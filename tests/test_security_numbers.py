@@ -1,0 +1,150 @@
+"""Issue #21 part 2: no silent wrong number, traceback or hang from numbers.
+
+Ties in ``compare`` are shared, fractional/absurd indices are refused, every numeric CLI option is finite and
+bounded, empty detection folders are refused, user text is never matplotlib math, intervals that exclude their
+point estimate are drawn, and the detection readers survive fuzzing (a result or an InputError naming the file).
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+
+import numpy as np
+import pytest
+
+from vocbench import Dataset, Detections
+from vocbench.cli import main
+from vocbench.errors import VocbenchWarning
+
+CLASSES = ("cat", "dog", "car")
+
+
+def _dataset(n_images: int = 24, seed: int = 0, classes=CLASSES) -> Dataset:
+    """A small in-memory set: 1-3 objects per image, every class present."""
+    rng = np.random.default_rng(seed)
+    img, cls, boxes = [], [], []
+    for i in range(n_images):
+        for k in range(1 + i % 3):
+            x, y = rng.uniform(1, 200, 2)
+            w, h = rng.uniform(20, 100, 2)
+            img.append(i)
+            cls.append((i + k) % len(classes))
+            boxes.append((x, y, x + w, y + h))
+    return Dataset.from_arrays(image_ids=[f"im{i:03d}" for i in range(n_images)], widths=np.full(n_images, 320),
+                               heights=np.full(n_images, 320), image_index=np.asarray(img, np.int64),
+                               class_index=np.asarray(cls, np.int64), boxes=np.asarray(boxes), classes=classes)
+
+
+def _detections(ds: Dataset, seed: int, jitter: float = 6.0, extra: int = 20) -> Detections:
+    """Noisy copies of the ground truth plus some false positives, random scores."""
+    rng = np.random.default_rng(seed)
+    n = ds.num_objects
+    boxes = ds.boxes + rng.normal(0, jitter, (n, 4))
+    fp_img = rng.integers(0, ds.num_images, extra)
+    fp_box = np.sort(rng.uniform(1, 300, (extra, 2)), axis=1)[:, [0, 0, 1, 1]] + [0, 5, 0, 9]
+    return Detections(image_index=np.concatenate([ds.image_index, fp_img]),
+                      class_index=np.concatenate([ds.class_index, rng.integers(0, ds.num_classes, extra)]),
+                      scores=rng.uniform(0, 1, n + extra), boxes=np.concatenate([boxes, fp_box]), source=f"s{seed}")
+
+
+@pytest.fixture(scope="module")
+def disk(tmp_path_factory):
+    """The small set written as a VOCdevkit (split 2007:memory) with two CSV detection files."""
+    from vocbench.io.writers import write_voc_dataset
+
+    root = tmp_path_factory.mktemp("sn")
+    ds = _dataset()
+    write_voc_dataset(ds, root / "gt")
+    paths = {}
+    for name, seed in (("a", 1), ("b", 5)):
+        paths[name] = root / f"{name}.csv"
+        _detections(ds, seed).to_pandas(ds)[["image_id", "class", "score", "xmin", "ymin", "xmax", "ymax"]].to_csv(
+            paths[name], index=False)
+    gt = ["--gt", str(root / "gt" / "VOCdevkit"), "--set", "2007:memory", "--classes", ",".join(CLASSES)]
+    return {"root": root, "ds": ds, "gt": gt, **paths}
+
+
+def _compare(ds, dets, **kw):
+    from vocbench.compare import compare
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", VocbenchWarning)
+        return compare(ds, dets, **{"bootstrap": 200, **kw})
+
+
+# ------------------------------------------------------------------------------------------ 1. compare ties
+def test_identical_models_share_the_top_equally():
+    ds = _dataset()
+    a = _detections(ds, 1)
+    cmp = _compare(ds, {"a": a, "copy": a})
+    for m in cmp.metrics:
+        np.testing.assert_array_equal(cmp.replicates[cmp.metrics.index(m), :, 0],
+                                      cmp.replicates[cmp.metrics.index(m), :, 1])
+        assert cmp.rank_stability.p_top[m] == {"a": 0.5, "copy": 0.5}
+        assert cmp.rank_stability.p_tie[m] == 1.0
+        assert cmp.rank_stability.top_change[m] == 0.0
+    d = json.loads(json.dumps(cmp.to_dict()))
+    assert d["rank_stability"]["p_top"]["voc07"] == {"a": 0.5, "copy": 0.5}
+    assert d["rank_stability"]["p_tie"]["voc07"] == 1.0
+    frame = cmp.to_pandas()
+    assert frame["p_top"].tolist() == [0.5] * len(frame)
+    text = str(cmp)
+    assert "best in  50.0% of replicates  (tied)" in text and "best in 100.0%" not in text
+    assert "tied in 100.0% of replicates" in text
+
+
+def test_tie_shares_against_a_twin_three_models_two_identical():
+    ds = _dataset(30, seed=2)
+    a, b = _detections(ds, 1), _detections(ds, 5, jitter=12.0)
+    cmp = _compare(ds, [("a", a), ("b", b), ("a2", a)], metrics=("voc07", "coco"))
+    for k, m in enumerate(cmp.metrics):
+        r = cmp.replicates[k]
+        want = np.zeros(3)
+        ties = 0
+        for row in r:  # slow twin: credit 1/k to each of the k models sharing the maximum
+            best = [j for j in range(3) if row[j] == max(row)]
+            ties += len(best) > 1
+            for j in best:
+                want[j] += 1.0 / len(best) / len(r)
+        got = cmp.rank_stability.p_top[m]
+        assert [got["a"], got["b"], got["a2"]] == pytest.approx(want, abs=1e-12)
+        assert got["a"] == got["a2"]
+        assert sum(got.values()) == pytest.approx(1.0)
+        assert cmp.rank_stability.p_tie[m] == ties / len(r)
+
+
+def test_top_shares_rows_without_a_defined_score_credit_nobody():
+    from vocbench.compare.stats import top_shares
+
+    r = np.array([[0.5, 0.5, 0.1], [0.2, 0.7, 0.7], [np.nan, np.nan, np.nan], [np.nan, 0.3, 0.1]])
+    change, shares, tie = top_shares(r, np.array([0.4, 0.4, 0.0]))
+    np.testing.assert_allclose(shares, [0.5 / 4, (0.5 + 0.5 + 1) / 4, 0.5 / 4])
+    assert tie == 0.5
+    assert change == 0.75  # rows 2, 3, 4 have another top set than the point's {0, 1}
+
+
+def test_compare_cli_identical_models_text_json_and_html(disk, tmp_path, capsys):
+    out = tmp_path / "cmp.json"
+    argv = ["compare", *disk["gt"][:2], *disk["gt"][2:], "--dets", f"a={disk['a']}", "--dets", f"same={disk['a']}",
+            "--bootstrap", "100", "--json", str(out), "--html", str(tmp_path / "cmp.html")]
+    assert main(argv) == 0
+    text = capsys.readouterr().out
+    assert "best in  50.0% of replicates  (tied)" in text and "best in 100.0%" not in text
+    d = json.loads(out.read_text())
+    for m in ("voc07", "voc12", "coco"):
+        assert d["rank_stability"]["p_top"][m] == {"a": 0.5, "same": 0.5}
+        assert d["rank_stability"]["top_change"][m] == 0.0
+    page = (tmp_path / "cmp.html").read_text()
+    assert "top tied" in page
+
+
+def test_report_leaderboard_gives_tied_models_one_rank():
+    from vocbench.report.compare import _leaderboard
+
+    ds = _dataset()
+    a, b = _detections(ds, 1), _detections(ds, 5, jitter=12.0)
+    cmp = _compare(ds, [("a", a), ("b", b), ("a2", a)], metrics=("voc07",))
+    board = _leaderboard(cmp).set_index("model")
+    assert board.loc["a", "rank"] == board.loc["a2", "rank"]
+    assert board.loc["a", "best in (share of replicates)"] == board.loc["a2", "best in (share of replicates)"]
