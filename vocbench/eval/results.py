@@ -240,9 +240,20 @@ class CocoScores:
         out["by_area"] = self.by_area()
         return out
 
+    def summarize_text(self) -> str:
+        """The 12 lines ``COCOeval.summarize()`` prints, character for character (``-1.000`` where pycocotools
+        prints it: no ground truth in that area range)."""
+        lo, hi = float(self.iou_thresholds[0]), float(self.iou_thresholds[-1])
+        lines = []
+        for name, (kind, iou, area, max_dets) in _STAT_SPECS.items():
+            title, short = ("Average Precision", "(AP)") if kind == "ap" else ("Average Recall", "(AR)")
+            iou_text = f"{lo:0.2f}:{hi:0.2f}" if iou is None else f"{iou:0.2f}"
+            lines.append(f" {title:<18} {short} @[ IoU={iou_text:<9} | area={area:>6s} | "
+                         f"maxDets={max_dets:>3d} ] = {float(self.stats[name]):0.3f}")
+        return "\n".join(lines)
+
     def __str__(self) -> str:
-        head = "  ".join(f"{k} {v:.4f}" for k, v in self.stats.items())
-        lines = [f"COCO (pycocotools rules): {head}"]
+        lines = ["COCO (pycocotools rules):", self.summarize_text()]
         for area, d in self.by_area().items():
             lines.append(f"  {area:<6} " + "  ".join(f"{k} {v:.4f}" for k, v in d.items()))
         return "\n".join(lines)
@@ -344,28 +355,49 @@ class EvalResult:
                 out["iou"] = {_iou_key(s.iou_threshold): s.to_dict() for s in self.voc[1:]}
         return out
 
-    def __str__(self) -> str:
-        lines = [f"{self.source or 'detections'}: {self.num_detections} detections on {self.num_images} images, "
-                 f"protocol {self.protocol}"]
-        cols = {}
+    def _table_columns(self) -> dict[str, tuple[np.ndarray, float]]:
+        """Printed columns → (per-class values, the bottom "all" row): instances, P and R at each class's max-F1
+        point, VOC APs, then COCO mAP50 and mAP50-95 (ultralytics' names for AP@.50 and AP@[.50:.95])."""
+        cols: dict[str, tuple[np.ndarray, float]] = {}
+        if self.voc:
+            first = self.voc[0]
+            npos = np.asarray(first.npos, np.float64)
+            cols["instances"] = (npos, float(npos.sum()))
+            best = np.asarray(first.best_f1, np.float64).reshape(len(self.classes), 4)
+            cols["P"] = (best[:, 1], _nanmean(best[:, 1]))
+            cols["R"] = (best[:, 2], _nanmean(best[:, 2]))
         for i, s in enumerate(self.voc):
             suffix = "" if i == 0 else f"@{_iou_key(s.iou_threshold)}"
             for m, ap in s.ap.items():
-                cols[f"{m}{suffix}"] = ap
+                cols[f"{m}{suffix}"] = (ap, _nanmean(ap))
         if self.coco is not None:
-            cols["coco"] = self.coco.per_class_ap()
+            cols["mAP50"] = (self.coco.per_class_ap(0.5), self.coco.ap(0.5))
+            cols["mAP50-95"] = (self.coco.per_class_ap(), self.coco.ap())
+        return cols
+
+    def __str__(self) -> str:
+        lines = [f"{self.source or 'detections'}: {self.num_detections} detections on {self.num_images} images, "
+                 f"protocol {self.protocol}"]
+        cols = self._table_columns()
         if cols:
-            width = max(len(c) for c in self.classes + ("mAP",))
+            width = max(len(c) for c in self.classes + ("all",))
             names = list(cols)
             lines.append(" ".join([f"{'class':<{width}}"] + [f"{n:>10}" for n in names]))
-            for k, c in enumerate(self.classes):
-                lines.append(" ".join([f"{c:<{width}}"] + [f"{cols[n][k]:>10.4f}" for n in names]))
-            maps = []
-            for n in names:
-                maps.append(self.coco.stats["AP"] if n == "coco" and self.coco is not None else _nanmean(cols[n]))
-            lines.append(" ".join([f"{'mAP':<{width}}"] + [f"{v:>10.4f}" for v in maps]))
+            for k, c in enumerate(["all", *self.classes]):
+                cells = [cols[n][1] if k == 0 else cols[n][0][k - 1] for n in names]
+                lines.append(" ".join([f"{c:<{width}}"] + [f"{v:>10.0f}" if n == "instances" else f"{v:>10.4f}"
+                                                            for n, v in zip(names, cells)]))
+            notes = []
+            if self.voc:
+                notes.append(f"instances: non-difficult objects; P, R: precision and recall at each class's max-F1 "
+                             f"score threshold (IoU {_iou_key(self.voc[0].iou_threshold)}, {self.protocol} "
+                             "matching; ultralytics picks one threshold for all classes)")
+            notes.append("all: mean over classes with ground truth" + (" (mAP = the 'all' row)" if self.voc else ""))
+            if self.coco is not None:
+                notes.append("mAP50, mAP50-95: COCO AP at IoU .50 and averaged over .50:.95 (pycocotools rules)")
+            lines += [f"  {n}" for n in notes]
         if self.coco is not None:
-            lines.append("COCO: " + "  ".join(f"{k} {v:.4f}" for k, v in self.coco.stats.items()))
+            lines += ["", "pycocotools summarize():", self.coco.summarize_text()]
         return "\n".join(lines)
 
     def __repr__(self) -> str:
