@@ -312,14 +312,13 @@ class Comparison:
                 if p.metric != metric:
                     continue
                 sig = [c for c, s in zip(self.classes, p.per_class_significant) if s]
-                lines.append(f"  {p.b} - {p.a}: {p.diff:+.4f}  [{p.ci[0]:+.4f}, {p.ci[1]:+.4f}]  p = {p.p_value:.4f}"
+                lines.append(f"  {p.b} - {p.a}: {p.diff:+.4f}  [{p.ci[0]:+.4f}, {p.ci[1]:+.4f}]  "
+                             f"{_p_text(p.p_value, self.bootstrap)}"
                              f"{'  significant' if p.significant else ''}; resolves ±{p.detectable:.4f}; "
                              f"classes significant after Holm: {', '.join(sig) if sig else 'none'}")
         rs = self.rank_stability
         if any(v == v for v in rs.kendall_tau.values()):
-            lines.append("")
-            lines.append("ranking stability: " + "; ".join(f"tau({k}) = {v:+.2f}" for k, v in rs.kendall_tau.items()
-                                                          if v == v))
+            lines += ["", _tau_text(rs.kendall_tau)]
         lines.append("top model changes in " + ", ".join(f"{v:.1%} of {m} replicates"
                                                           for m, v in rs.top_change.items()))
         return "\n".join(lines)
@@ -327,6 +326,28 @@ class Comparison:
     def __repr__(self) -> str:
         return (f"Comparison(models={list(self.names)}, metrics={list(self.metrics)}, bootstrap={self.bootstrap}, "
                 f"seed={self.seed})")
+
+
+def _p_text(p: float, bootstrap: int) -> str:
+    """``p = 0.0123``, or at the smallest p-value ``bootstrap`` replicates can give (2 / (R + 1),
+    :func:`~vocbench.compare.stats.bootstrap_p_value`) the bound it stands for: ``p < 0.001`` at R = 2000."""
+    floor = 2.0 / (bootstrap + 1.0)
+    if p == p and p <= floor * (1 + 1e-9):
+        bound = next((b for b in (0.001, 0.01, 0.05) if floor < b), None)
+        return f"p < {bound:g}" if bound is not None else f"p <= {floor:.2g} (the floor of {bootstrap} replicates)"
+    return f"p = {p:.4f}"
+
+
+def _tau_text(taus: dict[str, float]) -> str:
+    """One line on ranking stability: the leaderboards that agree fully are counted, not listed pair by pair."""
+    defined = {k: v for k, v in taus.items() if v == v}
+    boards = sorted({b for k in defined for b in k.split(" vs ")})
+    if all(v == 1.0 for v in defined.values()):
+        return (f"ranking stability: the same order under all {len(boards)} leaderboards "
+                f"({', '.join(boards)}; every Kendall tau = +1.00)")
+    differ = "; ".join(f"tau({k}) = {v:+.2f}" for k, v in defined.items() if v != 1.0)
+    agree = sum(v == 1.0 for v in defined.values())
+    return f"ranking stability: {differ}" + (f"; the other {agree} pairs agree (tau = +1.00)" if agree else "")
 
 
 def _tau_rows(rows: np.ndarray, ref: np.ndarray) -> np.ndarray:
@@ -534,11 +555,14 @@ def compare(dataset: Dataset, detections, metrics: Sequence[str] | str = ("voc07
                     no_pos_reps["coco"] += int(lost.any(axis=1).sum())
         if progress is not None:
             progress(min(start + len(w), bootstrap), bootstrap)
+    lost_by: dict[tuple[int, str], list[str]] = {}  # one warning for the metrics that lost the same classes
     for m in mets:
         if no_pos_reps[m]:
             which = ", ".join(f"{dataset.classes[c]} x{int(no_pos[m][c])}" for c in np.flatnonzero(no_pos[m]))
-            messages.append(f"{m}: {no_pos_reps[m]} of {bootstrap} replicates drew no positive of some class "
-                            f"({which}); that class is left out of those replicates' mAP and of its interval")
+            lost_by.setdefault((no_pos_reps[m], which), []).append(m)
+    for (count, which), ms in lost_by.items():
+        messages.append(f"{', '.join(ms)}: {count} of {bootstrap} replicates drew no positive of some class "
+                        f"({which}); that class is left out of those replicates' mAP and of its interval")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN slices (a class without positives)
         reps = np.nanmean(reps_pc, axis=3)  # float64[K, R, M]
