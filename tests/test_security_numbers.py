@@ -148,3 +148,81 @@ def test_report_leaderboard_gives_tied_models_one_rank():
     board = _leaderboard(cmp).set_index("model")
     assert board.loc["a", "rank"] == board.loc["a2", "rank"]
     assert board.loc["a", "best in (share of replicates)"] == board.loc["a2", "best in (share of replicates)"]
+
+
+# ------------------------------------------------------------------------------ 6. intervals excluding the point
+def test_compare_report_draws_intervals_that_exclude_their_point(tmp_path):
+    import dataclasses
+
+    from vocbench.report.compare import write_compare_report
+
+    ds = _dataset()
+    cmp = _compare(ds, {"a": _detections(ds, 1), "b": _detections(ds, 5, jitter=12.0)}, metrics=("voc07",))
+    m0 = cmp.models[0]
+    models = (dataclasses.replace(m0, ci=(m0.value + 0.01, m0.value + 0.05)),) + cmp.models[1:]
+    p0 = cmp.pairs[0]
+    pc_ci = p0.per_class_ci.copy()
+    pc_ci[:, 0] = p0.per_class_diff[0] - 0.2, p0.per_class_diff[0] - 0.1  # interval entirely below the point
+    pairs = (dataclasses.replace(p0, ci=(p0.diff - 0.3, p0.diff - 0.2), per_class_ci=pc_ci),)
+    skewed = dataclasses.replace(cmp, models=models, pairs=pairs)
+    page = write_compare_report(tmp_path / "r.html", ds, skewed).read_text()
+    assert "do not contain their point estimate" in page
+    assert f"a under VOC07 mAP (11-point): {m0.value:.4f} outside" in page
+    assert "1 per-class difference(s) outside their interval" in page
+    assert page.count("<svg") >= 4
+
+
+# ------------------------------------------------------------------------------------------ 5. user text is never math
+MATH_CLASSES = ("a$^$b", "$x$", r"$\frac$", "dog")
+
+
+@pytest.fixture(scope="module")
+def math_disk(tmp_path_factory):
+    from vocbench.io.writers import write_voc_dataset
+
+    root = tmp_path_factory.mktemp("math")
+    ds = _dataset(classes=MATH_CLASSES)
+    write_voc_dataset(ds, root / "gt")
+    _detections(ds, 1).to_pandas(ds)[["image_id", "class", "score", "xmin", "ymin", "xmax", "ymax"]].to_csv(
+        root / "d.csv", index=False)
+    (root / "classes.txt").write_text("\n".join(MATH_CLASSES) + "\n")
+    return root
+
+
+def _svg_texts(page: str) -> list[str]:
+    import html
+    import re
+
+    return [html.unescape(t) for svg in re.findall(r"<svg.*?</svg>", page, re.S)
+            for t in re.findall(r"<text[^>]*>(.*?)</text>", svg, re.S)]
+
+
+@pytest.mark.parametrize("command", ["stats", "eval", "diagnose", "compare"])
+def test_dollar_class_and_model_names_are_drawn_literally_in_every_report(math_disk, command, tmp_path, capsys):
+    gt = [str(math_disk / "gt" / "VOCdevkit"), "--set", "2007:memory", "--classes", str(math_disk / "classes.txt")]
+    dets = str(math_disk / "d.csv")
+    out = tmp_path / "r.html"
+    argv = {"stats": ["stats", *gt],
+            "eval": ["eval", "--gt", *gt, "--dets", dets],
+            "diagnose": ["diagnose", "--gt", *gt, "--dets", dets],
+            "compare": ["compare", "--gt", *gt, "--dets", f"$^$={dets}", "--dets", f"$y$={dets}", "--bootstrap",
+                        "100"]}[command] + ["--html", str(out)]
+    assert main(argv) == 0, capsys.readouterr().err
+    texts = _svg_texts(out.read_text())
+    assert texts
+    for name in MATH_CLASSES[:3] + (("$^$", "$y$") if command == "compare" else ()):
+        assert any(name in t for t in texts), f"{name!r} not drawn literally in the {command} report"
+    assert not any("\\$" in t for t in texts)  # the escape never shows
+
+
+def test_literal_text_keeps_log_axis_math_and_escapes_user_labels():
+    from vocbench.report.plots import fig_to_svg, new_figure
+
+    fig, ax = new_figure(3, 2)
+    ax.bar(["$x$", "a$^$b"], [10, 1000])
+    ax.set_yscale("log")
+    ax.set_title(r"$\frac$ model")
+    ax.legend(["$^$"])
+    texts = _svg_texts(fig_to_svg(fig))
+    assert {"$x$", "a$^$b", r"$\frac$ model", "$^$"} <= set(texts)
+    assert not any("mathdefault" in t or "\\$" in t for t in texts)  # log ticks still drawn as 10^k math

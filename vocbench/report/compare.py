@@ -64,8 +64,10 @@ def _forest(c: Comparison) -> str:
         y = np.arange(len(c.names))[::-1]
         for j, name in enumerate(c.names):
             s = c.score(name, m)
-            ax.errorbar([s.value], [y[j]], xerr=[[s.value - s.ci[0]], [s.ci[1] - s.value]], fmt="o", ms=5,
-                        capsize=4, color=_color(j), lw=1.6)
+            # the interval and the point are drawn separately: a percentile interval may exclude its point estimate
+            ax.errorbar([(s.ci[0] + s.ci[1]) / 2], [y[j]], xerr=[[(s.ci[1] - s.ci[0]) / 2]], fmt="none", capsize=4,
+                        color=_color(j), lw=1.6)
+            ax.plot([s.value], [y[j]], "o", ms=5, color=_color(j))
         ax.set_yticks(y, list(c.names) if k == 0 else [""] * len(c.names))
         ax.set_ylim(-0.7, len(c.names) - 0.3)
         ax.set_title(_LABELS[m], fontsize=9)
@@ -125,8 +127,8 @@ def _class_deltas(c: Comparison, p: PairDiff) -> str:
     lo = np.nan_to_num(p.per_class_ci[0])
     hi = np.nan_to_num(p.per_class_ci[1])
     ax.bar(x, d, 0.7, color=colors)
-    ax.errorbar(x, d, yerr=[np.maximum(d - lo, 0), np.maximum(hi - d, 0)], fmt="none", ecolor="black", lw=0.8,
-                capsize=2)
+    # the interval around its own midpoint, not around the bar: a percentile interval may exclude the difference
+    ax.errorbar(x, (lo + hi) / 2, yerr=np.abs(hi - lo) / 2, fmt="none", ecolor="black", lw=0.8, capsize=2)
     top = np.nanmax(np.abs(np.concatenate([lo, hi]))) if len(classes) else 1.0
     for k in np.flatnonzero(p.per_class_significant):
         ax.text(x[k], (hi[k] if d[k] >= 0 else lo[k]) + (0.04 * top if d[k] >= 0 else -0.08 * top), "*",
@@ -188,6 +190,35 @@ def _stability(c: Comparison) -> list:
     return blocks
 
 
+def _outside(value: float, ci) -> bool:
+    return bool(value < ci[0] or value > ci[1])  # False when NaN
+
+
+def _excluded_points(c: Comparison) -> list[str]:
+    """One line per percentile interval (mAP, paired difference, per-class difference) that excludes its point
+    estimate: drawn as it is, and said so in the page."""
+    out = [f"{s.name} under {_LABELS[s.metric]}: {s.value:.4f} outside [{s.ci[0]:.4f}, {s.ci[1]:.4f}]"
+           for s in c.models if _outside(s.value, s.ci)]
+    for p in c.pairs:
+        if _outside(p.diff, p.ci):
+            out.append(f"{p.b} - {p.a} under {_LABELS[p.metric]}: {p.diff:+.4f} outside "
+                       f"[{p.ci[0]:+.4f}, {p.ci[1]:+.4f}]")
+        n = sum(_outside(v, (lo, hi)) for v, lo, hi in zip(p.per_class_diff, *p.per_class_ci))
+        if n:
+            out.append(f"{p.b} - {p.a} under {_LABELS[p.metric]}: {n} per-class difference(s) outside their interval")
+    return out
+
+
+def _excluded_note(c: Comparison) -> list:
+    lines = _excluded_points(c)
+    if not lines:
+        return []
+    return [text_block("Some percentile intervals do not contain their point estimate (the bootstrap distribution "
+                       "is skewed or shifted against the full-set value, common with few images or rare classes); "
+                       "the plots draw each interval and its point separately, as they are: " + "; ".join(lines)
+                       + ".")]
+
+
 def compare_sections(dataset: Dataset, c: Comparison) -> list[Section]:
     """The report sections for comparison ``c`` (computed on ``dataset``)."""
     pct = f"{100 * c.confidence:g}%"
@@ -201,6 +232,7 @@ def compare_sections(dataset: Dataset, c: Comparison) -> list[Section]:
                           f"'{c.protocol}', IoU {c.iou_threshold:g}; COCO as pycocotools.")]
     for w in c.warnings:
         summary.append(text_block(f"Warning: {w}"))
+    summary.extend(_excluded_note(c))
     sections = [Section("Leaderboard", summary),
                 Section("Forest plot", [figure_block(_forest(c), f"Point estimate and {pct} interval per metric")])]
     diff_blocks: list = [table_block(_pairs_table(c), caption=f"Paired differences b - a with {pct} intervals, "
