@@ -454,10 +454,10 @@ def write_devkit(detections: Detections, dataset: Dataset, folder: str | os.Path
 
 
 # ------------------------------------------------------------------------------------------ coco
-def _load_json(path: Path):
+def _load_json(path: Path, raw: bytes | None = None):
     """Parse a JSON file; every failure is an InputError naming the file (and line where JSON gives one)."""
-    with open(_open_regular(str(path), "detections file"), "rb") as fh:
-        raw = fh.read()
+    if raw is None:
+        raw = _read_bytes(path)
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -470,6 +470,11 @@ def _load_json(path: Path):
         raise InputError(f"{path}: line {exc.lineno}: not valid JSON ({exc.msg})") from None
     except RecursionError:
         raise InputError(f"{path}: JSON nested too deeply to be a results list") from None
+
+
+def _read_bytes(path: Path) -> bytes:
+    with open(_open_regular(str(path), "detections file"), "rb") as fh:
+        return fh.read()
 
 
 def _coco_ids(values: list, path: Path, field: str) -> np.ndarray:
@@ -492,10 +497,16 @@ def _coco_ids(values: list, path: Path, field: str) -> np.ndarray:
 
 
 def _read_coco(path: Path, dataset: Dataset, ignore_unknown: bool) -> Detections:
-    from vocbench.io.coco import xywh_to_voc_boxes
-    from vocbench.io.coco_gt import remap_coco_ids
+    from vocbench.io._json_scan import scan_coco_results
 
-    data = _load_json(path)
+    raw = _read_bytes(path)
+    cols = scan_coco_results(raw)  # the common shape straight into columns; anything else through json
+    if cols is not None:
+        del raw
+        return _coco_detections(path, dataset, ignore_unknown, cols["image_id"], cols["category_id"],
+                                cols["score"], cols["bbox"])
+    data = _load_json(path, raw)
+    del raw
     if isinstance(data, dict) and "annotations" in data:
         data = data["annotations"]
     if not isinstance(data, list):
@@ -519,6 +530,16 @@ def _read_coco(path: Path, dataset: Dataset, ignore_unknown: bool) -> Detections
         raise InputError(f"{path}: could not read the results list") from None
     img = _coco_ids(img_raw, path, "image_id")
     cat = _coco_ids(cat_raw, path, "category_id")
+    del data, img_raw, cat_raw
+    return _coco_detections(path, dataset, ignore_unknown, img, cat, score, bbox)
+
+
+def _coco_detections(path: Path, dataset: Dataset, ignore_unknown: bool, img: np.ndarray, cat: np.ndarray,
+                     score: np.ndarray, bbox: np.ndarray) -> Detections:
+    """Detections of COCO results columns (ids as written, ``bbox`` float64[N, 4] ``[x, y, w, h]``)."""
+    from vocbench.io.coco import xywh_to_voc_boxes
+    from vocbench.io.coco_gt import remap_coco_ids
+
     img, cat = remap_coco_ids(dataset, img, cat, path, ignore_unknown)  # a COCO-format GT keeps its own ids
 
     def where(r: int) -> str:
