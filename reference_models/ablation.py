@@ -77,16 +77,18 @@ def _train_images(data: str) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from vocbench.commands._common import float_option, int_option, seed_option
+
     p = argparse.ArgumentParser(prog="python -m reference_models.ablation", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", required=True, help="VOCdevkit with train/val/test splits (vocbench synth)")
     p.add_argument("--out", required=True)
     p.add_argument("--presets", default="essay,modern")
-    p.add_argument("--epochs", type=int, default=10)
-    p.add_argument("--width", type=float, default=0.25)
-    p.add_argument("--input-size", type=int, default=192)
-    p.add_argument("--batch-size", type=int, default=16)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--epochs", type=int_option(1, 100_000), default=10)
+    p.add_argument("--width", type=float_option(0.0, 16.0, low_open=True), default=0.25)
+    p.add_argument("--input-size", type=int_option(32, 4096), default=192)
+    p.add_argument("--batch-size", type=int_option(1, 4096), default=16)
+    p.add_argument("--seed", type=seed_option, default=0)
     a = p.parse_args(argv)
     run_ablation(a.data, a.out, tuple(a.presets.split(",")), a.epochs, a.width, a.input_size, a.batch_size, a.seed)
     return 0

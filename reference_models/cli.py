@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from vocbench.commands._common import HelpFormatter
+from vocbench.commands._common import HelpFormatter, float_option, int_option, iou_threshold, seed_option
 from vocbench.errors import VocbenchError
 from vocbench.io.jsonio import emit_json
 from vocbench.plugins import MODELS_MISSING, PluginUnavailable
@@ -253,8 +253,8 @@ def _batches(value: str) -> list[int]:
         out = [int(v) for v in value.split(",") if v.strip()]
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected comma-separated batch sizes like 1,8,32, got {value!r}") from None
-    if not out or min(out) < 1:
-        raise argparse.ArgumentTypeError(f"batch sizes must be positive, got {value!r}")
+    if not out or min(out) < 1 or max(out) > 4096:
+        raise argparse.ArgumentTypeError(f"batch sizes must be in 1..4096, got {value!r}")
     return out
 
 
@@ -274,17 +274,23 @@ def register(sub) -> None:
     p.add_argument("--val-set", default="2007:val",
                    help="model-selection split, held out from training; a test split or one sharing images "
                         "with --set is refused ('none' to skip)")
-    p.add_argument("--val-images", type=int, default=500, help="validate on this many images (0 = all)")
-    p.add_argument("--val-every", type=int, default=1, metavar="N", help="validate every N epochs (and after the last)")
-    p.add_argument("--warmup-iters", type=int, default=300, help="linear learning-rate warm-up iterations")
+    p.add_argument("--val-images", type=int_option(0, 10_000_000), default=500,
+                   help="validate on this many images (0 = all)")
+    p.add_argument("--val-every", type=int_option(1, 100_000), default=1, metavar="N",
+                   help="validate every N epochs (and after the last)")
+    p.add_argument("--warmup-iters", type=int_option(0, 10_000_000), default=300,
+                   help="linear learning-rate warm-up iterations")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"],
                    help="where to train (auto = cuda when available, else cpu)")
-    p.add_argument("--epochs", type=int, default=30, help="passes over the training split")
-    p.add_argument("--batch-size", type=int, default=32, help="per process")
-    p.add_argument("--lr", type=float, default=2e-3, help="AdamW peak learning rate")
-    p.add_argument("--width", type=float, default=None, help="channel multiplier (default 1.0 yolo, 1.0 ssd)")
-    p.add_argument("--input-size", type=int, default=None, help="input side in pixels (default 416 yolo, 300 ssd)")
-    p.add_argument("--anchors", type=int, default=5, help="YOLO anchors (IoU k-means on the training boxes)")
+    p.add_argument("--epochs", type=int_option(1, 100_000), default=30, help="passes over the training split")
+    p.add_argument("--batch-size", type=int_option(1, 4096), default=32, help="per process")
+    p.add_argument("--lr", type=float_option(0.0, 10.0, low_open=True), default=2e-3, help="AdamW peak learning rate")
+    p.add_argument("--width", type=float_option(0.0, 16.0, low_open=True), default=None,
+                   help="channel multiplier (default 1.0 yolo, 1.0 ssd)")
+    p.add_argument("--input-size", type=int_option(32, 4096), default=None,
+                   help="input side in pixels (default 416 yolo, 300 ssd)")
+    p.add_argument("--anchors", type=int_option(1, 100), default=5,
+                   help="YOLO anchors (IoU k-means on the training boxes)")
     p.add_argument("--strides", type=_strides, default=[32], metavar="32|32,16",
                    help="YOLO heads: 32 (tiny-yolo-voc) or 32,16 (adds a YOLOv3-tiny-style stride-16 head; the "
                         "anchors are split by area, the smaller half to stride 16 — use --anchors 6 for 3 + 3)")
@@ -295,11 +301,11 @@ def register(sub) -> None:
                         "(cross-entropy classes, BCE-IoU objectness, GIoU boxes)")
     p.add_argument("--amp", action="store_true",
                    help="autocast: bf16 on CUDA (fp16 where unsupported) and on CPUs with AMX; no effect elsewhere")
-    p.add_argument("--workers", type=int, default=2, help="data-loader worker processes")
-    p.add_argument("--seed", type=int, default=0, help="seed of initialisation, augmentation and batch order")
+    p.add_argument("--workers", type=int_option(0, 1024), default=2, help="data-loader worker processes")
+    p.add_argument("--seed", type=seed_option, default=0, help="seed of initialisation, augmentation and batch order")
     p.add_argument("--no-resume", action="store_true", help="start over even when OUT/last.pt exists")
     p.add_argument("--cache-dir", default="runs/cache", help="where decoded images are cached")
-    p.add_argument("--max-minutes", type=float, default=0.0,
+    p.add_argument("--max-minutes", type=float_option(0.0, 10_000_000.0), default=0.0,
                    help="stop after the epoch that ends past this wall time (0 = no limit; resumable)")
     p.add_argument("--out", default=None, help="run folder (default runs/<model>)")
     p.add_argument("--json", metavar="PATH",
@@ -321,11 +327,11 @@ def register(sub) -> None:
                    help="ONNX file for --backend onnx (default: RUN/model.onnx, exported when missing or older "
                         "than the weights; a temporary file for the committed weights)")
     p.add_argument("--device", default="cpu", choices=["cpu", "cuda"], help="device the network runs on")
-    p.add_argument("--score-threshold", type=float, default=0.005,
+    p.add_argument("--score-threshold", type=float_option(0.0, 1.0), default=0.005,
                    help="keep detections scoring above this (the devkit files of published detectors use 0.005)")
-    p.add_argument("--iou", type=float, default=0.45, help="per-class NMS IoU threshold")
-    p.add_argument("--top-k", type=int, default=200, help="detections per image")
-    p.add_argument("--batch-size", type=int, default=16, help="images per forward pass")
+    p.add_argument("--iou", type=iou_threshold, default=0.45, help="per-class NMS IoU threshold")
+    p.add_argument("--top-k", type=int_option(1, 100_000), default=200, help="detections per image")
+    p.add_argument("--batch-size", type=int_option(1, 4096), default=16, help="images per forward pass")
     p.add_argument("--json", metavar="PATH", help="write a JSON summary ('-' = stdout)")
     p.set_defaults(func=_needs_torch(run_predict))
 
@@ -337,7 +343,7 @@ def register(sub) -> None:
     p.add_argument("--onnx", required=True, metavar="PATH", help="output .onnx file")
     p.add_argument("--data", default=None, metavar="ROOT", help="VOCdevkit for parity images (default: noise)")
     p.add_argument("--set", dest="sets", action="append", metavar="YEAR:SPLIT", help="default 2007:test")
-    p.add_argument("--parity-images", type=int, default=32,
+    p.add_argument("--parity-images", type=int_option(0, 1_000_000), default=32,
                    help="images compared between torch and onnxruntime (0 = the whole split; noise: at most 8)")
     p.add_argument("--json", metavar="PATH",
                    help="write a JSON summary (file, opset, size, parity) to PATH ('-' = stdout)")
@@ -353,12 +359,13 @@ def register(sub) -> None:
                    help="profile torch eager or onnxruntime")
     p.add_argument("--device", default="cpu", choices=["cpu", "cuda"], help="device the network runs on")
     p.add_argument("--batch", type=_batches, default=[1, 8, 32], help="comma-separated batch sizes")
-    p.add_argument("--repeats", type=int, default=20, help="timed calls per batch size (median and p90 reported)")
-    p.add_argument("--warmup", type=int, default=3, help="untimed calls before timing")
+    p.add_argument("--repeats", type=int_option(1, 100_000), default=20,
+                   help="timed calls per batch size (median and p90 reported)")
+    p.add_argument("--warmup", type=int_option(0, 100_000), default=3, help="untimed calls before timing")
     p.add_argument("--data", default=None, metavar="ROOT", help="VOCdevkit with JPEGImages to read")
     p.add_argument("--set", dest="sets", action="append", metavar="YEAR:SPLIT", help="default 2007:test")
     p.add_argument("--onnx", default=None, help="ONNX file (default: export to a temp file)")
-    p.add_argument("--threads", type=int, default=None, help="CPU threads (torch and onnxruntime)")
+    p.add_argument("--threads", type=int_option(1, 1024), default=None, help="CPU threads (torch and onnxruntime)")
     p.add_argument("--json", metavar="PATH",
                    help="JSON output ('-' = stdout; default RUN/profile_<backend>_<device>.json, or "
                         "./profile_<model>_<backend>_<device>.json for the committed weights)")

@@ -502,6 +502,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     import tempfile
 
     import reference_models
+    from vocbench.commands._common import int_option
     from vocbench.report.html import set_invocation
 
     p = argparse.ArgumentParser(prog="python -m reference_models.report", description=main.__doc__)
@@ -512,8 +513,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                    help="models to report (default: the committed weights)")
     p.add_argument("--onnx-dir", default=None, help="where the ONNX exports go (default: a temporary folder)")
     p.add_argument("--data-name", default=None, help="how the report describes the data")
-    p.add_argument("--profile-repeats", type=int, default=5)
-    p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+    p.add_argument("--profile-repeats", type=int_option(1, 100_000), default=5)
+    p.add_argument("--threads", type=int_option(1, 1024), default=None,
+                   help="torch CPU threads (default: torch's choice)")
     args = p.parse_args(argv)
     if args.threads:
         import torch

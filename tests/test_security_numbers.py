@@ -226,3 +226,90 @@ def test_literal_text_keeps_log_axis_math_and_escapes_user_labels():
     texts = _svg_texts(fig_to_svg(fig))
     assert {"$x$", "a$^$b", r"$\frac$ model", "$^$"} <= set(texts)
     assert not any("mathdefault" in t or "\\$" in t for t in texts)  # log ticks still drawn as 10^k math
+
+
+# ------------------------------------------------------------------------------------------ 3. numeric options
+def _subparsers():
+    import argparse
+
+    from vocbench.cli import build_parser
+
+    parser = build_parser()  # the full parser: built-in and plug-in (reference_models) commands
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    return sub.choices
+
+
+def _numeric_options():
+    """(command, option, type) of every option that converts its value (anything but plain strings/choices)."""
+    out = []
+    for name, sp in _subparsers().items():
+        for a in sp._actions:
+            if a.type is None or a.type is str or a.choices:
+                continue
+            out.append((name, a.option_strings[-1], a.type))
+    return out
+
+
+def test_the_walk_sees_every_command_and_plugin():
+    names = set(_subparsers())
+    assert {"eval", "diagnose", "compare", "anchors", "synth", "demo"} <= names
+    opts = {(c, o) for c, o, _ in _numeric_options()}
+    assert {("anchors", "--n-init"), ("predict", "--score-threshold"), ("train", "--epochs"), ("synth", "--images"),
+            ("compare", "--bootstrap")} <= opts or "train" not in names
+
+
+BAD_ALWAYS = ["nan", "NaN", "inf", "-inf", "1e309", "-1e309", str(2**70), "-" + str(2**70), "true", "", "1e999999"]
+
+
+@pytest.mark.parametrize("command,option,kind", _numeric_options(), ids=lambda v: v if isinstance(v, str) else "")
+def test_every_numeric_option_is_finite_and_bounded(command, option, kind):
+    import argparse
+
+    from vocbench.commands._common import MAX_SEED, NumberOption
+
+    for bad in BAD_ALWAYS:
+        with pytest.raises((argparse.ArgumentTypeError, ValueError, TypeError)):
+            kind(bad)
+    if option == "--seed":
+        assert isinstance(kind, NumberOption) and kind.bounds == (0, MAX_SEED)
+        return
+    with pytest.raises((argparse.ArgumentTypeError, ValueError, TypeError)):  # bounded the way -k is
+        kind("1000000000")
+    if isinstance(kind, NumberOption) and kind.kind is int:
+        with pytest.raises(argparse.ArgumentTypeError):
+            kind("2.5")  # a count is never truncated
+
+
+@pytest.mark.parametrize("argv", [
+    ["anchors", "ROOT", "--set", "2007:test", "--n-init", "1000000000"],
+    ["anchors", "ROOT", "--set", "2007:test", "--max-iter", "1e9"],
+    ["anchors", "ROOT", "--set", "2007:test", "-k", "nan"],
+    ["synth", "OUT", "--images", "100000000000"],
+    ["synth", "OUT", "--workers", "0"],
+    ["diagnose", "--gt", "ROOT", "--set", "2007:test", "--dets", "D", "--score-threshold", "nan"],
+    ["compare", "--gt", "ROOT", "--set", "2007:test", "--dets", "a=A", "--dets", "b=B", "--bootstrap", "1e12"],
+    ["compare", "--gt", "ROOT", "--set", "2007:test", "--dets", "a=A", "--dets", "b=B", "--seed", str(2**70)],
+    ["predict", "RUN", "--data", "ROOT", "--out", "OUT", "--score-threshold", "nan"],
+    ["predict", "RUN", "--data", "ROOT", "--out", "OUT", "--iou", "inf"],
+    ["train", "yolo", "--data", "ROOT", "--epochs", "1000000000"],
+    ["train", "yolo", "--data", "ROOT", "--lr", "nan"],
+    ["profile", "RUN", "--batch", "1,100000000"],
+])
+def test_bad_numeric_option_is_usage_error_exit_2_one_line(argv, capsys, tmp_path):
+    if argv[0] in ("predict", "train", "profile") and argv[0] not in _subparsers():
+        pytest.skip("reference_models plug-in not installed")
+    argv = [str(tmp_path / v) if v.isupper() else v for v in argv]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith(f"vocbench {argv[0]}: error: argument")
+    assert "Traceback" not in "\n".join(err)
+    assert not any(tmp_path.iterdir())  # nothing written
+
+
+def test_ablation_script_options_are_bounded():
+    from reference_models.ablation import main as ablation_main
+
+    for opt, bad in (("--epochs", "1000000000"), ("--width", "nan"), ("--seed", "-1")):
+        with pytest.raises(SystemExit) as exc:
+            ablation_main(["--data", "x", "--out", "y", opt, bad])
+        assert exc.value.code == 2

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 from pathlib import Path
@@ -12,7 +13,8 @@ from vocbench.io.jsonio import emit_json, to_jsonable
 __all__ = ["HelpFormatter", "DETS_HELP", "add_dataset_args", "load_dataset_from_args", "emit_json", "to_jsonable",
            "progress_enabled",
            "check_output_paths", "iou_threshold", "DETECTION_FORMATS", "add_detections_format_arg",
-           "read_detections_from_args"]
+           "read_detections_from_args", "NumberOption", "int_option", "float_option", "seed_option", "score_option",
+           "MAX_SEED"]
 
 #: Detection formats every scoring command reads (``--format``).
 DETECTION_FORMATS = ("devkit", "coco", "csv", "yolo", "absolute")
@@ -42,13 +44,67 @@ class HelpFormatter(argparse.HelpFormatter):
         return f"{text} (default: %(default)s)"
 
 
+#: Largest seed any command accepts (numpy's and torch's generators take any int64).
+MAX_SEED = 2**63 - 1
+
+
+class NumberOption:
+    """argparse ``type=`` of a numeric option: an integer (``kind=int``) or a finite float in ``[low, high]``
+    (``low_open`` / ``high_open`` exclude the end). Every numeric option of every command uses one, so that NaN,
+    infinities, booleans, fractions for counts and absurd sizes (``--n-init 1000000000``) are usage errors (exit 2)
+    before any work starts. ``bounds`` is ``(low, high)``; ``high`` is always finite."""
+
+    def __init__(self, kind: type, low: float, high: float, *, low_open: bool = False,
+                 high_open: bool = False) -> None:
+        if not (math.isfinite(low) and math.isfinite(high) and low <= high):
+            raise ValueError(f"bad bounds {low}, {high}")
+        self.kind, self.bounds, self.low_open, self.high_open = kind, (low, high), low_open, high_open
+        self.__name__ = "integer" if kind is int else "number"
+
+    def describe(self) -> str:
+        low, high = self.bounds
+        if self.kind is int:
+            return f"an integer in {int(low)}..{int(high)}"
+        return f"a number in {'(' if self.low_open else '['}{low:g}, {high:g}{')' if self.high_open else ']'}"
+
+    def __call__(self, value: str):
+        text = str(value).strip()
+        try:
+            v = int(text) if self.kind is int else float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text[:40]!r} is not {self.describe()}") from None
+        low, high = self.bounds
+        ok = math.isfinite(v) and (v > low if self.low_open else v >= low) and (v < high if self.high_open else
+                                                                               v <= high)
+        if not ok:
+            raise argparse.ArgumentTypeError(f"must be {self.describe()}, got {text[:40]}")
+        return v
+
+
+def int_option(low: int, high: int) -> NumberOption:
+    """An integer option in ``low..high`` (:class:`NumberOption`)."""
+    return NumberOption(int, low, high)
+
+
+def float_option(low: float, high: float, *, low_open: bool = False, high_open: bool = False) -> NumberOption:
+    """A finite float option in ``[low, high]`` (ends excluded with ``low_open`` / ``high_open``)."""
+    return NumberOption(float, low, high, low_open=low_open, high_open=high_open)
+
+
+#: A score threshold: any sign (detector scores may be logits), at most 1e6 in magnitude.
+score_option = float_option(-1e6, 1e6)
+
+#: ``--seed`` of every command.
+seed_option = int_option(0, MAX_SEED)
+
+
 def iou_threshold(value: str, low_open: bool = True) -> float:
     """argparse type of an IoU threshold: a number in ``(0, 1]`` (``[0, 1]`` with ``low_open=False``)."""
     try:
         t = float(value)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a number: {value!r}") from None
-    if not ((0.0 < t) if low_open else (0.0 <= t)) or t > 1.0:
+    if not (((0.0 < t) if low_open else (0.0 <= t)) and t <= 1.0):  # NaN fails every comparison
         raise argparse.ArgumentTypeError(f"IoU threshold must be in {'(0' if low_open else '[0'}, 1], got {value}")
     return t
 

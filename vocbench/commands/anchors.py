@@ -9,7 +9,9 @@ from vocbench.commands._common import (
     add_dataset_args,
     check_output_paths,
     emit_json,
+    int_option,
     load_dataset_from_args,
+    seed_option,
 )
 
 __all__ = ["register", "run"]
@@ -25,14 +27,17 @@ def register(sub) -> None:
         formatter_class=HelpFormatter,
     )
     add_dataset_args(p)
-    p.add_argument("-k", "--k", dest="k", type=int, default=5, help="number of anchors to report")
+    p.add_argument("-k", "--k", dest="k", type=int_option(1, 1000), default=5, help="number of anchors to report")
     p.add_argument("--curve", default="1-15", help="ks of the mean-IoU curve, e.g. 1-15 or 3,5,9; 'none' to skip")
-    p.add_argument("--n-init", type=int, default=5, help="k-means restarts per k")
-    p.add_argument("--max-iter", type=int, default=300, help="k-means iterations per restart")
+    p.add_argument("--n-init", type=int_option(1, 1000), default=5, help="k-means restarts per k")
+    p.add_argument("--max-iter", type=int_option(0, 100_000), default=300,
+                   help="k-means iterations per restart")
     p.add_argument("--median", action="store_true", help="median instead of mean centroids")
-    p.add_argument("--seed", type=int, default=0, help="random seed (same seed → identical anchors)")
-    p.add_argument("--input-size", type=int, default=416, help="network input side in pixels")
-    p.add_argument("--stride", type=int, default=32, help="output stride (grid = input size / stride)")
+    p.add_argument("--seed", type=seed_option, default=0, help="random seed (same seed → identical anchors)")
+    p.add_argument("--input-size", type=int_option(1, 65_536), default=416,
+                   help="network input side in pixels")
+    p.add_argument("--stride", type=int_option(1, 65_536), default=32,
+                   help="output stride (grid = input size / stride)")
     p.add_argument("--include-difficult", action="store_true", help="also cluster boxes marked difficult")
     p.add_argument("--no-sse", action="store_true", help="skip the Euclidean k-means baseline")
     p.add_argument("--json", metavar="PATH", help="write JSON to PATH ('-' = stdout; the table is then not printed)")

@@ -13,10 +13,12 @@ from vocbench.commands._common import (
     add_detections_format_arg,
     check_output_paths,
     emit_json,
+    int_option,
     iou_threshold,
     load_dataset_from_args,
     progress_enabled,
     read_detections_from_args,
+    seed_option,
 )
 
 __all__ = ["register", "run", "parse_named_dets"]
@@ -30,16 +32,6 @@ def _confidence(value: str) -> float:
     if not 0.0 < c < 1.0:
         raise argparse.ArgumentTypeError(f"confidence must be in (0, 1), got {value}")
     return c
-
-
-def _seed(value: str) -> int:
-    try:
-        s = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an integer: {value!r}") from None
-    if s < 0:
-        raise argparse.ArgumentTypeError(f"seed must be >= 0, got {value}")
-    return s
 
 
 def register(sub) -> None:
@@ -66,8 +58,9 @@ def register(sub) -> None:
     p.add_argument("--protocol", choices=("devkit", "voc_eval"), default="devkit",
                    help="VOC matching/AP conventions (the other one is scored too, for the ranking stability)")
     p.add_argument("--iou", type=iou_threshold, default=0.5, metavar="T", help="VOC IoU threshold")
-    p.add_argument("--bootstrap", type=int, default=2000, metavar="R", help="bootstrap replicates (>= 100)")
-    p.add_argument("--seed", type=_seed, default=0, metavar="S", help="seed of the resampling")
+    p.add_argument("--bootstrap", type=int_option(100, 1_000_000), default=2000, metavar="R",
+                   help="bootstrap replicates (>= 100)")
+    p.add_argument("--seed", type=seed_option, default=0, metavar="S", help="seed of the resampling")
     p.add_argument("--confidence", type=_confidence, default=0.95, metavar="C", help="interval level")
     p.add_argument("--json", metavar="PATH", help="write JSON to PATH ('-' = stdout; the table is then not printed)")
     p.add_argument("--html", metavar="PATH", help="write the HTML comparison report")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import os
 
-from vocbench.commands._common import HelpFormatter
+from vocbench.commands._common import HelpFormatter, int_option, seed_option
 from vocbench.demo import DEFAULT_IMAGES, DEMO_SEED, QUICK_IMAGES
 
 __all__ = ["register", "run"]
@@ -26,9 +26,9 @@ def register(sub) -> None:
         formatter_class=HelpFormatter,
     )
     p.add_argument("out", metavar="OUT", nargs="?", default="demo_out", help="output folder")
-    p.add_argument("--images", type=int, default=None,
+    p.add_argument("--images", type=int_option(1, 1_000_000), default=None,
                    help=f"synthetic images (default {DEFAULT_IMAGES}, {QUICK_IMAGES} with --quick)")
-    p.add_argument("--seed", type=int, default=DEMO_SEED, help="seed of the synthetic set")
+    p.add_argument("--seed", type=seed_option, default=DEMO_SEED, help="seed of the synthetic set")
     p.add_argument("--voc", metavar="ROOT", default=None,
                    help="real VOCdevkit (default: $VOCBENCH_SHARED/voc/VOCdevkit or ../shared/voc/VOCdevkit)")
     p.add_argument("--no-voc", action="store_true", help="do not use the real VOC annotations even if found")

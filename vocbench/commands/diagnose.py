@@ -16,6 +16,7 @@ from vocbench.commands._common import (
     iou_threshold,
     load_dataset_from_args,
     read_detections_from_args,
+    score_option,
 )
 
 __all__ = ["register", "run"]
@@ -45,7 +46,7 @@ def register(sub) -> None:
                    help="foreground IoU threshold t_f")
     p.add_argument("--background-iou", type=lambda v: iou_threshold(v, low_open=False), default=0.1, metavar="T",
                    help="background IoU threshold t_b (TIDE)")
-    p.add_argument("--score-threshold", type=float, default=None, metavar="S",
+    p.add_argument("--score-threshold", type=score_option, default=None, metavar="S",
                    help="confusion matrix: count detections scoring at least S (default: each class's F1-optimal "
                         "threshold)")
     p.add_argument("--ignore-unknown-images", action="store_true",

@@ -6,7 +6,7 @@ import argparse
 import json
 import time
 
-from vocbench.commands._common import HelpFormatter, emit_json, progress_enabled
+from vocbench.commands._common import HelpFormatter, emit_json, int_option, progress_enabled, seed_option
 
 __all__ = ["register", "run"]
 
@@ -20,11 +20,12 @@ def register(sub) -> None:
         formatter_class=HelpFormatter,
     )
     p.add_argument("out", metavar="OUT", help="output folder (VOCdevkit/ is created inside)")
-    p.add_argument("--images", type=int, default=2000, help="number of images")
-    p.add_argument("--size", type=int, default=416, help="long side of every image, pixels")
-    p.add_argument("--seed", type=int, default=0, help="dataset seed")
+    p.add_argument("--images", type=int_option(1, 1_000_000), default=2000, help="number of images")
+    p.add_argument("--size", type=int_option(32, 4096), default=416, help="long side of every image, pixels")
+    p.add_argument("--seed", type=seed_option, default=0, help="dataset seed")
     p.add_argument("--year", default="2007", help="folder VOC<year>; sets are then <year>:train etc.")
-    p.add_argument("--workers", type=int, default=None, help="worker processes (default: one per core)")
+    p.add_argument("--workers", type=int_option(1, 1024), default=None,
+                   help="worker processes (default: one per core)")
     p.add_argument("--json", metavar="PATH", help="write a JSON summary to PATH ('-' = stdout)")
     p.set_defaults(func=run)
 
