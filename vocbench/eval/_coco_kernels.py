@@ -461,44 +461,61 @@ def coco_match_kernel(gt_offsets, gt_xyxy, gt_area, gt_crowd, group_offsets, gro
 
 # ----------------------------------------------------------------------------------------------- whole protocol
 @jit
-def coco_gt_csr(gt_image, gt_class, gt_boxes, gt_difficult, num_images, num_classes):
-    """Ground truth grouped by ``class * num_images + image`` (stable: dataset order within a group), as the COCO
-    export converts it: ``(gt_offsets int64[C * I + 1], gt_xyxy float64[M, 4] (x, y, x + w, y + h),
-    gt_area float64[M] w * h, gt_crowd bool[M])`` (the float operations of :func:`_det_box`)."""
+def coco_gt_csr(gt_image, gt_class, gt_xywh, gt_area, gt_crowd, gt_ignore, num_images, num_classes):
+    """Ground truth grouped by ``class * num_images + image`` (stable: input order within a group, pycocotools'
+    ``_gts`` order): ``(gt_offsets int64[C * I + 1], gt_xyxy float64[M, 4] (x, y, x + w, y + h) as ``maskApi.c``
+    forms the far corner, gt_box_area float64[M] w * h (the IoU's area), gt_area float64[M] (the area ranges'
+    area), gt_crowd bool[M], gt_ignore bool[M])``."""
     m = gt_image.shape[0]
     keys = np.empty(m, np.int64)
     for g in range(m):
         keys[g] = gt_class[g] * num_images + gt_image[g]
     rows, offsets = group_by_key(keys, num_classes * num_images)
-    box5 = np.empty((m, 5), np.float64)
+    xyxy = np.empty((m, 4), np.float64)
+    box_area = np.empty(m, np.float64)
+    area = np.empty(m, np.float64)
     crowd = np.empty(m, np.bool_)
+    ignore = np.empty(m, np.bool_)
     for g in range(m):
-        _det_box(gt_boxes, rows[g], box5, g)
-        crowd[g] = gt_difficult[rows[g]]
-    return offsets, np.ascontiguousarray(box5[:, :4]), box5[:, 4].copy(), crowd
+        r = rows[g]
+        x, y, w, h = gt_xywh[r, 0], gt_xywh[r, 1], gt_xywh[r, 2], gt_xywh[r, 3]
+        xyxy[g, 0] = x
+        xyxy[g, 1] = y
+        xyxy[g, 2] = x + w
+        xyxy[g, 3] = y + h
+        box_area[g] = w * h
+        area[g] = gt_area[r]
+        crowd[g] = gt_crowd[r]
+        ignore[g] = gt_ignore[r]
+    return offsets, xyxy, box_area, area, crowd, ignore
 
 
 @jit
-def coco_evaluate_kernel(det_image, det_class, scores, det_boxes, gt_image, gt_class, gt_boxes, gt_difficult,
-                         num_images, num_classes, iou_thresholds, area_ranges, max_dets, rec_thresholds):
-    """pycocotools' ``evaluate`` + ``accumulate`` on every class in one pass: precision and recall arrays.
+def coco_evaluate_kernel(det_image, det_class, scores, det_xywh, det_area, gt_image, gt_class, gt_xywh, gt_area,
+                         gt_crowd, gt_ignore, num_images, num_classes, iou_thresholds, area_ranges, max_dets,
+                         rec_thresholds, with_scores):
+    """pycocotools' ``evaluate`` + ``accumulate`` on every class in one pass: precision, recall and scores arrays.
 
     Per class, its detections in class-wide order (:func:`coco_class_order`) are grouped by image (a stable
     counting sort keeps the score order within an image), every (class, image) group is matched
     (:func:`_match_group`), its outcomes written at the detections' places in the class order, and the class is
-    accumulated (:func:`coco_accumulate_kernel`'s rules) while its outcomes are still in cache.
+    accumulated (:func:`_accumulate_class`) while its outcomes are still in cache.
 
     Args:
-        det_image, det_class: int64[N]; scores: float64[N] (no NaN); det_boxes: float64[N, 4] VOC pixels.
-        gt_image, gt_class: int64[M]; gt_boxes: float64[M, 4] VOC pixels (converted as the COCO export does);
-            gt_difficult: bool[M] (crowd regions).
-        iou_thresholds: float64[T] ascending, capped at 1 - 1e-10. area_ranges: float64[A, 2] inclusive.
-        max_dets: int64[M] ascending (1, 10, 100). rec_thresholds: float64[R] ascending.
+        det_image, det_class: int64[N] positions in evaluation order (images by sorted COCO id); scores:
+            float64[N] (no NaN); det_xywh: float64[N, 4] COCO ``[x, y, w, h]``; det_area: float64[N] the area
+            the area ranges test (``w * h``, as ``loadRes`` sets it).
+        gt_image, gt_class: int64[M]; gt_xywh: float64[M, 4] COCO boxes (the IoU uses ``w * h``); gt_area:
+            float64[M] the annotation's ``area`` field (area ranges); gt_crowd: bool[M] (crowd IoU, matched any
+            number of times); gt_ignore: bool[M] (ignored in every area range; pycocotools sets it to iscrowd).
+        iou_thresholds: float64[T] ascending, capped at 1 - 1e-10. area_ranges: float64[A, 2] inclusive, A * T <= 64.
+        max_dets: int64[M] ascending; the last is the matcher's per-image cap. rec_thresholds: float64[R] (any
+            order, as ``np.searchsorted`` takes them). with_scores: compute ``scores`` (else it has 0 classes).
 
     Returns:
-        precision float64[K, A, M, T, R] and recall float64[K, A, M, T]: pycocotools' ``eval`` arrays
-        (``[T, R, K, A, M]`` and ``[T, K, A, M]``) with the class axis first, so that each class writes one
-        contiguous block; -1 where a class has no non-ignored GT.
+        precision float64[K, A, M, T, R], recall float64[K, A, M, T] and scores float64[K, A, M, T, R]:
+        pycocotools' ``eval`` arrays (``[T, R, K, A, M]``, ``[T, K, A, M]``) with the class axis first, so that
+        each class writes one contiguous block; -1 where a class has no non-ignored GT.
     """
     na = area_ranges.shape[0]
     nt = iou_thresholds.shape[0]
@@ -512,16 +529,17 @@ def coco_evaluate_kernel(det_image, det_class, scores, det_boxes, gt_image, gt_c
     longest_class = 1
     for k in range(num_classes):
         longest_class = max(longest_class, class_offsets[k + 1] - class_offsets[k])
-    gt_offsets, gt_xyxy, gt_area, gt_crowd = coco_gt_csr(gt_image, gt_class, gt_boxes, gt_difficult, ni,
-                                                         num_classes)
+    gt_offsets, gt_xyxy, gt_box_area, gt_rarea, gt_cr, gt_ig = coco_gt_csr(
+        gt_image, gt_class, gt_xywh, gt_area, gt_crowd, gt_ignore, ni, num_classes)
     max_ng = 1
     for grp in range(gt_offsets.shape[0] - 1):
         max_ng = max(max_ng, gt_offsets[grp + 1] - gt_offsets[grp])
-    ig, npig = _gt_ignore_bits(gt_offsets, gt_area, gt_crowd, area_ranges, ni)
+    ig, npig = _gt_ignore_bits(gt_offsets, gt_rarea, gt_ig, area_ranges, ni)
     # per-class buffers: outcomes by place in the class order, boxes by place in the image-grouped order
     counted = np.zeros(longest_class, np.uint64)
     tp = np.zeros(longest_class, np.uint64)
     rank = np.zeros(longest_class, np.int64)
+    score_of = np.zeros(longest_class, np.float64)
     loc = np.empty(longest_class, np.int64)
     img_of = np.empty(longest_class, np.int64)
     dbox = np.zeros((longest_class, 5), np.float64)
@@ -543,6 +561,7 @@ def coco_evaluate_kernel(det_image, det_class, scores, det_boxes, gt_image, gt_c
     acc_state = _accumulate_state(npig, nt, nm)
     precision = np.empty((num_classes, na, nm, nt, nr), np.float64)  # every entry written per class
     recall = np.empty((num_classes, na, nm, nt), np.float64)
+    score_out = np.empty((num_classes if with_scores else 0, na, nm, nt, nr), np.float64)
     for k in range(num_classes):
         c0, c1 = class_offsets[k], class_offsets[k + 1]
         nk = c1 - c0
@@ -564,7 +583,14 @@ def coco_evaluate_kernel(det_image, det_class, scores, det_boxes, gt_image, gt_c
             r = q - img_start[img_of[p]]  # rank in its image: score order
             rank[p] = r
             tp[p] = 0
-            ar = _det_box(det_boxes, order[c0 + p], dbox, q)
+            row = order[c0 + p]
+            score_of[p] = scores[row]
+            dbox[q, 0] = det_xywh[row, 0]  # (x, y, x + w, y + h, w * h): the far corner as maskApi.c forms it
+            dbox[q, 1] = det_xywh[row, 1]
+            dbox[q, 2] = det_xywh[row, 0] + det_xywh[row, 2]
+            dbox[q, 3] = det_xywh[row, 1] + det_xywh[row, 3]
+            dbox[q, 4] = det_xywh[row, 2] * det_xywh[row, 3]
+            ar = det_area[row]
             if na == 4:  # the COCO ranges, unrolled: the loop over a runtime count cost 0.8 ms on 100k boxes
                 bits = ((np.uint64(ar >= lo0) & np.uint64(ar <= hi0)) | ((np.uint64(ar >= lo1) & np.uint64(ar <= hi1))
                         << one) | ((np.uint64(ar >= lo2) & np.uint64(ar <= hi2)) << two)
@@ -584,22 +610,24 @@ def coco_evaluate_kernel(det_image, det_class, scores, det_boxes, gt_image, gt_c
             if ng == 0:
                 continue
             nd = min(q1 - q0, max_det)
-            _match_group(nd, q0, ng, g0, dbox, dab, gt_xyxy, gt_area, gt_crowd, ig, iou_thresholds, na, cm, tm, sc)
+            _match_group(nd, q0, ng, g0, dbox, dab, gt_xyxy, gt_box_area, gt_cr, ig, iou_thresholds, na, cm, tm,
+                         sc)
             for i in range(nd):
                 p = loc[q0 + i]
                 counted[p] = cm[i]
                 tp[p] = tm[i]
-        _accumulate_class(counted, tp, rank, nk, npig[k], max_dets, rec_thresholds, nt, k, acc_state, precision,
-                          recall)
-    return precision, recall
+        _accumulate_class(counted, tp, rank, score_of, nk, npig[k], max_dets, rec_thresholds, nt, k, acc_state,
+                          (precision, recall, score_out))
+    return precision, recall, score_out
 
 
 # ----------------------------------------------------------------------------------------------- accumulation
 @jit
 def _accumulate_state(npig, nt, nm):
     """Scratch of :func:`_accumulate_class`: ``(counted_at_tp int32[M, C, P + 1], base int64[M + 1, 8 W],
-    lanes uint64[M + 1, W], ntp int64[M, C], spread uint64[256], bit_of int64[67])`` for C = A * T columns in W
-    words and P the most non-ignored GT of a class and area range."""
+    lanes uint64[M + 1, W], ntp int64[M, C], spread uint64[256], bit_of int64[67], run float64[P + 2],
+    place_at_tp int64[M, C, P + 1])`` for C = A * T columns in W words and P the most non-ignored GT of a class
+    and area range."""
     na = npig.shape[1]
     longest = 0
     for k in range(npig.shape[0]):
@@ -617,13 +645,14 @@ def _accumulate_state(npig, nt, nm):
         bit_of[(np.uint64(1) << np.uint64(b)) % np.uint64(67)] = b
     return (np.empty((nm, ncol, longest + 1), np.int32), np.zeros((nm + 1, nw * 8), np.int64),
             np.zeros((nm + 1, nw), np.uint64), np.zeros((nm, ncol), np.int64), spread, bit_of,
-            np.zeros(longest + 2, np.float64))
+            np.zeros(longest + 2, np.float64), np.empty((nm, ncol, longest + 1), np.int64))
 
 
 @jit
-def _accumulate_class(counted, tp, rank, nk, npig_k, max_dets, rec_thresholds, nt, k, state, precision, recall):
+def _accumulate_class(counted, tp, rank, score_of, nk, npig_k, max_dets, rec_thresholds, nt, k, state, out):
     """pycocotools' ``accumulate`` for class ``k``: its ``nk`` outcomes in class order (``counted[:nk]``,
-    ``tp[:nk]``, ``rank[:nk]``), every area range, threshold and maxDet, into ``precision`` / ``recall``.
+    ``tp[:nk]``, ``rank[:nk]``, ``score_of[:nk]``), every area range, threshold and maxDet, into ``out`` =
+    ``(precision, recall, scores)``.
 
     pycocotools computes ``rc = tp / npig`` and ``pr = tp / (fp + tp + eps)`` after every detection, takes the
     right-to-left running maximum of ``pr`` and reads it at the first index where ``rc >= r`` for each recall
@@ -638,7 +667,9 @@ def _accumulate_class(counted, tp, rank, nk, npig_k, max_dets, rec_thresholds, n
     last, never counted): byte lane ``l`` of word ``w`` of band ``b`` counts bit ``8 w + l`` over at most 255 rows,
     then is flushed into ``base``; maxDet ``m`` counts bands ``0 .. m``, summed only at true positives.
     """
-    counted_at_tp, base, lanes, ntp, spread, bit_of, run = state
+    counted_at_tp, base, lanes, ntp, spread, bit_of, run, place_at_tp = state
+    precision, recall, scores = out
+    with_scores = scores.shape[0] > 0
     nm = max_dets.shape[0]
     nw = lanes.shape[1]
     base[:] = 0
@@ -671,11 +702,17 @@ def _accumulate_class(counted, tp, rank, nk, npig_k, max_dets, rec_thresholds, n
                 total += base[mi, c] + np.int64((lanes[mi, cw] >> sh) & byte)
                 if mi >= band:
                     counted_at_tp[mi, c, ntp[mi, c]] = total  # a GT matches once: <= npig TPs per column
+                    if with_scores:
+                        place_at_tp[mi, c, ntp[mi, c]] = s
                     ntp[mi, c] += 1
         if pending == 255:
             _flush_lanes(lanes, base)
             pending = 0
     kthr = _recall_steps(npig_k, rec_thresholds)
+    kcut = kthr.copy()
+    for a in range(kcut.shape[0]):
+        for r in range(1, kcut.shape[1]):
+            kcut[a, r] = max(kcut[a, r], kcut[a, r - 1])
     for mi in range(nm - 1, -1, -1):
         if mi < nm - 1 and biggest <= max_dets[mi]:  # nothing truncated: same as the next larger maxDet
             for a in range(npig_k.shape[0]):
@@ -683,8 +720,11 @@ def _accumulate_class(counted, tp, rank, nk, npig_k, max_dets, rec_thresholds, n
                     recall[k, a, mi, t] = recall[k, a, mi + 1, t]
                     for q in range(rec_thresholds.shape[0]):
                         precision[k, a, mi, t, q] = precision[k, a, mi + 1, t, q]
+                        if with_scores:
+                            scores[k, a, mi, t, q] = scores[k, a, mi + 1, t, q]
             continue
-        _precision_recall(ntp[mi], counted_at_tp[mi], npig_k, kthr, nt, k, mi, precision, recall, run)
+        _precision_recall(ntp[mi], counted_at_tp[mi], place_at_tp[mi], score_of, nk, npig_k, kthr, kcut, nt, k, mi,
+                          out, run)
 
 
 @jit
@@ -700,26 +740,38 @@ def _flush_lanes(lanes, base):
 
 @jit
 def _recall_steps(npig_k, rec_thresholds):
-    """``kthr[a, r]``: the smallest true-positive count whose recall ``kk / npig`` reaches threshold ``r``
-    (pycocotools' ``searchsorted(rc, recThrs, side="left")`` on the recall curve, counted in true positives;
-    at least 1: threshold 0 reads index 0, whose running maximum is the first TP's, or 0)."""
+    """``kthr[a, r]``: the smallest true-positive count ``kk`` (0 .. npig) whose recall ``kk / npig`` reaches
+    threshold ``r``, ``npig + 1`` where none does (NaN, above 1): pycocotools' ``searchsorted(rc, recThrs,
+    side="left")`` on the recall curve, counted in true positives, each threshold on its own (any order)."""
     nr = rec_thresholds.shape[0]
-    kthr = np.ones((npig_k.shape[0], nr), np.int64)
+    kthr = np.zeros((npig_k.shape[0], nr), np.int64)
     for a in range(npig_k.shape[0]):
         npg = npig_k[a]
-        kk = 0
-        for r in range(nr):  # thresholds ascend
-            while kk < npg and not (kk / npg >= rec_thresholds[r]):
-                kk += 1
-            kthr[a, r] = max(kk, 1)
+        for r in range(nr):
+            thr = rec_thresholds[r]
+            lo, hi = 0, npg + 1  # answer in [lo, hi]; hi = npg + 1: not reached
+            while lo < hi:
+                mid = (lo + hi) // 2
+                if npg > 0 and mid / npg >= thr:
+                    hi = mid
+                else:
+                    lo = mid + 1
+            kthr[a, r] = lo
     return kthr
 
 
 @jit
-def _precision_recall(ntp, counted_at_tp, npig_k, kthr, nt, k, mi, precision, recall, run):
-    """Precision at the recall thresholds (``kthr`` from :func:`_recall_steps`) and final recall of class ``k`` at
-    maxDet index ``mi``, every column, into ``precision[k, a, mi, t, r]`` / ``recall[k, a, mi, t]`` (-1 for an
-    area range without non-ignored GT). ``run``: float64 scratch of P + 1 entries."""
+def _precision_recall(ntp, counted_at_tp, place_at_tp, score_of, nk, npig_k, kthr, kcut, nt, k, mi, out, run):
+    """Precision and score at the recall thresholds (``kthr`` from :func:`_recall_steps`) and final recall of class
+    ``k`` at maxDet index ``mi``, every column, into ``out`` = ``(precision, recall, scores)`` at ``[k, a, mi, t]``
+    (-1 for an area range without non-ignored GT). ``run``: float64 scratch of P + 2 entries.
+
+    pycocotools reads ``pr[pi]`` / ``dtScoresSorted[pi]`` at ``pi = searchsorted(rc, thr)``: the first detection
+    when ``kk = 0`` (a threshold <= 0), else the ``kk``-th true positive; the first threshold never reached ends
+    its loop (an IndexError caught by a bare ``except``), so it and every later threshold keep 0: threshold ``r``
+    is read iff ``kcut[a, r]`` (the running maximum of ``kthr``) is at most the TP count. ``scores`` of length 0
+    along its class axis: not computed."""
+    precision, recall, scores = out
     eps = 2.220446049250313e-16  # np.finfo(np.float64).eps, pycocotools' spacing term
     nr = kthr.shape[1]
     for a in range(npig_k.shape[0]):
@@ -729,6 +781,8 @@ def _precision_recall(ntp, counted_at_tp, npig_k, kthr, nt, k, mi, precision, re
                 recall[k, a, mi, t] = -1.0
                 for r in range(nr):
                     precision[k, a, mi, t, r] = -1.0
+                    if scores.shape[0]:
+                        scores[k, a, mi, t, r] = -1.0
             continue
         for t in range(nt):
             c = a * nt + t
@@ -739,6 +793,15 @@ def _precision_recall(ntp, counted_at_tp, npig_k, kthr, nt, k, mi, precision, re
             for j in range(n_tp, 0, -1):
                 best = max(best, j / (float(pts[j - 1] - j) + float(j) + eps))
                 run[j] = best
-            for r in range(nr):  # recall never reached: precision 0
+            run[0] = best if n_tp > 0 else 0.0  # pr[0] after the running maximum: the best precision overall
+            n_reach = n_tp if nk > 0 else -1  # no detection: every index is out of range
+            for r in range(nr):
+                precision[k, a, mi, t, r] = run[kthr[a, r]] if kcut[a, r] <= n_reach else 0.0
+            if scores.shape[0] == 0:  # not asked for
+                continue
+            for r in range(nr):
                 j = kthr[a, r]
-                precision[k, a, mi, t, r] = run[j] if j <= n_tp else 0.0
+                if kcut[a, r] > n_reach:
+                    scores[k, a, mi, t, r] = 0.0
+                else:
+                    scores[k, a, mi, t, r] = score_of[place_at_tp[c, j - 1]] if j > 0 else score_of[0]

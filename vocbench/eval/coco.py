@@ -14,6 +14,8 @@ every (class, image) group for all thresholds and area ranges at once, accumulat
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from vocbench.boxes import COCO_AREA_LABELS, COCO_AREA_RANGES  # the one definition (pycocotools areaRng)
@@ -22,14 +24,11 @@ from vocbench.eval.results import COCO_STAT_NAMES, CocoScores
 from vocbench.structures import Dataset, Detections
 
 __all__ = ["COCO_IOU_THRESHOLDS", "COCO_REC_THRESHOLDS", "COCO_AREA_RANGES", "COCO_AREA_LABELS", "COCO_MAX_DETS",
-           "evaluate_coco", "coco_xyxy_and_area"]
+           "evaluate_coco", "evaluate_coco_arrays", "CocoArrays", "coco_xyxy_and_area"]
 
 COCO_IOU_THRESHOLDS = np.linspace(.5, 0.95, int(np.round((0.95 - .5) / .05)) + 1, endpoint=True)
 COCO_REC_THRESHOLDS = np.linspace(.0, 1.00, int(np.round((1.00 - .0) / .01)) + 1, endpoint=True)
 COCO_MAX_DETS = (1, 10, 100)
-_IOU_THRESHOLDS_CAPPED = np.minimum(COCO_IOU_THRESHOLDS, 1 - 1e-10)  # pycocotools' min([t, 1 - 1e-10])
-_AREA_RANGES = np.array(COCO_AREA_RANGES, np.float64)
-_MAX_DETS = np.asarray(COCO_MAX_DETS, np.int64)
 
 # (is AP, IoU threshold or None, area label, max dets) of each summary number, pycocotools' order
 _SUMMARY = ((1, None, "all", 100), (1, .5, "all", 100), (1, .75, "all", 100), (1, None, "small", 100),
@@ -61,6 +60,146 @@ def coco_xyxy_and_area(xywh: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return out, xywh[:, 2] * xywh[:, 3]
 
 
+@dataclass(frozen=True, eq=False)
+class CocoArrays:
+    """pycocotools' ``COCOeval.eval`` arrays (``evaluate()`` + ``accumulate()``), bit for bit.
+
+    Attributes:
+        precision: float64[T, R, K, A, M] interpolated precision; -1 where a category has no non-ignored GT.
+        recall: float64[T, K, A, M] final recall; -1 likewise.
+        scores: float64[T, R, K, A, M] the detection score at each recall threshold (``eval["scores"]``).
+        iou_thresholds: float64[T], rec_thresholds: float64[R], area_ranges: float64[A, 2], max_dets: int64[M] —
+            the parameters as given (pycocotools' ``params``, uncapped; ``max_dets`` sorted, as ``evaluate()``
+            leaves ``params.maxDets``).
+    """
+
+    precision: np.ndarray
+    recall: np.ndarray
+    scores: np.ndarray
+    iou_thresholds: np.ndarray
+    rec_thresholds: np.ndarray
+    area_ranges: np.ndarray
+    max_dets: np.ndarray
+
+
+def _column(name: str, value, dtype, n: int | None, width: int | None = None) -> np.ndarray:
+    """``value`` as a C-contiguous ``dtype`` array of length ``n`` (and ``width`` columns); ValueError otherwise."""
+    arr = np.asarray(value)
+    if dtype is np.int64 and arr.size and arr.dtype.kind not in "iub":
+        raise ValueError(f"{name} must hold integers, got {arr.dtype}")
+    arr = np.ascontiguousarray(arr, dtype=dtype)
+    if width is not None:
+        if arr.size == 0:
+            arr = arr.reshape(0, width)
+        if arr.ndim != 2 or arr.shape[1] != width:
+            raise ValueError(f"{name} must have shape (N, {width}), got {arr.shape}")
+    elif arr.ndim != 1:
+        raise ValueError(f"{name} must be one-dimensional, got shape {arr.shape}")
+    if n is not None and arr.shape[0] != n:
+        raise ValueError(f"{name} has {arr.shape[0]} rows, expected {n}")
+    return arr
+
+
+def _positions(name: str, arr: np.ndarray, count: int) -> None:
+    if arr.size and (arr.min() < 0 or arr.max() >= count):
+        raise ValueError(f"{name} must be positions 0..{count - 1}, got values from {arr.min()} to {arr.max()}")
+
+
+def evaluate_coco_arrays(*, gt_image, gt_category, gt_xywh, gt_area, gt_iscrowd, dt_image, dt_category, dt_xywh,
+                         dt_score, num_images: int, num_categories: int, iou_thresholds=COCO_IOU_THRESHOLDS,
+                         rec_thresholds=COCO_REC_THRESHOLDS, area_ranges=COCO_AREA_RANGES, max_dets=COCO_MAX_DETS,
+                         dt_area=None, gt_ignore=None, with_scores: bool = True) -> CocoArrays:
+    """pycocotools' bbox ``COCOeval`` (``evaluate`` + ``accumulate``) on COCO arrays: the one COCO front end.
+
+    Images and categories are positions in evaluation order: the caller maps pycocotools' ``sorted(imgIds)`` /
+    ``sorted(catIds)`` to ``0..I-1`` / ``0..K-1``. Rows keep file order (ground truth as in ``instances.json``,
+    detections as in the results list): pycocotools breaks IoU and score ties by it. ``useCats=0`` is one
+    category for everything, with the rows ordered as pycocotools gathers them then: stably by category id.
+
+    Args:
+        gt_image, gt_category: int64[M] positions. gt_xywh: float64[M, 4] COCO ``[x, y, w, h]`` (the IoU uses
+            ``w * h``, as ``maskApi.c``'s ``bbIou``). gt_area: float64[M] the annotation's ``area`` field (what the
+            area ranges test). gt_iscrowd: bool[M] crowd regions (IoU over the detection's area, any number of
+            matches; ignored).
+        dt_image, dt_category: int64[N] positions. dt_xywh: float64[N, 4]. dt_score: float64[N], no NaN.
+        num_images, num_categories: I and K.
+        iou_thresholds: float64[T], 1 <= T <= 63, any order (each capped at ``1 - 1e-10`` as pycocotools does).
+        rec_thresholds: float64[R], any order. area_ranges: float64[A, 2] inclusive ``[lo, hi]`` in pixels².
+        max_dets: int64[M] detections per image and category, sorted as pycocotools' ``evaluate()`` sorts them
+            (the arrays' last axis follows the sorted list, :attr:`CocoArrays.max_dets`).
+        dt_area: float64[N] detection areas for the area ranges; default ``w * h`` (``loadRes``).
+        gt_ignore: bool[M] GT ignored in every area range; default ``gt_iscrowd`` (pycocotools overwrites the
+            file's ``ignore`` with ``iscrowd``).
+        with_scores: compute ``scores`` (False leaves it empty, shape ``(T, R, 0, A, M)``, and saves time).
+
+    Returns:
+        :class:`CocoArrays` with ``precision[T, R, K, A, M]``, ``recall[T, K, A, M]``, ``scores[T, R, K, A, M]``.
+
+    Raises:
+        ValueError: mismatched lengths, positions out of range, NaN scores, an empty or oversized threshold list.
+    """
+    gt_xywh = _column("gt_xywh", gt_xywh, np.float64, None, 4)
+    m = gt_xywh.shape[0]
+    gt_image, gt_category = _column("gt_image", gt_image, np.int64, m), _column("gt_category", gt_category, np.int64, m)
+    gt_area = _column("gt_area", gt_area, np.float64, m)
+    gt_iscrowd = _column("gt_iscrowd", gt_iscrowd, np.bool_, m)
+    gt_ignore = gt_iscrowd if gt_ignore is None else _column("gt_ignore", gt_ignore, np.bool_, m)
+    dt_xywh = _column("dt_xywh", dt_xywh, np.float64, None, 4)
+    n = dt_xywh.shape[0]
+    dt_image, dt_category = _column("dt_image", dt_image, np.int64, n), _column("dt_category", dt_category, np.int64, n)
+    dt_score = _column("dt_score", dt_score, np.float64, n)
+    dt_area = dt_xywh[:, 2] * dt_xywh[:, 3] if dt_area is None else _column("dt_area", dt_area, np.float64, n)
+    num_images, num_categories = int(num_images), int(num_categories)
+    for name, arr, count in (("gt_image", gt_image, num_images), ("dt_image", dt_image, num_images),
+                             ("gt_category", gt_category, num_categories),
+                             ("dt_category", dt_category, num_categories)):
+        _positions(name, arr, count)
+    if np.isnan(dt_score).any():
+        raise ValueError(f"dt_score has NaN at row {int(np.flatnonzero(np.isnan(dt_score))[0])}")
+    thr = _column("iou_thresholds", iou_thresholds, np.float64, None)
+    rec = _column("rec_thresholds", rec_thresholds, np.float64, None)
+    rng = _column("area_ranges", area_ranges, np.float64, None, 2)
+    md = np.sort(_column("max_dets", max_dets, np.int64, None))  # pycocotools' evaluate() sorts params.maxDets
+    if not 1 <= thr.size <= 63 or rng.shape[0] == 0 or md.size == 0 or (md < 0).any():
+        raise ValueError("need 1 to 63 IoU thresholds, at least one area range and non-negative max_dets")
+    precision, recall, scores = _run_kernel_chunks(
+        (dt_image, dt_category, dt_score, dt_xywh, dt_area, gt_image, gt_category, gt_xywh, gt_area, gt_iscrowd,
+         gt_ignore, num_images, num_categories), thr, rec, rng, md, with_scores)
+    return CocoArrays(precision=precision, recall=recall, scores=scores, iou_thresholds=thr.copy(),
+                      rec_thresholds=rec.copy(), area_ranges=rng.copy(), max_dets=md.copy())
+
+
+def _run_kernel_chunks(data: tuple, thr: np.ndarray, rec: np.ndarray, rng: np.ndarray, md: np.ndarray,
+                       with_scores: bool):
+    """The kernel's arrays in pycocotools' axes for any parameter lists: thresholds sorted (each is matched on
+    its own) and capped, put back in the given order; ``md`` (sorted, as ``evaluate()`` sorts ``params.maxDets``)
+    without repeats; area ranges in chunks of ``64 // T`` (one bit per (range, threshold) column)."""
+    t_order = np.argsort(thr, kind="stable")
+    capped = np.ascontiguousarray(np.minimum(thr[t_order], 1 - 1e-10))
+    md_sorted, md_pos = np.unique(md, return_inverse=True)
+    per_chunk = 64 // thr.size
+    k = int(data[12])
+    t_count, r_count, a_count, m_count = thr.size, rec.size, rng.shape[0], md.size
+    precision = np.empty((t_count, r_count, k, a_count, m_count))
+    scores = np.empty((t_count, r_count, k if with_scores else 0, a_count, m_count))
+    recall = np.empty((t_count, k, a_count, m_count))
+    for a0 in range(0, a_count, per_chunk):
+        a1 = min(a0 + per_chunk, a_count)
+        args = (*data, capped, np.ascontiguousarray(rng[a0:a1]), np.ascontiguousarray(md_sorted.astype(np.int64)),
+                rec, with_scores)
+        p_k, r_k, s_k = coco_evaluate_kernel(*args)
+        # kernel axes [K, A, M', T', R] → [T', R, K, A, M'] → given threshold and maxDet order
+        p = p_k.transpose(3, 4, 0, 1, 2)[:, :, :, :, md_pos]
+        s = s_k.transpose(3, 4, 0, 1, 2)[:, :, :, :, md_pos]
+        r = r_k.transpose(3, 0, 1, 2)[:, :, :, md_pos]
+        precision[t_order, :, :, a0:a1] = p
+        scores[t_order, :, :, a0:a1] = s
+        recall[t_order, :, a0:a1] = r
+    return precision, recall, scores
+
+
+
+
 def evaluate_coco(dataset: Dataset, detections: Detections) -> CocoScores:
     """COCO AP/AR of ``detections`` on ``dataset`` (see the module docstring for the exact rules).
 
@@ -71,12 +210,15 @@ def evaluate_coco(dataset: Dataset, detections: Detections) -> CocoScores:
     Returns:
         :class:`CocoScores` with the 12 summary numbers and pycocotools' precision/recall arrays.
     """
-    precision_k, recall_k = coco_evaluate_kernel(
-        detections.image_index, detections.class_index, detections.scores, detections.boxes, dataset.image_index,
-        dataset.class_index, dataset.boxes, dataset.difficult, dataset.num_images, dataset.num_classes,
-        _IOU_THRESHOLDS_CAPPED, _AREA_RANGES, _MAX_DETS, COCO_REC_THRESHOLDS)
-    precision = precision_k.transpose(3, 4, 0, 1, 2)  # [T, R, K, A, M], pycocotools' axes (a view)
-    recall = recall_k.transpose(3, 0, 1, 2)
-    return CocoScores(stats=_summarize(precision, recall), precision=precision, recall=recall,
-                      iou_thresholds=COCO_IOU_THRESHOLDS.copy(), rec_thresholds=COCO_REC_THRESHOLDS.copy(),
-                      area_ranges=COCO_AREA_RANGES, max_dets=COCO_MAX_DETS, classes=tuple(dataset.classes))
+    from vocbench.io.coco import voc_boxes_to_xywh
+
+    gt = voc_boxes_to_xywh(dataset.boxes)
+    arrays = evaluate_coco_arrays(
+        gt_image=dataset.image_index, gt_category=dataset.class_index, gt_xywh=gt, gt_area=gt[:, 2] * gt[:, 3],
+        gt_iscrowd=dataset.difficult, dt_image=detections.image_index, dt_category=detections.class_index,
+        dt_xywh=voc_boxes_to_xywh(detections.boxes), dt_score=detections.scores, num_images=dataset.num_images,
+        num_categories=dataset.num_classes, with_scores=False)
+    return CocoScores(stats=_summarize(arrays.precision, arrays.recall), precision=arrays.precision,
+                      recall=arrays.recall, iou_thresholds=COCO_IOU_THRESHOLDS.copy(),
+                      rec_thresholds=COCO_REC_THRESHOLDS.copy(), area_ranges=COCO_AREA_RANGES,
+                      max_dets=COCO_MAX_DETS, classes=tuple(dataset.classes))
