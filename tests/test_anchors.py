@@ -189,7 +189,7 @@ def test_fitted_attributes_are_consistent():
 
 def test_curve_is_monotone_and_beats_euclidean():
     wh = _random_wh(9, 1500)
-    res = analyze_anchors(wh, k=4, curve=range(1, 9), n_init=3, priors=())
+    res = analyze_anchors(wh, k=4, curve=range(1, 9), n_init=3, priors=(), sse_baseline=True)
     means = [p.mean_iou for p in res.curve]
     assert all(b >= a for a, b in zip(means, means[1:]))
     for p in res.curve[1:]:
@@ -288,7 +288,7 @@ def test_voc0712_reproduces_essay_anchors(voc_root, tmp_path, capsys):
 
     out = tmp_path / "a.json"
     rc = main(["anchors", str(voc_root), "--set", "2007:trainval", "--set", "2012:trainval", "-k", "5",
-               "--curve", "1-15", "--json", str(out)])
+               "--curve", "1-15", "--sse", "--json", str(out)])
     assert rc == 0
     res = json.loads(out.read_text())
     essay = [(1.19, 1.99), (2.79, 4.60), (4.54, 8.93), (8.06, 5.29), (10.33, 10.65)]

@@ -17,7 +17,6 @@ step that fails is noted and counted in :attr:`DemoResult.failed`, and the other
 
 from __future__ import annotations
 
-import functools
 import os
 import time
 import traceback
@@ -25,8 +24,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-
-import numpy as np
 
 from vocbench.errors import VocbenchError
 
@@ -42,8 +39,6 @@ __all__ = ["run_demo", "DemoResult", "DemoReport", "find_voc", "speed_table", "D
 DEMO_SEED = 1000
 #: Images synthesised by default (a few minutes for the whole demo on 2 CPU cores) and with ``quick``.
 DEFAULT_IMAGES, QUICK_IMAGES = 800, 120
-#: IoU threshold of the NMS rows in the speed table (torchvision's usual 0.5).
-_NMS_IOU = 0.5
 
 
 def find_voc(explicit: str | os.PathLike | None = None) -> Path | None:
@@ -139,8 +134,8 @@ class _Skip(Exception):
 class _Steps:
     """Runs the demo's steps, timing each and collecting reports, notes and failures."""
 
-    def __init__(self, log: Callable[[str], None], debug: bool) -> None:
-        self.log, self.debug = log, debug
+    def __init__(self, log: Callable[[str], None], debug: bool, command: str = "") -> None:
+        self.log, self.debug, self.command = log, debug, command
         self.reports: list[DemoReport] = []
         self.notes: list[str] = []
         self.failed = 0
@@ -149,13 +144,17 @@ class _Steps:
         self.reports.append(DemoReport(title, Path(path), description, seconds))
         self.log(f"  wrote {path} ({seconds:.1f} s)")
 
-    def run(self, label: str, fn: Callable[[], Any]) -> tuple[Any, float] | None:
+    def run(self, label: str, fn: Callable[[], Any], command: str | None = None) -> tuple[Any, float] | None:
+        """Run one step; the reports it writes show ``command`` (the standalone command that rebuilds them; default
+        the demo's own) and link back to the index."""
         from vocbench.plugins import PluginUnavailable
+        from vocbench.report.html import report_defaults
 
         self.log(f"[demo] {label} ...")
         start = time.perf_counter()
         try:
-            result = fn()
+            with report_defaults(command=command or self.command, home="index.html"):
+                result = fn()
         except (_Skip, PluginUnavailable) as exc:
             self.notes.append(f"{label}: skipped — {exc}")
             self.log(f"  skipped: {exc}")
@@ -170,19 +169,34 @@ class _Steps:
         return result, time.perf_counter() - start
 
 
+def _cli(*words: Any) -> str:
+    """A shell command line (paths quoted where needed)."""
+    import shlex
+
+    return " ".join(shlex.quote(str(w)) for w in words)
+
+
+def _gt_args(dataset: Dataset) -> list[Any]:
+    return ["--gt", dataset.root, *[a for s in dataset.sets for a in ("--set", s)]]
+
+
 def _scoring(steps: _Steps, out: Path, dataset: Dataset, detections: dict[str, Detections], where: str,
              stem: str) -> None:
-    """vocbench's scoring report (VOC07, VOC12, COCO) of every detector in ``detections``."""
+    """vocbench's scoring report (VOC07, VOC12, COCO) of every detector in ``detections``; each report's command
+    is the ``vocbench eval`` that rebuilds it (detections read from their devkit folder, ``Detections.source``)."""
     for name, dets in detections.items():
-        def score(name: str = name, dets: Detections = dets) -> Path:
+        path = out / f"{stem}_{_slug(name)}_eval.html"
+
+        def score(dets: Detections = dets, path: Path = path) -> Path:
             from vocbench.eval import evaluate
             from vocbench.report.eval import write_eval_report
 
             result = evaluate(dataset, dets, metrics=("voc07", "voc12", "coco"))
-            return write_eval_report(out / f"{stem}_{_slug(name)}_eval.html", dataset=dataset, result=result,
-                                     detections=dets)
+            return write_eval_report(path, dataset=dataset, result=result, detections=dets)
 
-        res = steps.run(f"{name} on {where}: scoring report", score)
+        command = _cli("vocbench", "eval", *_gt_args(dataset), "--dets", dets.source, "--metric", "voc07",
+                       "--metric", "voc12", "--metric", "coco", "--html", path)
+        res = steps.run(f"{name} on {where}: scoring report", score, command)
         if res:
             steps.add(f"{name} on {where}: scoring", res[0],
                       "VOC07 / VOC12 AP per class, precision-recall curves and the COCO protocol", res[1])
@@ -192,15 +206,16 @@ def _diagnosis_and_comparison(steps: _Steps, out: Path, dataset: Dataset, detect
                               where: str, stem: str) -> None:
     """Diagnose every detector in ``detections`` and compare the first two (vocbench.diagnose / compare)."""
     for name, dets in detections.items():
-        def one(name: str = name, dets: Detections = dets) -> Path:
+        path = out / f"{stem}_{_slug(name)}_diagnosis.html"
+
+        def one(dets: Detections = dets, path: Path = path) -> Path:
             from vocbench.diagnose import diagnose
             from vocbench.report.diagnose import write_diagnosis_report
 
-            result = diagnose(dataset, dets)
-            return write_diagnosis_report(out / f"{stem}_{_slug(name)}_diagnosis.html", dataset, result, dets,
-                                          title=f"Diagnosis: {name} on {where}")
+            return write_diagnosis_report(path, dataset, diagnose(dataset, dets), dets)
 
-        res = steps.run(f"{name} on {where}: diagnosis", one)
+        command = _cli("vocbench", "diagnose", *_gt_args(dataset), "--dets", dets.source, "--html", path)
+        res = steps.run(f"{name} on {where}: diagnosis", one, command)
         if res:
             steps.add(f"{name} on {where}: diagnosis", res[0],
                       "where the AP goes: TIDE error types (VOC rules), sensitivity by object size, aspect, "
@@ -208,14 +223,17 @@ def _diagnosis_and_comparison(steps: _Steps, out: Path, dataset: Dataset, detect
     if len(detections) >= 2:
         (a, da), (b, db) = list(detections.items())[:2]
 
+        path = out / f"{stem}_{_slug(a)}_vs_{_slug(b)}.html"
+
         def pair() -> Path:
             from vocbench.compare import compare
             from vocbench.report.compare import write_compare_report
 
-            result = compare(dataset, {a: da, b: db})
-            return write_compare_report(out / f"{stem}_{_slug(a)}_vs_{_slug(b)}.html", dataset, result)
+            return write_compare_report(path, dataset, compare(dataset, {a: da, b: db}))
 
-        res = steps.run(f"{a} vs {b} on {where}: comparison", pair)
+        command = _cli("vocbench", "compare", *_gt_args(dataset), "--dets", f"{a}={da.source}", "--dets",
+                       f"{b}={db.source}", "--html", path)
+        res = steps.run(f"{a} vs {b} on {where}: comparison", pair, command)
         if res:
             steps.add(f"{a} vs {b} on {where}", res[0],
                       "paired image bootstrap of the mAP difference, per-class differences and how stable the "
@@ -226,140 +244,27 @@ def _slug(name: str) -> str:
     return "".join(c if c.isalnum() else "_" for c in name.lower()).strip("_")
 
 
-class _Timer:
-    """Times one implementation after warm-up and appends its row (ratio against the case's vocbench time)."""
+def speed_table(dataset: Dataset | None = None, *, nms_sizes: Sequence[int] = (2_000,)) -> pd.DataFrame:
+    """The demo's speed table: ``vocbench bench nms --quick`` (:func:`vocbench.bench.suites.bench_nms`) at
+    ``nms_sizes`` boxes, clustered around one image's objects of ``dataset`` (or three fixed objects) and uniform.
 
-    def __init__(self, repeats: int, budget_s: float) -> None:
-        self.repeats, self.budget_s = repeats, budget_s
-        self.rows: list[dict[str, Any]] = []
-
-    def missing(self, task: str, case: str, impl: str, n: int, why: str) -> None:
-        self.rows.append({"task": task, "case": case, "impl": impl, "n": n, "median_ms": float("nan"),
-                          "ratio": float("nan"), "agrees": None, "note": why})
-
-    def time(self, task: str, case: str, impl: str, n: int, prepare: Callable[[], Callable[[], Any]],
-             ref_ms: float | None = None,
-             agree: Callable[[Any], tuple[bool, str]] | None = None) -> tuple[float, Any]:
-        """``prepare()`` builds the call (a peer's setup is not timed); PeerMissing → a row saying so."""
-        from vocbench.bench import peers
-        from vocbench.bench.harness import time_call
-
-        try:
-            fn = prepare()
-            times, result, _ = time_call(fn, self.repeats, warmup=1, budget_s=self.budget_s)
-        except peers.PeerMissing as exc:
-            self.missing(task, case, impl, n, str(exc))
-            return float("nan"), None
-        ms = float(np.median(times)) * 1e3
-        ok, note = agree(result) if agree else (None, "")
-        self.rows.append({"task": task, "case": case, "impl": impl, "n": n, "median_ms": ms,
-                          "ratio": ms / ref_ms if ref_ms else float("nan"), "agrees": ok, "note": note})
-        return ms, result
-
-
-def _ready(fn: Callable[..., Any], *args: Any) -> Callable[[], Callable[[], Any]]:
-    """A ``prepare`` for :meth:`_Timer.time` whose call needs no setup: ``fn(*args)``."""
-    return lambda: functools.partial(fn, *args)
-
-
-def _nms_rows(timer: _Timer, dataset: Dataset, sizes: Sequence[int]) -> None:
-    from vocbench.bench import peers
-    from vocbench.bench.workloads import cluster_boxes, pick_image
-    from vocbench.nms import nms
-
-    gt, width, height, image_id = pick_image(dataset, seed=0)
-    nms(np.zeros((1, 4)), np.ones(1), _NMS_IOU)  # JIT warm-up outside every timing
-    for n in sizes:
-        boxes, scores = cluster_boxes(n, gt, width, height, seed=n)
-        case = f"NMS of {n} boxes (IoU {_NMS_IOU}), image {image_id}"
-        ref_ms, keep = timer.time("nms", case, "vocbench", n, _ready(nms, boxes, scores, _NMS_IOU))
-        ref_set = set(np.asarray(keep).tolist())
-
-        def same(k: Any, ref_set: set = ref_set) -> tuple[bool, str]:
-            k = set(np.asarray(k).tolist())
-            return k == ref_set, f"{len(k)} kept" + ("" if k == ref_set else f", {len(k ^ ref_set)} differ")
-
-        timer.time("nms", case, "numpy greedy (py_cpu_nms)", n,
-                   _ready(peers.numpy_nms, boxes, scores, _NMS_IOU), ref_ms, same)
-        timer.time("nms", case, "torchvision CPU (1 thread)", n,
-                   functools.partial(peers.prepare_torchvision_nms, boxes, scores, _NMS_IOU), ref_ms, same)
-
-
-def _voc_eval_inputs(dataset: Dataset, detections: Detections, devkit: str | os.PathLike,
-                     sets: Sequence[str]) -> tuple[dict, dict]:
-    """voc_eval.py's inputs: the annotation XMLs of the scored images (xml.etree) and the detections as the
-    devkit files it reads."""
-    import tempfile
-
-    from vocbench.bench import peers
-    from vocbench.io.detections import write_devkit
-
-    recs = {k.split("/", 1)[1]: v for k, v in peers.parse_voc_xml_plain(Path(devkit), list(sets)).items()}
-    recs = {image_id: recs[image_id] for image_id in dataset.image_ids.tolist()}
-    with tempfile.TemporaryDirectory(prefix="vocbench-demo-") as tmp:
-        write_devkit(detections, dataset, tmp)
-        for cls in dataset.classes:  # voc_eval.py opens every class file
-            (Path(tmp) / f"comp4_det_test_{cls}.txt").touch()
-        lines = peers.parse_det_lines_plain(tmp, dataset.classes)
-    return recs, lines
-
-
-def _map_rows(timer: _Timer, dataset: Dataset, detections: Detections, devkit: str | os.PathLike | None,
-              sets: Sequence[str]) -> None:
-    from vocbench.bench import peers
-    from vocbench.eval import evaluate
-
-    n = len(detections)
-    case = f"VOC07 + VOC12 mAP, {n} detections on {dataset.num_images} images"
-    ref_ms, res = timer.time("map", case, "vocbench", n, _ready(evaluate, dataset, detections, ("voc07", "voc12"),
-                                                                "voc_eval"))
-    per_class = {m: res.to_dict()[m]["per_class"] for m in ("voc07", "voc12")}
-    if devkit is not None and sets:
-        recs, lines = _voc_eval_inputs(dataset, detections, devkit, sets)
-
-        def same_ap(r: Any) -> tuple[bool, str]:
-            diffs = [abs(r[m][c] - v) for m in per_class for c, v in per_class[m].items()
-                     if c in r[m] and v == v and r[m][c] == r[m][c]]
-            worst = max(diffs) if diffs else float("nan")
-            return bool(worst <= 1e-9), f"per-class AP max |diff| {worst:.1e} (vocbench protocol='voc_eval')"
-
-        timer.time("map", case, "voc_eval.py port (python loop)", n,
-                   _ready(peers.devkit_voc_eval, recs, lines, dataset.classes), ref_ms, same_ap)
-    case = f"COCO AP@[.5:.95], {n} detections on {dataset.num_images} images"
-    ref_ms, res = timer.time("map", case, "vocbench", n, _ready(evaluate, dataset, detections, ("coco",)))
-    ap = res.to_dict()["coco"]["AP"]
-    timer.time("map", case, "pycocotools", n, lambda: peers.prepare_pycocotools(
-        peers.coco_gt_dict(dataset), peers.coco_det_list(dataset, detections), False), ref_ms,
-        lambda r: (bool(abs(r["AP"] - ap) <= 2e-3), f"AP {r['AP']:.4f} vs vocbench {ap:.4f}"))
-
-
-def speed_table(dataset: Dataset, detections: Detections | None = None, *, devkit: str | os.PathLike | None = None,
-                sets: Sequence[str] = (), nms_sizes: Sequence[int] = (2_000, 10_000), repeats: int = 5,
-                budget_s: float = 1.0, map_images: int | None = 500) -> pd.DataFrame:
-    """A short NMS/mAP speed table: vocbench against the usual tools, timed after warm-up in the same run.
-
-    NMS: boxes clustered around one image's objects of ``dataset`` (:func:`vocbench.bench.workloads.cluster_boxes`),
-    vocbench vs the numpy greedy loop (py_cpu_nms) and torchvision CPU (1 thread) when installed. mAP (when
-    ``detections`` are given): VOC07 + VOC12 AP by vocbench vs the voc_eval.py port (it reads the annotation XMLs of
-    ``sets`` under ``devkit`` and the detections as devkit files), COCO AP by vocbench vs pycocotools when installed;
-    on the first ``map_images`` images only (None = all), so that the slow peers take seconds, not minutes.
+    The scoring, I/O and anchor comparisons take minutes (``vocbench bench all``); the demo links the committed
+    ``reports/benchmarks.html`` for them instead of timing them again.
 
     Returns:
         One row per implementation and case: ``task, case, impl, n, median_ms, ratio`` (the peer's median time
-        over vocbench's on the same case: > 1 means vocbench is faster), ``agrees`` (same keep set / same AP) and
-        ``note`` (a peer that is not installed gets a row saying so).
+        over vocbench's on the same case: > 1 means vocbench is faster), ``agrees`` (same keep set) and ``note``
+        (a peer that is not installed gets a row saying so).
     """
     import pandas as pd
 
-    timer = _Timer(repeats, budget_s)
-    _nms_rows(timer, dataset, nms_sizes)
-    if detections is not None:
-        if map_images is not None and dataset.num_images > map_images:
-            # the first images keep their indices under subset_images, so the detections stay valid as they are
-            dataset = dataset.subset_images(np.arange(dataset.num_images) < map_images)
-            detections = detections.filter(images=range(map_images))
-        _map_rows(timer, dataset, detections, devkit, sets)
-    return pd.DataFrame(timer.rows, columns=["task", "case", "impl", "n", "median_ms", "ratio", "agrees", "note"])
+    from vocbench.bench.suites import bench_nms
+
+    rows = [r.to_dict() for r in bench_nms(quick=True, dataset=dataset, sizes=tuple(nms_sizes))]
+    return pd.DataFrame([{"task": r["suite"], "case": r["case"], "impl": r["impl"], "n": r["n"],
+                          "median_ms": r["median_s"] * 1e3, "ratio": r["ratio"], "agrees": r["agrees"],
+                          "note": r["note"]} for r in rows],
+                        columns=["task", "case", "impl", "n", "median_ms", "ratio", "agrees", "note"])
 
 
 @dataclass
@@ -450,14 +355,30 @@ def _plugin_detectors(ctx: _Context) -> Dataset | None:
             for title, path in contribution.reports:
                 ctx.steps.add(title, Path(path), contribution.description,
                               seconds / max(len(contribution.reports), 1))
-            ctx.synth_dets.update(contribution.detections)
             if contribution.dataset is not None:
                 scored = contribution.dataset
+            if scored is not None:
+                ctx.synth_dets.update(_kept_as_files(ctx.out / "dets", scored, contribution.detections))
     if ctx.synth_dets and scored is not None:
         _scoring(ctx.steps, ctx.out, scored, ctx.synth_dets, "the synthetic test split", "synthetic")
         _diagnosis_and_comparison(ctx.steps, ctx.out, scored, ctx.synth_dets, "the synthetic test split", "synthetic")
         return scored
     return None
+
+
+def _kept_as_files(folder: Path, dataset: Dataset, detections: dict[str, Detections]) -> dict[str, Detections]:
+    """Each detector's detections written as devkit files in ``folder/<name>`` and read back from there: the
+    reports are titled with the detector's name and their commands rebuild them from these files."""
+    from vocbench.io.detections import read_detections, write_devkit
+
+    kept = {}
+    for name, dets in detections.items():
+        where = folder / _slug(name)
+        write_devkit(dets, dataset, where)
+        for cls in dataset.classes:  # a class without detections gets an empty file, as the devkit expects
+            (where / f"comp4_det_test_{cls}.txt").touch()
+        kept[name] = read_detections(where, dataset)
+    return kept
 
 
 def _real_voc(ctx: _Context) -> None:
@@ -471,13 +392,18 @@ def _real_voc(ctx: _Context) -> None:
 
     root, trainval, test = ctx.voc_root, ctx.voc_trainval, ctx.voc_test
 
+    path = ctx.out / "voc0712_dataset.html"
+
     def voc_report() -> Path:
         from vocbench.report.dataset import write_dataset_report
 
-        return write_dataset_report(ctx.out / "voc0712_dataset.html", trainval, anchors=True,
-                                    compare=[("VOC2007 test", test)], anchor_options=ctx.anchor_options)
+        return write_dataset_report(path, trainval, anchors=True, compare=[("2007:test", test)],
+                                    anchor_options=ctx.anchor_options)
 
-    res = ctx.steps.run("VOC07+12 dataset report with anchors", voc_report)
+    quick = ["--curve", "1-9", "--n-init", "3"] if ctx.anchor_options else []
+    command = _cli("vocbench", "stats", root, "--set", "2007:trainval", "--set", "2012:trainval", "--compare",
+                   "2007:test", "--html", path) + (f"  # anchors as `vocbench anchors {_cli(*quick)}`" if quick else "")
+    res = ctx.steps.run("VOC07+12 dataset report with anchors", voc_report, command)
     if res:
         ctx.steps.add("VOC07+12 dataset report", res[0],
                       "the real VOC2007+2012 trainval annotations against VOC2007 test, with anchors", res[1])
@@ -491,37 +417,33 @@ def _real_voc(ctx: _Context) -> None:
         return
     v2 = ctx.real_dets["YOLOv2"]
 
+    path = ctx.out / "yolov2_voc07test_eval.html"
+
     def yolo_report() -> Path:
         from vocbench.eval import evaluate
         from vocbench.report.eval import write_eval_report
 
         result = evaluate(test, v2, metrics=("voc07", "voc12", "coco"))
-        return write_eval_report(ctx.out / "yolov2_voc07test_eval.html", dataset=test, result=result, detections=v2)
+        return write_eval_report(path, dataset=test, result=result, detections=v2)
 
-    res = ctx.steps.run("YOLOv2 on VOC2007 test: scoring report", yolo_report)
+    command = _cli("vocbench", "eval", *_gt_args(test), "--dets", v2.source, "--metric", "voc07", "--metric",
+                   "voc12", "--metric", "coco", "--html", path)
+    res = ctx.steps.run("YOLOv2 on VOC2007 test: scoring report", yolo_report, command)
     if res:
         ctx.steps.add("YOLOv2 on VOC2007 test: scoring", res[0],
                       "real YOLOv2 detections scored: VOC07 / VOC12 AP per class and the COCO protocol", res[1])
     _diagnosis_and_comparison(ctx.steps, ctx.out, test, ctx.real_dets, "VOC2007 test", "voc07test")
 
 
-def _speed(ctx: _Context, synth_scored: Dataset | None) -> pd.DataFrame | None:
-    """Step 5: the speed table, on real YOLOv2 when available, else on the first plug-in detector."""
-    assert ctx.synth_test is not None
-    what = ""
-    args: tuple[Any, ...] = (ctx.synth_test, None, None, ())
-    if "YOLOv2" in ctx.real_dets and ctx.voc_test is not None:
-        args, what = (ctx.voc_test, ctx.real_dets["YOLOv2"], ctx.voc_root, ("2007:test",)), "YOLOv2 on VOC2007 test"
-    elif ctx.synth_dets and synth_scored is not None:
-        first = next(iter(ctx.synth_dets))
-        args = (synth_scored, ctx.synth_dets[first], ctx.devkit, ("2007:test",))
-        what = f"{first} on the synthetic test split"
-    res = ctx.steps.run("speed table: NMS and mAP against the usual tools",
-                        lambda: speed_table(args[0], args[1], devkit=args[2], sets=args[3]))
+def _speed(ctx: _Context) -> pd.DataFrame | None:
+    """Step 5: the NMS speed table (``vocbench bench nms --quick``), on boxes around a VOC2007 test image when the
+    real annotations are there, else around a synthetic one."""
+    dataset = ctx.voc_test if ctx.voc_test is not None else ctx.synth_test
+    res = ctx.steps.run("speed table: NMS against the usual tools (vocbench bench nms --quick)",
+                        lambda: speed_table(dataset))
     if res is None:
         return None
     table, seconds = res
-    table.attrs["detections"] = what
     table.attrs["seconds"] = seconds
     return table
 
@@ -536,13 +458,25 @@ def _index(ctx: _Context, images: int, command: str, total: float, speed: pd.Dat
     rows = [("synthetic (trainval + test)", str(ctx.devkit), ctx.synth)]
     if ctx.voc_trainval is not None:
         rows.append(("VOC07+12 trainval", str(ctx.voc_root), ctx.voc_trainval))
-    summary = pd.DataFrame([{"data": name, "root": root, "images": ds.num_images, "objects": ds.num_objects,
-                             "difficult": int(ds.difficult.sum())} for name, root, ds in rows if ds is not None])
+    summary = pd.DataFrame([{"data": name, "root": root, "images": ds.num_images,
+                             "objects": int((~ds.difficult).sum()), "difficult": int(ds.difficult.sum())}
+                            for name, root, ds in rows if ds is not None])
     entries = [IndexEntry(r.title, Path(os.path.relpath(r.path, ctx.out)).as_posix(), r.description, r.seconds)
                for r in ctx.steps.reports]
+    benchmarks = _committed_benchmarks()
+    if benchmarks is not None:
+        entries.append(IndexEntry("Speed benchmarks (committed)", Path(os.path.relpath(benchmarks, ctx.out)).as_posix(),
+                                  "the full `vocbench bench all` run committed with the code: NMS, VOC and COCO "
+                                  "scoring, annotation reading and anchors against the usual tools"))
     return write_index(ctx.out / "index.html", entries, ctx.steps.notes, summary,
                        commands=[command, f"vocbench synth {ctx.out / 'data'} --images {images} --seed {ctx.seed}"],
                        meta=ReportMeta(data=f"{ctx.out} — demo finished in {total:.0f} s"), speed=speed)
+
+
+def _committed_benchmarks() -> Path | None:
+    """``reports/benchmarks.html`` of a source checkout (``make bench`` / ``vocbench bench all --html``), if any."""
+    page = Path(__file__).resolve().parent.parent / "reports" / "benchmarks.html"
+    return page if page.is_file() else None
 
 
 def run_demo(out: str | os.PathLike = "demo_out", *, images: int | None = None, seed: int = DEMO_SEED,
@@ -573,25 +507,25 @@ def run_demo(out: str | os.PathLike = "demo_out", *, images: int | None = None, 
     n_images = images if images is not None else (QUICK_IMAGES if quick else DEFAULT_IMAGES)
     if n_images < 10:
         raise VocbenchError(f"images must be at least 10 for the demo, got {n_images}")
-    ctx = _Context(out=out, steps=_Steps(log or (lambda _line: None), debug), seed=seed, progress=progress,
-                   anchor_options={"curve": range(1, 10), "n_init": 3, "sse_baseline": False} if quick else {},
-                   voc_root=find_voc(voc) if use_voc else None)
+    voc_root = find_voc(voc) if use_voc else None
+    command = (f"vocbench demo {out} --images {n_images} --seed {seed}"
+               + (f" --voc {voc_root}" if voc_root is not None else " --no-voc" * (not use_voc))
+               + " --quick" * quick + " --no-models" * (not models) + " --no-speed" * (not speed))
+    ctx = _Context(out=out, steps=_Steps(log or (lambda _line: None), debug, command), seed=seed,
+                   progress=progress, anchor_options={"curve": range(1, 10), "n_init": 3} if quick else {},
+                   voc_root=voc_root)
     out.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
     ctx.steps.log(f"[demo] writing to {out}" + (f"; real VOC annotations: {ctx.voc_root}" if ctx.voc_root else
                                                 "; real VOC annotations not found (synthetic data only)"))
     _synthetic_data(ctx, n_images)
     _synthetic_report(ctx)
-    synth_scored = None
     if models:
-        synth_scored = _plugin_detectors(ctx)
+        _plugin_detectors(ctx)
     else:
         ctx.steps.notes.append("reference detectors: skipped — models=False (--no-models)")
     _real_voc(ctx)
-    speed_df = _speed(ctx, synth_scored) if speed else None
-    command = (f"vocbench demo {out} --images {n_images} --seed {seed}"
-               + (f" --voc {ctx.voc_root}" if ctx.voc_root is not None else " --no-voc" * (not use_voc))
-               + " --quick" * quick + " --no-models" * (not models) + " --no-speed" * (not speed))
+    speed_df = _speed(ctx) if speed else None
     total = time.perf_counter() - start
     index = _index(ctx, n_images, command, total, speed_df)
     return DemoResult(out=out, index=index, reports=tuple(ctx.steps.reports), notes=tuple(ctx.steps.notes),

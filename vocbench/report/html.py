@@ -8,13 +8,14 @@ renders them.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import functools
 import os
 import re
 import shlex
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -23,7 +24,7 @@ if TYPE_CHECKING:  # start-up: pandas only types table_block's argument here
     import pandas as pd
 
 __all__ = ["ReportMeta", "Section", "table_block", "figure_block", "grid_block", "text_block", "html_block",
-           "render_report", "write_report", "current_command", "slug"]
+           "render_report", "write_report", "current_command", "slug", "report_defaults"]
 
 _TEMPLATES = Path(__file__).with_name("templates")
 
@@ -45,8 +46,32 @@ def set_invocation(argv: list[str] | None) -> None:
     _invocation = list(argv) if argv is not None else None
 
 
+_defaults: dict[str, str] = {}
+
+
+@contextlib.contextmanager
+def report_defaults(command: str | None = None, home: str | None = None) -> Iterator[None]:
+    """Reports written inside the block show ``command`` as their "Command" (the standalone command that rebuilds
+    them, where the running command is a larger job such as ``vocbench demo``) and link back to ``home`` (a path
+    relative to the report, e.g. the demo's ``index.html``). The previous values come back on exit."""
+    saved = dict(_defaults)
+    _defaults.update({k: v for k, v in (("command", command), ("home", home)) if v is not None})
+    try:
+        yield
+    finally:
+        _defaults.clear()
+        _defaults.update(saved)
+
+
+def _default_home() -> str:
+    return _defaults.get("home", "")
+
+
 def current_command() -> str:
-    """The command line that is running, as a user would type it (``vocbench stats ...``)."""
+    """The command that rebuilds the report being written: the one set by :func:`report_defaults`, else the
+    command line that is running, as a user would type it (``vocbench stats ...``)."""
+    if "command" in _defaults:
+        return _defaults["command"]
     if _invocation is not None:
         return " ".join(shlex.quote(a) for a in _invocation)
     argv = list(sys.argv)
@@ -60,13 +85,15 @@ def current_command() -> str:
 
 @dataclass(frozen=True)
 class ReportMeta:
-    """Header of a report: what data, which command, which version."""
+    """Header of a report: what data, which command (the one that rebuilds it), which version; ``home``: a link
+    back to the page that lists the report (the demo's index), shown above the title when set."""
 
     data: str = ""
     command: str = field(default_factory=current_command)
     version: str = ""
     generated: str = field(default_factory=lambda: _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"))
     extra: dict = field(default_factory=dict)
+    home: str = field(default_factory=_default_home)
 
     def __post_init__(self) -> None:
         if not self.version:

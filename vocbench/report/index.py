@@ -58,15 +58,15 @@ def _speed_section(speed: pd.DataFrame) -> Section:
     rows["ratio"] = [f"{r:.1f}x" if r == r else "" for r in rows["ratio"]]
     rows["median_ms"] = [f"{m:.3g}" if m == m else "" for m in rows["median_ms"]]
     rows["agrees"] = ["" if a is None else ("yes" if a else "NO") for a in rows["agrees"]]
-    what = speed.attrs.get("detections")
     took = speed.attrs.get("seconds")
     return Section("Speed", [
-        text_block("Median wall time after warm-up (Numba compile excluded), each peer timed in the same run on "
-                   "the same input; ratio = peer's time / vocbench's time (> 1: vocbench is faster); agrees = same "
-                   "keep set (NMS) or same AP (mAP). NMS input: raw-detector-like clusters around one image's "
-                   "objects." + (f" mAP input: {what}." if what else "")
+        text_block("NMS, vocbench against the usual tools (`vocbench bench nms --quick`): median time after warm-up "
+                   "(Numba compile excluded), each peer timed in the same run on the same boxes; ratio = peer's "
+                   "time / vocbench's time (> 1: vocbench is faster); agrees = same keep set. Boxes: raw-detector-"
+                   "like clusters around one image's objects, and uniform boxes."
                    + (f" The table took {took:.0f} s." if took else "")
-                   + " `vocbench bench all` runs the full benchmark."),
+                   + " Scoring (VOC, COCO), annotation reading and anchors take minutes to benchmark: see the "
+                     "committed speed benchmarks linked above, or run `vocbench bench all`."),
         table_block(rows, float_format="{:.4g}"),
     ])
 
