@@ -65,9 +65,10 @@ def run_ablation(data: str, out: str | os.PathLike, presets: tuple[str, ...] = (
 
 
 def _history(run: Path) -> list[dict]:
-    import torch
+    from reference_models.checkpoint import load_checkpoint
 
-    return torch.load(Path(run) / "last.pt", map_location="cpu", weights_only=False)["history"]
+    state = load_checkpoint(Path(run) / "last.pt", "resume state")
+    return state["history"] if isinstance(state, dict) and isinstance(state.get("history"), list) else []
 
 
 def _train_images(data: str) -> int:

@@ -71,10 +71,9 @@ def resolve_weights(run: str | os.PathLike) -> Path:
 def load_model(run: str | os.PathLike, device: str = "cpu") -> torch.nn.Module:
     """Load ``model.pt`` (``{"config", "state_dict", "meta"}``) into an eval-mode model on ``device``."""
     path = resolve_weights(run)
-    try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001 - any unreadable file is a user error here
-        raise InputError(f"{path}: not a reference-model checkpoint ({exc})") from exc
+    from reference_models.checkpoint import load_checkpoint
+
+    ckpt = load_checkpoint(path, "model checkpoint")  # weights only: never runs code from the file
     if not isinstance(ckpt, dict) or "config" not in ckpt or "state_dict" not in ckpt:
         raise InputError(f"{path}: expected a dict with 'config' and 'state_dict'")
     model = build_model(ckpt["config"])
@@ -176,6 +175,9 @@ def write_comp4(dets: Detections, dataset: Dataset, out_dir: str | os.PathLike, 
                 ) -> list[Path]:
     """Write one devkit file per class: ``<image_id> <score> <xmin> <ymin> <xmax> <ymax>`` per line
     (every class gets a file, possibly empty). Returns the paths."""
+    from vocbench.paths import check_class_names
+
+    check_class_names(dataset)  # class names become file names: never outside out_dir
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     ids = dataset.image_ids

@@ -7,6 +7,7 @@ to resume) and ``model.pt`` (the weights of the best validation epoch — EMA we
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import csv
 import json
@@ -24,6 +25,7 @@ import torch.distributed as dist
 from torch import nn
 
 from reference_models.augment import AugmentConfig
+from reference_models.checkpoint import load_checkpoint, plain_state
 from reference_models.data import DetectionData, ImageCache, collate, normalised_truth, to_input
 from reference_models.losses import SSDLoss, YoloLoss
 from reference_models.predict import PostprocessConfig, TorchRunner, predict_dataset
@@ -263,6 +265,8 @@ class _Run:
     start_epoch: int = 0
     best: float = -1.0
     history: list = field(default_factory=list)
+    generator: torch.Generator | None = None  # the loader's shuffling generator
+    resume_rng: dict | None = None  # RNG states read from last.pt, restored once the loader exists
 
 
 def _init_distributed(cfg: TrainConfig) -> tuple[int, int, torch.device]:
@@ -294,8 +298,8 @@ def _build_run(cfg: TrainConfig, classes, boxes, out: Path, device: torch.device
     """Model, loss, optimizer, scaler and EMA — restored from ``out/last.pt`` when resuming."""
     ckpt_path = out / "last.pt"
     state = None
-    if resume and ckpt_path.exists():
-        state = torch.load(ckpt_path, map_location="cpu", weights_only=False)
+    if resume and (ckpt_path.exists() or ckpt_path.is_symlink()):
+        state = _resume_state(ckpt_path)
         anchors = np.asarray(state["model_config"].get("anchors")) if "anchors" in state["model_config"] else None
         _check_resumed_layout(state["model_config"], cfg, ckpt_path)
     else:
@@ -320,12 +324,26 @@ def _build_run(cfg: TrainConfig, classes, boxes, out: Path, device: torch.device
             ema.ema.load_state_dict(state["ema"])
             ema.updates = state.get("ema_updates", 0)
         run.start_epoch, run.best, run.history = state["epoch"] + 1, state.get("best", -1.0), state.get("history", [])
+        run.resume_rng = state.get("rng") if isinstance(state.get("rng"), dict) else None
         if run.main:
             log(f"resuming {out} at epoch {run.start_epoch + 1}")
     if world > 1:
         run.net = nn.parallel.DistributedDataParallel(model,
                                                       device_ids=[device.index] if device.type == "cuda" else None)
     return run
+
+
+def _resume_state(path: Path) -> dict:
+    """``OUT/last.pt`` read weights-only (:func:`~reference_models.checkpoint.load_checkpoint`); a file that is not
+    a resume state is one line naming it."""
+    from vocbench.errors import InputError
+
+    hint = "; delete it or start over with --no-resume"
+    state = load_checkpoint(path, "resume state", hint)
+    need = ("model", "optimizer", "scaler", "epoch", "model_config")
+    if not isinstance(state, dict) or not all(k in state for k in need) or not isinstance(state["model_config"], dict):
+        raise InputError(f"{path}: resume state lacks {', '.join(need)}{hint}")
+    return state
 
 
 def _check_resumed_layout(saved: dict, cfg: TrainConfig, path: Path) -> None:
@@ -344,11 +362,41 @@ def _loader(cfg: TrainConfig, data: DetectionData, run: _Run):
     sampler = torch.utils.data.distributed.DistributedSampler(data, run.world, run.rank, shuffle=True,
                                                               seed=cfg.seed) if run.world > 1 else None
     gen = torch.Generator().manual_seed(cfg.seed)
+    run.generator = gen
+    if run.resume_rng is not None:
+        _set_rng_states(run.resume_rng, gen)
     loader = torch.utils.data.DataLoader(data, batch_size=cfg.batch_size, shuffle=sampler is None, sampler=sampler,
                                          num_workers=cfg.workers, collate_fn=collate, drop_last=True,
                                          generator=gen, pin_memory=run.device.type == "cuda",
                                          persistent_workers=cfg.workers > 0)
     return loader, sampler
+
+
+def _rng_states(gen: torch.Generator | None) -> dict:
+    """Every random state a resumed run needs to continue bit for bit, as tensors, numbers and lists only (the
+    resume state is read with ``weights_only=True``)."""
+    name, keys, pos, has_gauss, cached = np.random.get_state()  # type: ignore[misc]
+    version, py_state, gauss = random.getstate()
+    states = {"torch": torch.get_rng_state(), "numpy": [str(name), np.asarray(keys).tolist(), int(pos),
+                                                        int(has_gauss), float(cached)],
+              "python": [int(version), list(py_state), gauss], "loader": gen.get_state() if gen else None}
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        states["cuda"] = torch.cuda.get_rng_state_all()
+    return states
+
+
+def _set_rng_states(states: dict, gen: torch.Generator) -> None:
+    """Inverse of :func:`_rng_states` (a state this run cannot use is skipped: the run still resumes)."""
+    with contextlib.suppress(KeyError, TypeError, ValueError, RuntimeError):
+        torch.set_rng_state(states["torch"])
+        name, keys, pos, has_gauss, cached = states["numpy"]
+        np.random.set_state((name, np.asarray(keys, np.uint32), pos, has_gauss, cached))
+        version, py_state, gauss = states["python"]
+        random.setstate((version, tuple(py_state), gauss))
+        if states.get("loader") is not None:
+            gen.set_state(states["loader"])
+        if states.get("cuda") is not None and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(states["cuda"])
 
 
 def _validation_set(cfg: TrainConfig, train_ds, progress: bool):
@@ -413,10 +461,12 @@ def _end_epoch(run: _Run, row: dict, epoch: int, val, log: Callable[[str], None]
         run.best = score if score == score else run.best
         _save_model(out / "model.pt", eval_model, cfg, run.history)
     ema = run.ema
-    _atomic_torch_save({"model": run.model.state_dict(), "optimizer": run.optimizer.state_dict(),
-                        "scaler": run.scaler.state_dict(), "ema": ema.ema.state_dict() if ema else None,
-                        "ema_updates": ema.updates if ema else 0, "epoch": epoch, "best": run.best,
-                        "history": run.history, "model_config": run.model.config, "train_config": asdict(cfg)},
+    # plain data only (tensors, numbers, strings, lists, dicts): read back with weights_only=True on resume
+    _atomic_torch_save(plain_state({"model": run.model.state_dict(), "optimizer": run.optimizer.state_dict(),
+                                    "scaler": run.scaler.state_dict(), "ema": ema.ema.state_dict() if ema else None,
+                                    "ema_updates": ema.updates if ema else 0, "epoch": epoch, "best": run.best,
+                                    "history": run.history, "model_config": run.model.config,
+                                    "train_config": asdict(cfg), "rng": _rng_states(run.generator)}),
                        out / "last.pt")
     log(f"epoch {epoch + 1}/{cfg.epochs}: "
         + " ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items() if k != "epoch"))
@@ -490,7 +540,7 @@ def train(cfg: TrainConfig, progress: bool = False, resume: bool = True, log: Ca
 def _save_model(path: Path, model: nn.Module, cfg: TrainConfig, history: list) -> None:
     meta = {"train_config": asdict(cfg), "epochs_trained": len(history), "history": history}
     sd = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
-    _atomic_torch_save({"config": model.config, "state_dict": sd, "meta": meta}, path)
+    _atomic_torch_save(plain_state({"config": model.config, "state_dict": sd, "meta": meta}), path)
 
 
 def _write_csv(path: Path, rows: list[dict]) -> None:
@@ -546,7 +596,7 @@ def ddp_selftest(world_size: int = 2, steps: int = 2, workdir: str | os.PathLike
     if init_file.exists():
         init_file.unlink()
     mp.spawn(_ddp_worker, args=(world_size, str(init_file), str(tmp), steps), nprocs=world_size, join=True)
-    return [torch.load(tmp / f"rank{r}.pt", weights_only=True) for r in range(world_size)]
+    return [load_checkpoint(tmp / f"rank{r}.pt") for r in range(world_size)]  # type: ignore[misc]
 
 
 def package_weights(run: str | os.PathLike, dest: str | os.PathLike, half: bool = True) -> Path:
@@ -554,7 +604,11 @@ def package_weights(run: str | os.PathLike, dest: str | os.PathLike, half: bool 
     (halves the size; :func:`~reference_models.predict.load_model` loads them back into float32 modules), the
     training history kept, optimizer state dropped. Returns the written path."""
     src = Path(run) / "model.pt" if Path(run).is_dir() else Path(run)
-    ckpt = torch.load(src, map_location="cpu", weights_only=True)
+    ckpt = load_checkpoint(src, "model checkpoint")
+    if not isinstance(ckpt, dict) or not isinstance(ckpt.get("state_dict"), dict) or "config" not in ckpt:
+        from vocbench.errors import InputError
+
+        raise InputError(f"{src}: expected a dict with 'config' and 'state_dict'")
     sd = {k: (v.half() if half and v.is_floating_point() else v) for k, v in ckpt["state_dict"].items()}
     dest = Path(dest)
     dest.mkdir(parents=True, exist_ok=True)

@@ -77,9 +77,12 @@ def _all_voc_sets(root: str) -> list[str]:
 
 def run(args: argparse.Namespace) -> int:
     from vocbench.errors import VocbenchError
+    from vocbench.io.writers import check_inputs_outside
 
     check_output_paths(args, outputs=("out", "json"), inputs=("src", "gt", "classes"),  # OUT never replaces SRC
                        labels={"out": "OUT", "src": "SRC"})
+    if args.to not in ("coco", "csv"):  # a folder target: never equal to, inside or around an input
+        check_inputs_outside(args.out, [("SRC", args.src), ("--gt", args.gt), ("--images-dir", args.images_dir)])
     if args.gt is not None:
         return _run_detections(args)
     if args.to not in _DATASET_TARGETS:
@@ -91,17 +94,18 @@ def run(args: argparse.Namespace) -> int:
     if ground_truth_kind(args.src) == "voc" and not args.sets:
         args.sets = _all_voc_sets(args.src)
     dataset = load_dataset_from_args(args, root=args.src)
+    inputs = [("SRC", args.src), ("--images-dir", args.images_dir)]
     if args.to == "coco":
         report = write_coco_dataset(dataset, args.out)
     else:
         images = image_paths(dataset, args.images_dir)
         if args.to == "voc":
             report = write_voc_dataset(dataset, args.out, images=images, image_mode=args.image_mode,
-                                       default_year=args.year, overwrite=args.overwrite)
+                                       default_year=args.year, overwrite=args.overwrite, inputs=inputs)
         else:
             report = write_yolo_dataset(dataset, args.out, images, convention=args.yolo_convention,
                                         difficult=args.difficult, image_mode=args.image_mode,
-                                        overwrite=args.overwrite)
+                                        overwrite=args.overwrite, inputs=inputs)
     if args.json:
         emit_json(report.to_dict(), args.json)
     if args.json != "-":
@@ -116,14 +120,16 @@ def _run_detections(args: argparse.Namespace) -> int:
     from vocbench.io.detections import read_detections, write_devkit
     from vocbench.io.yolo import write_absolute_detections, write_yolo_detections
 
-    dataset = load_dataset_from_args(args, root=args.gt)
-    dets = read_detections(args.src, dataset, format=args.format, ignore_unknown_images=args.ignore_unknown_images,
-                           strict=args.strict, yolo_convention=args.yolo_convention)
-    out = Path(args.out)
     if args.to == "voc":
         from vocbench.errors import VocbenchError
 
         raise VocbenchError("--to voc is a dataset format; detections convert to devkit, coco, csv, yolo or absolute")
+    dataset = load_dataset_from_args(args, root=args.gt)
+    dets = read_detections(args.src, dataset, format=args.format, ignore_unknown_images=args.ignore_unknown_images,
+                           strict=args.strict, yolo_convention=args.yolo_convention)
+    out = Path(args.out)
+    if args.to in ("devkit", "yolo", "absolute"):
+        _prepare_detections_folder(args, dataset, dets)
     if args.to == "devkit":
         write_devkit(dets, dataset, out)
     elif args.to == "coco":
@@ -144,3 +150,19 @@ def _run_detections(args: argparse.Namespace) -> int:
     if args.json != "-":
         print(f"wrote {len(dets)} detections as {args.to} to {out}")
     return 0
+
+
+def _prepare_detections_folder(args: argparse.Namespace, dataset, dets) -> None:
+    """Names checked, then OUT emptied of an earlier conversion's files (or refused) before the first write."""
+    import numpy as np
+
+    from vocbench.io.writers import prepare_output_folder
+    from vocbench.paths import check_class_names, safe_name
+
+    if args.to == "devkit":
+        check_class_names(dataset)
+    else:
+        root = dataset.root or "dataset"
+        for i in np.unique(dets.image_index).tolist():
+            safe_name(str(dataset.image_ids[i]), f"{root}: image {i + 1}", "image id")
+    prepare_output_folder(args.out, "devkit" if args.to == "devkit" else "txt", args.overwrite)

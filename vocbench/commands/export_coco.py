@@ -49,12 +49,14 @@ def run(args: argparse.Namespace) -> int:
     check_output_paths(args, outputs=("out", "dets_out", "json"))
     dataset = load_dataset_from_args(args)
     gt = export_coco(dataset)
+    res = None
+    if args.dets:  # every input read and converted before the first file is written
+        res = detections_to_coco(dataset, read_detections_from_args(args, dataset))
     write_json(gt, args.out)
     summary: dict = {"gt": str(args.out), "images": len(gt["images"]), "annotations": len(gt["annotations"]),
                      "categories": len(gt["categories"]), "sets": list(dataset.sets)}
     lines = [f"wrote {args.out}: {len(gt['images'])} images, {len(gt['annotations'])} annotations"]
-    if args.dets:
-        res = detections_to_coco(dataset, read_detections_from_args(args, dataset))
+    if res is not None:
         write_json(res, args.dets_out)
         summary.update(dets=str(args.dets_out), detections=len(res))
         lines.append(f"wrote {args.dets_out}: {len(res)} detections")

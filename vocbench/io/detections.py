@@ -438,8 +438,13 @@ def write_devkit(detections: Detections, dataset: Dataset, folder: str | os.Path
                  prefix: str = "comp4_det_test_") -> Path:
     """Write ``detections`` as devkit result files ``<prefix><class>.txt`` (6 decimals, row order kept).
 
-    Classes without detections get no file.
+    Classes without detections get no file. Every class name is checked by :func:`vocbench.paths.safe_name`
+    (it becomes a file name) before anything is written.
     """
+    from vocbench.paths import check_class_names, safe_name
+
+    check_class_names(dataset)
+    safe_name(prefix, "write_devkit", "prefix")
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     df = detections.to_pandas(dataset)

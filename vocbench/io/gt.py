@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import os
 import re
+import threading
 import warnings
 import weakref
 from collections.abc import Sequence
@@ -34,7 +35,7 @@ from vocbench.errors import InputError, VocbenchError, VocbenchWarning
 from vocbench.structures import Dataset
 
 __all__ = ["load_ground_truth", "load_yolo_dataset", "ground_truth_kind", "image_paths", "label_path",
-           "image_header", "IMAGE_SUFFIXES", "IMAGE_FILES"]
+           "image_header", "IMAGE_SUFFIXES", "IMAGE_FILES", "MAX_YAML_BYTES", "MAX_IMAGE_SIDE"]
 
 #: Image suffixes of a YOLO split folder (ultralytics' IMG_FORMATS).
 IMAGE_SUFFIXES = frozenset(("bmp", "dng", "jpeg", "jpg", "mpo", "png", "tif", "tiff", "webp", "pfm", "heic"))
@@ -107,6 +108,28 @@ def load_ground_truth(path: str | os.PathLike, sets: Sequence[str] | str | None 
 
 
 # ------------------------------------------------------------------------------------------ YOLO data.yaml
+#: Largest data.yaml read (bytes): a real one is a few KB; names lists of 10k classes stay far below.
+MAX_YAML_BYTES = 8 * 2**20
+#: Largest image side read from a header (pixels); a larger one is refused, never allocated.
+MAX_IMAGE_SIDE = 2**20
+
+
+def _no_alias_loader():
+    """PyYAML's SafeLoader refusing aliases (``*name``): an alias bomb (nested aliases doubling at each level)
+    expands to billions of nodes from a few hundred bytes; a data.yaml never needs one."""
+    import yaml
+
+    class NoAliasLoader(yaml.SafeLoader):
+        def compose_node(self, parent, index):
+            if self.check_event(yaml.AliasEvent):
+                mark = self.peek_event().start_mark
+                raise yaml.MarkedYAMLError(problem="aliases (*name) are not accepted in a data.yaml",
+                                           problem_mark=mark)
+            return super().compose_node(parent, index)
+
+    return NoAliasLoader
+
+
 def _read_yaml(path: Path) -> dict:
     try:
         import yaml
@@ -114,13 +137,21 @@ def _read_yaml(path: Path) -> dict:
         raise VocbenchError("reading a YOLO data.yaml needs PyYAML (pip install pyyaml)") from None
     try:
         with open(path, encoding="utf-8") as fh:
-            data = yaml.safe_load(fh)
+            text = fh.read(MAX_YAML_BYTES + 1)
     except FileNotFoundError:
         raise InputError(f"{path}: no such file") from None
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{path}: not UTF-8 text (byte {exc.start})") from None
+    if len(text) > MAX_YAML_BYTES:
+        raise InputError(f"{path}: larger than {MAX_YAML_BYTES // 2**20} MiB; not a YOLO data.yaml")
+    try:
+        data = yaml.load(text, Loader=_no_alias_loader())  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}: " if mark is not None else ""
         raise InputError(f"{path}: {where}not valid YAML ({getattr(exc, 'problem', None) or exc})") from None
+    except RecursionError:  # thousands of nested [[[...]]]
+        raise InputError(f"{path}: nested too deeply; not a YOLO data.yaml") from None
     if not isinstance(data, dict):
         raise InputError(f"{path}: expected a mapping with 'names' and split keys (train/val/test)")
     return data
@@ -175,8 +206,9 @@ def _dataset_root(path: Path, data: dict, probe: Sequence[str] = ()) -> Path:
     p = Path(str(raw)).expanduser()
     if p.is_absolute():
         cands = [p]
-    else:
-        cands = [Path.cwd() / p, path.parent / p]
+    else:  # ultralytics: relative to the working folder; vocbench falls back to the YAML's folder (not twice)
+        unique = dict.fromkeys(os.path.normpath(c) for c in (Path.cwd() / p, path.parent / p))
+        cands = [Path(c) for c in unique]
     entries = [e for k in probe for e in _as_list(data.get(k)) if isinstance(e, str)]
     for c in cands:
         if c.is_dir() and entries and all((c / e).exists() for e in entries):
@@ -234,11 +266,18 @@ def label_path(image: Path) -> Path:
 
 
 def image_header(path: Path) -> tuple[int, int, int]:
-    """(width, height, bands) from the image header (no pixel decoding); EXIF rotations swap width/height."""
+    """(width, height, bands) from the image header (no pixel decoding); EXIF rotations swap width/height.
+
+    Pillow's decompression-bomb check is not applied (nothing is decoded, so a 60000x60000 header costs nothing);
+    a side above :data:`MAX_IMAGE_SIDE` pixels is refused instead.
+    """
     from PIL import Image, UnidentifiedImageError
 
     try:
-        with Image.open(path) as im:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            im = _open_header(path)
+        with im:
             w, h = im.size
             depth = len(im.getbands())
             try:
@@ -247,13 +286,35 @@ def image_header(path: Path) -> tuple[int, int, int]:
                 orient = None
     except FileNotFoundError:
         raise InputError(f"{path}: image file not found (listed by the dataset)") from None
-    except (UnidentifiedImageError, OSError, ValueError) as exc:
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, EOFError) as exc:
         raise InputError(f"{path}: not a readable image header ({str(exc).splitlines()[0][:100]})") from None
     if orient in (5, 6, 7, 8):
         w, h = h, w
     if w <= 0 or h <= 0:
         raise InputError(f"{path}: image size {w}x{h}, expected positive width and height")
+    if w > MAX_IMAGE_SIDE or h > MAX_IMAGE_SIDE:
+        raise InputError(f"{path}: image size {w}x{h} in the header, larger than {MAX_IMAGE_SIDE} pixels a side")
     return w, h, depth
+
+
+def _open_header(path: Path):
+    """``Image.open`` (reads the header only); a header over Pillow's decompression-bomb limit is opened again with
+    the check off for this call: its size is all vocbench reads, and it is bounded by the caller."""
+    from PIL import Image
+
+    try:
+        return Image.open(path)
+    except Image.DecompressionBombError:
+        pass
+    with _BOMB_LOCK:
+        limit, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None
+        try:
+            return Image.open(path)
+        finally:
+            Image.MAX_IMAGE_PIXELS = limit
+
+
+_BOMB_LOCK = threading.Lock()
 
 
 def _year(image: Path) -> str:
@@ -290,6 +351,7 @@ def load_yolo_dataset(path: str | os.PathLike, sets: Sequence[str] | str, *, cla
     images: list[Path] = []
     image_sets: list[int] = []
     seen: set[str] = set()
+    stems: dict[str, Path] = {}
     for si, key in enumerate(sets):
         if not data.get(key):
             have = [k for k in data
@@ -300,6 +362,10 @@ def load_yolo_dataset(path: str | os.PathLike, sets: Sequence[str] | str, *, cla
             if k in seen:
                 continue
             seen.add(k)
+            other = stems.setdefault(im.stem, im)
+            if other is not im:  # the image id is the stem: two files would share predictions and output files
+                raise InputError(f"{im}: image id {im.stem!r} is also the id of {other}; image file names (without "
+                                 "suffix) must be unique across the loaded splits")
             images.append(im)
             image_sets.append(si)
 
@@ -346,6 +412,10 @@ def image_paths(dataset: Dataset, images_dir: str | os.PathLike | None = None) -
     known = IMAGE_FILES.get(dataset)
     if known is not None:
         base = Path(images_dir) if images_dir is not None else Path(dataset.root).parent
+        for i, p in enumerate(known):
+            if not p.is_absolute() and ".." in p.parts:  # a COCO file_name: never read outside the image folder
+                raise InputError(f"{dataset.root}: image {i + 1} file_name {str(p)!r} leaves the image folder "
+                                 f"{base} ('..')")
         return [q if q.is_file() else None for q in ((p if p.is_absolute() else base / p) for p in known)]
     out: list[Path | None] = []
     root = Path(images_dir if images_dir is not None else dataset.root) if dataset.root else None

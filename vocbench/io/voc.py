@@ -26,6 +26,7 @@ else:
 
 from vocbench.errors import InputError, VocbenchError, VocbenchWarning
 from vocbench.io.cache import cache_load, cache_store, file_signature
+from vocbench.paths import safe_name
 from vocbench.structures import VOC_CLASSES, Dataset
 
 __all__ = ["load_voc", "parse_set_spec", "read_split", "available_splits", "voc_class_names"]
@@ -51,6 +52,8 @@ def parse_set_spec(root: Path, spec: str) -> tuple[str, Path, str]:
     if not isinstance(spec, str) or spec.count(":") != 1 or not all(spec.split(":")):
         raise VocbenchError(f"set {spec!r}: expected YEAR:SPLIT, e.g. 2007:trainval")
     year, split = (s.strip() for s in spec.split(":"))
+    safe_name(year, f"set {spec!r}", "year")  # both become path components: never leave ROOT
+    safe_name(split, f"set {spec!r}", "split")
     for folder in (root / f"VOC{year}", root / year):
         if folder.is_dir():
             return year, folder, split
@@ -82,7 +85,7 @@ def read_split(folder: Path, split: str) -> list[str]:
                 if "\0" in tok[0] or "\ufffd" in tok[0]:
                     raise InputError(f"{path}:{lineno}: image id {tok[0]!r} holds a NUL byte or bytes that are not "
                                      "UTF-8")
-                ids.append(tok[0])
+                ids.append(safe_name(tok[0], f"{path}:{lineno}", "image id"))  # Annotations/<id>.xml stays in ROOT
     if not ids:
         warnings.warn(f"{path}: split file lists no image ids", VocbenchWarning, stacklevel=3)
     return ids

@@ -377,10 +377,15 @@ def _write_text(path: Path, text: str) -> None:
 def _per_image(detections: Detections, dataset: Dataset):
     """(image index, row indices) per image that has detections, rows in input order.
 
-    Raises InputError when two images share an id (one file per id could not tell them apart).
+    Raises InputError when two images share an id (one file per id could not tell them apart) or an id cannot be
+    a file name (:func:`vocbench.paths.safe_name`).
     """
+    from vocbench.paths import safe_name
+
     used = np.unique(detections.image_index)
     ids = dataset.image_ids[used]
+    for i, iid in zip(used.tolist(), ids.tolist()):
+        safe_name(iid, f"{dataset.root or 'dataset'}: image {i + 1}", "image id")
     if len(np.unique(ids)) != len(ids):
         dup = next(i for i in ids.tolist() if (ids == i).sum() > 1)
         raise InputError(f"{dataset.root or 'dataset'}: image id {dup!r} occurs in several folders of the union "
@@ -396,9 +401,10 @@ def _per_image(detections: Detections, dataset: Dataset):
 def write_yolo_detections(detections: Detections, dataset: Dataset, folder: str | os.PathLike,
                           convention: str = DEFAULT_YOLO_CONVENTION) -> Path:
     """Write ``<image_id>.txt`` files ``cls cx cy w h conf`` (full float precision) for images with detections."""
+    groups = list(_per_image(detections, dataset))  # every id checked before the first file
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    for i, rows in _per_image(detections, dataset):
+    for i, rows in groups:
         norm = voc_to_yolo(detections.boxes[rows], dataset.widths[i], dataset.heights[i], convention)
         cls = detections.class_index[rows].tolist()
         sc = detections.scores[rows].tolist()
@@ -413,9 +419,10 @@ def write_absolute_detections(detections: Detections, dataset: Dataset, folder: 
     bad = [c for c in dataset.classes if not c or len(c.split()) != 1 or c != c.strip()]
     if bad:
         raise InputError(f"class name {bad[0]!r} has blanks; the absolute format separates fields by whitespace")
+    groups = list(_per_image(detections, dataset))  # every id checked before the first file
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    for i, rows in _per_image(detections, dataset):
+    for i, rows in groups:
         lines = [" ".join([dataset.classes[c], format_float(s), *(format_float(v) for v in b)])
                  for c, s, b in zip(detections.class_index[rows].tolist(), detections.scores[rows].tolist(),
                                     detections.boxes[rows].tolist())]
