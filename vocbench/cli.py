@@ -25,7 +25,8 @@ from vocbench.errors import VocbenchError, VocbenchWarning
 __all__ = ["main", "build_parser", "chosen_command", "COMMANDS", "COMMAND_MODULES"]
 
 #: Subcommand modules, in ``--help`` order.
-COMMANDS = ("stats", "eval", "diagnose", "compare", "anchors", "export_coco", "convert", "bench", "synth", "demo")
+COMMANDS = ("stats", "eval", "diagnose", "compare", "anchors", "audit", "export_coco", "convert", "bench", "synth",
+            "demo")
 #: Built-in command name → its module (``export-coco`` lives in ``export_coco.py``).
 COMMAND_MODULES = {name.replace("_", "-"): name for name in COMMANDS}
 #: Top-level options that take no value and do not end the search for the command name.

@@ -18,16 +18,18 @@ from vocbench.audit.assignment import (
     SSDMatchResult,
     analyze_assignment,
     analyze_ssd_matching,
+    assignment_table,
     grid_sweep,
     object_geometry,
 )
 from vocbench.audit.dataset import DatasetAudit, audit_dataset
-from vocbench.audit.health import HEALTH_KINDS, HealthReport, health_check, split_leakage
+from vocbench.audit.health import HEALTH_KINDS, HealthReport, health_check, split_leakage, split_memberships
 from vocbench.audit.label_errors import LABEL_ISSUE_KINDS, LabelIssues, find_label_issues
 from vocbench.audit.resize import RESIZE_POLICIES, PolicyResult, ResizeAudit, analyze_resize, boxes_at_input
 
 __all__ = ["AssignmentResult", "GridSweep", "ObjectGeometry", "SSDMatchResult", "analyze_assignment",
-           "analyze_ssd_matching", "grid_sweep", "object_geometry", "COCO_SIZE_NAMES", "INPUT_SIZE_BINS",
-           "DEFAULT_SWEEP_GRIDS", "DatasetAudit", "audit_dataset", "HEALTH_KINDS", "HealthReport", "health_check",
-           "split_leakage", "LABEL_ISSUE_KINDS", "LabelIssues", "find_label_issues", "RESIZE_POLICIES",
-           "PolicyResult", "ResizeAudit", "analyze_resize", "boxes_at_input"]
+           "assignment_table", "analyze_ssd_matching", "grid_sweep", "object_geometry", "COCO_SIZE_NAMES",
+           "INPUT_SIZE_BINS", "DEFAULT_SWEEP_GRIDS", "DatasetAudit", "audit_dataset", "HEALTH_KINDS",
+           "HealthReport", "health_check", "split_leakage", "split_memberships", "LABEL_ISSUE_KINDS", "LabelIssues",
+           "find_label_issues", "RESIZE_POLICIES", "PolicyResult", "ResizeAudit", "analyze_resize",
+           "boxes_at_input"]

@@ -32,7 +32,7 @@ from vocbench.structures import Dataset
 
 __all__ = ["AssignmentResult", "SSDMatchResult", "GridSweep", "analyze_assignment", "analyze_ssd_matching",
            "grid_sweep", "object_geometry", "ObjectGeometry", "COCO_SIZE_NAMES", "INPUT_SIZE_BINS",
-           "DEFAULT_SWEEP_GRIDS", "resolve_priors", "assign_cells"]
+           "DEFAULT_SWEEP_GRIDS", "resolve_priors", "assign_cells", "assignment_table"]
 
 #: COCO size classes as a partition of the VOC pixel area: small < 32², medium < 96², large otherwise.
 COCO_SIZE_NAMES = ("small", "medium", "large")
@@ -390,3 +390,21 @@ def analyze_ssd_matching(dataset: Dataset, config: str | SSDConfig = "ssd300", *
     return SSDMatchResult(prior_set=config.name, n_priors=n_priors, threshold=float(threshold),
                           objects=len(geom.rows), unmatched=int((best < threshold).sum()), best_iou=best,
                           positives=pos, class_index=geom.class_index, classes=tuple(dataset.classes))
+
+
+def assignment_table(dataset: Dataset, priors: dict[str, str | np.ndarray], grids: Sequence[int], *,
+                     include_difficult: bool = False) -> pd.DataFrame:
+    """One row per (prior set, grid side): ``grid``, ``prior_set``, ``objects``, ``shared_cell``, ``lost_cell``,
+    ``lost_cell_anchor`` (single head; ``vocbench anchors --json``'s ``assignment``).
+
+    Args:
+        dataset: the ground truth; priors: name → ``"yolo-voc"`` or float[K, 2] normalised (w, h).
+        grids: grid sides (e.g. 13, 19, 26); include_difficult: also assign difficult objects.
+    """
+    geom = object_geometry(dataset, include_difficult)
+    frames = []
+    for name, p in priors.items():
+        df = grid_sweep(dataset, grids, priors=p, prior_set=name, geometry=geom).to_pandas()
+        df.insert(1, "prior_set", name)
+        frames.append(df)
+    return pd.concat(frames, ignore_index=True)

@@ -17,7 +17,7 @@ from vocbench.audit import _kernels
 from vocbench.errors import InputError
 from vocbench.structures import Dataset
 
-__all__ = ["HealthReport", "health_check", "HEALTH_KINDS", "split_leakage"]
+__all__ = ["HealthReport", "health_check", "HEALTH_KINDS", "split_leakage", "split_memberships"]
 
 #: The per-object and per-image findings, in report order.
 HEALTH_KINDS = ("degenerate", "out_of_image", "tiny", "near_duplicate", "extreme_aspect", "empty_image",
@@ -181,3 +181,30 @@ def health_check(dataset: Dataset, *, splits: Mapping[str, Sequence[str]] | None
     return HealthReport(counts=counts_by_kind, findings=findings, classes=table, imbalance=imbalance,
                         entropy=entropy, thresholds={"min_side": float(min_side), "duplicate_iou": float(duplicate_iou),
                                                      "max_aspect": float(max_aspect)})
+
+
+def split_memberships(root, sets: Sequence[str] | None, **load_kwargs) -> dict[str, list[str]]:
+    """Split name → the image keys (``"<year>/<id>"``) it lists, for :func:`health_check`'s leakage check.
+
+    VOC folders: read from ``ImageSets/Main/<split>.txt`` (no annotation is parsed); YOLO ``data.yaml``: each
+    split loaded on its own (``load_kwargs`` go to :func:`vocbench.io.gt.load_ground_truth`); COCO: one file is
+    one split, so ``{}``.
+    """
+    from pathlib import Path
+
+    from vocbench.io.gt import ground_truth_kind, load_ground_truth
+    from vocbench.io.voc import parse_set_spec, read_split
+
+    specs = list(dict.fromkeys(sets or []))
+    if len(specs) < 2:
+        return {}
+    kind = ground_truth_kind(root)
+    if kind == "voc":
+        out = {}
+        for spec in specs:
+            year, folder, split = parse_set_spec(Path(root), spec)
+            out[spec] = [f"{year}/{i}" for i in read_split(folder, split)]
+        return out
+    if kind == "yolo":
+        return {spec: load_ground_truth(root, [spec], **load_kwargs).image_keys().tolist() for spec in specs}
+    return {}

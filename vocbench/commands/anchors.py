@@ -79,9 +79,15 @@ def run(args: argparse.Namespace) -> int:
         max_iter=args.max_iter, centroid="median" if args.median else "mean", random_state=args.seed,
         input_size=args.input_size, stride=args.stride, sse_baseline=args.sse and not args.no_sse)
     if args.json:
+        from vocbench.audit import assignment_table
+
         out = result.to_dict()
         out["sets"] = list(dataset.sets)
         out["include_difficult"] = bool(args.include_difficult)
+        grids = sorted({max(int(args.input_size // args.stride), 1), 13, 19, 26, 38, 52})
+        out["assignment"] = assignment_table(  # what the grid loses with these anchors (vocbench audit)
+            dataset, {"yolo-voc": "yolo-voc", "kmeans": result.anchors_norm}, grids,
+            include_difficult=args.include_difficult).to_dict("records")
         emit_json(out, args.json)
     if args.json != "-":
         print(result)

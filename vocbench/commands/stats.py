@@ -27,6 +27,9 @@ def register(sub) -> None:
     p.add_argument("--json", metavar="PATH", help="write JSON to PATH ('-' = stdout; the table is then not printed)")
     p.add_argument("--html", metavar="PATH", help="write the self-contained HTML dataset report")
     p.add_argument("--no-anchors", action="store_true", help="leave the anchor analysis out of the HTML report")
+    p.add_argument("--no-audit", action="store_true",
+                   help="leave the dataset audit (13x13 grid losses, SSD matching, resize policies, annotation "
+                        "health; see vocbench audit) out of the HTML report")
     p.add_argument("--compare", action="append", default=[], metavar="YEAR:SPLIT[,YEAR:SPLIT...]",
                    help="another split (or a comma-separated union) from ROOT shown alongside in the HTML report "
                         "(repeatable), e.g. --compare 2007:val,2012:val --compare 2007:test")
@@ -62,8 +65,18 @@ def run(args: argparse.Namespace) -> int:
     if args.html:
         from vocbench.report.dataset import write_dataset_report
 
+        audit = None if args.no_audit else _audit(args, dataset)
         path = write_dataset_report(args.html, dataset, stats=stats, anchors=not args.no_anchors,
-                                    compare=compare or None)
+                                    compare=compare or None, audit=audit)
         if args.json != "-":
             print(f"wrote {path}")
     return 0
+
+
+def _audit(args: argparse.Namespace, dataset):
+    """The dataset audit of the report: the essay's 13x13 grid (416 px, stride 32) with the yolo-voc anchors."""
+    from vocbench.audit import audit_dataset, split_memberships
+
+    splits = split_memberships(args.root, args.sets, classes=dataset.classes, cache=not args.no_cache,
+                               yolo_convention=args.yolo_convention)
+    return audit_dataset(dataset, input_size=416, strides=((32,),), splits=splits)

@@ -463,7 +463,7 @@ def dataset_sections(dataset: Dataset, *, stats=None, compare: Sequence[tuple[st
 def write_dataset_report(path: str | os.PathLike, dataset: Dataset, *, stats=None, anchors: bool = True,
                          compare: Sequence[tuple[str, Dataset]] | None = None, title: str | None = None,
                          meta: ReportMeta | None = None, anchor_analysis=None,
-                         anchor_options: dict | None = None) -> Path:
+                         anchor_options: dict | None = None, audit=None) -> Path:
     """Write the dataset report (tables, distribution figures, optional comparison and anchor analysis).
 
     Args:
@@ -476,6 +476,8 @@ def write_dataset_report(path: str | os.PathLike, dataset: Dataset, *, stats=Non
         title, meta: page title and header (defaults describe the dataset).
         anchor_analysis: a precomputed :class:`~vocbench.anchors.AnchorAnalysis` to show instead.
         anchor_options: keyword arguments for :func:`~vocbench.anchors.analyze_dataset_anchors`.
+        audit: a :class:`~vocbench.audit.DatasetAudit` to show (grid losses, SSD matching, resize policies,
+            annotation health: :func:`vocbench.report.audit.audit_sections`); None leaves it out.
 
     Returns:
         The path written.
@@ -493,6 +495,10 @@ def write_dataset_report(path: str | os.PathLike, dataset: Dataset, *, stats=Non
 
             anchor_analysis = analyze_dataset_anchors(dataset, **(anchor_options or {}))
         sections += anchor_sections(anchor_analysis)
+    if audit is not None:
+        from vocbench.report.audit import audit_sections
+
+        sections += audit_sections(audit)
     title = title or f"Dataset report: {name}"
     if meta is None:
         extra = {"compared with": ", ".join(n for n, _ in compare)} if compare else {}
