@@ -324,3 +324,15 @@ def test_audit_dataset_to_dict_and_tables(voc07_test):
     assert d["grid_sweep"]["grids"][2]["grid"] == "13x13"
     assert d["grid_sweep"]["grids"][2]["lost_cell"] == d["assignment"][0]["lost_cell"]
     assert {p["policy"] for p in d["resize"]["policies"]} == {"squash", "letterbox", "crop"}
+
+
+def test_bench_numpy_ssd_route_agrees_with_the_kernel():
+    from vocbench.bench.suite_audit import numpy_ssd_match
+
+    ds = _random_dataset(7, n_images=30)
+    geom = object_geometry(ds)
+    starts = np.searchsorted(geom.image_index, np.arange(ds.num_images + 1))
+    best, pos = numpy_ssd_match(geom.boxes, starts, SSD300.boxes())
+    r = analyze_ssd_matching(ds)
+    np.testing.assert_array_equal(pos, r.positives)
+    np.testing.assert_array_equal(best, r.best_iou)

@@ -223,6 +223,9 @@ SUITES: dict[str, Callable[..., list[BenchRow]]] = {"nms": bench_nms, "eval": be
 from vocbench.bench.suite_compare import bench_compare  # noqa: E402  (image bootstrap vs hotcoco and the naive route)
 
 SUITES["compare"] = bench_compare
+from vocbench.bench.suite_audit import bench_audit  # noqa: E402  (dataset audit and label-error ranks, issue 25)
+
+SUITES["audit"] = bench_audit
 
 _GOALS = [
     ("nms", "clusters n=1917", "torchvision CPU (1 thread)", 10.0, "NMS >= 10x torchvision CPU at 1917 boxes"),

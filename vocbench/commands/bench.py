@@ -18,7 +18,8 @@ def register(sub) -> None:
                     "every peer returned the same answer.",
         formatter_class=HelpFormatter,
     )
-    p.add_argument("suite", choices=["nms", "eval", "io", "anchors", "diagnose", "startup", "compare", "all"],
+    p.add_argument("suite", choices=["nms", "eval", "io", "anchors", "diagnose", "startup", "compare", "audit",
+                                     "all"],
                    help="which comparison")
     p.add_argument("--json", metavar="PATH", help="write JSON to PATH ('-' = stdout; the table goes to stderr)")
     p.add_argument("--html", metavar="PATH", help="write the HTML benchmark report (tables and log-log plots)")
@@ -31,7 +32,8 @@ def register(sub) -> None:
 def run(args: argparse.Namespace) -> int:
     from vocbench.bench.suites import run_suites
 
-    names = ["nms", "eval", "io", "anchors", "diagnose", "startup", "compare"] if args.suite == "all" else [args.suite]
+    names = (["nms", "eval", "io", "anchors", "diagnose", "startup", "compare", "audit"] if args.suite == "all"
+             else [args.suite])
     out = sys.stderr if args.json == "-" else sys.stdout
 
     def progress(msg: str) -> None:

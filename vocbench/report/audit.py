@@ -198,7 +198,11 @@ def label_issue_sections(issues, *, top: int = 40, image_paths: Sequence[Path | 
         t = issues.to_pandas(kind).head(top)
         if not len(t):
             continue
-        blocks.append(table_block(t[cols], caption=f"{kind}: top {len(t)}", float_format="{:.3f}"))
+        shown = t[cols].copy()
+        if kind == "badloc":  # the detection that suggests where the box should be
+            shown["detection"] = [f"{a:.0f} {b:.0f} {c:.0f} {d:.0f}" for a, b, c, d in
+                                  t[["sx1", "sy1", "sx2", "sy2"]].to_numpy()]
+        blocks.append(table_block(shown, caption=f"{kind}: top {len(t)}", float_format="{:.3f}"))
         if image_paths is not None:
             gallery = _gallery(t.head(12), image_paths)
             if gallery:
