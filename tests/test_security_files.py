@@ -517,3 +517,13 @@ def test_coco_file_name_never_reads_outside_the_image_folder(tmp_path, capsys):
     assert rc == 1
     one_error(err, str(gt), "../secret.jpg")
     assert not (tmp_path / "OUT").exists()
+
+
+def test_voc_writer_refuses_class_names_xml_cannot_carry(tmp_path):
+    from vocbench.io.writers import write_voc_dataset
+
+    ds = Dataset.from_arrays(image_ids=["a"], widths=[50], heights=[40], image_index=[0], class_index=[0],
+                             boxes=[[1.0, 1.0, 9.0, 9.0]], classes=["bell\x07"], root="mem.json")
+    with pytest.raises(InputError, match="mem.json: class 0 name 'bell\\\\x07' holds a control character"):
+        write_voc_dataset(ds, tmp_path / "OUT")
+    assert not (tmp_path / "OUT").exists()

@@ -43,6 +43,7 @@ from vocbench.structures import Dataset
 __all__ = ["ConversionReport", "write_voc_dataset", "write_yolo_dataset", "write_coco_dataset", "split_names",
            "OWN_FILES", "prepare_output_folder", "check_inputs_outside"]
 
+_XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
 _IMAGE_SUFFIXES = ("bmp", "dng", "jpeg", "jpg", "mpo", "png", "tif", "tiff", "webp", "pfm", "heic")
 
 
@@ -235,6 +236,10 @@ def _plan_voc(dataset: Dataset, images: Sequence[Path | None] | None, default_ye
     """(VOC folder name, JPEG file name, split name) of every image, every name checked by
     :func:`~vocbench.paths.safe_name` and no two images on one file — before anything is written."""
     check_image_ids(dataset, images)
+    for k, c in enumerate(dataset.classes):  # written inside the XML: escaped, but XML 1.0 cannot carry these
+        if _XML_ILLEGAL.search(c):
+            raise InputError(f"{dataset.root or 'dataset'}: class {k} name {c!r} holds a control character that XML "
+                             "cannot carry")
     names = [safe_name(n, f"set {s!r}", "split") for n, s in zip(split_names(dataset), dataset.sets)]
     folders, fnames, splits = [], [], []
     seen: dict[tuple[str, str], int] = {}
