@@ -336,3 +336,26 @@ def test_bench_numpy_ssd_route_agrees_with_the_kernel():
     r = analyze_ssd_matching(ds)
     np.testing.assert_array_equal(pos, r.positives)
     np.testing.assert_array_equal(best, r.best_iou)
+
+
+def test_empty_dataset_rates_are_nan_not_zero():
+    e = Dataset.from_arrays(image_ids=["a", "b"], widths=[100, 100], heights=[100, 100],
+                            image_index=np.zeros(0, np.int64), class_index=np.zeros(0, np.int64),
+                            boxes=np.zeros((0, 4)))
+    r = audit_dataset(e)
+    assert r.assignments[0].objects == 0 and r.sweep.to_pandas()["lost_cell_pct"].isna().all()
+    assert np.isnan(r.health.imbalance) and np.isnan(r.health.entropy) and r.health.counts["empty_image"] == 2
+    assert np.isnan(r.resize.policies[0].mean_iou) and r.ssd.unmatched == 0
+
+
+def test_label_issue_gallery_draws_on_jpegs(synth_clean, tmp_path):
+    from vocbench.report.audit import write_audit_report
+
+    corrupted, _ = inject_errors(synth_clean, 5, 0)
+    corrupted = type(corrupted)(**{**corrupted.__dict__, "root": synth_clean.root,
+                                   "image_years": synth_clean.image_years})
+    issues = find_label_issues(corrupted, simulate_detector(synth_clean, 1))
+    out = write_audit_report(tmp_path / "a.html", corrupted, audit_dataset(corrupted), label_issues=issues, top=5)
+    text = out.read_text()
+    assert text.count('src="data:image/jpeg;base64,') >= 4  # up to 12 drawn per kind, JPEGs exist
+    assert "not drawn" not in text

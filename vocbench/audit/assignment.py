@@ -275,8 +275,9 @@ class GridSweep:
         df = pd.DataFrame({"grid": [f"{g}x{g}" for g in self.grids], "grid_side": list(self.grids),
                            "objects": self.objects, "shared_cell": self.shared_cell, "lost_cell": self.lost_cell,
                            "lost_cell_anchor": self.lost_cell_anchor})
-        df["lost_cell_pct"] = 100.0 * df["lost_cell"] / max(self.objects, 1)
-        df["lost_cell_anchor_pct"] = 100.0 * df["lost_cell_anchor"] / max(self.objects, 1)
+        n = self.objects if self.objects else float("nan")  # no objects: the rates are undefined (NaN)
+        df["lost_cell_pct"] = 100.0 * df["lost_cell"] / n
+        df["lost_cell_anchor_pct"] = 100.0 * df["lost_cell_anchor"] / n
         return df
 
     def to_dict(self) -> dict:

@@ -34,7 +34,8 @@ class HealthReport:
         findings: one row per finding: ``kind``, ``image_id``, ``object`` (row in the dataset's object table,
             -1 for image findings), ``class``, ``xmin ymin xmax ymax`` (NaN for image findings), ``detail``.
         classes: per-class objects (non-difficult) and share; imbalance: largest / smallest class count
-            (inf when a class has none), normalised entropy of the class shares (1 = balanced).
+            (inf when a class has none, NaN without objects); entropy: normalised entropy of the class shares
+            (1 = balanced; NaN without objects or with one class).
         thresholds: the thresholds used.
     """
 
@@ -140,7 +141,9 @@ def _class_table(dataset: Dataset) -> tuple[pd.DataFrame, float, float]:
     total = max(int(counts.sum()), 1)
     share = counts / total
     df = pd.DataFrame({"class": list(dataset.classes), "objects": counts, "share_pct": 100.0 * share})
-    imbalance = float(counts.max() / counts.min()) if len(counts) and counts.min() > 0 else float("inf")
+    if not counts.sum():  # no objects: both measures are undefined
+        return df, float("nan"), float("nan")
+    imbalance = float(counts.max() / counts.min()) if counts.min() > 0 else float("inf")
     nz = share[share > 0]
     entropy = float(-(nz * np.log(nz)).sum() / np.log(len(counts))) if len(counts) > 1 else float("nan")
     return df, imbalance, entropy
