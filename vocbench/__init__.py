@@ -29,11 +29,13 @@ _PUBLIC = {
     "Comparison": "vocbench.compare", "compare": "vocbench.compare",
     "batched_nms": "vocbench.nms", "soft_nms": "vocbench.nms",  # `nms` itself stays in vocbench.nms (subpackage)
     "box_iou": "vocbench.boxes", "box_area": "vocbench.boxes", "box_convert": "vocbench.boxes",
+    "init_as_pycocotools": "vocbench.coco", "restore_pycocotools": "vocbench.coco",  # pycocotools drop-in
 }
 
 if TYPE_CHECKING:
     from vocbench.anchors import IoUKMeans, analyze_anchors, ssd_default_boxes
     from vocbench.boxes import box_area, box_convert, box_iou
+    from vocbench.coco import init_as_pycocotools, restore_pycocotools
     from vocbench.compare import Comparison, compare
     from vocbench.diagnose import Diagnosis, diagnose
     from vocbench.eval import EvalResult, VocEvaluator, evaluate
@@ -49,7 +51,7 @@ __all__ = ["__version__", "VOC_CLASSES", "Dataset", "Detections", "load_voc", "r
            "EvalResult", "IoUKMeans", "analyze_anchors", "ssd_default_boxes", "compute_stats", "DatasetStats",
            "batched_nms", "soft_nms", "VocbenchError", "VocbenchWarning", "InputError",
            "VocEvaluator", "load_ground_truth", "diagnose", "Diagnosis", "compare", "Comparison",
-           "box_iou", "box_area", "box_convert"]
+           "box_iou", "box_area", "box_convert", "init_as_pycocotools", "restore_pycocotools"]
 
 
 def __getattr__(name: str):

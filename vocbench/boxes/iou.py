@@ -20,7 +20,8 @@ from vocbench.boxes._kernels import (
 )
 from vocbench.boxes.conventions import DEFAULT_PIXEL_CONVENTION, check_boxes, check_wh, pixel_offset
 
-__all__ = ["box_iou", "generalized_box_iou", "box_area", "box_wh", "wh_iou", "inverted_boxes", "as_boxes"]
+__all__ = ["box_iou", "generalized_box_iou", "box_area", "box_wh", "wh_iou", "inverted_boxes", "as_boxes",
+           "coco_box_iou"]
 
 
 def as_boxes(boxes, name: str = "boxes") -> np.ndarray:
@@ -84,3 +85,28 @@ def wh_iou(wh1, wh2) -> np.ndarray:
 def inverted_boxes(boxes) -> np.ndarray:
     """bool[N]: True where ``xmax < xmin`` or ``ymax < ymin``."""
     return inverted_kernel(check_boxes(boxes))
+
+
+def coco_box_iou(dt_xywh, gt_xywh, gt_iscrowd) -> np.ndarray:
+    """pycocotools' box IoU matrix (``maskApi.c`` ``bbIou``, the same float operations): float64[D, G].
+
+    Args:
+        dt_xywh: float[D, 4] detections as COCO ``[x, y, w, h]`` (continuous coordinates).
+        gt_xywh: float[G, 4] ground truth, same format.
+        gt_iscrowd: bool[G]; a crowd region's "union" is the detection's own area ``w * h``.
+
+    Returns:
+        float64[D, G]: ``intersection / union``; 0 where the boxes do not overlap (width or height ``<= 0``).
+    """
+    d = np.asarray(dt_xywh, np.float64).reshape(-1, 4)
+    g = np.asarray(gt_xywh, np.float64).reshape(-1, 4)
+    crowd = np.asarray(gt_iscrowd, bool).reshape(-1)
+    da, ga = (d[:, 2] * d[:, 3])[:, None], (g[:, 2] * g[:, 3])[None, :]
+    w = np.fmin(d[:, None, 2] + d[:, None, 0], g[None, :, 2] + g[None, :, 0]) - np.fmax(d[:, None, 0], g[None, :, 0])
+    h = np.fmin(d[:, None, 3] + d[:, None, 1], g[None, :, 3] + g[None, :, 1]) - np.fmax(d[:, None, 1], g[None, :, 1])
+    inter = w * h
+    union = np.where(crowd[None, :], da, da + ga - inter)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = inter / union
+    out[(w <= 0) | (h <= 0)] = 0.0
+    return out
