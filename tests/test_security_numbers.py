@@ -15,7 +15,7 @@ import pytest
 
 from vocbench import Dataset, Detections
 from vocbench.cli import main
-from vocbench.errors import VocbenchWarning
+from vocbench.errors import InputError, VocbenchWarning
 
 CLASSES = ("cat", "dog", "car")
 
@@ -261,6 +261,18 @@ def test_the_walk_sees_every_command_and_plugin():
 BAD_ALWAYS = ["nan", "NaN", "inf", "-inf", "1e309", "-1e309", str(2**70), "-" + str(2**70), "true", "", "1e999999"]
 
 
+#: Options whose upper bound is a run-time check that says why (memory), exit 1 with one line.
+RUNTIME_BOUNDED = {("compare", "--bootstrap")}
+
+
+def test_runtime_bounded_bootstrap_is_refused_before_any_work(disk, capsys):
+    argv = ["compare", *disk["gt"], "--dets", f"a={disk['a']}", "--dets", f"b={disk['b']}", "--bootstrap",
+            "1000000000"]
+    assert main(argv) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "would need" in err[0]
+
+
 @pytest.mark.parametrize("command,option,kind", _numeric_options(), ids=lambda v: v if isinstance(v, str) else "")
 def test_every_numeric_option_is_finite_and_bounded(command, option, kind):
     import argparse
@@ -272,6 +284,8 @@ def test_every_numeric_option_is_finite_and_bounded(command, option, kind):
             kind(bad)
     if option == "--seed":
         assert isinstance(kind, NumberOption) and kind.bounds == (0, MAX_SEED)
+        return
+    if (command, option) in RUNTIME_BOUNDED:  # bounded by a check that states the cost (see the CLI test below)
         return
     with pytest.raises((argparse.ArgumentTypeError, ValueError, TypeError)):  # bounded the way -k is
         kind("1000000000")
@@ -313,3 +327,259 @@ def test_ablation_script_options_are_bounded():
         with pytest.raises(SystemExit) as exc:
             ablation_main(["--data", "x", "--out", "y", opt, bad])
         assert exc.value.code == 2
+
+
+# -------------------------------------------------------------------------------------- 2. indices in the Python API
+BAD_INDICES = [0.5, 1.5, float("nan"), float("inf"), True, 2**70, -(2**70), "1"]
+
+
+@pytest.mark.parametrize("field", ["image_index", "class_index"])
+@pytest.mark.parametrize("bad", BAD_INDICES, ids=repr)
+def test_detections_refuse_fractional_boolean_and_huge_indices(field, bad):
+    ds = _dataset()
+    d = _detections(ds, 1)
+    values = getattr(d, field).tolist()
+    values[3] = bad
+    with pytest.raises(InputError, match=rf"{field}\[3\]|{field} is"):
+        Detections(**{"image_index": d.image_index, "class_index": d.class_index, "scores": d.scores,
+                      "boxes": d.boxes, field: values})
+    if isinstance(bad, bool):
+        arr = np.ones(len(values), bool)  # a mask passed by mistake
+    else:
+        arr = np.asarray(values, dtype=object if isinstance(bad, (int, str)) else None)
+    with pytest.raises(InputError):
+        Detections(**{"image_index": d.image_index, "class_index": d.class_index, "scores": d.scores,
+                      "boxes": d.boxes, field: arr})
+
+
+def test_integral_floats_and_small_int_dtypes_are_accepted_exactly():
+    d = Detections(np.array([0.0, 2.0]), np.array([1, 2], np.int8), [0.5, 0.4], np.zeros((2, 4)))
+    assert d.image_index.tolist() == [0, 2] and d.class_index.tolist() == [1, 2]
+    assert d.image_index.dtype == np.int64 and d.class_index.dtype == np.int64
+
+
+@pytest.mark.parametrize("entry", ["evaluate", "diagnose", "compare", "dataframe", "evaluator"])
+def test_fractional_indices_refused_by_every_api_entry(entry):
+    import pandas as pd
+
+    import vocbench
+
+    ds = _dataset()
+    d = _detections(ds, 1)
+    arrays = {"image_index": d.image_index + 0.5, "class_index": d.class_index, "scores": d.scores, "boxes": d.boxes}
+    with warnings.catch_warnings(), pytest.raises(InputError, match=r"image_index|labels\[1\] is 0.5"):
+        warnings.simplefilter("ignore", VocbenchWarning)
+        if entry == "evaluate":
+            vocbench.evaluate(ds, arrays)
+        elif entry == "diagnose":
+            vocbench.diagnose(ds, arrays)
+        elif entry == "compare":
+            vocbench.compare(ds, {"a": arrays, "b": d}, bootstrap=100)
+        elif entry == "dataframe":
+            frame = d.to_pandas()
+            frame["image_index"] = frame["image_index"] + 0.5
+            vocbench.evaluate(ds, frame)
+        else:
+            ev = vocbench.VocEvaluator(ds)
+            ev.update([{"boxes": d.boxes[:2], "scores": d.scores[:2], "labels": np.array([1.0, 0.5])}])
+    if entry == "dataframe":
+        frame = pd.DataFrame({**{k: v for k, v in arrays.items() if k != "boxes"}, "image_index": d.image_index,
+                              "class_index": [True] * len(d), "score": d.scores, "xmin": d.boxes[:, 0],
+                              "ymin": d.boxes[:, 1], "xmax": d.boxes[:, 2], "ymax": d.boxes[:, 3]})
+        with pytest.raises(InputError, match="class_index"):
+            vocbench.evaluate(ds, frame)
+
+
+@pytest.mark.parametrize("bad", [-1, 24, 2**63 - 1])
+def test_out_of_range_indices_refused_by_evaluate(bad):
+    import vocbench
+
+    ds = _dataset()
+    d = _detections(ds, 1)
+    idx = d.image_index.copy()
+    idx[5] = bad
+    with pytest.raises(InputError, match="image_index"):
+        vocbench.evaluate(ds, {"image_index": idx, "class_index": d.class_index, "scores": d.scores,
+                               "boxes": d.boxes})
+
+
+def test_dataset_refuses_fractional_and_huge_sizes_and_indices():
+    ds = _dataset()
+    base = dict(image_ids=ds.image_ids, widths=ds.widths, heights=ds.heights, image_index=ds.image_index,
+                class_index=ds.class_index, boxes=ds.boxes, classes=ds.classes)
+    for name, value in (("widths", [2**70] + [320] * 23), ("heights", [320.5] + [320] * 23),
+                        ("class_index", [True] * ds.num_objects), ("image_index", ds.image_index + 0.25)):
+        with pytest.raises(InputError, match=name):
+            Dataset.from_arrays(**{**base, name: value})
+
+
+def test_csv_index_columns_beyond_int64_are_refused(tmp_path):
+    import vocbench
+
+    ds = _dataset()
+    d = _detections(ds, 1)
+    frame = d.to_pandas()
+    for col, val in (("image_index", str(2**70)), ("image_index", str(2**64 - 1)), ("class_index", "1.5"),
+                     ("class_index", "True")):
+        f = frame.astype({col: object})
+        f.loc[2, col] = val
+        path = tmp_path / "d.csv"
+        f.to_csv(path, index=False)
+        with pytest.raises(InputError, match=rf"d.csv: line 4: {col}"):
+            vocbench.read_detections(path, ds)
+
+
+# ------------------------------------------------------------------------------------------ 4. empty folders
+@pytest.mark.parametrize("fmt", ["yolo", "absolute", "devkit", None])
+def test_folder_without_detection_files_is_refused(disk, fmt, tmp_path, capsys):
+    empty = tmp_path / "preds"
+    empty.mkdir()
+    (empty / "notes.md").write_text("nothing here\n")
+    argv = ["eval", *disk["gt"], "--dets", str(empty)]
+    if fmt:
+        argv += ["--format", fmt]
+    assert main(argv) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and str(empty) in err[0] and "no detection" in err[0]
+    if fmt in ("yolo", "absolute"):
+        import vocbench
+
+        with pytest.raises(InputError, match="no detection files found"):
+            vocbench.read_detections(empty, disk["ds"], format=fmt)
+
+
+def test_folder_of_empty_txt_files_is_a_valid_no_detections(disk):
+    import vocbench
+
+    folder = disk["root"] / "none"
+    folder.mkdir()
+    (folder / "im000.txt").write_text("")
+    assert len(vocbench.read_detections(folder, disk["ds"], format="yolo")) == 0
+
+
+def test_absolute_class_index_with_thousands_of_digits_is_one_line(disk, tmp_path):
+    import vocbench
+
+    (tmp_path / "im000.txt").write_text("9" * 5000 + " 0.5 1 1 20 20\n")
+    with pytest.raises(InputError, match="im000.txt: line 1: unknown class"):
+        vocbench.read_detections(tmp_path, disk["ds"], format="absolute")
+
+
+# ------------------------------------------------------------------------------------------ 7. reader fuzzing
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+FUZZ = settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+                                                                        HealthCheck.function_scoped_fixture])
+_FUZZ_DS = _dataset(6)
+NUMBERS = ["0", "1", "0.5", "-1", "1e3", "1e309", "-1e309", "nan", "NaN", "inf", "-inf", "1e-320", str(2**70),
+           str(2**63), str(-(2**63) - 1), "9" * 400,
+           "9" * 5000, "1_0", "0x10", "+1", "-0", ".5", "5.", "1e", "--1", "١", "½", "True"]
+WORDS = list(_FUZZ_DS.image_ids[:3]) + list(CLASSES) + ["", "x", "../x", "\0", "é", "comp4", "\ufeff", "$x$"]
+token = st.sampled_from(NUMBERS + WORDS) | st.text(max_size=6) | st.integers(-(2**70), 2**70).map(str) | \
+    st.floats(allow_nan=True, allow_infinity=True).map(repr)
+number = st.sampled_from(NUMBERS) | st.floats(-1e4, 1e4).map(repr) | st.integers(-5, 500).map(str)
+row6 = st.tuples(st.sampled_from(WORDS) | number, st.lists(number, min_size=5, max_size=5)).map(
+    lambda t: [t[0], *t[1]])  # shaped like a real line: id/class then five numbers
+line = (st.lists(token, min_size=0, max_size=8) | row6).flatmap(
+    lambda toks: st.sampled_from([" ", "\t", ",", "  "]).map(lambda sep: sep.join(toks)))
+text_file = st.lists(line, max_size=12).flatmap(
+    lambda lines: st.sampled_from(["\n", "\r\n", "\r"]).map(lambda nl: nl.join(lines).encode("utf-8", "surrogatepass")))
+raw_file = st.binary(max_size=400) | text_file | text_file.map(lambda b: b"\xef\xbb\xbf" + b) | \
+    text_file.map(lambda b: b.replace(b"0", b"\xff"))
+
+
+def _check_outcome(read, where: str) -> None:
+    """``read()`` returns valid detections for the fuzz dataset or raises InputError naming ``where``."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            d = read()
+        except InputError as exc:
+            msg = str(exc)
+            assert where in msg, msg
+            assert "\n" not in msg.strip() or len(msg) < 2000
+            return
+    assert isinstance(d, Detections)
+    n = len(d)
+    assert d.image_index.shape == (n,) and d.class_index.shape == (n,) and d.boxes.shape == (n, 4)
+    if n:
+        assert 0 <= d.image_index.min() and d.image_index.max() < _FUZZ_DS.num_images
+        assert 0 <= d.class_index.min() and d.class_index.max() < _FUZZ_DS.num_classes
+        assert np.isfinite(d.scores).all() and np.isfinite(d.boxes).all()
+
+
+def _fuzz_dir(tmp_path_factory, name):
+    import shutil
+
+    folder = tmp_path_factory.getbasetemp() / f"fuzz-{name}"
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir()
+    return folder
+
+
+@FUZZ
+@given(data=raw_file)
+def test_fuzz_csv_reader(tmp_path_factory, data):
+    import vocbench
+
+    folder = _fuzz_dir(tmp_path_factory, "csv")
+    path = folder / "d.csv"
+    header = b"image_id,class,score,xmin,ymin,xmax,ymax\n" if data[:1] != b"i" else b""
+    path.write_bytes(header + data.replace(b" ", b",").replace(b"\t", b","))
+    _check_outcome(lambda: vocbench.read_detections(path, _FUZZ_DS, format="csv"), str(path))
+
+
+@FUZZ
+@given(data=raw_file, name=st.sampled_from(["comp4_det_test_cat.txt", "x_dog.txt", "comp4_det_test_car.txt"]))
+def test_fuzz_devkit_reader(tmp_path_factory, data, name):
+    import vocbench
+
+    folder = _fuzz_dir(tmp_path_factory, "devkit")
+    (folder / name).write_bytes(data)
+    _check_outcome(lambda: vocbench.read_detections(folder, _FUZZ_DS, format="devkit"), str(folder))
+
+
+@FUZZ
+@given(data=raw_file, stem=st.sampled_from(list(_FUZZ_DS.image_ids[:2]) + ["nope"]),
+       fmt=st.sampled_from(["yolo", "absolute"]))
+def test_fuzz_per_image_txt_readers(tmp_path_factory, data, stem, fmt):
+    import vocbench
+
+    folder = _fuzz_dir(tmp_path_factory, "txt")
+    (folder / f"{stem}.txt").write_bytes(data)
+    _check_outcome(lambda: vocbench.read_detections(folder, _FUZZ_DS, format=fmt), str(folder))
+
+
+json_scalar = st.none() | st.booleans() | st.integers(-(2**70), 2**70) | \
+    st.floats(allow_nan=True, allow_infinity=True) | st.text(max_size=5) | st.sampled_from([1, 2, 3, 6, 0, -1])
+json_value = st.recursive(json_scalar, lambda inner: st.lists(inner, max_size=5) | st.dictionaries(
+    st.sampled_from(["image_id", "category_id", "bbox", "score", "x"]), inner, max_size=5), max_leaves=20)
+result = st.fixed_dictionaries(
+    {"image_id": st.integers(0, 8) | json_scalar, "category_id": st.integers(0, 4) | json_scalar,
+     "bbox": st.lists(st.floats(-10, 500) | json_scalar, min_size=3, max_size=5) | json_scalar,
+     "score": st.floats(0, 1) | json_scalar})
+coco_doc = st.lists(result, max_size=8) | json_value | st.dictionaries(st.just("annotations"), st.lists(result),
+                                                                      max_size=1)
+
+
+@FUZZ
+@given(doc=coco_doc, indent=st.sampled_from([None, 1]))
+def test_fuzz_coco_results_reader(tmp_path_factory, doc, indent):
+    import vocbench
+
+    folder = _fuzz_dir(tmp_path_factory, "coco")
+    path = folder / "r.json"
+    path.write_text(json.dumps(doc, indent=indent))  # NaN/Infinity as Python's json writes them
+    _check_outcome(lambda: vocbench.read_detections(path, _FUZZ_DS, format="coco"), str(path))
+
+
+@FUZZ
+@given(data=raw_file)
+def test_fuzz_coco_results_reader_bytes(tmp_path_factory, data):
+    import vocbench
+
+    folder = _fuzz_dir(tmp_path_factory, "cocob")
+    path = folder / "r.json"
+    path.write_bytes(b'[{"image_id": 1, "category_id": 1, "bbox": [' + data + b"]")
+    _check_outcome(lambda: vocbench.read_detections(path, _FUZZ_DS, format="coco"), str(path))

@@ -236,8 +236,8 @@ def test_cli_synth(tmp_path, capsys):
     out = json.loads(capsys.readouterr().out)
     assert out["counts"]["images"] == 6 and out["seed"] == 2
     assert Path(out["devkit"]).name == "VOCdevkit"
-    assert main(["synth", str(tmp_path / "s2"), "--images", "0"]) == 1
-    assert "--images must be at least 1" in capsys.readouterr().err
+    assert main(["synth", str(tmp_path / "s2"), "--images", "0"]) == 2  # bad option value: usage (exit 2)
+    assert "argument --images: must be an integer in 1..1000000, got 0" in capsys.readouterr().err
 
 
 def test_object_counts_look_like_voc(synth_root):

@@ -30,6 +30,51 @@ def _readonly(a: np.ndarray) -> np.ndarray:
     return a
 
 
+_INT64_MAX = np.iinfo(np.int64).max
+
+
+def _as_int64(values: Any, what: str) -> np.ndarray:
+    """``values`` as int64, refusing what a cast would silently change: fractions (1.5 is never truncated to 1),
+    NaN/inf, booleans, text, and integers outside int64 (2**70). Integral floats (``1.0``) are accepted.
+
+    Raises:
+        InputError: naming ``what`` and the first offending entry.
+    """
+    from vocbench.errors import InputError
+
+    if isinstance(values, np.ndarray) and values.dtype.kind == "i":
+        return values.astype(np.int64, copy=False)
+    if isinstance(values, (list, tuple)) and any(isinstance(v, (bool, np.bool_)) for v in values):
+        r = next(i for i, v in enumerate(values) if isinstance(v, (bool, np.bool_)))
+        raise InputError(f"{what}[{r}] is a boolean ({values[r]!r}); expected an integer index")
+    try:
+        a = np.asarray(values)
+    except (ValueError, TypeError, OverflowError) as exc:
+        raise InputError(f"{what}: not an array of integers ({exc})") from None
+    kind = a.dtype.kind
+    if kind == "i" or a.size == 0:
+        return a.astype(np.int64)
+    flat = a.reshape(-1)
+    if kind == "u":
+        bad = flat > _INT64_MAX
+    elif kind == "f":
+        with np.errstate(invalid="ignore"):
+            bad = ~np.isfinite(flat) | (flat != np.floor(flat)) | (np.abs(flat) >= 2.0**63)
+    elif kind == "O":
+        bad = np.array([not ((type(v) is int or isinstance(v, np.integer)) and -_INT64_MAX - 1 <= v <= _INT64_MAX)
+                        and not (isinstance(v, (float, np.floating)) and np.isfinite(v) and float(v).is_integer()
+                                 and abs(v) < 2.0**63) for v in flat.tolist()], bool)
+    else:
+        why = "booleans" if kind == "b" else f"of dtype {a.dtype}"
+        raise InputError(f"{what} is {why}; expected integer indices")
+    if bad.any():
+        r = int(np.flatnonzero(bad)[0])
+        shown = flat[r].item() if isinstance(flat[r], np.generic) else flat[r]
+        raise InputError(f"{what}[{r}] is {shown!r}; expected an integer (fractions are refused, not truncated, "
+                         "and values must fit in int64)")
+    return np.asarray(flat.tolist() if kind == "O" else flat, np.int64).reshape(a.shape)
+
+
 @dataclass(frozen=True, eq=False)
 class Dataset:
     """A VOC-format ground-truth set: an image table and flat object arrays.
@@ -91,7 +136,8 @@ class Dataset:
             "poses": (self.poses, str),
         }
         for name, (arr, dtype) in conv.items():
-            object.__setattr__(self, name, _readonly(np.asarray(arr, dtype=dtype)))
+            arr = _as_int64(arr, f"Dataset.{name}") if dtype is np.int64 else np.asarray(arr, dtype=dtype)
+            object.__setattr__(self, name, _readonly(arr))
         object.__setattr__(self, "classes", tuple(self.classes))
         object.__setattr__(self, "sets", tuple(self.sets))
         object.__setattr__(self, "issues", tuple(self.issues))
@@ -229,8 +275,10 @@ class Detections:
     source: str = ""
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "image_index", _readonly(np.asarray(self.image_index, np.int64).reshape(-1)))
-        object.__setattr__(self, "class_index", _readonly(np.asarray(self.class_index, np.int64).reshape(-1)))
+        what = f"{self.source or 'Detections'}: "
+        for name in ("image_index", "class_index"):
+            arr = _as_int64(getattr(self, name), f"{what}{name}").reshape(-1)
+            object.__setattr__(self, name, _readonly(arr))
         object.__setattr__(self, "scores", _readonly(np.asarray(self.scores, np.float64).reshape(-1)))
         object.__setattr__(self, "boxes", _readonly(np.asarray(self.boxes, np.float64).reshape(-1, 4)))
         n = len(self.scores)

@@ -58,7 +58,8 @@ def register(sub) -> None:
     p.add_argument("--protocol", choices=("devkit", "voc_eval"), default="devkit",
                    help="VOC matching/AP conventions (the other one is scored too, for the ranking stability)")
     p.add_argument("--iou", type=iou_threshold, default=0.5, metavar="T", help="VOC IoU threshold")
-    p.add_argument("--bootstrap", type=int_option(100, 1_000_000), default=2000, metavar="R",
+    p.add_argument("--bootstrap", type=int_option(1, 2**40),  # upper bound: check_bootstrap (memory)
+                   default=2000, metavar="R",
                    help="bootstrap replicates (>= 100)")
     p.add_argument("--seed", type=seed_option, default=0, metavar="S", help="seed of the resampling")
     p.add_argument("--confidence", type=_confidence, default=0.95, metavar="C", help="interval level")

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from vocbench.errors import InputError, VocbenchWarning
-from vocbench.structures import Dataset, Detections
+from vocbench.structures import Dataset, Detections, _as_int64
 
 __all__ = ["to_numpy", "detections_from_list", "VocEvaluator"]
 
@@ -57,13 +57,12 @@ def _boxes(d: Mapping, where: str) -> np.ndarray:
 
 
 def _labels(d: Mapping, n: int, where: str, num_classes: int) -> np.ndarray:
-    raw = to_numpy(_field(d, "labels", where), np.float64).reshape(-1)
-    if len(raw) != n:
-        raise InputError(f"{where}: {len(raw)} labels for {n} boxes")
-    lab = raw.astype(np.int64)
-    bad = (lab != raw) | (lab < 0) | (lab >= num_classes)
+    lab = _as_int64(to_numpy(_field(d, "labels", where)), f"{where}: labels").reshape(-1)  # 1.5, True: refused
+    if len(lab) != n:
+        raise InputError(f"{where}: {len(lab)} labels for {n} boxes")
+    bad = (lab < 0) | (lab >= num_classes)
     if bad.any():
-        raise InputError(f"{where}: label {raw[bad][0]:g} is outside 0..{num_classes - 1}")
+        raise InputError(f"{where}: label {lab[bad][0]} is outside 0..{num_classes - 1}")
     return lab
 
 

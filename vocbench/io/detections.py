@@ -575,19 +575,45 @@ def _read_csv(path: Path, dataset: Dataset, ignore_unknown: bool) -> Detections:
     return _from_frame(df, dataset, str(path), ignore_unknown, header_lines=1, path=path)
 
 
+def _strict_int(x):
+    """An int from an int or a plain decimal integer text (``"12"``, ``"-3"``); None for anything else (floats,
+    booleans, ``"1.5"``, ``"True"``, digit strings too long to be an index)."""
+    if isinstance(x, (bool, np.bool_)):
+        return None
+    if type(x) is int or isinstance(x, np.integer):
+        return int(x)
+    if isinstance(x, str):
+        t = x.strip()
+        if t.lstrip("+-").isdigit() and t.isascii() and len(t) <= 20 and t.count("-") + t.count("+") <= 1 and \
+                t[-1].isdigit():
+            return int(t)
+    return None
+
+
 def _integer_column(col: pd.Series, name: str, src: str, where) -> np.ndarray:
     """An index column as int64; a fractional, NaN, boolean or non-numeric value is an error (never truncated)."""
     v = col.to_numpy()
-    if v.dtype.kind in "iu":
+    top = np.iinfo(np.int64).max
+    if v.dtype.kind == "i":
         return v.astype(np.int64)
-    if v.dtype.kind == "f":
+    if v.dtype.kind == "u":
+        bad = v > top
+    elif v.dtype.kind == "f":
         bad = ~np.isfinite(v) | (v != np.round(v)) | (np.abs(v) >= 2.0**53)
-    else:
-        bad = np.array([not (type(x) is int or isinstance(x, np.integer)) for x in v], bool)
+    else:  # object: Python ints beyond int64 (2**70), text (refused; a CSV column mixing numbers and words is text)
+        parsed = [_strict_int(x) for x in v]
+        fits = np.array([x is not None and -top - 1 <= x <= top for x in parsed], bool)
+        bad = ~fits | np.array([isinstance(x, str) for x in v], bool)
+        if bad.any() and not fits.all():  # point at the entry that is no integer, not at a digit string before it
+            bad = ~fits
+        v = np.array([x if ok else 0 for x, ok in zip(parsed, fits)], dtype=object)
     if bad.any():
         r = int(np.flatnonzero(bad)[0])
-        raise InputError(f"{src}: {where(r)}: {name} {v[r]!r} is not an integer")
-    return v.astype(np.int64)
+        shown = col.to_numpy()[r]
+        shown = shown.item() if isinstance(shown, np.generic) else shown
+        raise InputError(f"{src}: {where(r)}: {name} {shown!r} is not an integer index (fractions, booleans and "
+                         "values beyond int64 are refused)")
+    return np.asarray(v.tolist(), np.int64) if v.dtype == object else v.astype(np.int64)
 
 
 def _check_csv_header(path: Path, limit: int = 1 << 16) -> None:

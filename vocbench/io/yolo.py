@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import math
 import os
-import re
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -255,16 +254,18 @@ def class_indices(tokens, paths, lines: np.ndarray, num_classes: int, offsets: n
     ``paths`` is one path, or one per file with ``offsets`` (int64[F + 1] row offsets of the files).
     """
     vals = np.asarray(tokens, np.float64)
-    ints = vals.astype(np.int64)
-    bad = (ints != vals) | (ints < 0) | (ints >= num_classes)
+    bad = ~((vals >= 0) & (vals < num_classes) & (vals == np.floor(vals)))  # NaN is bad; no cast before the check
     if bad.any():
         r = int(np.flatnonzero(bad)[0])
         path = paths if offsets is None else paths[_file_of(r, offsets)]
-        v = vals[r]
-        shown = int(v) if v == int(v) else v
+        v = float(vals[r])
+        if not (math.isfinite(v) and v.is_integer()):
+            raise InputError(f"{path}: line {lines[r]}: {what} {v:.6g} is not an integer (fractions are refused, "
+                             "not truncated)")
+        shown = int(v) if abs(v) < 1e18 else f"{v:.6g}"
         raise InputError(f"{path}: line {lines[r]}: {what} {shown} is outside 0..{num_classes - 1} "
                          f"(the {num_classes} names of the class list)")
-    return ints
+    return vals.astype(np.int64)
 
 
 class RangeCheck:
@@ -300,10 +301,14 @@ def _image_files(folder: Path, dataset: Dataset, ignore_unknown: bool) -> list[t
     """(image index, file) for every txt file in ``folder``; unknown stems raise unless ``ignore_unknown``."""
     if not folder.is_dir():
         raise InputError(f"{folder}: not a folder of per-image <image_id>.txt files")
+    files = _txt_files(folder)
+    if not files:  # scoring nothing as 0.0 would hide a wrong path (an empty folder is not "no detections")
+        raise InputError(f"{folder}: no detection files found (expected one <image_id>.txt per image; an image "
+                         "without detections may have an empty file or none)")
     lookup = dataset.image_lookup()
     out: list[tuple[int, Path]] = []
     unknown: list[Path] = []
-    for p in _txt_files(folder):
+    for p in files:
         i = lookup.get(p.stem)
         if i is None:
             if p.stat().st_size == 0:
@@ -357,7 +362,7 @@ def read_absolute_detections(folder: str | os.PathLike, dataset: Dataset, *,
     cls = np.empty(len(names), np.int64)
     for r, name in enumerate(names):
         k = name_to_index.get(name)
-        if k is None and re.fullmatch(r"\d+", name) and int(name) < dataset.num_classes:
+        if k is None and name.isascii() and name.isdigit() and len(name) < 19 and int(name) < dataset.num_classes:
             k = int(name)
         if k is None:
             raise InputError(f"{paths[_file_of(r, offsets)]}: line {lines[r]}: unknown class {name!r}; expected "
