@@ -134,24 +134,30 @@ def _sensitivity_table(d: Diagnosis) -> pd.DataFrame:
 def _confusion_plot(d: Diagnosis) -> str:
     m = d.confusion
     assert m is not None
+    from matplotlib.colors import SymLogNorm
+    from matplotlib.ticker import FuncFormatter
+
     mat = m.matrix.astype(float)
     nr, ncol = mat.shape
-    size = max(4.5, 0.34 * ncol + 1.5)
-    fig, ax = new_figure(size, size * 0.9)
-    im = ax.imshow(np.log1p(mat), cmap="Blues", aspect="auto")
-    ax.set_xticks(range(ncol), list(m.column_labels), rotation=60, ha="right", fontsize=7)
-    ax.set_yticks(range(nr), list(m.row_labels), fontsize=7)
-    ax.set_xlabel("predicted class (+ missed objects)")
-    ax.set_ylabel("GT class (+ background)")
+    size = max(5.0, 0.5 * ncol + 2.0)  # ~0.5 in per cell: four-digit counts stay legible at the page's width
+    fig, ax = new_figure(size, size * 0.85)
+    vmax = max(float(mat.max()), 10.0)
+    norm = SymLogNorm(linthresh=1.0, linscale=0.5, vmin=0.0, vmax=vmax, base=10)  # colour on a log scale of counts
+    im = ax.imshow(mat, cmap="Blues", norm=norm, aspect="auto")
+    ax.set_xticks(range(ncol), list(m.column_labels), rotation=60, ha="right", fontsize=9)
+    ax.set_yticks(range(nr), list(m.row_labels), fontsize=9)
+    ax.set_xlabel("predicted class (+ missed objects)", fontsize=10)
+    ax.set_ylabel("GT class (+ background)", fontsize=10)
     ax.grid(False)
-    vmax = np.log1p(mat.max()) if mat.max() > 0 else 1.0
     for i in range(nr):
         for j in range(ncol):
             if mat[i, j] > 0:
-                ax.text(j, i, f"{int(mat[i, j])}", ha="center", va="center", fontsize=5,
-                        color="white" if np.log1p(mat[i, j]) > 0.6 * vmax else "black")
-    cb = fig.colorbar(im, ax=ax, fraction=0.04)
-    cb.set_label("log(1 + count)", fontsize=7)
+                ax.text(j, i, f"{int(mat[i, j])}", ha="center", va="center", fontsize=8 if mat[i, j] < 1000 else 7,
+                        color="white" if norm(mat[i, j]) > 0.6 else "black")
+    ticks = [t for t in (0, 1, 10, 100, 1000, 10_000, 100_000) if t <= vmax]
+    cb = fig.colorbar(im, ax=ax, fraction=0.035, ticks=ticks)
+    cb.ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:,.0f}"))
+    cb.set_label("detections (colour on a log scale)", fontsize=9)
     return fig_to_svg(fig)
 
 
@@ -250,7 +256,11 @@ def diagnosis_sections(dataset: Dataset, diagnosis: Diagnosis, detections: Detec
     intro = (f"{_RULES.get(d.protocol, d.protocol)}. t_f = {d.iou:g}, t_b = {d.background_iou:g}. dAP = mAP after "
              "TIDE's oracle fix of every error of the type − base mAP (clamped at 0, as TIDE does); special: "
              "every false positive scored below every TP (false_pos), every unmatched object removed "
-             "(false_neg). AP units 0..1.")
+             "(false_neg). AP units 0..1. Each false positive gets the first type that applies, in TIDE's order "
+             "loc, cls, dupe, bkg, both. A duplicate is one definition throughout: a detection whose best-overlap "
+             "object of its class was already matched by a higher-scored detection (the evaluation's outcome "
+             "table counts all of them); 'dupe' here counts those that are not a cls error first (a duplicate "
+             "that also overlaps an object of another class at t_f is a cls error), so it can be lower.")
     blocks = [text_block(f"Base mAP {d.ap:.6f}" + (f" (VOC07 11-point {d.voc07['ap']:.6f})" if d.voc07 else "")
                          + f"; {d.num_detections} detections on {d.num_images} images."),
               table_block(_summary_table(d), caption="TIDE summary", float_format="{:.4f}"),
@@ -274,7 +284,8 @@ def diagnosis_sections(dataset: Dataset, diagnosis: Diagnosis, detections: Detec
                   "counted, false positives are."))
     if d.confusion is not None:
         sections.append(Section(f"{prefix}Confusion matrix", [
-            figure_block(_confusion_plot(d), "Counts (colour: log scale)")],
+            figure_block(_confusion_plot(d), "Counts of detections (and of missed objects in the last column); "
+                                              "the colour scale is logarithmic, its bar labelled in counts")],
             intro="Rows: the GT class a detection counts against, then background (loc, both, dupe and bkg "
                   "errors); columns: the predicted class, then missed objects. Detections kept: score at least "
                   "their class's F1-optimal threshold; detections on difficult (crowd) objects are not counted."))

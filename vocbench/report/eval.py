@@ -123,18 +123,22 @@ def _pr_grid(s: VocScores) -> dict:
 
 def _error_bars(s: VocScores) -> str:
     classes = list(s.classes)
-    fig, ax = new_figure(max(6.0, 0.42 * len(classes)), 3.0)
+    fig, ax = new_figure(max(6.0, 0.42 * len(classes)), 3.2)
     x = np.arange(len(classes))
-    bottom = np.zeros(len(classes))
     parts = [("true positives", s.tp, "#2ca02c"), ("false positives (no match)", s.fp - s.duplicates, "#d62728"),
              ("duplicates", s.duplicates, "#ff7f0e"), ("on difficult (ignored)", s.ignored, "#7f7f7f")]
-    for label, v, color in parts:
-        ax.bar(x, v, 0.7, bottom=bottom, label=label, color=color)
-        bottom += v
-    ax.plot(x, s.npos, "k_", ms=14, mew=2, label="positives (npos)")
-    ax.set_yscale("symlog", linthresh=100)
+    total = np.asarray(s.detections, np.float64)
+    bottom = np.zeros(len(classes))
+    for label, v, color in parts:  # shares on a linear axis: every segment keeps its true proportion
+        share = np.divide(np.asarray(v, np.float64), total, out=np.zeros(len(classes)), where=total > 0)
+        ax.bar(x, share, 0.7, bottom=bottom, label=label, color=color)
+        bottom += share
+    for xi, n in zip(x, total):
+        ax.text(xi, 1.01, f"{int(n):,}", ha="center", va="bottom", fontsize=6, rotation=90)
     ax.set_xticks(x, classes, rotation=60, ha="right")
-    ax.set_ylabel("detections")
+    ax.set_ylim(0, 1.18)
+    ax.set_yticks(np.linspace(0, 1, 6))
+    ax.set_ylabel("share of the class's detections")
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=7, frameon=False)
     return fig_to_svg(fig)
 
@@ -149,6 +153,7 @@ def _f1_recall_bars(s: VocScores) -> str:
             label="recall with all detections")
     ax.set_xticks(x, classes, rotation=60, ha="right")
     ax.set_ylim(0, 1.05)
+    ax.set_ylabel("precision, recall")
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=7, frameon=False)
     return fig_to_svg(fig)
 
@@ -185,8 +190,9 @@ def eval_sections(dataset: Dataset, result: EvalResult) -> list[Section]:
                   f"score threshold. Curves with more than {_MAX_CURVE_POINTS} points are drawn from an evenly "
                   "spaced subset."))
         sections.append(Section(
-            "Errors", [figure_block(_error_bars(s), "Outcome of every detection per class (symlog scale); the black "
-                                                    "tick is the number of positives"),
+            "Errors", [figure_block(_error_bars(s), "Outcome of every detection per class, as a share of the "
+                                                    "class's detections (the number above each bar); positives "
+                                                    "per class are in the table above"),
                        figure_block(_f1_recall_bars(s), "Precision and recall at the F1-optimal threshold")],
             intro="A duplicate is a detection whose best-overlap object was already matched by a higher-scored "
                   "detection; detections on difficult objects are ignored; missed = positives never matched."))
