@@ -359,3 +359,14 @@ def test_label_issue_gallery_draws_on_jpegs(synth_clean, tmp_path):
     text = out.read_text()
     assert text.count('src="data:image/jpeg;base64,') >= 4  # up to 12 drawn per kind, JPEGs exist
     assert "not drawn" not in text
+
+
+def test_audit_dataset_default_priors_and_tables(voc07_test):
+    r = audit_dataset(voc07_test)
+    df = r.to_pandas()
+    assert df["prior_set"].tolist() == ["yolo-voc", "kmeans"] and (df["grid"] == "13x13").all()
+    km = analyze_assignment(voc07_test, priors=r.resize.policies[0].anchors / 416)
+    assert df.loc[1, "lost_cell_anchor"] == km.lost_cell_anchor
+    assert len(r.to_pandas("resize")) == 3 and len(r.to_pandas("sweep")) == len(r.sweep.grids)
+    with pytest.raises(ValueError):
+        r.to_pandas("nope")

@@ -8,6 +8,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 
 from vocbench.audit.assignment import (
     DEFAULT_SWEEP_GRIDS,
@@ -44,6 +45,18 @@ class DatasetAudit:
     health: HealthReport
     sets: tuple[str, ...] = ()
 
+    def to_pandas(self, table: str = "assignment") -> pd.DataFrame:
+        """``"assignment"`` (one row per grid layout and prior set; the default), ``"sweep"`` (lost vs grid),
+        ``"ssd"`` (SSD matching per class), ``"resize"`` (one row per policy) or ``"health"`` (findings)."""
+        if table == "assignment":
+            return pd.DataFrame([{k: v for k, v in a.to_dict().items() if not isinstance(v, list)}
+                                 for a in self.assignments])
+        tables = {"sweep": self.sweep.to_pandas, "ssd": self.ssd.to_pandas, "resize": self.resize.to_pandas,
+                  "health": self.health.to_pandas}
+        if table not in tables:
+            raise ValueError(f"table must be 'assignment', {', '.join(repr(t) for t in tables)}; got {table!r}")
+        return tables[table]()
+
     def to_dict(self) -> dict:
         return {"sets": list(self.sets), "assignment": [a.to_dict() for a in self.assignments],
                 "grid_sweep": self.sweep.to_dict(), "ssd_matching": self.ssd.to_dict(),
@@ -68,14 +81,19 @@ def audit_dataset(dataset: Dataset, *, input_size: int = 416, strides: Sequence[
         dataset: the ground truth.
         input_size: network input side, pixels (default 416, the essay's).
         strides: the head layouts to assign on, each a tuple of strides (default ``((32,),)``: one 13×13 grid).
-        priors: name → prior set (``"yolo-voc"`` or float[K, 2] normalised); default ``{"yolo-voc": "yolo-voc"}``.
+        priors: name → prior set (``"yolo-voc"`` or float[K, 2] normalised); default: the yolo-voc anchors and
+            ``"kmeans"``, the IoU k-means anchors of the squashed boxes (the resize audit's ``squash`` row).
             Every prior set is assigned on every layout whose number of heads divides its size.
         sweep_grids: grid sides of the lost-vs-grid curve; ssd: the SSD layout; k: anchors per resize policy.
         splits: split name → image keys, for the leakage check.
         include_difficult: also audit difficult objects (assignment, SSD, resize).
     """
     geom = object_geometry(dataset, include_difficult)
-    priors = dict(priors or {"yolo-voc": "yolo-voc"})
+    resize = analyze_resize(dataset, input_size=input_size, k=k, geometry=geom)
+    if priors is None:
+        priors = {"yolo-voc": "yolo-voc"}
+        if len(resize.policies[0].anchors):
+            priors["kmeans"] = resize.policies[0].anchors / input_size
     out = []
     for layout in strides:
         for name, p in priors.items():
@@ -86,5 +104,5 @@ def audit_dataset(dataset: Dataset, *, input_size: int = 416, strides: Sequence[
     return DatasetAudit(
         assignments=tuple(out), sweep=grid_sweep(dataset, sweep_grids, geometry=geom),
         ssd=analyze_ssd_matching(dataset, ssd, geometry=geom),
-        resize=analyze_resize(dataset, input_size=input_size, k=k, geometry=geom),
+        resize=resize,
         health=health_check(dataset, splits=splits), sets=tuple(dataset.sets))
