@@ -116,7 +116,8 @@ def test_anchors_json_assignment_entries(synth, capsys):
 
 @pytest.mark.parametrize("argv, code", [
     (["--stride", "0"], 2), (["--min-score", "1.5"], 2), (["--grids", "0,13"], 2), (["--top", "x"], 2),
-    (["--dets", "/nonexistent/dets"], 1), (["--stride", "500"], 1)])
+    (["--dets", "/nonexistent/dets"], 1), (["--stride", "500"], 1), (["-k", "65"], 2),
+    (["--grids", ",".join(str(g) for g in range(1, 40))], 2), (["--input-size", "-5"], 2)])
 def test_audit_bad_input_one_line(synth, capsys, argv, code):
     rc = main(["audit", "--gt", str(synth), "--set", "2007:val", *argv, "--json", "-"])
     err = capsys.readouterr().err.strip()

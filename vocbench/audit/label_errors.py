@@ -125,18 +125,20 @@ def _overlaps(dataset: Dataset, dets: Detections, g_order, g_starts, match_iou, 
 
 
 def _dedupe(boxes: np.ndarray, scores: np.ndarray, image: np.ndarray, iou: float) -> np.ndarray:
-    """Greedy, class-agnostic: the cluster id of every row (highest score first, IoU ``>= iou`` joins)."""
+    """Greedy, class-agnostic: the cluster id of every row, the row of its head (highest score first, ties by
+    row; a row joins the first head it overlaps with IoU ``>= iou``)."""
     cluster = np.full(len(scores), -1, np.int64)
-    order = np.lexsort((-scores, image))
-    for im in np.unique(image):
-        rows = order[image[order] == im]
+    order = np.lexsort((np.arange(len(scores)), -scores, image))
+    bounds = np.flatnonzero(np.r_[True, image[order][1:] != image[order][:-1], True])
+    for a, z in zip(bounds[:-1], bounds[1:]):
+        rows = order[a:z]
         ious = box_iou(boxes[rows], boxes[rows])
         for i, r in enumerate(rows):
             if cluster[r] >= 0:
                 continue
             cluster[r] = r
-            for j in np.flatnonzero((ious[i] >= iou) & (cluster[rows] < 0)):
-                cluster[rows[j]] = r
+            free = cluster[rows] < 0
+            cluster[rows[free & (ious[i] >= iou)]] = r
     return cluster
 
 
@@ -163,15 +165,11 @@ def _missing(dataset, dets_list, ov_list, min_score, missing_iou, match_iou, nea
     cls = np.concatenate([dets_list[k].class_index[r] for k, r in parts])
     who = np.concatenate([np.full(len(r), k) for k, r in parts])
     cluster = _dedupe(boxes, scores, image, match_iou)
-    rows = []
-    for c in np.unique(cluster):
-        members = np.flatnonzero(cluster == c)
-        best: dict[int, float] = {}
-        for i in members:
-            best[int(who[i])] = max(best.get(int(who[i]), 0.0), float(scores[i]))
-        rows.append(_row(dataset, "missing", int(image[c]), int(cls[c]), boxes[c],
-                         sum(best.values()) / len(dets_list), -1, len(best)))
-    return rows
+    best = np.zeros((len(dets_list), len(scores)))  # [detector, cluster head]: that detector's best score in it
+    np.maximum.at(best, (who, cluster), scores)
+    heads = np.flatnonzero(cluster == np.arange(len(scores)))
+    return [_row(dataset, "missing", int(image[c]), int(cls[c]), boxes[c], best[:, c].sum() / len(dets_list), -1,
+                 int((best[:, c] > 0).sum())) for c in heads]
 
 
 def _row(dataset, kind, image, cls, box, score, obj, n, suggested_class="", suggested_box=None) -> dict:

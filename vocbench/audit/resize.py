@@ -151,8 +151,8 @@ def analyze_resize(dataset: Dataset, *, input_size: int = 416, k: int = 5, n_ini
         k, n_init, random_state: :class:`~vocbench.anchors.IoUKMeans` settings per policy.
         include_difficult, geometry: as in :func:`~vocbench.audit.analyze_assignment`.
     """
-    if int(input_size) <= 0 or int(k) < 1:
-        raise InputError(f"input size and k must be positive, got {input_size} and {k}")
+    if int(input_size) <= 0 or not 1 <= int(k) <= 1000:
+        raise InputError(f"input size must be positive and k in 1..1000, got {input_size} and {k}")
     geom = geometry if geometry is not None else object_geometry(dataset, include_difficult)
     w_img = dataset.widths[geom.image_index].astype(np.float64)
     h_img = dataset.heights[geom.image_index].astype(np.float64)

@@ -44,9 +44,16 @@ def parse_grids(text: str) -> tuple[int, ...]:
         grids = tuple(sorted({int(t) for t in str(text).split(",") if t.strip()}))
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected grid sides like 7,13,19, got {text!r}") from None
-    if not grids or min(grids) < 1 or max(grids) > 1024:
-        raise argparse.ArgumentTypeError(f"grid sides must be in 1..1024, got {text!r}")
+    if not grids or min(grids) < 1 or max(grids) > 1024 or len(grids) > 32:
+        raise argparse.ArgumentTypeError(f"at most 32 grid sides, each in 1..1024, got {text!r}")
     return grids
+
+
+def _k(value: str) -> int:
+    v = _positive(value)
+    if v > 64:
+        raise argparse.ArgumentTypeError(f"k must be in 1..64 (anchors per resize policy), got {value}")
+    return v
 
 
 def register(sub) -> None:
@@ -74,7 +81,7 @@ def register(sub) -> None:
     p.add_argument("--grids", type=parse_grids, default=(7, 10, 13, 19, 26, 38, 52),
                    help="grid sides of the lost-objects-vs-grid curve")
     p.add_argument("--ssd", choices=("ssd300", "mobilenet-ssd"), default="ssd300", help="SSD default-box layout")
-    p.add_argument("-k", "--k", dest="k", type=_positive, default=5, help="k-means anchors per resize policy")
+    p.add_argument("-k", "--k", dest="k", type=_k, default=5, help="k-means anchors per resize policy (1..64)")
     p.add_argument("--include-difficult", action="store_true", help="also assign and resize difficult objects")
     p.add_argument("--min-score", type=_unit, default=0.5, help="score of a confident detection")
     p.add_argument("--top", type=_positive, default=40, help="label-error candidates listed in the table and HTML")
