@@ -249,6 +249,72 @@ def test_empty_results_score_like_pycocotools_on_an_empty_result_set():
     assert_eval_imgs_equal(pe.evalImgs, ve.evalImgs)
 
 
+def _torchvision_reference_flow(impl: str, gt: dict, res: list, batches: int = 3):
+    """torchvision's references/detection/coco_eval.py: evaluate() per batch of images, evalImgs collected,
+    merged by image id, assigned back, then accumulate() and summarize()."""
+    coco_cls, eval_cls = IMPLS[impl]
+    with contextlib.redirect_stdout(io.StringIO()):
+        coco_gt = coco_cls()
+        coco_gt.dataset = copy.deepcopy(gt)
+        coco_gt.createIndex()
+        ev = eval_cls(coco_gt, iouType="bbox")
+        all_ids, all_imgs = [], []
+        for batch in np.array_split(np.array(coco_gt.getImgIds()), batches)[::-1]:
+            results = [r for r in copy.deepcopy(res) if r["image_id"] in set(batch.tolist())]
+            ev.cocoDt = coco_gt.loadRes(results) if results else coco_cls()
+            ev.params.imgIds = list(batch.tolist())
+            ev.evaluate()
+            all_ids.extend(ev.params.imgIds)
+            all_imgs.append(np.asarray(ev.evalImgs).reshape(-1, len(ev.params.areaRng), len(ev.params.imgIds)))
+        merged_ids, idx = np.unique(all_ids, return_index=True)
+        ev.evalImgs = list(np.concatenate(all_imgs, 2)[..., idx].flatten())
+        ev.params.imgIds = list(merged_ids)
+        ev._paramsEval = copy.deepcopy(ev.params)
+        ev.accumulate()
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        ev.summarize()
+    return ev, out.getvalue()
+
+
+def test_torchvision_reference_flow_with_merged_eval_imgs():
+    gt, res = make_coco_set(8)
+    ref = _torchvision_reference_flow("pycocotools", gt, res)
+    ours = _torchvision_reference_flow("vocbench", gt, res)
+    assert_same(ref, ours, details=False)
+    assert (ref[0].eval["precision"] > 0).any()
+
+
+def test_prepare_fills_groups_like_pycocotools():
+    """detectron2's COCOeval_opt subclasses COCOeval and reads _gts/_dts after _prepare()."""
+    gt, res = make_coco_set(6)
+    groups = []
+    for impl in IMPLS:
+        coco_cls, eval_cls = IMPLS[impl]
+        with contextlib.redirect_stdout(io.StringIO()):
+            g = coco_cls()
+            g.dataset = copy.deepcopy(gt)
+            g.createIndex()
+            ev = eval_cls(g, g.loadRes(copy.deepcopy(res)), "bbox")
+            ev._prepare()
+        groups.append((dict(ev._gts), dict(ev._dts)))
+    assert groups[0] == groups[1]
+
+
+@pytest.mark.parametrize("field, value, message", [("bbox", [1, 2, 3], "bbox must be"),
+                                                    ("bbox", [1, 2, "x", 4], "bbox must be"),
+                                                    ("bbox", [1, 2, 3, 4, 5], "bbox must be"),
+                                                    ("score", float("nan"), "score is NaN")])
+def test_bad_results_name_the_annotation(field, value, message):
+    from vocbench.errors import InputError
+
+    gt, res = make_coco_set(0)
+    res = copy.deepcopy(res)
+    res[3][field] = value
+    with pytest.raises(InputError, match=rf"result annotation id 4: {message}"):
+        run("vocbench", gt, res)
+
+
 @pytest.mark.parametrize("iou_type", ["segm", "keypoints"])
 def test_other_iou_types_raise_a_clear_error(iou_type):
     with pytest.raises(NotImplementedError, match="bbox"):

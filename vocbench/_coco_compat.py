@@ -14,13 +14,17 @@ pycocotools' own rules reproduced here, with where they come from (``cocoeval.py
 
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass
 from itertools import chain
 from operator import itemgetter
 
 import numpy as np
 
-__all__ = ["CocoProblem", "gather_problem", "accumulate_problem", "summarize_lines", "eval_imgs", "ious_by_image"]
+from vocbench.errors import InputError
+
+__all__ = ["CocoProblem", "gather_problem", "accumulate_problem", "summarize_lines", "eval_imgs", "ious_by_image",
+           "accumulate_eval_imgs", "prepare_groups"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -124,16 +128,20 @@ def _annotations(coco, img_ids: list, params) -> tuple[list, np.ndarray, np.ndar
 
 
 def _boxes(objs: list, what: str) -> np.ndarray:
-    try:
-        return np.fromiter(chain.from_iterable(map(itemgetter("bbox"), objs)), np.float64,
-                           count=4 * len(objs)).reshape(-1, 4)
-    except (ValueError, TypeError):
-        pass
-    for o in objs:
-        b = o["bbox"]
+    boxes = list(map(itemgetter("bbox"), objs))
+    if set(map(len, boxes)) <= {4}:  # (a 3- and a 5-number box would misalign a flat read)
+        try:
+            return np.fromiter(chain.from_iterable(boxes), np.float64, count=4 * len(boxes)).reshape(-1, 4)
+        except (ValueError, TypeError):
+            pass
+    for o, b in zip(objs, boxes):
         if len(b) != 4:
-            raise ValueError(f"{what} annotation id {o.get('id')!r}: bbox must be [x, y, w, h], got {b!r}")
-    return np.array([o["bbox"] for o in objs], np.float64).reshape(-1, 4)
+            raise InputError(f"{what} annotation id {o.get('id')!r}: bbox must be [x, y, w, h], got {b!r}")
+        try:
+            np.asarray(b, np.float64)
+        except (TypeError, ValueError):
+            raise InputError(f"{what} annotation id {o.get('id')!r}: bbox must hold numbers, got {b!r}") from None
+    return np.array(boxes, np.float64).reshape(-1, 4)
 
 
 def _column(objs: list, key: str) -> np.ndarray:
@@ -162,7 +170,7 @@ def gather_problem(coco_gt, coco_dt, params) -> CocoProblem:
     scores = _column(dts, "score")
     if np.isnan(scores).any():
         bad = int(np.flatnonzero(np.isnan(scores))[0])
-        raise ValueError(f"result annotation id {dts[bad].get('id')!r}: score is NaN")
+        raise InputError(f"result annotation id {dts[bad].get('id')!r}: score is NaN")
     return CocoProblem(
         img_ids=img_ids, cat_ids=list(params.catIds) if params.useCats else [-1], gt_image=g_img, gt_category=g_cat,
         gt_xywh=g_xywh, gt_area=_areas(gts, g_xywh), gt_crowd=np.trunc(crowd) != 0, gt_ignore=crowd != 0,
@@ -363,3 +371,76 @@ def eval_imgs(problem: CocoProblem, pe) -> list:
                       a_rng, max_det)
             for k, cat_id in enumerate(problem.cat_ids) for a_rng in pe.areaRng
             for i, img_id in enumerate(problem.img_ids)]
+
+
+# ----------------------------------------------------------------------------------------------- accumulate(evalImgs)
+def _pr_at_thresholds(tp_sum: np.ndarray, fp_sum: np.ndarray, npig: int, scores_sorted: np.ndarray,
+                      rec_thrs) -> tuple[list, list, list]:
+    """pycocotools' per-threshold precision envelope sampled at ``rec_thrs``: (final recalls, q rows, score rows)."""
+    recalls, qs, ss = [], [], []
+    for tp, fp in zip(tp_sum, fp_sum):
+        nd = len(tp)
+        rc = tp / npig
+        pr = np.maximum.accumulate((tp / (fp + tp + np.spacing(1)))[::-1])[::-1]  # its right-to-left max loop
+        inds = np.searchsorted(rc, rec_thrs, side="left")
+        stop = int(np.argmax(inds >= nd)) if (inds >= nd).any() else len(inds)  # its try/except stops there
+        q, s = np.zeros((len(inds),)), np.zeros((len(inds),))
+        q[:stop], s[:stop] = pr[inds[:stop]], scores_sorted[inds[:stop]]
+        recalls.append(rc[-1] if nd else 0)
+        qs.append(q)
+        ss.append(s)
+    return recalls, qs, ss
+
+
+def accumulate_eval_imgs(eval_imgs: list, pe, p) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """pycocotools' ``accumulate(p)`` from an ``evalImgs`` list (what code that merges ``evalImgs`` across
+    processes, as torchvision's detection references do, hands it): (precision, recall, scores)."""
+    shape = (len(p.iouThrs), len(p.recThrs), len(p.catIds) if p.useCats else 1, len(p.areaRng), len(p.maxDets))
+    precision, scores = -np.ones(shape), -np.ones(shape)
+    recall = -np.ones((shape[0], shape[2], shape[3], shape[4]))
+    set_k, set_a = set(pe.catIds if pe.useCats else [-1]), {tuple(a) for a in pe.areaRng}
+    set_m, set_i = set(pe.maxDets), set(pe.imgIds)
+    k_list = [n for n, k in enumerate(p.catIds) if k in set_k]
+    m_list = [m for m in p.maxDets if m in set_m]
+    a_list = [n for n, a in enumerate(p.areaRng) if tuple(a) in set_a]
+    i_list = [n for n, i in enumerate(p.imgIds) if i in set_i]
+    i0, a0_count = len(pe.imgIds), len(pe.areaRng)
+    for k, k0 in enumerate(k_list):
+        for a, a0 in enumerate(a_list):
+            for m, max_det in enumerate(m_list):
+                e_list = [e for e in (eval_imgs[k0 * a0_count * i0 + a0 * i0 + i] for i in i_list) if e is not None]
+                if not e_list:
+                    continue
+                dt_scores = np.concatenate([e["dtScores"][0:max_det] for e in e_list])
+                inds = np.argsort(-dt_scores, kind="mergesort")
+                dtm = np.concatenate([e["dtMatches"][:, 0:max_det] for e in e_list], axis=1)[:, inds]
+                dt_ig = np.concatenate([e["dtIgnore"][:, 0:max_det] for e in e_list], axis=1)[:, inds]
+                npig = int(np.count_nonzero(np.concatenate([e["gtIgnore"] for e in e_list]) == 0))
+                if npig == 0:
+                    continue
+                tp_sum = np.cumsum(np.logical_and(dtm, np.logical_not(dt_ig)), axis=1).astype(dtype=float)
+                fp_sum = np.cumsum(np.logical_and(np.logical_not(dtm), np.logical_not(dt_ig)), axis=1).astype(float)
+                rows = _pr_at_thresholds(tp_sum, fp_sum, npig, dt_scores[inds], p.recThrs)
+                for t, (rc, q, s) in enumerate(zip(*rows)):
+                    recall[t, k, a, m] = rc
+                    precision[t, :, k, a, m] = q
+                    scores[t, :, k, a, m] = s
+    return precision, recall, scores
+
+
+def prepare_groups(coco_gt, coco_dt, params) -> tuple[defaultdict, defaultdict]:
+    """pycocotools' ``_prepare``: ``(_gts, _dts)``, annotation dicts by ``(image_id, category_id)`` (sets
+    ``gt['ignore']``); for code that subclasses COCOeval and reads them (detectron2's ``COCOeval_opt``)."""
+    if params.useCats:
+        gts = coco_gt.loadAnns(coco_gt.getAnnIds(imgIds=params.imgIds, catIds=params.catIds))
+        dts = coco_dt.loadAnns(coco_dt.getAnnIds(imgIds=params.imgIds, catIds=params.catIds))
+    else:
+        gts = coco_gt.loadAnns(coco_gt.getAnnIds(imgIds=params.imgIds))
+        dts = coco_dt.loadAnns(coco_dt.getAnnIds(imgIds=params.imgIds))
+    groups: tuple[defaultdict, defaultdict] = (defaultdict(list), defaultdict(list))
+    for gt in gts:
+        gt["ignore"] = "iscrowd" in gt and gt["iscrowd"]
+        groups[0][gt["image_id"], gt["category_id"]].append(gt)
+    for dt in dts:
+        groups[1][dt["image_id"], dt["category_id"]].append(dt)
+    return groups

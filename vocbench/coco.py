@@ -47,6 +47,8 @@ from typing import Any
 
 import numpy as np
 
+from vocbench.errors import InputError
+
 __all__ = ["COCO", "COCOeval", "Params", "init_as_pycocotools", "restore_pycocotools"]
 
 _SUPPORTED = "vocbench's pycocotools drop-in evaluates bounding boxes only (iouType='bbox')"
@@ -205,11 +207,15 @@ class COCO:
                                       "need pycocotools itself")
         res.dataset["categories"] = copy.deepcopy(self.dataset.get("categories", []))
         for i, ann in enumerate(anns):
-            bb = ann["bbox"]
-            if "segmentation" not in ann:
-                x1, x2, y1, y2 = bb[0], bb[0] + bb[2], bb[1], bb[1] + bb[3]
-                ann["segmentation"] = [[x1, y1, x1, y2, x2, y2, x2, y1]]
-            ann["area"] = bb[2] * bb[3]
+            try:
+                bb = ann["bbox"]
+                if "segmentation" not in ann:
+                    x1, x2, y1, y2 = bb[0], bb[0] + bb[2], bb[1], bb[1] + bb[3]
+                    ann["segmentation"] = [[x1, y1, x1, y2, x2, y2, x2, y1]]
+                ann["area"] = bb[2] * bb[3]
+            except (KeyError, IndexError, TypeError):
+                raise InputError(f"result annotation id {i + 1}: bbox must be [x, y, w, h] numbers, got "
+                                 f"{ann.get('bbox') if isinstance(ann, dict) else ann!r}") from None
             ann["id"] = i + 1
             ann["iscrowd"] = 0
         print(f"DONE (t={time.time() - tic:0.2f}s)")
@@ -296,6 +302,9 @@ class COCOeval:
         self.stats: Any = []
         self._problem: Any = None  # the arrays of the last evaluate() (vocbench.eval.coco.CocoProblem)
         self._evalImgs: Any = None  # pycocotools' evalImgs list, once built or assigned
+        self._evalImgs_assigned = False  # True when the caller set evalImgs (then accumulate() reads it)
+        self._gts: Any = defaultdict(list)  # filled by _prepare() only (for subclasses that read them)
+        self._dts: Any = defaultdict(list)
         self._ious: Any = None
         if cocoGt is not None:
             self.params.imgIds = sorted(cocoGt.getImgIds())
@@ -322,6 +331,7 @@ class COCOeval:
             raise TypeError("COCOeval needs cocoGt and cocoDt before evaluate()")
         self._problem = gather_problem(self.cocoGt, self.cocoDt, p)
         self._evalImgs = None
+        self._evalImgs_assigned = False
         self._ious = None
         self.eval = {}
         self._paramsEval = copy.deepcopy(self.params)
@@ -332,15 +342,18 @@ class COCOeval:
         ``eval`` (pycocotools' arrays and -1 where a category has no unignored ground truth)."""
         print("Accumulating evaluation results...")
         tic = time.time()
-        if self._problem is None:
+        if self._problem is None and not self._evalImgs_assigned:
             print("Please run evaluate() first")
             raise RuntimeError("COCOeval.accumulate() needs evaluate() first")
         if p is None:
             p = self.params
         p.catIds = p.catIds if p.useCats == 1 else [-1]
-        from vocbench._coco_compat import accumulate_problem
+        from vocbench._coco_compat import accumulate_eval_imgs, accumulate_problem
 
-        precision, recall, scores = accumulate_problem(self._problem, self._paramsEval, p)
+        if self._evalImgs_assigned:  # merged by the caller (torchvision's references): pycocotools' own way
+            precision, recall, scores = accumulate_eval_imgs(self._evalImgs, self._paramsEval, p)
+        else:
+            precision, recall, scores = accumulate_problem(self._problem, self._paramsEval, p)
         self.eval = {"params": p, "counts": list(precision.shape),
                      "date": datetime.datetime.now().strftime("%Y-%m-%d %H:%M:%S"),
                      "precision": precision, "recall": recall, "scores": scores}
@@ -378,6 +391,17 @@ class COCOeval:
     @evalImgs.setter
     def evalImgs(self, value) -> None:
         self._evalImgs = value
+        self._evalImgs_assigned = True
+
+    def _prepare(self) -> None:
+        """pycocotools' ``_prepare``: fills ``_gts``/``_dts`` (annotation dicts by ``(image_id, category_id)``) for
+        subclasses that read them; ``evaluate()`` itself works from arrays."""
+        from vocbench._coco_compat import prepare_groups
+
+        self._gts, self._dts = prepare_groups(self.cocoGt, self.cocoDt, self.params)
+        self._evalImgs = None
+        self._evalImgs_assigned = False
+        self.eval = {}
 
     @property
     def ious(self) -> dict:
