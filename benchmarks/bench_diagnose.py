@@ -28,7 +28,7 @@ def test_vocbench_diagnose_coco(benchmark, voc07_test, dets, extras):
     fn()
     benchmark.group = "diagnose COCO rules"
     d = benchmark(fn)
-    assert abs(d.ap - 0.7450440740479806) < 1e-12  # tidecv 1.0.1 prints 74.50440740479806
+    assert abs(d.mAP - 0.7450440740479806) < 1e-12  # tidecv 1.0.1 prints 74.50440740479806
 
 
 def test_tidecv(benchmark, voc07_test, dets):

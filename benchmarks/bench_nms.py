@@ -28,7 +28,7 @@ def _inputs(kind, n, voc07_test):
 def _impl(name, boxes, scores):
     try:
         if name == "vocbench":
-            return lambda: nms(boxes, scores, NMS_IOU)
+            return lambda: nms(boxes, scores, NMS_IOU, pixel_convention="continuous")
         if name == "torchvision-cpu":
             return peers.prepare_torchvision_nms(boxes, scores, NMS_IOU)
         if name == "torchvision-cuda":
@@ -47,7 +47,7 @@ def test_nms(benchmark, impl, n, kind, voc07_test):
         pytest.skip("tens of seconds per call")
     boxes, scores = _inputs(kind, n, voc07_test)
     fn = _impl(impl, boxes, scores)
-    ref = nms(boxes, scores, NMS_IOU)
+    ref = nms(boxes, scores, NMS_IOU, pixel_convention="continuous")
     got = fn()  # warm-up (JIT compile excluded)
     benchmark.group = f"nms {kind} n={n}"
     rounds = 1 if n >= 24564 and impl != "vocbench" else 5

@@ -103,7 +103,7 @@ def postprocess(boxes: np.ndarray, scores: np.ndarray, cfg: PostprocessConfig = 
         top = np.sort(np.argsort(-s, kind="stable")[:cfg.pre_nms_top_k])
         det, cls, s = det[top], cls[top], s[top]
     b = boxes[det]
-    keep = batched_nms(b, s, cls, cfg.iou_threshold, max_output=cfg.top_k)
+    keep = batched_nms(b, s, cls, cfg.iou_threshold, max_output=cfg.top_k, pixel_convention="continuous")
     return b[keep], s[keep], cls[keep].astype(np.int64)
 
 

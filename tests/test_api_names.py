@@ -1,15 +1,18 @@
-"""One parameter name for the IoU threshold in every public function (``iou``); ``iou_threshold=`` still works
-with a DeprecationWarning and gives the same answer."""
+"""One vocabulary for results (docs/glossary.md): ``iou`` as the argument, ``iou_threshold(s)`` on results, ``mAP``
+as the headline score of every result type, NaN for undefined, ``to_pandas(table=...)`` for every table, and one
+pixel-convention name and default across boxes and NMS. A 0.1.0 package keeps no deprecated spellings."""
 
 from __future__ import annotations
 
 import inspect
-import warnings
+import math
 
 import numpy as np
+import pandas as pd
 import pytest
 
 import vocbench
+from vocbench.boxes import DEFAULT_PIXEL_CONVENTION, box_area, box_convert, box_iou, box_wh, generalized_box_iou
 from vocbench.eval import match_detections
 from vocbench.nms import batched_nms, nms, soft_nms
 
@@ -21,11 +24,17 @@ PUBLIC = {"evaluate": vocbench.evaluate, "diagnose": vocbench.diagnose, "compare
 def test_iou_threshold_parameter_is_called_iou(name):
     params = inspect.signature(PUBLIC[name]).parameters
     assert "iou" in params, f"{name}{inspect.signature(PUBLIC[name])}"
-    variants = {"iou_thr", "iou_thresh", "thr", "thresh", "ovthresh", "overlap", "nms_iou", "iou_thresholds"}
+    variants = {"iou_thr", "iou_thresh", "thr", "thresh", "ovthresh", "overlap", "nms_iou", "iou_thresholds",
+                "iou_threshold"}
     assert variants.isdisjoint(params), f"{name} has other IoU parameter names: {variants & set(params)}"
-    if "iou_threshold" in params:  # only as the deprecated keyword-only alias
-        assert params["iou_threshold"].kind is inspect.Parameter.KEYWORD_ONLY
-        assert params["iou_threshold"].default is None
+
+
+@pytest.mark.parametrize("fn", [box_iou, generalized_box_iou, box_area, box_wh, box_convert, nms, batched_nms,
+                                soft_nms])
+def test_one_pixel_convention_name_and_default(fn):
+    params = inspect.signature(fn).parameters
+    assert "pixel_offset" not in params
+    assert params["pixel_convention"].default == DEFAULT_PIXEL_CONVENTION == "voc"
 
 
 def _boxes(n=300, seed=0):
@@ -34,52 +43,90 @@ def _boxes(n=300, seed=0):
     return np.concatenate([xy, xy + rng.uniform(5, 40, (n, 2))], axis=1), rng.random(n), rng.integers(0, 3, n)
 
 
-def test_deprecated_iou_threshold_keyword_gives_the_same_answer():
+def test_nms_default_is_the_voc_convention_of_box_iou():
+    """Two boxes whose IoU is 0.5 in VOC pixels and 81/171 continuous: the default suppresses at 0.49 as
+    ``box_iou`` (VOC default) says it should."""
+    b = np.array([[1, 1, 10, 10], [1, 1, 10, 20.0]])  # 100 and 200 pixels, 100 shared
+    assert box_iou(b[:1], b[1:])[0, 0] == 0.5
+    assert nms(b, np.array([0.9, 0.8]), 0.49).tolist() == [0]
+    assert nms(b, np.array([0.9, 0.8]), 0.49, pixel_convention="continuous").tolist() == [0, 1]
+    assert batched_nms(b, np.array([0.9, 0.8]), np.array([0, 0]), 0.49).tolist() == [0]
+
+
+def test_removed_spellings_are_gone():
     b, s, lab = _boxes()
+    with pytest.raises(TypeError):
+        nms(b, s, iou_threshold=0.5)  # type: ignore[call-arg]
+    with pytest.raises(TypeError):
+        batched_nms(b, s, lab, 0.5, pixel_offset=0)  # type: ignore[call-arg]
+    ds = vocbench.Dataset.from_arrays(image_ids=["a"], widths=[100], heights=[100], image_index=[0],
+                                      class_index=[0], boxes=[[1, 1, 50, 50]])
+    for gone in ("images_table", "objects_table"):
+        assert not hasattr(ds, gone)
+    assert match_detections(ds, vocbench.Detections([0], [0], [0.9], [[1, 1, 50, 40]])).iou_threshold == 0.5
+
+
+def _tiny():
+    ds = vocbench.Dataset.from_arrays(image_ids=["a", "b"], widths=[100, 100], heights=[100, 100],
+                                      image_index=[0, 1, 1], class_index=[0, 0, 1],
+                                      boxes=[[1, 1, 50, 50], [10, 10, 60, 60], [5, 5, 30, 30]],
+                                      classes=("cat", "dog", "cow"))
+    dets = vocbench.Detections([0, 1, 1], [0, 0, 1], [0.9, 0.8, 0.7],
+                               [[1, 1, 50, 45], [10, 10, 60, 60], [50, 50, 90, 90]])
+    return ds, dets
+
+
+def test_headline_score_is_mAP_on_every_result():
+    ds, dets = _tiny()
+    import warnings
+
     with warnings.catch_warnings():
-        warnings.simplefilter("error")  # the new name never warns
-        new = [nms(b, s, iou=0.5), nms(b, s, 0.5), batched_nms(b, s, lab, iou=0.4), soft_nms(b, s, iou=0.3)[0]]
-    with pytest.warns(DeprecationWarning, match=r"nms\(iou_threshold=...\) is deprecated; use iou="):
-        old = nms(b, s, iou_threshold=0.5)
-    with pytest.warns(DeprecationWarning):
-        old_b = batched_nms(b, s, lab, iou_threshold=0.4)
-    with pytest.warns(DeprecationWarning):
-        old_s = soft_nms(b, s, iou_threshold=0.3)[0]
-    assert new[0].tolist() == new[1].tolist() == old.tolist()
-    assert new[2].tolist() == old_b.tolist() and new[3].tolist() == old_s.tolist()
-    with pytest.raises(TypeError, match="both iou and its deprecated spelling"):
-        nms(b, s, 0.5, iou_threshold=0.5)
-    with pytest.raises(TypeError, match="missing required argument: 'iou'"):
-        batched_nms(b, s, lab)
-
-
-def test_match_detections_alias():
-    ds = vocbench.Dataset.from_arrays(image_ids=["a"], widths=[100], heights=[100], image_index=[0, 0],
-                                      class_index=[0, 0], boxes=[[1, 1, 50, 50], [40, 40, 90, 90]])
-    dets = vocbench.Detections([0, 0], [0, 0], [0.9, 0.8], [[1, 1, 50, 40], [45, 45, 90, 90]])
-    new = match_detections(ds, dets, iou=0.7)
-    with pytest.warns(DeprecationWarning):
-        old = match_detections(ds, dets, iou_threshold=0.7)
-    assert new.outcome.tolist() == old.outcome.tolist() and new.iou_threshold == old.iou_threshold == 0.7
-    assert match_detections(ds, dets).iou_threshold == 0.5
+        warnings.simplefilter("ignore")
+        r = vocbench.evaluate(ds, dets, metrics=["voc07", "voc12", "coco"])
+        d = vocbench.diagnose(ds, dets, sensitivity=False, confusion=False)
+        c = vocbench.compare(ds, {"x": dets, "y": dets}, metrics=["voc12"], bootstrap=100)
+    assert set(r.mAP) == {"voc07", "voc12", "coco"}
+    assert r.voc[0].mAP == {m: r.mAP[m] for m in ("voc07", "voc12")}
+    assert r.coco is not None and r.coco.mAP == r.mAP["coco"] == r.coco.stats["AP"]
+    assert d.mAP == r.mAP["voc12"] and d.iou_threshold == 0.5 == r.iou_thresholds[0]
+    assert c.score("x", "voc12").mAP == r.mAP["voc12"] and c.iou_threshold == 0.5
+    assert r.to_dict()["voc12"]["mAP"] == r.mAP["voc12"] and d.to_dict()["mAP"] == d.mAP
+    # undefined is NaN: class "cow" has no ground truth; COCO's "small"/"large" area AP here have no GT either
+    assert math.isnan(r.per_class("voc12")["cow"]) and math.isnan(r.coco.per_class_ap()[2])
+    assert all(v == v or math.isnan(v) for v in r.coco.stats.values())
+    assert not any(v == -1 for v in r.coco.stats.values())
+    assert math.isnan(r.coco.stats["APl"])  # no GT above 96^2 pixels: pycocotools says -1, vocbench NaN
 
 
 def test_result_tables_all_come_from_to_pandas():
-    """Every table a result offers is ``to_pandas(table=...)``; the older ``*_frame`` names are aliases."""
-    import pandas as pd
-
+    """Every table a result offers is ``to_pandas(table=...)``; an unknown table is a ValueError."""
     from vocbench.anchors import analyze_anchors
 
     rng = np.random.default_rng(0)
     analysis = analyze_anchors(rng.uniform(0.05, 0.9, (300, 2)), k=3, curve=range(1, 4), n_init=1)
-    pd.testing.assert_frame_equal(analysis.to_pandas("anchors"), analysis.anchors_frame())
-    pd.testing.assert_frame_equal(analysis.to_pandas("curve"), analysis.curve_frame())
     assert list(analysis.to_pandas()["priors"])[0] == "kmeans" and len(analysis.to_pandas("anchors")) == 3
+    assert list(analysis.to_pandas("curve")["k"]) == [1, 2, 3]
     ds = vocbench.Dataset.from_arrays(image_ids=["a", "b"], widths=[10, 10], heights=[10, 10], image_index=[0, 1, 1],
                                       class_index=[0, 0, 2], boxes=[[1, 1, 5, 5]] * 3)
     stats = vocbench.compute_stats(ds)
-    pd.testing.assert_frame_equal(stats.to_pandas("sets"), stats.summary_frame())
     assert stats.to_pandas().loc["total", "objects"] == 3 == stats.to_pandas("sets")["objects"].iloc[-1]
-    for obj in (analysis, stats, ds):
+    tds, dets = _tiny()
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        r = vocbench.evaluate(tds, dets, metrics=["voc07", "voc12", "coco"])
+        c = vocbench.compare(tds, {"x": dets, "y": dets}, metrics=["voc12"], bootstrap=100)
+        d = vocbench.diagnose(tds, dets)
+    assert list(r.voc[0].to_pandas("counts")["tp"]) == [2, 0, 0]
+    assert list(r.voc[0].to_pandas("f1").columns) == ["f1_threshold", "f1_precision", "f1_recall", "f1"]
+    assert list(r.to_pandas("coco").columns) == list(r.coco.stats) and len(r.to_pandas("coco")) == 1
+    summary = r.to_pandas("summary").set_index("metric")["mAP"]
+    assert summary.to_dict() == pytest.approx(r.mAP, nan_ok=True)
+    assert len(c.to_pandas("pairs")) == 1 and len(c.to_pandas("per_class", metric="voc12")) == 3
+    assert isinstance(d.to_pandas("confusion"), pd.DataFrame) and len(d.to_pandas("errors")) == 8
+    for obj in (analysis, stats, ds, r, r.voc[0], r.coco, c, d):
         with pytest.raises(ValueError, match="table must be"):
             obj.to_pandas("nope")
+        for name in dir(obj):
+            assert not (name.endswith(("_frame", "_table")) and not name.startswith("_")), f"{type(obj)}.{name}"

@@ -50,12 +50,12 @@ def test_background_fp_above_the_only_tp(protocol):
     the envelope's 0.5), bkg dAP 0.5, every other type 0."""
     ds, det = make([(0, 0, BOX, 0)], [(0, 0, FAR, 0.9), (0, 0, BOX, 0.8)])
     d = quiet_diagnose(ds, det, protocol=protocol)
-    assert d.ap == pytest.approx(0.5, abs=1e-15)
+    assert d.mAP == pytest.approx(0.5, abs=1e-15)
     assert d.errors["bkg"] == pytest.approx(0.5, abs=1e-15)
     assert d.counts["bkg"] == 1
     for t in ("cls", "loc", "both", "dupe", "miss"):
         assert d.errors[t] == 0.0 and d.counts[t] == 0
-    assert d.special["false_pos"] == pytest.approx(1.0 - d.ap, abs=1e-15)
+    assert d.special["false_pos"] == pytest.approx(1.0 - d.mAP, abs=1e-15)
     assert d.special["false_neg"] == 0.0
 
 
@@ -63,7 +63,7 @@ def test_bkg_dap_is_exactly_one_half_under_devkit():
     ds, det = make([(0, 0, BOX, 0)], [(0, 0, FAR, 0.9), (0, 0, BOX, 0.8)])
     d = quiet_diagnose(ds, det)
     assert d.errors["bkg"] == 0.5
-    assert d.voc07 is not None and d.voc07["ap"] == pytest.approx(6 * 0.5 / 11 + 5 * 0.5 / 11)
+    assert d.voc07 is not None and d.voc07["mAP"] == pytest.approx(6 * 0.5 / 11 + 5 * 0.5 / 11)
 
 
 @pytest.mark.parametrize("protocol", ["devkit", "coco"])
@@ -72,7 +72,7 @@ def test_loc_error_fixed_to_tp(protocol):
     explained by the loc error)."""
     ds, det = make([(0, 0, BOX, 0)], [(0, 0, LOW, 0.9)])
     d = quiet_diagnose(ds, det, protocol=protocol)
-    assert d.ap == 0.0
+    assert d.mAP == 0.0
     assert d.counts == {"cls": 0, "loc": 1, "both": 0, "dupe": 0, "bkg": 0, "miss": 0}
     assert d.errors["loc"] == 1.0
     assert all(d.errors[t] == 0.0 for t in ERROR_TYPES if t != "loc")
@@ -86,9 +86,9 @@ def test_cls_error_moves_to_the_gt_class(protocol):
     d = quiet_diagnose(ds, det, protocol=protocol)
     assert d.counts["cls"] == 1 and d.counts["miss"] == 0
     if protocol == "coco":  # tidecv: class b (detections, no positives) counts with AP 0 until the fix moves it
-        assert d.ap == 0.0 and d.errors["cls"] == 1.0
+        assert d.mAP == 0.0 and d.errors["cls"] == 1.0
     else:
-        assert d.ap == 0.0 and d.errors["cls"] == 1.0
+        assert d.mAP == 0.0 and d.errors["cls"] == 1.0
         assert np.isnan(d.per_class_ap[1])
 
 
@@ -101,7 +101,7 @@ def test_duplicate_and_miss(protocol):
     assert d.counts["dupe"] == 1 and d.counts["miss"] == 1
     # VOC12: points (r .5, p 1), (r .5, p .5) → 0.5; without the dupe still 0.5; with npos 1 → 1.0
     if protocol == "devkit":
-        assert d.ap == 0.5 and d.errors["dupe"] == 0.0 and d.errors["miss"] == 0.5
+        assert d.mAP == 0.5 and d.errors["dupe"] == 0.0 and d.errors["miss"] == 0.5
     assert d.missed.tolist() == [False, True]
 
 
@@ -111,10 +111,10 @@ def test_duplicate_above_a_tp_hand_computed():
     other = (100.0, 100.0, 140.0, 140.0)
     ds, det = make([(0, 0, BOX, 0), (0, 0, other, 0)], [(0, 0, BOX, 0.9), (0, 0, BOX, 0.8), (0, 0, other, 0.7)])
     d = quiet_diagnose(ds, det)
-    assert d.ap == pytest.approx(5 / 6, abs=1e-15)
+    assert d.mAP == pytest.approx(5 / 6, abs=1e-15)
     assert d.errors["dupe"] == pytest.approx(1 / 6, abs=1e-15)
     assert d.counts == {"cls": 0, "loc": 0, "both": 0, "dupe": 1, "bkg": 0, "miss": 0}
-    assert d.voc07["ap"] == pytest.approx((6 + 5 * 2 / 3) / 11, abs=1e-15)
+    assert d.voc07["mAP"] == pytest.approx((6 + 5 * 2 / 3) / 11, abs=1e-15)
     assert d.voc07["errors"]["dupe"] == pytest.approx(1 - (6 + 5 * 2 / 3) / 11, abs=1e-15)
     assert all(d.errors[t] == 0.0 for t in ERROR_TYPES if t != "dupe")
 
@@ -124,9 +124,9 @@ def test_crowd_ignores_under_coco_but_the_detection_keeps_an_error_type():
     given an error type (here bkg: no non-crowd GT overlaps it)."""
     ds, det = make([(0, 0, BOX, 1), (0, 0, FAR, 0)], [(0, 0, (15.0, 15.0, 40.0, 40.0), 0.95), (0, 0, FAR, 0.9)])
     d = quiet_diagnose(ds, det, protocol="coco")
-    assert d.ap == 1.0 and d.counts["bkg"] == 1 and d.errors["bkg"] == 0.0
+    assert d.mAP == 1.0 and d.counts["bkg"] == 1 and d.errors["bkg"] == 0.0
     v = quiet_diagnose(ds, det, protocol="devkit")  # VOC: IoU 0.26 with the difficult box → a loc error (removed)
-    assert v.ap == 0.5 and v.counts["loc"] == 1 and v.errors["loc"] == 0.5
+    assert v.mAP == 0.5 and v.counts["loc"] == 1 and v.errors["loc"] == 0.5
 
 
 @pytest.mark.parametrize("protocol", ["devkit", "coco"])
@@ -152,7 +152,7 @@ def test_both_error():
 def test_difficult_is_neither_tp_nor_error():
     ds, det = make([(0, 0, BOX, 1), (0, 0, FAR, 0)], [(0, 0, BOX, 0.9), (0, 0, FAR, 0.8)])
     d = quiet_diagnose(ds, det)
-    assert d.ap == 1.0
+    assert d.mAP == 1.0
     assert sum(d.counts.values()) == 0
     assert d.error_type.tolist() == [-1, -1]
 
@@ -160,9 +160,9 @@ def test_difficult_is_neither_tp_nor_error():
 def test_exact_threshold_devkit_vs_voc_eval():
     """IoU exactly 0.5: a TP under devkit (>=), a loc error under voc_eval (>)."""
     ds, det = make([(0, 0, BOX, 0)], [(0, 0, HALF, 0.9)])
-    assert quiet_diagnose(ds, det, protocol="devkit").ap == 1.0
+    assert quiet_diagnose(ds, det, protocol="devkit").mAP == 1.0
     d = quiet_diagnose(ds, det, protocol="voc_eval")
-    assert d.ap == 0.0 and d.counts["loc"] == 1 and d.errors["loc"] == 1.0
+    assert d.mAP == 0.0 and d.counts["loc"] == 1 and d.errors["loc"] == 1.0
 
 
 def test_best_error_of_a_gt_is_fixed_others_removed():
@@ -175,7 +175,7 @@ def test_best_error_of_a_gt_is_fixed_others_removed():
 def test_empty_detections_every_gt_missed():
     ds, det = make([(0, 0, BOX, 0), (0, 1, FAR, 0)], [])
     d = quiet_diagnose(ds, det)
-    assert d.ap == 0.0 and d.counts["miss"] == 2 and d.missed.all()
+    assert d.mAP == 0.0 and d.counts["miss"] == 2 and d.missed.all()
     c = quiet_diagnose(ds, det, protocol="coco")
     assert c.counts["miss"] == 2
 
@@ -191,8 +191,8 @@ def test_base_ap_equals_evaluate_voc12(voc07_test, yolov2_dets):
     for protocol in ("devkit", "voc_eval"):
         d = diagnose(voc07_test, dets, protocol=protocol)
         r = vocbench.evaluate(voc07_test, dets, metrics=("voc07", "voc12"), protocol=protocol)
-        assert abs(d.ap - r.voc[0].mAP("voc12")) <= 1e-12
-        assert abs(d.voc07["ap"] - r.voc[0].mAP("voc07")) <= 1e-12
+        assert abs(d.mAP - r.voc[0].mAP["voc12"]) <= 1e-12
+        assert abs(d.voc07["mAP"] - r.voc[0].mAP["voc07"]) <= 1e-12
         np.testing.assert_array_equal(d.per_class_ap, r.voc[0].ap["voc12"])
 
 
@@ -242,7 +242,7 @@ def random_case(seed: int, n_images=4, crowd=True):
 
 
 def _compare(d, ref, tol):
-    assert abs(d.ap - ref["ap"]) <= tol
+    assert abs(d.mAP - ref["ap"]) <= tol
     for t in TYPES:
         assert abs(d.errors[t] - ref["errors"][t]) <= tol, t
     for t in ("false_pos", "false_neg"):
@@ -262,7 +262,7 @@ def test_twin_on_random_data(protocol):
         _compare(d, ref, 1e-12)
         assert d.counts == ref["counts"]
         if protocol != "coco":
-            assert abs(d.voc07["ap"] - ref["voc07"]["ap"]) <= 1e-12
+            assert abs(d.voc07["mAP"] - ref["voc07"]["ap"]) <= 1e-12
             for t in TYPES:
                 assert abs(d.voc07["errors"][t] - ref["voc07"]["errors"][t]) <= 1e-12
         checked += 1
@@ -349,13 +349,14 @@ def test_result_is_frozen_and_serialises():
     ds, det = make(gt, dets, num_images=4, size=100)
     d = quiet_diagnose(ds, det)
     out = json.loads(json.dumps(d.to_dict()))
-    assert set(out) >= {"protocol", "iou", "ap", "errors", "special", "per_class", "sensitivity", "confusion"}
+    assert set(out) >= {"protocol", "iou_threshold", "mAP", "errors", "special", "per_class", "sensitivity",
+                        "confusion"}
     assert set(out["errors"]) == set(ERROR_TYPES) and set(out["special"]) == {"false_pos", "false_neg"}
     df = d.to_pandas()
     assert list(df.index) == list(CLASSES) and "d_loc" in df.columns
     assert "TIDE diagnosis" in str(d)
     with pytest.raises(AttributeError):
-        d.ap = 1.0  # type: ignore[misc]
+        d.mAP = 1.0  # type: ignore[misc]
 
 
 def test_confusion_matrix_axes():

@@ -86,12 +86,12 @@ def test_cli_json_layout_and_html(voc07_test, yolov2_dets, tmp_path, capsys):
     assert main(["diagnose", "--gt", str(voc07_test.root), "--set", "2007:test", "--dets", str(yolov2_dets),
                  "--protocol", "coco", "--json", str(out), "--html", str(page)]) == 0
     data = json.loads(out.read_text())
-    for key in ("protocol", "iou", "ap", "errors", "special", "per_class", "sensitivity", "confusion"):
+    for key in ("protocol", "iou_threshold", "mAP", "errors", "special", "per_class", "sensitivity", "confusion"):
         assert key in data
-    assert data["protocol"] == "coco" and data["iou"] == 0.5
+    assert data["protocol"] == "coco" and data["iou_threshold"] == 0.5
     assert set(data["errors"]) == set(ERROR_TYPES)
     assert set(data["special"]) == {"false_pos", "false_neg"}
-    assert abs(data["ap"] - 0.7450440740479806) < 1e-12  # tidecv 1.0.1: 74.50440740479806
+    assert abs(data["mAP"] - 0.7450440740479806) < 1e-12  # tidecv 1.0.1: 74.50440740479806
     assert set(data["per_class"]) == set(voc07_test.classes)
     assert len(data["confusion"]["matrix"]) == 21 and data["confusion"]["rows"][-1] == "background"
     assert data["sensitivity"]["n_norm"] == pytest.approx(0.15 * 4952)

@@ -165,7 +165,7 @@ def test_from_arrays_and_tables():
     ds = Dataset.from_arrays(image_ids=["a", "b"], widths=[10, 20], heights=[10, 20], image_index=[0, 1, 1],
                              class_index=[0, 2, 2], boxes=np.ones((3, 4)))
     assert ds.num_images == 2 and ds.num_objects == 3
-    t = ds.objects_table()
+    t = ds.to_pandas("objects")
     assert t["class"].tolist() == ["aeroplane", "bird", "bird"] and t["image_id"].tolist() == ["a", "b", "b"]
     with pytest.raises(ValueError, match="class_index has length"):
         Dataset.from_arrays(image_ids=["a"], widths=[1], heights=[1], image_index=[0], class_index=[0, 1],

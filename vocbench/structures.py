@@ -207,14 +207,6 @@ class Dataset:
             return self._images_frame()
         raise ValueError(f"table must be 'objects' or 'images', got {table!r}")
 
-    def images_table(self) -> pd.DataFrame:
-        """Alias of ``to_pandas("images")``."""
-        return self._images_frame()
-
-    def objects_table(self) -> pd.DataFrame:
-        """Alias of ``to_pandas("objects")``."""
-        return self._objects_frame()
-
     def _images_frame(self) -> pd.DataFrame:
         import pandas as pd
 

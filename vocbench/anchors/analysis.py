@@ -121,27 +121,26 @@ class AnchorAnalysis:
 
     def to_pandas(self, table: str = "priors") -> pd.DataFrame:
         """A table of the analysis: ``"priors"`` (the prior-set comparison, one row per prior set; the default),
-        ``"anchors"`` (the chosen anchors) or ``"curve"`` (mean IoU vs k)."""
+        ``"anchors"`` (the chosen anchors: normalised, in grid cells and in input pixels) or ``"curve"`` (mean IoU vs k,
+        IoU k-means and Euclidean k-means)."""
         if table == "anchors":
-            return self.anchors_frame()
+            return self._anchors_frame()
         if table == "curve":
-            return self.curve_frame()
+            return self._curve_frame()
         if table != "priors":
             raise ValueError(f"table must be 'priors', 'anchors' or 'curve', got {table!r}")
         return pd.DataFrame([{"priors": p.name, "n_priors": p.n_priors, "n_shapes": p.n_shapes,
                               "mean_iou": p.mean_iou, "bpr": p.bpr, "positioned_match": p.positioned_match}
                              for p in self.priors.values()])
 
-    def anchors_frame(self) -> pd.DataFrame:
-        """The chosen anchors: normalised, in grid cells and in input pixels (``to_pandas("anchors")``)."""
+    def _anchors_frame(self) -> pd.DataFrame:
         a = self.anchors_norm
         return pd.DataFrame({"anchor": np.arange(1, self.k + 1), "w_norm": a[:, 0], "h_norm": a[:, 1],
                              "w_grid": self.anchors_grid[:, 0], "h_grid": self.anchors_grid[:, 1],
                              "w_px": a[:, 0] * self.input_size, "h_px": a[:, 1] * self.input_size,
                              "boxes": np.bincount(self.labels, minlength=self.k)})
 
-    def curve_frame(self) -> pd.DataFrame:
-        """Mean IoU vs k, IoU k-means and Euclidean k-means (``to_pandas("curve")``)."""
+    def _curve_frame(self) -> pd.DataFrame:
         return pd.DataFrame([{"k": c.k, "mean_iou": c.mean_iou, "sse_mean_iou": c.sse_mean_iou}
                              for c in self.curve])
 
@@ -149,10 +148,10 @@ class AnchorAnalysis:
         g = self.grid_size
         lines = [f"IoU k-means anchors: k={self.k}, {self.n_boxes} boxes, mean IoU {self.mean_iou:.4f}, "
                  f"BPR {self.bpr:.4f} (grid {g:g}x{g:g} for {self.input_size} px, stride {self.stride})",
-                 self.anchors_frame().to_string(index=False, float_format=lambda v: f"{v:.4f}"), ""]
+                 self.to_pandas("anchors").to_string(index=False, float_format=lambda v: f"{v:.4f}"), ""]
         if self.curve:
             lines += ["mean IoU vs k (IoU k-means, Euclidean k-means):",
-                      self.curve_frame().to_string(index=False, float_format=lambda v: f"{v:.4f}"), ""]
+                      self.to_pandas("curve").to_string(index=False, float_format=lambda v: f"{v:.4f}"), ""]
         if self.priors:
             lines += ["prior sets:", self.to_pandas().to_string(index=False, float_format=lambda v: f"{v:.4f}",
                                                                na_rep="-"), ""]

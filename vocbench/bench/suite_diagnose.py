@@ -73,7 +73,7 @@ def bench_diagnose(quick: bool = False, shared: Path | None = None, progress=Non
     times, d, first = time_call(lambda: run_vb(False), 3 if quick else 7, warmup=1)
     med = float(np.median(times))
     rows = [BenchRow.from_times("diagnose", CASE, "vocbench", n, times,
-                                note=f"AP50 {d.ap:.6f}; first call {first:.2f} s (JIT compile)")]
+                                note=f"AP50 {d.mAP:.6f}; first call {first:.2f} s (JIT compile)")]
     full, _, _ = time_call(lambda: run_vb(True), 3 if quick else 5, warmup=1)
     rows.append(BenchRow.from_times("diagnose", CASE, "vocbench + sensitivity + confusion", n, full,
                                     ratio=float(np.median(full)) / med, note="the whole vocbench.diagnose call"))
@@ -85,7 +85,7 @@ def bench_diagnose(quick: bool = False, shared: Path | None = None, progress=Non
             rows.append(BenchRow("diagnose", CASE, "tidecv 1.0.1", n, note="peer not installed (pip install tidecv)"))
             return rows
         t_times, (ap, main, spec), _ = time_call(run, 1, warmup=0)
-    worst = max([abs(d.ap - ap / 100)] + [abs(d.errors[k] - main[v] / 100) for k, v in TIDE_NAMES.items()]
+    worst = max([abs(d.mAP - ap / 100)] + [abs(d.errors[k] - main[v] / 100) for k, v in TIDE_NAMES.items()]
                 + [abs(d.special["false_pos"] - spec["FalsePos"] / 100),
                    abs(d.special["false_neg"] - spec["FalseNeg"] / 100)])
     t_med = float(np.median(t_times))

@@ -50,7 +50,8 @@ _COCO_TOL = 1e-12
 
 def _coco_exact(scores):
     """Compare a peer's ``{"stats", "precision", "recall"}`` with vocbench's :class:`CocoScores`, bit for bit."""
-    ref_stats = np.array(list(scores.stats.values()), np.float64)
+    # the peers report pycocotools' -1 where vocbench says NaN (undefined)
+    ref_stats = np.nan_to_num(np.array(list(scores.stats.values()), np.float64), nan=-1.0)
 
     def compare(res):
         if "precision" not in res:  # torchmetrics returns only its summary numbers

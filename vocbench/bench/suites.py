@@ -19,6 +19,8 @@ __all__ = ["SUITES", "run_suites", "bench_nms", "bench_eval", "bench_io", "bench
 
 #: IoU threshold of the NMS benchmark (YOLOv2 and SSD use 0.45).
 NMS_IOU = 0.45
+#: torchvision's pixel convention (width = x2 - x1), under which the NMS rows compare keep sets and times
+TV = "continuous"
 
 
 def default_shared() -> Path:
@@ -127,7 +129,7 @@ def bench_nms(quick: bool = False, dataset=None, sizes=NMS_SIZES, progress: Call
             case = f"{kind} n={n}"
             if progress:
                 progress(f"nms {case}")
-            times, ref, _ = time_call(lambda: nms(boxes, scores, NMS_IOU), repeats * 2, warmup=2,
+            times, ref, _ = time_call(lambda: nms(boxes, scores, NMS_IOU, pixel_convention=TV), repeats * 2, warmup=2,
                                       budget_s=max(budget, 1.0))
             ref = np.asarray(ref)
             med = float(np.median(times))
@@ -154,8 +156,8 @@ def bench_nms(quick: bool = False, dataset=None, sizes=NMS_SIZES, progress: Call
                                                                      f"smaller n (--quick)"))
                     continue
                 if impl.startswith("torchvision CPU"):  # the goal's peer: timed in alternation with vocbench
-                    row = _paired_peer_row("nms", case, impl, n, prep, cmp, lambda: nms(boxes, scores, NMS_IOU),
-                                           repeats, budget)
+                    row = _paired_peer_row("nms", case, impl, n, prep, cmp,
+                                           lambda: nms(boxes, scores, NMS_IOU, pixel_convention=TV), repeats, budget)
                 else:
                     row = _peer_row("nms", case, impl, n, prep, cmp, med, repeats, budget)
                 rows.append(row)

@@ -102,15 +102,15 @@ class ModelScore:
 
     Attributes:
         name, metric: model name, ``"voc07"``/``"voc12"``/``"coco"``.
-        value: mAP (COCO: AP@[.5:.95]) of the full set: VOC exactly :func:`vocbench.evaluate`'s; COCO the same
-            average summed per class (equal to 1e-15).
+        mAP: the headline score (COCO: AP@[.5:.95]) of the full set: VOC exactly :func:`vocbench.evaluate`'s;
+            COCO the same average summed per class (equal to 1e-15).
         ci: (lo, hi) percentile interval.
         per_class: float64[C] AP per class (NaN without positives). per_class_ci: float64[2, C].
     """
 
     name: str
     metric: str
-    value: float
+    mAP: float
     ci: tuple[float, float]
     per_class: np.ndarray
     per_class_ci: np.ndarray
@@ -240,7 +240,7 @@ class Comparison:
         models: dict = {n: {} for n in self.names}
         for m in self.models:
             models[m.name][m.metric] = {
-                "mAP": m.value, "ci": [float(m.ci[0]), float(m.ci[1])],
+                "mAP": m.mAP, "ci": [float(m.ci[0]), float(m.ci[1])],
                 "per_class": {c: {"AP": float(m.per_class[k]),
                                   "ci": [float(m.per_class_ci[0, k]), float(m.per_class_ci[1, k])]}
                               for k, c in enumerate(cls)}}
@@ -259,23 +259,29 @@ class Comparison:
                 "num_images": self.num_images, "num_detections": dict(self.num_detections),
                 "warnings": list(self.warnings)}
 
-    def to_pandas(self) -> pd.DataFrame:
-        """The leaderboard: one row per (metric, model) with the point value, its interval and the share of
-        replicates where the model is best."""
+    def to_pandas(self, table: str = "leaderboard", metric: str | None = None) -> pd.DataFrame:
+        """``"leaderboard"`` (the default): one row per (metric, model) with the point mAP, its interval and the
+        share of replicates where the model is best; ``"pairs"``: one row per (metric, pair), diff = b - a, its
+        interval, p-value, detectable difference; ``"per_class"``: the per-class paired differences (one row per
+        metric, pair and class; only ``metric`` when given)."""
+        if table == "pairs":
+            return self._pairs_frame()
+        if table == "per_class":
+            return self._per_class_frame(metric)
+        if table != "leaderboard":
+            raise ValueError(f"table must be 'leaderboard', 'pairs' or 'per_class', got {table!r}")
         rows = []
         for m in self.models:
-            rows.append({"metric": m.metric, "model": m.name, "mAP": m.value, "ci_lo": m.ci[0], "ci_hi": m.ci[1],
+            rows.append({"metric": m.metric, "model": m.name, "mAP": m.mAP, "ci_lo": m.ci[0], "ci_hi": m.ci[1],
                          "p_top": self.rank_stability.p_top.get(m.metric, {}).get(m.name, float("nan"))})
         return pd.DataFrame(rows).set_index(["metric", "model"])
 
-    def pairs_frame(self) -> pd.DataFrame:
-        """One row per (metric, pair): diff = b - a, its interval, p-value, detectable difference."""
+    def _pairs_frame(self) -> pd.DataFrame:
         return pd.DataFrame([{"metric": p.metric, "a": p.a, "b": p.b, "diff": p.diff, "ci_lo": p.ci[0],
                               "ci_hi": p.ci[1], "p_value": p.p_value, "detectable_diff": p.detectable,
                               "significant": p.significant} for p in self.pairs])
 
-    def per_class_frame(self, metric: str | None = None) -> pd.DataFrame:
-        """Per-class paired differences (one row per metric, pair and class)."""
+    def _per_class_frame(self, metric: str | None = None) -> pd.DataFrame:
         rows = []
         for p in self.pairs:
             if metric is not None and p.metric != metric:
@@ -297,12 +303,12 @@ class Comparison:
             lines.append("")
             lines.append(f"{_LABELS[metric]}:")
             board = self.rank_stability.leaderboards.get(_board_key(metric, self.protocol), self.names)
-            values = [self.score(n, metric).value for n in board]
+            values = [self.score(n, metric).mAP for n in board]
             for n in board:
                 s = self.score(n, metric)
                 top = self.rank_stability.p_top.get(metric, {}).get(n, float("nan"))
-                tied = "  (tied)" if values.count(s.value) > 1 else ""
-                lines.append(f"  {n:<{width}}  {s.value:.6f}  [{s.ci[0]:.4f}, {s.ci[1]:.4f}]  best in {top:6.1%}"
+                tied = "  (tied)" if values.count(s.mAP) > 1 else ""
+                lines.append(f"  {n:<{width}}  {s.mAP:.6f}  [{s.ci[0]:.4f}, {s.ci[1]:.4f}]  best in {top:6.1%}"
                              f" of replicates{tied}")
             tie = self.rank_stability.p_tie.get(metric, 0.0)
             if tie > 0:
@@ -503,8 +509,8 @@ def compare(dataset: Dataset, detections, metrics: Sequence[str] | str = ("voc07
                 voc_in[name] = prepare_voc(dataset, dets[name], res.voc[0].outcome)
                 alt = evaluate(dataset, dets[name], metrics=tuple(voc_mets), protocol=other, iou=iou)
                 for m in voc_mets:
-                    boards_scores.setdefault(f"{m}/{proto.name}", {})[name] = res.voc[0].mAP(m)
-                    boards_scores.setdefault(f"{m}/{other}", {})[name] = alt.voc[0].mAP(m)
+                    boards_scores.setdefault(f"{m}/{proto.name}", {})[name] = res.voc[0].mAP[m]
+                    boards_scores.setdefault(f"{m}/{other}", {})[name] = alt.voc[0].mAP[m]
             if "coco" in mets:
                 coco_in[name] = prepare_coco(dataset, dets[name])
                 boards_scores.setdefault("coco", {})[name] = coco_in[name].ap
@@ -513,7 +519,7 @@ def compare(dataset: Dataset, detections, metrics: Sequence[str] | str = ("voc07
                     point[k, j] = coco_in[name].ap
                     point_pc[k, j] = coco_in[name].per_class
                 else:
-                    point[k, j] = results[name].voc[0].mAP(m)
+                    point[k, j] = results[name].voc[0].mAP[m]
                     point_pc[k, j] = results[name].voc[0].ap[m]
     for w in caught:
         msg = str(w.message)
@@ -574,7 +580,7 @@ def compare(dataset: Dataset, detections, metrics: Sequence[str] | str = ("voc07
         ci = percentile_interval(reps[k], confidence)  # [2, M]
         ci_pc = percentile_interval(reps_pc[k], confidence)  # [2, M, C]
         for j, name in enumerate(names):
-            models.append(ModelScore(name=name, metric=m, value=float(point[k, j]),
+            models.append(ModelScore(name=name, metric=m, mAP=float(point[k, j]),
                                      ci=(float(ci[0, j]), float(ci[1, j])), per_class=point_pc[k, j].copy(),
                                      per_class_ci=ci_pc[:, j].copy()))
     pairs = []

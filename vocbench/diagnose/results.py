@@ -121,9 +121,9 @@ class ConfusionMatrix:
 class Diagnosis:
     """Why a detector loses AP: TIDE's error decomposition, sensitivity, confusion.
 
-    ``ap`` is the base mAP under the protocol (``"devkit"``/``"voc_eval"``: the VOC12 all-point mAP of
+    ``mAP`` is the base mAP under the protocol (``"devkit"``/``"voc_eval"``: the VOC12 all-point mAP of
     :func:`vocbench.evaluate`; ``"coco"``: tidecv's 101-point AP at one IoU). ``errors[t]`` is the mAP after TIDE's
-    oracle fix of every error of type ``t`` minus ``ap`` (clamped at 0 as TIDE does); ``special`` the two special
+    oracle fix of every error of type ``t`` minus ``mAP`` (clamped at 0 as TIDE does); ``special`` the two special
     dAPs (not clamped). All in AP units (0..1). ``per_class_*`` hold the same per class (not clamped), NaN where a
     class is left out of the mean. ``voc07`` holds the same decomposition with VOC07 11-point AP (VOC protocols).
 
@@ -135,10 +135,10 @@ class Diagnosis:
     """
 
     protocol: str
-    iou: float
-    background_iou: float
+    iou_threshold: float
+    background_iou_threshold: float
     classes: tuple[str, ...]
-    ap: float
+    mAP: float
     errors: dict[str, float]
     special: dict[str, float]
     counts: dict[str, int]
@@ -167,8 +167,9 @@ class Diagnosis:
                 "special": {t: _f(self.per_class_special[t][k]) for t in SPECIAL_TYPES},
                 "counts": {t: int(self.per_class_counts[t][k]) for t in ERROR_TYPES},
             }
-        out = {"protocol": self.protocol, "iou": self.iou, "background_iou": self.background_iou,
-               "ap": _f(self.ap), "errors": {t: _f(self.errors[t]) for t in ERROR_TYPES},
+        out = {"protocol": self.protocol, "iou_threshold": self.iou_threshold,
+               "background_iou_threshold": self.background_iou_threshold, "mAP": _f(self.mAP),
+               "errors": {t: _f(self.errors[t]) for t in ERROR_TYPES},
                "special": {t: _f(self.special[t]) for t in SPECIAL_TYPES},
                "counts": {t: int(self.counts[t]) for t in ERROR_TYPES},
                "per_class": per_class,
@@ -177,13 +178,26 @@ class Diagnosis:
                "num_images": self.num_images, "num_detections": self.num_detections,
                "warnings": list(self.warnings)}
         if self.voc07 is not None:
-            out["voc07"] = {"ap": _f(self.voc07["ap"]),
+            out["voc07"] = {"mAP": _f(self.voc07["mAP"]),
                             "errors": {t: _f(self.voc07["errors"][t]) for t in ERROR_TYPES},
                             "special": {t: _f(self.voc07["special"][t]) for t in SPECIAL_TYPES}}
         return out
 
-    def to_pandas(self) -> pd.DataFrame:
-        """Per-class table: AP, the six dAPs, the two special dAPs and the error counts."""
+    def to_pandas(self, table: str = "per_class") -> pd.DataFrame:
+        """``"per_class"`` (the default): AP, the six dAPs, the two special dAPs and the error counts per
+        class;
+        ``"errors"``: one row per error type (main and special) with its dAP and count; ``"sensitivity"`` and
+        ``"confusion"``: those results' tables."""
+        if table == "errors":
+            return pd.DataFrame([{"error": t, "dAP": self.errors[t], "count": self.counts[t]} for t in ERROR_TYPES]
+                                + [{"error": t, "dAP": self.special[t], "count": np.nan} for t in SPECIAL_TYPES])
+        if table in ("sensitivity", "confusion"):
+            part = self.sensitivity if table == "sensitivity" else self.confusion
+            if part is None:
+                raise KeyError(f"the diagnosis was run without {table}")
+            return part.to_pandas()
+        if table != "per_class":
+            raise ValueError(f"table must be 'per_class', 'errors', 'sensitivity' or 'confusion', got {table!r}")
         data: dict[str, object] = {"ap": self.per_class_ap}
         for t in ERROR_TYPES:
             data[f"d_{t}"] = self.per_class_errors[t]
@@ -195,9 +209,10 @@ class Diagnosis:
 
     def __str__(self) -> str:
         rule = {"coco": "COCO rules (tidecv)", "devkit": "VOC devkit rules", "voc_eval": "voc_eval.py rules"}
-        lines = [f"TIDE diagnosis — {rule.get(self.protocol, self.protocol)}, IoU t_f = {self.iou:g}, "
-                 f"t_b = {self.background_iou:g}; {self.num_detections} detections on {self.num_images} images",
-                 f"base mAP {self.ap:.4f}" + (f" (VOC07 {self.voc07['ap']:.4f})" if self.voc07 else ""),
+        lines = [f"TIDE diagnosis — {rule.get(self.protocol, self.protocol)}, IoU t_f = {self.iou_threshold:g}, "
+                 f"t_b = {self.background_iou_threshold:g}; {self.num_detections} detections on "
+                 f"{self.num_images} images",
+                 f"base mAP {self.mAP:.4f}" + (f" (VOC07 {self.voc07['mAP']:.4f})" if self.voc07 else ""),
                  "",
                  f"{'error':<10}{'dAP':>9}{'count':>9}"]
         for t in ERROR_TYPES:

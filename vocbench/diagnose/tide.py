@@ -275,11 +275,11 @@ def diagnose(dataset: Dataset, detections, protocol: str = "devkit", iou: float 
 
     voc07 = None
     if "voc07" in base_mean:
-        voc07 = {"ap": base_mean["voc07"], "errors": errors["voc07"], "special": special["voc07"]}
+        voc07 = {"mAP": base_mean["voc07"], "errors": errors["voc07"], "special": special["voc07"]}
     for msg in messages:
         warnings.warn(msg, VocbenchWarning, stacklevel=2)
-    return Diagnosis(protocol=protocol, iou=t, background_iou=tb, classes=tuple(dataset.classes),
-                     ap=base_mean["ap"], errors=errors["ap"], special=special["ap"], counts=counts,
+    return Diagnosis(protocol=protocol, iou_threshold=t, background_iou_threshold=tb, classes=tuple(dataset.classes),
+                     mAP=base_mean["ap"], errors=errors["ap"], special=special["ap"], counts=counts,
                      per_class_ap=base_per["ap"], per_class_errors=per_err, per_class_special=per_spec,
                      per_class_counts=per_counts, voc07=voc07, sensitivity=sens, confusion=conf,
                      error_type=err, error_target=target, matched_gt=matched_gt, missed=mt.missed,

@@ -46,7 +46,7 @@ def _summarize(precision: np.ndarray, recall: np.ndarray) -> dict[str, float]:
             s = s[np.where(thr == COCO_IOU_THRESHOLDS)[0]]
         s = np.ascontiguousarray(s[..., COCO_AREA_LABELS.index(area), COCO_MAX_DETS.index(md)])
         v = s[s > -1]
-        out[name] = float(np.mean(v)) if v.size else -1.0
+        out[name] = float(np.mean(v)) if v.size else float("nan")  # pycocotools says -1: undefined is NaN here
     return out
 
 

@@ -15,7 +15,6 @@ else:
 
 from vocbench._lazy import loaded
 from vocbench.errors import InputError, VocbenchWarning
-from vocbench.eval.engine import voc_engine
 from vocbench.eval.matching import check_iou_threshold, get_protocol, group_for_voc, match_grouped, validate_detections
 from vocbench.eval.results import METRICS, VOC_METRICS, EvalResult, VocScores
 from vocbench.structures import Dataset, Detections
@@ -126,7 +125,7 @@ def evaluate(dataset: Dataset, detections, metrics: Sequence[str] | str = ("voc0
     voc_scores: list[VocScores] = []
     if voc_metrics:
         g = group_for_voc(dataset, dets, engine)
-        k = voc_engine(g.engine)
+        k = g.engine
         empty = [dataset.classes[c] for c in np.flatnonzero(g.npos == 0)]
         if empty:
             messages.append(f"no non-difficult ground truth for {len(empty)} class(es) ({', '.join(empty)}): "

@@ -25,10 +25,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from vocbench._deprecation import iou_argument
 from vocbench.errors import InputError
 from vocbench.eval.ap import VOC07_THRESHOLDS_DEVKIT, VOC07_THRESHOLDS_VOC_EVAL
-from vocbench.eval.engine import resolve_engine, voc_engine
+from vocbench.eval.engine import VocEngine, voc_engine
 from vocbench.structures import Dataset, Detections
 
 __all__ = ["Protocol", "PROTOCOLS", "OUTCOME_FP", "OUTCOME_TP", "OUTCOME_DUPLICATE", "OUTCOME_IGNORED",
@@ -112,7 +111,7 @@ class VocGrouping:
         gt_rows: int64[M] dataset object rows in CSR order.
         gt_boxes, gt_difficult: CSR-ordered copies.
         npos: int64[C] non-difficult GT per class.
-        engine: ``"numpy"`` or ``"numba"``, the engine that grouped (and will match) them.
+        engine: the :class:`~vocbench.eval.engine.VocEngine` that grouped them (and will match and score them).
     """
 
     num_images: int
@@ -128,15 +127,14 @@ class VocGrouping:
     gt_boxes: np.ndarray
     gt_difficult: np.ndarray
     npos: np.ndarray
-    engine: str = "numpy"
+    engine: VocEngine
 
 
 def group_for_voc(dataset: Dataset, detections: Detections, engine: str = "auto") -> VocGrouping:
     """Stable grouping of GT by (class, image) and of detections by class and by (class, image), descending score
     within (one stable sort of the scores, then two stable partitions). ``engine``: ``"auto"``, ``"numpy"`` or
     ``"numba"`` (:mod:`vocbench.eval.engine`; identical arrays)."""
-    engine = resolve_engine(engine, len(detections))
-    k = voc_engine(engine)
+    k = voc_engine(engine, len(detections))
     ni, nc = dataset.num_images, dataset.num_classes
     gt_rows, gt_offsets = k.group_by_key(dataset.class_index * ni + dataset.image_index, nc * ni)
     npos = np.bincount(dataset.class_index[~dataset.difficult], minlength=nc).astype(np.int64)
@@ -148,13 +146,13 @@ def group_for_voc(dataset: Dataset, detections: Detections, engine: str = "auto"
         num_images=ni, num_classes=nc, scores=detections.scores, det_boxes=detections.boxes,
         class_order=class_order, class_offsets=class_offsets, group_order=group_order, group_offsets=group_offsets,
         gt_offsets=gt_offsets, gt_rows=gt_rows, gt_boxes=np.ascontiguousarray(dataset.boxes[gt_rows]),
-        gt_difficult=np.ascontiguousarray(dataset.difficult[gt_rows]), npos=npos, engine=engine)
+        gt_difficult=np.ascontiguousarray(dataset.difficult[gt_rows]), npos=npos, engine=k)
 
 
 def match_grouped(g: VocGrouping, iou_threshold: float, protocol: Protocol) -> tuple[np.ndarray, np.ndarray]:
     """Outcome codes and best IoU by detection row (see :func:`match_detections`), with ``g``'s engine."""
-    return voc_engine(g.engine).match_voc(g.group_order, g.group_offsets, g.det_boxes, g.gt_offsets, g.gt_boxes,
-                                          g.gt_difficult, float(iou_threshold), protocol.inclusive)
+    return g.engine.match_voc(g.group_order, g.group_offsets, g.det_boxes, g.gt_offsets, g.gt_boxes,
+                              g.gt_difficult, float(iou_threshold), protocol.inclusive)
 
 
 def check_iou_threshold(t: float) -> float:
@@ -186,9 +184,8 @@ class MatchResult:
         return {name: int(np.count_nonzero(self.outcome == code)) for code, name in enumerate(OUTCOME_NAMES)}
 
 
-def match_detections(dataset: Dataset, detections: Detections, *, iou: float | None = None,
-                     protocol: str = "devkit", iou_threshold: float | None = None,
-                     engine: str = "auto") -> MatchResult:
+def match_detections(dataset: Dataset, detections: Detections, *, iou: float = 0.5,
+                     protocol: str = "devkit", engine: str = "auto") -> MatchResult:
     """Label every detection TP / FP / duplicate / ignored with the VOC greedy matching (module docstring).
 
     Args:
@@ -196,14 +193,13 @@ def match_detections(dataset: Dataset, detections: Detections, *, iou: float | N
         detections: detections on ``dataset`` (image and class indices into it; boxes in VOC pixels).
         iou: IoU threshold in (0, 1]; default 0.5.
         protocol: ``"devkit"`` (default, IoU >= threshold) or ``"voc_eval"`` (IoU > threshold).
-        iou_threshold: deprecated spelling of ``iou``.
         engine: ``"auto"`` (default), ``"numpy"`` or ``"numba"``: same result (:mod:`vocbench.eval.engine`).
 
     Returns:
         A :class:`MatchResult` in the detections' input order.
     """
     proto = get_protocol(protocol)
-    t = check_iou_threshold(iou_argument(iou, iou_threshold, "match_detections", default=0.5))
+    t = check_iou_threshold(iou)
     validate_detections(dataset, detections)
     g = group_for_voc(dataset, detections, engine)
     outcome, best_iou = match_grouped(g, t, proto)

@@ -88,9 +88,11 @@ class VocScores:
         """int64[C] non-difficult GT left unmatched (npos - tp)."""
         return self.npos - self.tp
 
-    def mAP(self, metric: str) -> float:
-        """Mean AP over classes with npos > 0 (NaN when there is none)."""
-        return _nanmean(self.ap[metric])
+    @property
+    def mAP(self) -> dict[str, float]:
+        """The headline score per metric (``"voc07"``/``"voc12"``): mean AP over classes with npos > 0 (NaN when
+        there is none)."""
+        return {m: _nanmean(ap) for m, ap in self.ap.items()}
 
     def curve(self, cls: int | str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``(recall, precision, scores)`` of one class (index or name)."""
@@ -98,22 +100,29 @@ class VocScores:
         s = slice(self.curve_offsets[c], self.curve_offsets[c + 1])
         return self.recall[s], self.precision[s], self.curve_scores[s]
 
-    def counts_table(self) -> pd.DataFrame:
-        """One row per class: npos, detections, tp, fp, duplicates, ignored, missed."""
+    def to_pandas(self, table: str = "counts") -> pd.DataFrame:
+        """One row per class: ``"counts"`` (npos, detections, tp, fp, duplicates, ignored, missed; the default),
+        ``"f1"`` (the F1-optimal score threshold with its precision, recall and F1) or ``"ap"`` (AP per metric)."""
+        if table == "counts":
+            return self._counts_frame()
+        if table == "f1":
+            return pd.DataFrame(self.best_f1, columns=["f1_threshold", "f1_precision", "f1_recall", "f1"],
+                                index=pd.Index(self.classes, name="class"))
+        if table == "ap":
+            return pd.DataFrame(self.ap, index=pd.Index(self.classes, name="class"))
+        raise ValueError(f"table must be 'counts', 'f1' or 'ap', got {table!r}")
+
+    def _counts_frame(self) -> pd.DataFrame:
         return pd.DataFrame({"npos": self.npos, "detections": self.detections, "tp": self.tp, "fp": self.fp,
                              "duplicates": self.duplicates, "ignored": self.ignored, "missed": self.missed},
                             index=pd.Index(self.classes, name="class"))
 
-    def f1_table(self) -> pd.DataFrame:
-        """One row per class: F1-optimal score threshold with its precision, recall and F1."""
-        return pd.DataFrame(self.best_f1, columns=["f1_threshold", "f1_precision", "f1_recall", "f1"],
-                            index=pd.Index(self.classes, name="class"))
-
     def to_dict(self) -> dict:
-        out: dict = {m: {"mAP": self.mAP(m), "per_class": dict(zip(self.classes, self.ap[m].tolist()))}
+        maps = self.mAP
+        out: dict = {m: {"mAP": maps[m], "per_class": dict(zip(self.classes, self.ap[m].tolist()))}
                      for m in self.ap}
         out["counts"] = {c: {k: int(v) for k, v in row.items()}
-                         for c, row in self.counts_table().to_dict(orient="index").items()}
+                         for c, row in self._counts_frame().to_dict(orient="index").items()}
         out["f1"] = {c: {"threshold": float(r[0]), "precision": float(r[1]), "recall": float(r[2]), "f1": float(r[3])}
                      for c, r in zip(self.classes, self.best_f1)}
         return out
@@ -139,7 +148,9 @@ class CocoScores:
     arrays stay available for code written against pycocotools.
 
     Attributes:
-        stats: the 12 numbers of ``COCOeval.summarize`` by name (:data:`COCO_STAT_NAMES`); -1 where undefined.
+        stats: the 12 numbers of ``COCOeval.summarize`` by name (:data:`COCO_STAT_NAMES`); NaN where undefined
+            (where pycocotools prints -1).
+        precision, recall: pycocotools' arrays, -1 where undefined (inside them only, as pycocotools has them).
         precision: float64[T, R, K, A, M] interpolated precision (pycocotools' ``eval["precision"]``).
         recall: float64[T, K, A, M] final recall (pycocotools' ``eval["recall"]``).
         iou_thresholds: float64[T] ``np.linspace(.5, .95, 10)``. rec_thresholds: float64[R] ``np.linspace(0, 1, 101)``.
@@ -157,6 +168,11 @@ class CocoScores:
     classes: tuple[str, ...]
 
     # -------------------------------------------------------------- typed access
+    @property
+    def mAP(self) -> float:
+        """The headline score: AP@[.5:.95] over all areas, 100 detections (``stats["AP"]``); NaN if undefined."""
+        return float(self.stats["AP"])
+
     def _index(self, iou: float | None, area: str, max_dets: int, cls: int | str | None):
         if iou is None:
             t = slice(None)
@@ -191,7 +207,7 @@ class CocoScores:
         ``ap()`` is ``stats["AP"]``, ``ap(0.5)`` ``stats["AP50"]``, ``ap(area="small")`` ``stats["APs"]``.
 
         Returns:
-            The AP in [0, 1]; NaN where no class has ground truth in that area range (``stats`` says -1).
+            The AP in [0, 1]; NaN where no class has ground truth in that area range.
         """
         t, k, a, m = self._index(iou, area, max_dets, cls)
         v = self.precision[t, :, k, a, m]
@@ -228,8 +244,13 @@ class CocoScores:
         thresholds; NaN for classes pycocotools skips (no non-ignored GT)."""
         return np.array([self.ap(iou, "all", 100, k) for k in range(len(self.classes))], np.float64)
 
-    def to_pandas(self) -> pd.DataFrame:
-        """One row per class: the 12 summary numbers of that class alone (NaN where undefined)."""
+    def to_pandas(self, table: str = "per_class") -> pd.DataFrame:
+        """``"per_class"`` (the default: one row per class, the 12 summary numbers of that class alone) or
+        ``"summary"`` (one row, the 12 numbers over all classes, :data:`COCO_STAT_NAMES`); NaN where undefined."""
+        if table == "summary":
+            return pd.DataFrame([self.stats], columns=list(COCO_STAT_NAMES))
+        if table != "per_class":
+            raise ValueError(f"table must be 'per_class' or 'summary', got {table!r}")
         rows = [self.summary(k) for k in range(len(self.classes))]
         return pd.DataFrame(rows, index=pd.Index(self.classes, name="class"), columns=list(COCO_STAT_NAMES))
 
@@ -246,10 +267,12 @@ class CocoScores:
         lo, hi = float(self.iou_thresholds[0]), float(self.iou_thresholds[-1])
         lines = []
         for name, (kind, iou, area, max_dets) in _STAT_SPECS.items():
+            value = float(self.stats[name])
+            value = -1.0 if value != value else value  # pycocotools' text: -1 where vocbench says NaN
             title, short = ("Average Precision", "(AP)") if kind == "ap" else ("Average Recall", "(AR)")
             iou_text = f"{lo:0.2f}:{hi:0.2f}" if iou is None else f"{iou:0.2f}"
             lines.append(f" {title:<18} {short} @[ IoU={iou_text:<9} | area={area:>6s} | "
-                         f"maxDets={max_dets:>3d} ] = {float(self.stats[name]):0.3f}")
+                         f"maxDets={max_dets:>3d} ] = {value:0.3f}")
         return "\n".join(lines)
 
     def __str__(self) -> str:
@@ -288,10 +311,11 @@ class EvalResult:
     # -------------------------------------------------------------- access
     @property
     def mAP(self) -> dict[str, float]:
-        """Headline number per metric: VOC mAP at the first IoU threshold; COCO AP@[.5:.95]."""
-        out = {m: self.voc[0].mAP(m) for m in self.metrics if m in VOC_METRICS}
+        """The headline score per metric: VOC mAP at the first IoU threshold; COCO AP@[.5:.95]."""
+        voc = self.voc[0].mAP if self.voc else {}
+        out = {m: voc[m] for m in self.metrics if m in VOC_METRICS}
         if self.coco is not None:
-            out["coco"] = float(self.coco.stats["AP"])
+            out["coco"] = self.coco.mAP
         return out
 
     def scores_at(self, iou: float | None = None) -> VocScores:
@@ -317,13 +341,23 @@ class EvalResult:
         return pd.Series(s.ap[metric], index=pd.Index(self.classes, name="class"), name=metric)
 
     # -------------------------------------------------------------- export
-    def to_pandas(self) -> pd.DataFrame:
-        """One row per class: counts and F1 at the first IoU threshold, then AP columns (``ap_voc07``,
-        ``ap_voc12``, ``ap_coco``; extra IoU thresholds as ``ap_voc07@0.7``)."""
+    def to_pandas(self, table: str = "per_class") -> pd.DataFrame:
+        """``"per_class"`` (the default): one row per class: counts and F1 at the first IoU threshold, then AP
+        columns (``ap_voc07``, ``ap_voc12``, ``ap_coco``; extra IoU thresholds as ``ap_voc07@0.7``).
+        ``"summary"``: one row per (metric, IoU threshold) with its mAP; ``"coco"``: the 12 COCO summary numbers
+        (:meth:`CocoScores.to_pandas` ``("summary")``)."""
+        if table == "summary":
+            return self._summary_frame()
+        if table == "coco":
+            if self.coco is None:
+                raise KeyError("metric 'coco' was not evaluated")
+            return self.coco.to_pandas("summary")
+        if table != "per_class":
+            raise ValueError(f"table must be 'per_class', 'summary' or 'coco', got {table!r}")
         frames = []
         if self.voc:
             first = self.voc[0]
-            frames += [first.counts_table(), first.f1_table()]
+            frames += [first.to_pandas("counts"), first.to_pandas("f1")]
             for i, s in enumerate(self.voc):
                 suffix = "" if i == 0 else f"@{_iou_key(s.iou_threshold)}"
                 for m, ap in s.ap.items():
@@ -332,6 +366,12 @@ class EvalResult:
             frames.append(pd.DataFrame({"ap_coco": self.coco.per_class_ap(), "ap50_coco": self.coco.per_class_ap(0.5)},
                                        index=pd.Index(self.classes, name="class")))
         return pd.concat(frames, axis=1) if frames else pd.DataFrame(index=pd.Index(self.classes, name="class"))
+
+    def _summary_frame(self) -> pd.DataFrame:
+        rows = [{"metric": m, "iou_threshold": s.iou_threshold, "mAP": v} for s in self.voc for m, v in s.mAP.items()]
+        if self.coco is not None:
+            rows.append({"metric": "coco", "iou_threshold": float("nan"), "mAP": self.coco.mAP})
+        return pd.DataFrame(rows, columns=["metric", "iou_threshold", "mAP"])
 
     def to_dict(self) -> dict:
         """The JSON layout of the module docstring."""

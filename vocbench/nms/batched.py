@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from vocbench._deprecation import iou_argument
+from vocbench.boxes import DEFAULT_PIXEL_CONVENTION
 from vocbench.errors import InputError
 from vocbench.nms._kernels import greedy_nms_segments_kernel
 from vocbench.nms.greedy import (
@@ -19,26 +19,24 @@ from vocbench.nms.greedy import (
 __all__ = ["batched_nms"]
 
 
-def batched_nms(boxes, scores, labels, iou: float | None = None, *, pixel_offset: int = 0,
+def batched_nms(boxes, scores, labels, iou: float, *, pixel_convention: str = DEFAULT_PIXEL_CONVENTION,
                 score_threshold: float | None = None, pre_nms_top_k: int | None = None,
-                max_output: int | None = None, max_output_per_label: int | None = None,
-                iou_threshold: float | None = None) -> np.ndarray:
+                max_output: int | None = None, max_output_per_label: int | None = None) -> np.ndarray:
     """Greedy NMS within each label, the result of ``torchvision.ops.batched_nms``.
 
     Exactly :func:`~vocbench.nms.nms` run on each label's boxes separately (no coordinate-offset trick, so no
     rounding from shifted coordinates), merged by descending score with ties in row order.
 
     Args:
-        boxes: float[N, 4] as (x1, y1, x2, y2) (see :func:`~vocbench.nms.nms` for ``pixel_offset``).
+        boxes: float[N, 4] as (x1, y1, x2, y2) (see :func:`~vocbench.nms.nms` for ``pixel_convention``).
         scores: float[N], higher is better.
         labels: int[N] class (or image, or image*classes+class) of each box.
         iou: the IoU threshold: suppress when IoU > this, within a label. Required.
-        pixel_offset: 0 (continuous, default) or 1 (VOC '+1' pixels).
+        pixel_convention: ``"voc"`` (default, VOC '+1' pixels) or ``"continuous"`` (torchvision's convention).
         score_threshold: drop boxes with score <= this first (default None).
         pre_nms_top_k: only the k highest-scoring boxes overall enter NMS (default None).
         max_output: at most this many boxes in the merged result (default None).
         max_output_per_label: at most this many kept boxes per label (default None).
-        iou_threshold: deprecated spelling of ``iou`` (torchvision's name).
 
     Returns:
         int64[K] row indices of the kept boxes by descending score (ties in row order).
@@ -69,8 +67,8 @@ def batched_nms(boxes, scores, labels, iou: float | None = None, *, pixel_offset
             raise InputError(f"labels[{i}] = {lab[i]:.0f} is a float at or above 2**53, where distinct labels "
                              "collapse; pass integer labels")
     lab = lab.astype(np.int64, copy=False)
-    thr = _check_threshold(iou_argument(iou, iou_threshold, "batched_nms"), "iou")
-    off = _check_offset(pixel_offset)
+    thr = _check_threshold(iou, "iou")
+    off = _check_offset(pixel_convention)
     st = None if score_threshold is None else _check_threshold(score_threshold, "score_threshold", low=-np.inf)
     top = _check_count(pre_nms_top_k, "pre_nms_top_k")
     cap = _check_count(max_output, "max_output")

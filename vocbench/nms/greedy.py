@@ -6,8 +6,7 @@ import math
 
 import numpy as np
 
-from vocbench._deprecation import iou_argument
-from vocbench.boxes import check_boxes
+from vocbench.boxes import DEFAULT_PIXEL_CONVENTION, check_boxes, pixel_offset
 from vocbench.errors import InputError
 from vocbench.nms._kernels import descending_score_order, first_nonfinite, greedy_nms_rows_kernel
 
@@ -62,11 +61,9 @@ def _check_threshold(value, name: str, low: float = 0.0, high: float | None = No
     return v
 
 
-def _check_offset(pixel_offset) -> float:
-    if pixel_offset not in (0, 1):
-        raise InputError(f"pixel_offset must be 0 (continuous coordinates) or 1 (VOC '+1' pixels), got "
-                         f"{pixel_offset!r}")
-    return float(pixel_offset)
+def _check_offset(pixel_convention) -> float:
+    """The width offset of ``pixel_convention`` (``"voc"``: 1.0, ``"continuous"``: 0.0; :mod:`vocbench.boxes`)."""
+    return pixel_offset(pixel_convention)
 
 
 def _check_count(value, name: str) -> int:
@@ -86,9 +83,9 @@ def _candidate_order(scores: np.ndarray, score_threshold: float | None, pre_nms_
     return order
 
 
-def nms(boxes, scores, iou: float | None = None, *, pixel_offset: int = 0, score_threshold: float | None = None,
-        pre_nms_top_k: int | None = None, max_output: int | None = None,
-        iou_threshold: float | None = None) -> np.ndarray:
+def nms(boxes, scores, iou: float, *, pixel_convention: str = DEFAULT_PIXEL_CONVENTION,
+        score_threshold: float | None = None, pre_nms_top_k: int | None = None,
+        max_output: int | None = None) -> np.ndarray:
     """Greedy non-maximum suppression, identical in keep set and order to ``torchvision.ops.nms``.
 
     Boxes are visited by descending score (ties: lower row first, a stable sort); a box is kept unless an
@@ -99,17 +96,16 @@ def nms(boxes, scores, iou: float | None = None, *, pixel_offset: int = 0, score
     that share a cell of a size-levelled grid and whose size can reach the threshold.
 
     Args:
-        boxes: float[N, 4] as (x1, y1, x2, y2); continuous coordinates, or VOC 1-based inclusive pixels with
-            ``pixel_offset=1``. Any numeric dtype; computed in float64.
+        boxes: float[N, 4] as (x1, y1, x2, y2) under ``pixel_convention``. Any numeric dtype; computed in float64.
         scores: float[N], higher is better.
         iou: the IoU threshold: suppress when IoU > this (>= 0; 1.0 suppresses nothing). Required.
-        pixel_offset: 0 (default, continuous: width = x2 - x1, as torchvision) or 1 (VOC '+1' convention:
-            width = x2 - x1 + 1, as the classic py-faster-rcnn CPU NMS).
+        pixel_convention: ``"voc"`` (default, as every box measure of vocbench: 1-based inclusive pixels,
+            width = x2 - x1 + 1, as the classic py-faster-rcnn CPU NMS) or ``"continuous"`` (width = x2 - x1, as
+            ``torchvision.ops.nms``: pass it for torchvision's keep set).
         score_threshold: drop boxes with score <= this before NMS (default None: keep all).
         pre_nms_top_k: only the k highest-scoring boxes enter NMS (default None: all).
         max_output: return at most this many kept boxes (default None: all). Same as slicing the full
             result, but stops early.
-        iou_threshold: deprecated spelling of ``iou`` (torchvision's name).
 
     Returns:
         int64[K] row indices into ``boxes`` of the kept boxes, by descending score (ties in row order).
@@ -123,8 +119,8 @@ def nms(boxes, scores, iou: float | None = None, *, pixel_offset: int = 0, score
     b = _as_boxes(boxes)
     n = b.shape[0]
     s = _as_scores(scores, n)
-    thr = _check_threshold(iou if iou_threshold is None else iou_argument(iou, iou_threshold, "nms"), "iou")
-    off = _check_offset(pixel_offset)
+    thr = _check_threshold(iou, "iou")
+    off = _check_offset(pixel_convention)
     st = None if score_threshold is None else _check_threshold(score_threshold, "score_threshold", low=-np.inf)
     top = -1 if pre_nms_top_k is None else _check_count(pre_nms_top_k, "pre_nms_top_k")
     cap = -1 if max_output is None else _check_count(max_output, "max_output")

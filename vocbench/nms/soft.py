@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from vocbench._deprecation import iou_argument
+from vocbench.boxes import DEFAULT_PIXEL_CONVENTION
 from vocbench.errors import InputError
 from vocbench.nms._kernels import soft_nms_kernel
 from vocbench.nms.greedy import _check_boxes, _check_count, _check_offset, _check_scores, _check_threshold
@@ -12,9 +12,9 @@ from vocbench.nms.greedy import _check_boxes, _check_count, _check_offset, _chec
 __all__ = ["soft_nms"]
 
 
-def soft_nms(boxes, scores, iou: float | None = None, *, method: str = "linear", sigma: float = 0.5,
-             score_threshold: float = 0.001, pixel_offset: int = 0, max_output: int | None = None,
-             iou_threshold: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+def soft_nms(boxes, scores, iou: float = 0.3, *, method: str = "linear", sigma: float = 0.5,
+             score_threshold: float = 0.001, pixel_convention: str = DEFAULT_PIXEL_CONVENTION,
+             max_output: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Soft-NMS: decay the scores of overlapping boxes instead of removing them (Algorithm 1 of the paper).
 
     Repeatedly select the remaining box ``M`` with the highest current score (ties: lower row first), keep it,
@@ -34,9 +34,8 @@ def soft_nms(boxes, scores, iou: float | None = None, *, method: str = "linear",
         method: ``"linear"`` (default) or ``"gaussian"``.
         sigma: Gaussian width (default 0.5 as in the paper), > 0.
         score_threshold: discard boxes whose score falls below this (default 0.001).
-        pixel_offset: 0 (continuous, default) or 1 (VOC '+1' pixels).
+        pixel_convention: ``"voc"`` (default, VOC '+1' pixels) or ``"continuous"`` (see :func:`~vocbench.nms.nms`).
         max_output: stop after this many selections (default None).
-        iou_threshold: deprecated spelling of ``iou``.
 
     Returns:
         ``(keep, new_scores)``: int64[K] row indices in selection order (non-increasing decayed score) and
@@ -44,14 +43,14 @@ def soft_nms(boxes, scores, iou: float | None = None, *, method: str = "linear",
     """
     b = _check_boxes(boxes)
     s = _check_scores(scores, b.shape[0])
-    thr = _check_threshold(iou_argument(iou, iou_threshold, "soft_nms", default=0.3), "iou")
+    thr = _check_threshold(iou, "iou")
     if method not in ("linear", "gaussian"):
         raise InputError(f"method must be 'linear' or 'gaussian', got {method!r}")
     sig = _check_threshold(sigma, "sigma")
     if sig == 0.0:
         raise InputError("sigma must be > 0")
     st = _check_threshold(score_threshold, "score_threshold", low=-np.inf)
-    off = _check_offset(pixel_offset)
+    off = _check_offset(pixel_convention)
     cap = _check_count(max_output, "max_output")
     if b.shape[0] == 0:
         return np.zeros(0, np.int64), np.zeros(0, np.float64)

@@ -45,11 +45,11 @@ def _leaderboard(c: Comparison) -> pd.DataFrame:
     rows = []
     for m in c.metrics:
         board = c.rank_stability.leaderboards.get("coco" if m == "coco" else f"{m}/{c.protocol}", c.names)
-        values = [c.score(name, m).value for name in board]
+        values = [c.score(name, m).mAP for name in board]
         for name in board:
             s = c.score(name, m)
-            rank = 1 + sum(v > s.value for v in values)  # tied models share a rank ("1, 1, 3")
-            rows.append({"metric": _LABELS[m], "rank": rank, "model": name, "value": s.value, "CI low": s.ci[0],
+            rank = 1 + sum(v > s.mAP for v in values)  # tied models share a rank ("1, 1, 3")
+            rows.append({"metric": _LABELS[m], "rank": rank, "model": name, "value": s.mAP, "CI low": s.ci[0],
                          "CI high": s.ci[1], "± half-width": (s.ci[1] - s.ci[0]) / 2,
                          "best in (share of replicates)": c.rank_stability.p_top[m][name],
                          "detections": c.num_detections[name]})
@@ -67,7 +67,7 @@ def _forest(c: Comparison) -> str:
             # the interval and the point are drawn separately: a percentile interval may exclude its point estimate
             ax.errorbar([(s.ci[0] + s.ci[1]) / 2], [y[j]], xerr=[[(s.ci[1] - s.ci[0]) / 2]], fmt="none", capsize=4,
                         color=_color(j), lw=1.6)
-            ax.plot([s.value], [y[j]], "o", ms=5, color=_color(j))
+            ax.plot([s.mAP], [y[j]], "o", ms=5, color=_color(j))
         ax.set_yticks(y, list(c.names) if k == 0 else [""] * len(c.names))
         ax.set_ylim(-0.7, len(c.names) - 0.3)
         ax.set_title(_LABELS[m], fontsize=9)
@@ -109,7 +109,7 @@ def _pair_matrix(c: Comparison, metric: str) -> str:
 
 
 def _pairs_table(c: Comparison) -> pd.DataFrame:
-    df = c.pairs_frame()
+    df = c.to_pandas("pairs")
     df["metric"] = [_LABELS[m] for m in df["metric"]]
     df["significant"] = ["yes" if s else "no" for s in df["significant"]]
     df["p_value"] = [f"{p:.4f}" for p in df["p_value"]]
@@ -197,8 +197,8 @@ def _outside(value: float, ci) -> bool:
 def _excluded_points(c: Comparison) -> list[str]:
     """One line per percentile interval (mAP, paired difference, per-class difference) that excludes its point
     estimate: drawn as it is, and said so in the page."""
-    out = [f"{s.name} under {_LABELS[s.metric]}: {s.value:.4f} outside [{s.ci[0]:.4f}, {s.ci[1]:.4f}]"
-           for s in c.models if _outside(s.value, s.ci)]
+    out = [f"{s.name} under {_LABELS[s.metric]}: {s.mAP:.4f} outside [{s.ci[0]:.4f}, {s.ci[1]:.4f}]"
+           for s in c.models if _outside(s.mAP, s.ci)]
     for p in c.pairs:
         if _outside(p.diff, p.ci):
             out.append(f"{p.b} - {p.a} under {_LABELS[p.metric]}: {p.diff:+.4f} outside "

@@ -261,7 +261,7 @@ def _fig_sizes_per_class(sizes: pd.DataFrame) -> str:
 # ------------------------------------------------------------------ anchor figures
 def _fig_anchor_curve(analysis) -> str:
     fig, ax = new_figure(6.5, 3.6)
-    cf = analysis.curve_frame()
+    cf = analysis.to_pandas("curve")
     ax.plot(cf["k"], cf["mean_iou"], "o-", color=_MAIN, label="IoU k-means (d = 1 − IoU)")
     if cf["sse_mean_iou"].notna().any():
         ax.plot(cf["k"], cf["sse_mean_iou"], "s--", color="#868e96", label="Euclidean k-means (SSE)")
@@ -338,7 +338,7 @@ def anchor_sections(analysis) -> list[Section]:
                          f"Mean IoU of each box with its closest centroid, best of {analysis.n_init} restarts per k "
                          f"(one warm-started from k − 1), {baseline}. The YOLOv2 paper's Table 1 on VOC: 58.7 "
                          "(SSE, k=5), 61.0 (IoU, k=5), 67.2 (IoU, k=9)."),
-            table_block(analysis.curve_frame(), caption="Mean IoU vs k"),
+            table_block(analysis.to_pandas("curve"), caption="Mean IoU vs k"),
         ], intro="k-means on the normalised (w/W, h/H) box shapes with d = 1 − IoU (boxes aligned at a common "
                  "centre); centroids are the mean of their members."))
     out.append(Section(ANCHOR_TITLES[1], [
@@ -346,7 +346,7 @@ def anchor_sections(analysis) -> list[Section]:
                      f"The {analysis.k} anchors drawn centred in the {analysis.input_size}×{analysis.input_size} "
                      f"network input, over the {g:g}×{g:g} grid of {analysis.stride}-pixel cells; labels in grid "
                      "cells, as darknet stores them."),
-        table_block(analysis.anchors_frame(), caption=f"Anchors (k = {analysis.k}, mean IoU "
+        table_block(analysis.to_pandas("anchors"), caption=f"Anchors (k = {analysis.k}, mean IoU "
                                                       f"{analysis.mean_iou:.4f}, BPR {analysis.bpr:.4f})"),
         html_block(f"<p>darknet cfg: <code>{analysis.darknet_line()}</code></p>"),
     ]))
@@ -369,7 +369,7 @@ def anchor_sections(analysis) -> list[Section]:
 def _overview_frame(dataset: Dataset, stats, compare: list[tuple[str, Dataset]]) -> pd.DataFrame:
     rows = []
     if stats is not None:
-        df = stats.summary_frame()
+        df = stats.to_pandas("sets")
         rows = df.to_dict("records")
     else:  # pragma: no cover - stats always available
         rows = [_simple_row(" + ".join(dataset.sets), dataset)]

@@ -253,7 +253,8 @@ def diagnosis_sections(dataset: Dataset, diagnosis: Diagnosis, detections: Detec
     """The diagnosis sections (summary, per class, sensitivity, confusion, gallery)."""
     d = diagnosis
     head = f"{prefix}TIDE errors"
-    intro = (f"{_RULES.get(d.protocol, d.protocol)}. t_f = {d.iou:g}, t_b = {d.background_iou:g}. dAP = mAP after "
+    intro = (f"{_RULES.get(d.protocol, d.protocol)}. t_f = {d.iou_threshold:g}, "
+             f"t_b = {d.background_iou_threshold:g}. dAP = mAP after "
              "TIDE's oracle fix of every error of the type − base mAP (clamped at 0, as TIDE does); special: "
              "every false positive scored below every TP (false_pos), every unmatched object removed "
              "(false_neg). AP units 0..1. Each false positive gets the first type that applies, in TIDE's order "
@@ -261,7 +262,7 @@ def diagnosis_sections(dataset: Dataset, diagnosis: Diagnosis, detections: Detec
              "object of its class was already matched by a higher-scored detection (the evaluation's outcome "
              "table counts all of them); 'dupe' here counts those that are not a cls error first (a duplicate "
              "that also overlaps an object of another class at t_f is a cls error), so it can be lower.")
-    blocks = [text_block(f"Base mAP {d.ap:.6f}" + (f" (VOC07 11-point {d.voc07['ap']:.6f})" if d.voc07 else "")
+    blocks = [text_block(f"Base mAP {d.mAP:.6f}" + (f" (VOC07 11-point {d.voc07['mAP']:.6f})" if d.voc07 else "")
                          + f"; {d.num_detections} detections on {d.num_images} images."),
               table_block(_summary_table(d), caption="TIDE summary", float_format="{:.4f}"),
               figure_block(_pie(d), "Main errors as a share of the AP they cost, and the special errors")]
@@ -316,7 +317,7 @@ def write_diagnosis_report(path: str | os.PathLike, dataset: Dataset, diagnosis:
     src = (detections.source if detections is not None else diagnosis.source) or "detections"
     meta = ReportMeta(data=f"{src} on {', '.join(dataset.sets)} ({dataset.num_images} images, "
                            f"{dataset.num_objects} objects)",
-                      extra={"Protocol": diagnosis.protocol, "IoU": f"{diagnosis.iou:g}",
+                      extra={"Protocol": diagnosis.protocol, "IoU": f"{diagnosis.iou_threshold:g}",
                              "Detections": str(diagnosis.num_detections)})
     title = title or f"Detection diagnosis: {Path(src).name}"
     return write_report(path, title, diagnosis_sections(dataset, diagnosis, detections), meta)

@@ -38,7 +38,7 @@ def _summary(result: EvalResult) -> list:
     rows = []
     for s in result.voc:
         for m in s.ap:
-            rows.append({"metric": _METRIC_LABELS[m], "IoU": f"{s.iou_threshold:g}", "mAP": s.mAP(m)})
+            rows.append({"metric": _METRIC_LABELS[m], "IoU": f"{s.iou_threshold:g}", "mAP": s.mAP[m]})
     if result.coco is not None:
         rows.append({"metric": _METRIC_LABELS["coco"], "IoU": ".50:.95", "mAP": result.coco.stats["AP"]})
     blocks = [table_block(pd.DataFrame(rows), caption="Mean average precision", float_format="{:.6f}")]
@@ -197,7 +197,7 @@ def eval_sections(dataset: Dataset, result: EvalResult) -> list[Section]:
             intro="A duplicate is a detection whose best-overlap object was already matched by a higher-scored "
                   "detection; detections on difficult objects are ignored; missed = positives never matched."))
         if len(result.voc) > 1:
-            rows = [{"IoU": f"{v.iou_threshold:g}", **{m: v.mAP(m) for m in v.ap},
+            rows = [{"IoU": f"{v.iou_threshold:g}", **{m: v.mAP[m] for m in v.ap},
                      "tp": int(v.tp.sum()), "fp": int(v.fp.sum()), "duplicates": int(v.duplicates.sum())}
                     for v in result.voc]
             sections.append(Section("IoU thresholds", [table_block(pd.DataFrame(rows), caption="mAP per IoU")]))

@@ -61,9 +61,9 @@ class DatasetStats:
 
     def to_pandas(self, table: str = "per_class") -> pd.DataFrame:
         """``"per_class"`` (one row per class plus a ``total`` row; the default) or ``"sets"`` (one row per set
-        plus the union, as :meth:`summary_frame`)."""
+        plus the union)."""
         if table == "sets":
-            return self.summary_frame()
+            return self._sets_frame()
         if table != "per_class":
             raise ValueError(f"table must be 'per_class' or 'sets', got {table!r}")
         df = pd.DataFrame.from_dict(self.per_class, orient="index")
@@ -72,8 +72,7 @@ class DatasetStats:
                                "difficult": self.difficult, "truncated": self.truncated}], index=["total"])
         return pd.concat([df, total])
 
-    def summary_frame(self) -> pd.DataFrame:
-        """One row per set (when ``by_set``) plus the union (``to_pandas("sets")``)."""
+    def _sets_frame(self) -> pd.DataFrame:
         rows = []
         for name, st in list(self.by_set.items()) + [(" + ".join(self.sets), self)]:
             rows.append({"set": name, "images": st.images, "objects": st.objects, "objects_all": st.objects_all,
@@ -82,7 +81,7 @@ class DatasetStats:
         return pd.DataFrame(rows).drop_duplicates(subset=["set"])
 
     def __str__(self) -> str:
-        head = self.summary_frame().to_string(index=False)
+        head = self.to_pandas("sets").to_string(index=False)
         return f"{head}\n\n{self.to_pandas().to_string()}"
 
 
