@@ -159,7 +159,7 @@ def test_compare_report_draws_intervals_that_exclude_their_point(tmp_path):
     ds = _dataset()
     cmp = _compare(ds, {"a": _detections(ds, 1), "b": _detections(ds, 5, jitter=12.0)}, metrics=("voc07",))
     m0 = cmp.models[0]
-    models = (dataclasses.replace(m0, ci=(m0.value + 0.01, m0.value + 0.05)),) + cmp.models[1:]
+    models = (dataclasses.replace(m0, ci=(m0.mAP + 0.01, m0.mAP + 0.05)),) + cmp.models[1:]
     p0 = cmp.pairs[0]
     pc_ci = p0.per_class_ci.copy()
     pc_ci[:, 0] = p0.per_class_diff[0] - 0.2, p0.per_class_diff[0] - 0.1  # interval entirely below the point
@@ -167,7 +167,7 @@ def test_compare_report_draws_intervals_that_exclude_their_point(tmp_path):
     skewed = dataclasses.replace(cmp, models=models, pairs=pairs)
     page = write_compare_report(tmp_path / "r.html", ds, skewed).read_text()
     assert "do not contain their point estimate" in page
-    assert f"a under VOC07 mAP (11-point): {m0.value:.4f} outside" in page
+    assert f"a under VOC07 mAP (11-point): {m0.mAP:.4f} outside" in page
     assert "1 per-class difference(s) outside their interval" in page
     assert page.count("<svg") >= 4
 

@@ -454,6 +454,40 @@ def compare(dataset: Dataset, detections, metrics: Sequence[str] | str = ("voc07
         InputError: duplicate names, fewer than 2 sets, detections outside the dataset, too few or too many
             replicates (the message says how much memory they would need).
     """
+    mets, proto, iou, confidence, seed = _check_options(metrics, protocol, iou, confidence, seed)
+    items = _as_pairs(detections)
+    names = tuple(n for n, _ in items)
+    ni = dataset.num_images
+    bootstrap = check_bootstrap(bootstrap, ni, len(names), len(mets), dataset.num_classes)
+    if ni == 0:
+        raise InputError("the dataset has no images")
+    dets = {}
+    for name, d in items:
+        dets[name] = _load(dataset, d)
+        validate_detections(dataset, dets[name])
+    messages = _coverage_messages(dets, ni)
+    pts = _point_estimates(dataset, names, dets, mets, proto.name, iou)
+    messages += [m for m in pts.messages if m not in messages]
+    reps = _replicates(dataset, names, mets, pts, proto.voc07_thresholds, bootstrap, seed, progress)
+    messages += _lost_class_messages(dataset, mets, reps, bootstrap)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN slices (a class without positives)
+        reps_map = np.nanmean(reps.per_class, axis=3)  # float64[K, R, M]
+    models = _model_scores(names, mets, pts, reps.per_class, reps_map, confidence)
+    pairs = _pair_diffs(names, mets, pts, reps.per_class, reps_map, confidence)
+    rank = _rank_stability(names, mets, pts, reps_map, proto.name)
+    for msg in messages:
+        warnings.warn(msg, VocbenchWarning, stacklevel=2)
+    return Comparison(names=names, classes=tuple(dataset.classes), metrics=tuple(mets), protocol=proto.name,
+                      iou_threshold=iou, bootstrap=bootstrap, seed=seed, confidence=confidence, num_images=ni,
+                      num_detections={n: len(d) for n, d in dets.items()}, point=pts.point,
+                      point_per_class=pts.point_per_class, replicates=reps_map, replicates_per_class=reps.per_class,
+                      models=models, pairs=pairs, rank_stability=rank, results=pts.results,
+                      warnings=tuple(messages))
+
+
+def _check_options(metrics, protocol: str, iou: float, confidence: float, seed: int):
+    """``(metrics without repeats, Protocol, iou, confidence, seed)`` checked; ValueError names the bad one."""
     if isinstance(metrics, str):
         metrics = (metrics,)
     mets: list[str] = []
@@ -471,127 +505,160 @@ def compare(dataset: Dataset, detections, metrics: Sequence[str] | str = ("voc07
         raise ValueError(f"confidence must be in (0, 1), got {confidence}")
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
-    seed = int(seed)
-    items = _as_pairs(detections)
-    names = tuple(n for n, _ in items)
-    nm, nc, ni, nk = len(names), dataset.num_classes, dataset.num_images, len(mets)
-    bootstrap = check_bootstrap(bootstrap, ni, nm, nk, nc)
-    if ni == 0:
-        raise InputError("the dataset has no images")
+    return mets, proto, iou, confidence, int(seed)
 
-    dets = {}
-    for name, d in items:
-        dd = _load(dataset, d)
-        validate_detections(dataset, dd)
-        dets[name] = dd
-    messages: list[str] = []
+
+def _coverage_messages(dets: dict[str, Detections], num_images: int) -> list[str]:
+    """A warning for each set with detections on fewer than half the images another set covers."""
     covered = {n: int(np.unique(d.image_index).size) for n, d in dets.items()}
     most = max(covered.values())
-    for n, k in covered.items():
-        if most and k < 0.5 * most:
-            messages.append(f"{n}: detections on only {k} of {ni} images (another set covers {most}); was it made "
-                            "for a different image list?")
+    return [f"{n}: detections on only {k} of {num_images} images (another set covers {most}); was it made "
+            "for a different image list?" for n, k in covered.items() if most and k < 0.5 * most]
 
-    voc_mets = [m for m in mets if m in VOC_METRICS]
-    other = "voc_eval" if proto.name == "devkit" else "devkit"
-    point = np.full((nk, nm), np.nan)
-    point_pc = np.full((nk, nm, nc), np.nan)
-    results: dict[str, EvalResult] = {}
-    voc_in: dict[str, VocInputs] = {}
-    coco_in: dict[str, CocoInputs] = {}
-    boards_scores: dict[str, dict[str, float]] = {}
+
+@dataclass(frozen=True, eq=False)
+class _Points:
+    """The one matching pass of every model and its point estimates.
+
+    point: float64[K, M] mAP by metric and model; point_per_class: float64[K, M, C]; results: the VOC
+    :class:`EvalResult` of each model; voc_in / coco_in: the matched detections the replicates re-weight;
+    board_scores: leaderboard key (``"voc07/devkit"``, ``"coco"``) -> model -> mAP; messages: the warnings the
+    evaluations raised.
+    """
+
+    point: np.ndarray
+    point_per_class: np.ndarray
+    results: dict[str, EvalResult]
+    voc_in: dict[str, VocInputs]
+    coco_in: dict[str, CocoInputs]
+    board_scores: dict[str, dict[str, float]]
+    messages: list[str]
+
+
+def _other_protocol(protocol: str) -> str:
+    return "voc_eval" if protocol == "devkit" else "devkit"
+
+
+def _point_estimates(dataset: Dataset, names: tuple[str, ...], dets: dict[str, Detections], mets: list[str],
+                     protocol: str, iou: float) -> _Points:
+    nk, nm, nc = len(mets), len(names), dataset.num_classes
+    voc_mets = tuple(m for m in mets if m in VOC_METRICS)
+    other = _other_protocol(protocol)
+    pts = _Points(np.full((nk, nm), np.nan), np.full((nk, nm, nc), np.nan), {}, {}, {}, {}, [])
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", VocbenchWarning)
         for j, name in enumerate(names):
             if voc_mets:
-                res = evaluate(dataset, dets[name], metrics=tuple(voc_mets), protocol=proto.name, iou=iou)
-                results[name] = res
-                voc_in[name] = prepare_voc(dataset, dets[name], res.voc[0].outcome)
-                alt = evaluate(dataset, dets[name], metrics=tuple(voc_mets), protocol=other, iou=iou)
+                res = evaluate(dataset, dets[name], metrics=voc_mets, protocol=protocol, iou=iou)
+                pts.results[name] = res
+                pts.voc_in[name] = prepare_voc(dataset, dets[name], res.voc[0].outcome)
+                alt = evaluate(dataset, dets[name], metrics=voc_mets, protocol=other, iou=iou)
                 for m in voc_mets:
-                    boards_scores.setdefault(f"{m}/{proto.name}", {})[name] = res.voc[0].mAP[m]
-                    boards_scores.setdefault(f"{m}/{other}", {})[name] = alt.voc[0].mAP[m]
+                    pts.board_scores.setdefault(f"{m}/{protocol}", {})[name] = res.voc[0].mAP[m]
+                    pts.board_scores.setdefault(f"{m}/{other}", {})[name] = alt.voc[0].mAP[m]
             if "coco" in mets:
-                coco_in[name] = prepare_coco(dataset, dets[name])
-                boards_scores.setdefault("coco", {})[name] = coco_in[name].ap
+                pts.coco_in[name] = prepare_coco(dataset, dets[name])
+                pts.board_scores.setdefault("coco", {})[name] = pts.coco_in[name].ap
             for k, m in enumerate(mets):
                 if m == "coco":
-                    point[k, j] = coco_in[name].ap
-                    point_pc[k, j] = coco_in[name].per_class
+                    pts.point[k, j] = pts.coco_in[name].ap
+                    pts.point_per_class[k, j] = pts.coco_in[name].per_class
                 else:
-                    point[k, j] = results[name].voc[0].mAP[m]
-                    point_pc[k, j] = results[name].voc[0].ap[m]
+                    pts.point[k, j] = pts.results[name].voc[0].mAP[m]
+                    pts.point_per_class[k, j] = pts.results[name].voc[0].ap[m]
     for w in caught:
-        msg = str(w.message)
-        if msg not in messages:
-            messages.append(msg)
+        if str(w.message) not in pts.messages:
+            pts.messages.append(str(w.message))
+    return pts
 
-    # ---------------------------------------------------------------- replicates
-    reps_pc = np.empty((nk, bootstrap, nm, nc))
-    no_pos = {m: np.zeros(nc, np.int64) for m in mets}
-    no_pos_reps = {m: 0 for m in mets}
-    has_pos = {m: ~np.isnan(point_pc[k, 0]) for k, m in enumerate(mets)}
-    thresholds07 = np.asarray(proto.voc07_thresholds, np.float64)
-    for start, w in _weight_chunks(ni, bootstrap, seed):
+
+@dataclass(frozen=True, eq=False)
+class _Replicates:
+    """per_class: float64[K, R, M, C] AP by metric, replicate, model and class; lost: metric -> int64[C]
+    replicates where the class drew no positive; lost_replicates: metric -> replicates that lost any class."""
+
+    per_class: np.ndarray
+    lost: dict[str, np.ndarray]
+    lost_replicates: dict[str, int]
+
+
+def _replicates(dataset: Dataset, names: tuple[str, ...], mets: list[str], pts: _Points, voc07_thresholds,
+                bootstrap: int, seed: int, progress: Callable[[int, int], None] | None) -> _Replicates:
+    """Every replicate's per-class AP: the matched detections of each model re-weighted by the image draws."""
+    nc = dataset.num_classes
+    out = _Replicates(np.empty((len(mets), bootstrap, len(names), nc)), {m: np.zeros(nc, np.int64) for m in mets},
+                      {m: 0 for m in mets})
+    has_pos = {m: ~np.isnan(pts.point_per_class[k, 0]) for k, m in enumerate(mets)}
+    thresholds07 = np.asarray(voc07_thresholds, np.float64)
+    for start, w in _weight_chunks(dataset.num_images, bootstrap, seed):
         sl = slice(start, start + len(w))
         for j, name in enumerate(names):
-            if voc_mets:
-                v = voc_in[name]
+            if name in pts.voc_in:
+                v = pts.voc_in[name]
                 ap07, ap12, npos = voc_bootstrap_kernel(w, v.class_runs, v.run_offsets, v.run_is_tp, v.det_image,
                                                         v.pos_offsets, v.pos_image, v.pos_count, thresholds07)
                 for k, m in enumerate(mets):
-                    if m == "voc07":
-                        reps_pc[k, sl, j] = ap07
-                    elif m == "voc12":
-                        reps_pc[k, sl, j] = ap12
+                    if m in VOC_METRICS:
+                        out.per_class[k, sl, j] = ap07 if m == "voc07" else ap12
                 if j == 0:
-                    for m in voc_mets:
-                        lost = (npos == 0) & has_pos[m]
-                        no_pos[m] += lost.sum(axis=0)
-                        no_pos_reps[m] += int(lost.any(axis=1).sum())
-            if "coco" in mets:
-                c = coco_in[name]
+                    for m in mets:
+                        if m in VOC_METRICS:
+                            _count_lost(out, m, (npos == 0) & has_pos[m])
+            if name in pts.coco_in:
+                c = pts.coco_in[name]
                 ap, npig = coco_bootstrap_kernel(w, c.class_offsets, c.det_image, c.kind, c.tp_mask,
                                                  c.counted_mask, c.det_block, c.fp_run_end, c.num_thresholds,
                                                  c.pos_offsets, c.pos_image, c.pos_count, COCO_REC_THRESHOLDS)
-                reps_pc[mets.index("coco"), sl, j] = ap
+                out.per_class[mets.index("coco"), sl, j] = ap
                 if j == 0:
-                    lost = (npig == 0) & has_pos["coco"]
-                    no_pos["coco"] += lost.sum(axis=0)
-                    no_pos_reps["coco"] += int(lost.any(axis=1).sum())
+                    _count_lost(out, "coco", (npig == 0) & has_pos["coco"])
         if progress is not None:
             progress(min(start + len(w), bootstrap), bootstrap)
-    lost_by: dict[tuple[int, str], list[str]] = {}  # one warning for the metrics that lost the same classes
-    for m in mets:
-        if no_pos_reps[m]:
-            which = ", ".join(f"{dataset.classes[c]} x{int(no_pos[m][c])}" for c in np.flatnonzero(no_pos[m]))
-            lost_by.setdefault((no_pos_reps[m], which), []).append(m)
-    for (count, which), ms in lost_by.items():
-        messages.append(f"{', '.join(ms)}: {count} of {bootstrap} replicates drew no positive of some class "
-                        f"({which}); that class is left out of those replicates' mAP and of its interval")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN slices (a class without positives)
-        reps = np.nanmean(reps_pc, axis=3)  # float64[K, R, M]
+    return out
 
-    # ---------------------------------------------------------------- summaries
-    alpha = 1.0 - confidence
+
+def _count_lost(out: _Replicates, metric: str, lost: np.ndarray) -> None:
+    """Add one chunk's bool[R', C] "class with positives drew none" to the counts of ``metric``."""
+    out.lost[metric] += lost.sum(axis=0)
+    out.lost_replicates[metric] += int(lost.any(axis=1).sum())
+
+
+def _lost_class_messages(dataset: Dataset, mets: list[str], reps: _Replicates, bootstrap: int) -> list[str]:
+    """One warning for the metrics whose replicates lost the same classes."""
+    lost_by: dict[tuple[int, str], list[str]] = {}
+    for m in mets:
+        if reps.lost_replicates[m]:
+            which = ", ".join(f"{dataset.classes[c]} x{int(reps.lost[m][c])}" for c in np.flatnonzero(reps.lost[m]))
+            lost_by.setdefault((reps.lost_replicates[m], which), []).append(m)
+    return [f"{', '.join(ms)}: {count} of {bootstrap} replicates drew no positive of some class ({which}); that "
+            "class is left out of those replicates' mAP and of its interval" for (count, which), ms in lost_by.items()]
+
+
+def _model_scores(names: tuple[str, ...], mets: list[str], pts: _Points, reps_pc: np.ndarray, reps: np.ndarray,
+                  confidence: float) -> tuple[ModelScore, ...]:
     models = []
     for k, m in enumerate(mets):
         ci = percentile_interval(reps[k], confidence)  # [2, M]
         ci_pc = percentile_interval(reps_pc[k], confidence)  # [2, M, C]
         for j, name in enumerate(names):
-            models.append(ModelScore(name=name, metric=m, mAP=float(point[k, j]),
-                                     ci=(float(ci[0, j]), float(ci[1, j])), per_class=point_pc[k, j].copy(),
+            models.append(ModelScore(name=name, metric=m, mAP=float(pts.point[k, j]),
+                                     ci=(float(ci[0, j]), float(ci[1, j])), per_class=pts.point_per_class[k, j].copy(),
                                      per_class_ci=ci_pc[:, j].copy()))
+    return tuple(models)
+
+
+def _pair_diffs(names: tuple[str, ...], mets: list[str], pts: _Points, reps_pc: np.ndarray, reps: np.ndarray,
+                confidence: float) -> tuple[PairDiff, ...]:
+    alpha = 1.0 - confidence
+    point, point_pc = pts.point, pts.point_per_class
     pairs = []
     for k, m in enumerate(mets):
-        for ia in range(nm):
-            for ib in range(ia + 1, nm):
+        for ia in range(len(names)):
+            for ib in range(ia + 1, len(names)):
                 d = reps[k, :, ib] - reps[k, :, ia]
                 dci = percentile_interval(d[:, None], confidence)[:, 0]
                 p = float(bootstrap_p_value(d[:, None])[0])
                 dpc = reps_pc[k, :, ib] - reps_pc[k, :, ia]
-                pc_ci = percentile_interval(dpc, confidence)
                 pc_p = bootstrap_p_value(dpc)
                 pc_p = np.where(np.isnan(point_pc[k, ib] - point_pc[k, ia]), np.nan, pc_p)
                 pc_h = holm(pc_p)
@@ -599,34 +666,31 @@ def compare(dataset: Dataset, detections, metrics: Sequence[str] | str = ("voc07
                     a=names[ia], b=names[ib], metric=m, diff=float(point[k, ib] - point[k, ia]),
                     ci=(float(dci[0]), float(dci[1])), p_value=p, detectable=float((dci[1] - dci[0]) / 2),
                     significant=bool(p < alpha), per_class_diff=point_pc[k, ib] - point_pc[k, ia],
-                    per_class_ci=pc_ci, per_class_p=pc_p, per_class_p_holm=pc_h,
+                    per_class_ci=percentile_interval(dpc, confidence), per_class_p=pc_p, per_class_p_holm=pc_h,
                     per_class_significant=np.nan_to_num(pc_h, nan=1.0) < alpha))
+    return tuple(pairs)
 
-    # ---------------------------------------------------------------- ranking stability
-    order_keys = ([f"{m}/{p}" for m in voc_mets for p in (proto.name, other)] + (["coco"] if "coco" in mets else []))
+
+def _rank_stability(names: tuple[str, ...], mets: list[str], pts: _Points, reps: np.ndarray,
+                    protocol: str) -> RankStability:
+    voc_mets = [m for m in mets if m in VOC_METRICS]
+    scores = pts.board_scores
+    order_keys = ([f"{m}/{p}" for m in voc_mets for p in (protocol, _other_protocol(protocol))]
+                  + (["coco"] if "coco" in mets else []))
     boards = {}
     for key in order_keys:
-        sc = boards_scores[key]
+        sc = scores[key]
         boards[key] = tuple(sorted(names, key=lambda n: (-sc[n] if sc[n] == sc[n] else math.inf, names.index(n))))
     taus = {}
     for i1 in range(len(order_keys)):
         for i2 in range(i1 + 1, len(order_keys)):
             k1, k2 = order_keys[i1], order_keys[i2]
-            taus[f"{k1} vs {k2}"] = kendall_tau([boards_scores[k1][n] for n in names],
-                                                [boards_scores[k2][n] for n in names])
+            taus[f"{k1} vs {k2}"] = kendall_tau([scores[k1][n] for n in names], [scores[k2][n] for n in names])
     top_change, p_top, p_tie, rep_tau = {}, {}, {}, {}
     for k, m in enumerate(mets):
-        top_change[m], shares, p_tie[m] = top_shares(reps[k], point[k])
+        top_change[m], shares, p_tie[m] = top_shares(reps[k], pts.point[k])
         p_top[m] = {n: float(shares[j]) for j, n in enumerate(names)}
-        t = _tau_rows(reps[k], point[k])
+        t = _tau_rows(reps[k], pts.point[k])
         rep_tau[m] = float(np.nanmean(t)) if np.any(~np.isnan(t)) else float("nan")
-    rank = RankStability(leaderboards=boards, scores=boards_scores, kendall_tau=taus, top_change=top_change,
+    return RankStability(leaderboards=boards, scores=scores, kendall_tau=taus, top_change=top_change,
                          p_top=p_top, replicate_tau=rep_tau, p_tie=p_tie)
-
-    for msg in messages:
-        warnings.warn(msg, VocbenchWarning, stacklevel=2)
-    return Comparison(names=names, classes=tuple(dataset.classes), metrics=tuple(mets), protocol=proto.name,
-                      iou_threshold=iou, bootstrap=bootstrap, seed=seed, confidence=confidence, num_images=ni,
-                      num_detections={n: len(d) for n, d in dets.items()}, point=point, point_per_class=point_pc,
-                      replicates=reps, replicates_per_class=reps_pc, models=tuple(models), pairs=tuple(pairs),
-                      rank_stability=rank, results=results, warnings=tuple(messages))

@@ -10,7 +10,6 @@
 
 from __future__ import annotations
 
-import inspect
 from dataclasses import dataclass
 
 import numpy as np
@@ -206,17 +205,8 @@ def prepare_coco(dataset: Dataset, detections: Detections) -> CocoInputs:
     nt = len(iou_thr)
     area_all = np.array([COCO_AREA_RANGES[0]], np.float64)
     max_det = max(COCO_MAX_DETS)
-    # by name: the COCO kernels' argument lists are still being tuned by their owner; every input they have taken
-    # so far is offered and the kernel's signature picks its own
-    offered = dict(gt_offsets=gt_offsets, gt_xyxy=gt_xyxy, gt_area=gt_area, gt_crowd=gt_crowd,
-                   group_offsets=group_offsets, group_order=group_order, flag_row=flag_row,
-                   det_boxes=np.ascontiguousarray(detections.boxes), det_xyxy=det_xyxy, det_area=det_area,
-                   iou_thresholds=iou_thr, area_ranges=area_all, max_det=max_det, num_images=ni)
-    params = inspect.signature(getattr(coco_match_kernel, "py_func", coco_match_kernel)).parameters
-    missing = [p for p in params if p not in offered]
-    if missing:
-        raise RuntimeError(f"COCO adapter: coco_match_kernel now needs {missing}; update vocbench/compare/prepare.py")
-    out = coco_match_kernel(*[offered[p] for p in params])
+    out = coco_match_kernel(gt_offsets, gt_xyxy, gt_area, gt_crowd, group_offsets, group_order, flag_row,
+                            np.ascontiguousarray(detections.boxes), iou_thr, area_all, max_det, ni)
     tp_mask, counted_mask, rank, npig = _outcome_masks(out, nt)
 
     # non-ignored GT (area "all") per (class, image): the kernel's rule, checked against its per-class totals
@@ -251,7 +241,7 @@ def prepare_coco(dataset: Dataset, detections: Detections) -> CocoInputs:
     ap_c, _ = coco_bootstrap_kernel(ones, class_offsets_e, det_image, kind, tp_mask, counted_mask, det_block,
                                     fp_run_end, nt, pos[0], pos[1], pos[2], COCO_REC_THRESHOLDS)
     per_class = ap_c[0]
-    ap = float(np.nanmean(per_class)) if np.any(~np.isnan(per_class)) else -1.0
+    ap = float(np.nanmean(per_class)) if np.any(~np.isnan(per_class)) else float("nan")
     return CocoInputs(class_offsets=class_offsets_e, det_image=det_image, kind=kind, tp_mask=tp_mask,
                       counted_mask=counted_mask, det_block=det_block, fp_run_end=fp_run_end, num_thresholds=nt,
                       pos_offsets=pos[0],

@@ -19,6 +19,7 @@ import numpy as np
 from vocbench._numba import jit
 from vocbench.boxes._kernels import iof_pair_areas, iou_pair, iou_pair_areas
 from vocbench.eval._kernels import all_point_area
+from vocbench.eval.outcomes import OUTCOME_DUPLICATE, OUTCOME_FP, OUTCOME_IGNORED, OUTCOME_TP
 
 __all__ = ["ERR_NONE", "ERR_CLS", "ERR_LOC", "ERR_BOTH", "ERR_DUPE", "ERR_BKG", "tide_coco_kernel",
            "tide_ap_kernel", "voc_errors_kernel", "normalized_ap_kernel", "normalized_ap_bins_kernel"]
@@ -56,8 +57,8 @@ def tide_coco_kernel(img_order, img_offsets, det_xyxy, det_area, det_class, gt_i
     """
     n = det_class.shape[0]
     m = gt_class.shape[0]
-    state = np.full(n, 3, np.int8)
-    err = np.full(n, -1, np.int8)
+    state = np.full(n, OUTCOME_IGNORED, np.int8)
+    err = np.full(n, ERR_NONE, np.int8)
     target = np.full(n, -1, np.int64)
     fixable = np.zeros(n, np.bool_)
     matched_gt = np.full(n, -1, np.int64)
@@ -96,7 +97,7 @@ def tide_coco_kernel(img_order, img_offsets, det_xyxy, det_area, det_class, gt_i
         used_col = np.zeros(ng, np.bool_)
         for i in range(nd):
             d = img_order[p0 + i]
-            state[d] = 0
+            state[d] = OUTCOME_FP
             if ng == 0:
                 continue
             jb = 0
@@ -107,7 +108,7 @@ def tide_coco_kernel(img_order, img_offsets, det_xyxy, det_area, det_class, gt_i
                     vb = v
                     jb = j
             if vb >= pos_thresh:
-                state[d] = 1
+                state[d] = OUTCOME_TP
                 used_col[jb] = True
                 matched_gt[d] = reg[jb]
                 gt_used[reg[jb]] = True
@@ -118,19 +119,19 @@ def tide_coco_kernel(img_order, img_offsets, det_xyxy, det_area, det_class, gt_i
                 continue
             for i in range(nd):
                 d = img_order[p0 + i]
-                if state[d] == 1 or det_class[d] != gt_class[g]:
+                if state[d] == OUTCOME_TP or det_class[d] != gt_class[g]:
                     continue
                 ov = iof_pair_areas(det_xyxy[d, 0], det_xyxy[d, 1], det_xyxy[d, 2], det_xyxy[d, 3], det_area[d],
                                     gt_xyxy[g, 0], gt_xyxy[g, 1], gt_xyxy[g, 2], gt_xyxy[g, 3], 0.0)
                 if ov > pos_thresh:
-                    state[d] = 3
+                    state[d] = OUTCOME_IGNORED
         # error types of every non-TP detection, in score order
         for i in range(nd):
             d = img_order[p0 + i]
-            if state[d] == 1:
+            if state[d] == OUTCOME_TP:
                 continue
             if ng == 0:
-                err[d] = 4
+                err[d] = ERR_BKG
                 continue
             c = det_class[d]
             # loc: best same-class IoU (matched GT included)
@@ -161,18 +162,18 @@ def tide_coco_kernel(img_order, img_offsets, det_xyxy, det_area, det_class, gt_i
                     j4 = j
             jt = -1
             if bg_thresh <= v1 and v1 <= pos_thresh:
-                err[d] = 1
+                err[d] = ERR_LOC
                 jt = j1
             elif v2 >= pos_thresh:
-                err[d] = 0
+                err[d] = ERR_CLS
                 jt = j2
             elif v3 >= pos_thresh:
-                err[d] = 3
+                err[d] = ERR_DUPE
                 target[d] = reg[j3]  # the matched GT it duplicates (shown, never fixed)
             elif v4 <= bg_thresh:
-                err[d] = 4
+                err[d] = ERR_BKG
             else:
-                err[d] = 2
+                err[d] = ERR_BOTH
                 target[d] = reg[j4]  # the GT it overlaps most (shown, never fixed)
             if jt >= 0:
                 g = reg[jt]
@@ -205,7 +206,7 @@ def tide_ap_kernel(class_order, class_offsets, state, npos):
         a, b = class_offsets[c], class_offsets[c + 1]
         k = 0
         for p in range(a, b):
-            if state[class_order[p]] != 3:
+            if state[class_order[p]] != OUTCOME_IGNORED:
                 k += 1
         counted[c] = k
         if npos[c] == 0:
@@ -217,9 +218,9 @@ def tide_ap_kernel(class_order, class_offsets, state, npos):
         q = 0
         for p in range(a, b):
             s = state[class_order[p]]
-            if s == 3:
+            if s == OUTCOME_IGNORED:
                 continue
-            if s == 1:
+            if s == OUTCOME_TP:
                 tp += 1
             else:
                 fp += 1
@@ -267,7 +268,7 @@ def voc_errors_kernel(img_order, img_offsets, outcome, det_boxes, det_class, gt_
     """
     n = det_class.shape[0]
     m = gt_class.shape[0]
-    err = np.full(n, -1, np.int8)
+    err = np.full(n, ERR_NONE, np.int8)
     target = np.full(n, -1, np.int64)
     fixable = np.zeros(n, np.bool_)
     matched_gt = np.full(n, -1, np.int64)
@@ -307,29 +308,29 @@ def voc_errors_kernel(img_order, img_offsets, outcome, det_boxes, det_class, gt_
                     jall[i] = g
             vcand[i] = max(bs, 0.0)
             vother[i] = max(bo, 0.0)
-            if outcome[d] == 1:
+            if outcome[d] == OUTCOME_TP:
                 matched_gt[d] = cand[i]
                 gt_used[cand[i]] = True
         for i in range(nd):
             d = img_order[p0 + i]
             o = outcome[d]
-            if o != 0 and o != 2:
+            if o != OUTCOME_FP and o != OUTCOME_DUPLICATE:
                 continue
             jt = -1
             passes = (vother[i] >= pos_thresh) if inclusive else (vother[i] > pos_thresh)
-            if o == 0 and cand[i] >= 0 and vcand[i] >= bg_thresh:
-                err[d] = 1
+            if o == OUTCOME_FP and cand[i] >= 0 and vcand[i] >= bg_thresh:
+                err[d] = ERR_LOC
                 jt = cand[i]
             elif other[i] >= 0 and passes:
-                err[d] = 0
+                err[d] = ERR_CLS
                 jt = other[i]
-            elif o == 2:
-                err[d] = 3
+            elif o == OUTCOME_DUPLICATE:
+                err[d] = ERR_DUPE
                 target[d] = cand[i]  # the matched GT it duplicates (shown, never fixed)
             elif vall[i] < bg_thresh:
-                err[d] = 4
+                err[d] = ERR_BKG
             else:
-                err[d] = 2
+                err[d] = ERR_BOTH
                 target[d] = jall[i]  # the GT it overlaps most (shown, never fixed)
             if jt >= 0:
                 target[d] = jt
@@ -356,7 +357,7 @@ def normalized_ap_kernel(class_order, class_offsets, state, npos, n_norm):
         a, b = class_offsets[c], class_offsets[c + 1]
         k = 0
         for p in range(a, b):
-            if state[class_order[p]] != 3:
+            if state[class_order[p]] != OUTCOME_IGNORED:
                 k += 1
         mrec = np.zeros(k + 2, np.float64)
         mpre = np.zeros(k + 2, np.float64)
@@ -365,9 +366,9 @@ def normalized_ap_kernel(class_order, class_offsets, state, npos, n_norm):
         q = 1
         for p in range(a, b):
             s = state[class_order[p]]
-            if s == 3:
+            if s == OUTCOME_IGNORED:
                 continue
-            if s == 1:
+            if s == OUTCOME_TP:
                 tp += 1
             else:
                 fp += 1
@@ -412,9 +413,9 @@ def normalized_ap_bins_kernel(class_order, class_offsets, state, tp_bin, npos_bi
             for p in range(a, b_):
                 r_ = class_order[p]
                 s = state[r_]
-                if s == 3 or (s == 1 and tp_bin[r_] != b):
+                if s == OUTCOME_IGNORED or (s == OUTCOME_TP and tp_bin[r_] != b):
                     continue
-                if s == 1:
+                if s == OUTCOME_TP:
                     tp += 1
                 else:
                     fp += 1

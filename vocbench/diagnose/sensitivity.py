@@ -23,6 +23,7 @@ import numpy as np
 
 from vocbench.diagnose._kernels import normalized_ap_bins_kernel, normalized_ap_kernel
 from vocbench.diagnose.results import Sensitivity
+from vocbench.eval.outcomes import OUTCOME_TP
 from vocbench.structures import Dataset
 
 __all__ = ["HOIEM_N_FRACTION", "compute_sensitivity", "characteristic_bins"]
@@ -87,7 +88,7 @@ def compute_sensitivity(dataset: Dataset, state: np.ndarray, matched_gt: np.ndar
     overall_pc = normalized_ap_kernel(class_order, class_offsets, state, npos_all, n_norm)
     ok = np.isfinite(overall_pc)
     overall = float(np.mean(overall_pc[ok])) if ok.any() else float("nan")
-    tp = state == 1
+    tp = state == OUTCOME_TP
     chars: dict[str, tuple[str, ...]] = {}
     ap_n: dict[str, np.ndarray] = {}
     per_class: dict[str, np.ndarray] = {}

@@ -18,6 +18,7 @@ import numpy as np
 
 from vocbench._numba import jit
 from vocbench.boxes._kernels import iou_pair
+from vocbench.eval.outcomes import OUTCOME_DUPLICATE, OUTCOME_FP, OUTCOME_IGNORED, OUTCOME_TP
 
 __all__ = ["stable_partition", "group_by_key", "argsort_desc_stable", "inverse_permutation", "match_voc_kernel",
            "pr_curve_kernel", "ap_voc07_kernel", "ap_voc12_kernel", "best_f1_kernel"]
@@ -134,7 +135,7 @@ def match_voc_kernel(group_order, group_offsets, det_boxes, gt_offsets, gt_boxes
         (outcome int8[N], best_iou float64[N]) by detection row.
     """
     n = group_order.shape[0]
-    outcome = np.zeros(n, np.int8)
+    outcome = np.full(n, OUTCOME_FP, np.int8)
     best_iou = np.zeros(n, np.float64)
     matched = np.zeros(gt_boxes.shape[0], np.bool_)
     ngroups = group_offsets.shape[0] - 1
@@ -158,12 +159,12 @@ def match_voc_kernel(group_order, group_offsets, det_boxes, gt_offsets, gt_boxes
             best_iou[d] = best
             if (best >= iou_threshold) if inclusive else (best > iou_threshold):
                 if gt_difficult[jbest]:
-                    outcome[d] = 3
+                    outcome[d] = OUTCOME_IGNORED
                 elif not matched[jbest]:
-                    outcome[d] = 1
+                    outcome[d] = OUTCOME_TP
                     matched[jbest] = True
                 else:
-                    outcome[d] = 2
+                    outcome[d] = OUTCOME_DUPLICATE
     return outcome, best_iou
 
 
@@ -188,7 +189,7 @@ def pr_curve_kernel(outcome, class_order, class_offsets, scores, npos):
     for c in range(nclass):
         for p in range(class_offsets[c], class_offsets[c + 1]):
             counts[c, outcome[class_order[p]]] += 1
-        curve_offsets[c + 1] = curve_offsets[c] + class_offsets[c + 1] - class_offsets[c] - counts[c, 3]
+        curve_offsets[c + 1] = curve_offsets[c] + class_offsets[c + 1] - class_offsets[c] - counts[c, OUTCOME_IGNORED]
     k = curve_offsets[nclass]
     precision = np.empty(k, np.float64)
     recall = np.empty(k, np.float64)
@@ -200,9 +201,9 @@ def pr_curve_kernel(outcome, class_order, class_offsets, scores, npos):
         for p in range(class_offsets[c], class_offsets[c + 1]):
             r = class_order[p]
             o = outcome[r]
-            if o == 3:
+            if o == OUTCOME_IGNORED:
                 continue
-            if o == 1:
+            if o == OUTCOME_TP:
                 tp += 1
             else:
                 fp += 1

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from vocbench.eval.outcomes import OUTCOME_DUPLICATE, OUTCOME_FP, OUTCOME_IGNORED, OUTCOME_TP
+
 __all__ = ["group_by_key", "argsort_desc_stable", "stable_partition", "match_voc", "pr_curve", "ap_voc07",
            "ap_voc12", "best_f1"]
 
@@ -98,7 +100,7 @@ def match_voc(group_order: np.ndarray, group_offsets: np.ndarray, det_boxes: np.
     """Greedy VOC matching of every (class, image) group: ``(outcome int8[N], best_iou float64[N])`` by row,
     equal to :func:`vocbench.eval._kernels.match_voc_kernel` (same arguments)."""
     n = group_order.shape[0]
-    outcome = np.zeros(n, np.int8)
+    outcome = np.full(n, OUTCOME_FP, np.int8)
     best_iou = np.zeros(n, np.float64)
     if n == 0 or gt_boxes.shape[0] == 0:
         return outcome, best_iou
@@ -122,15 +124,15 @@ def match_voc(group_order: np.ndarray, group_offsets: np.ndarray, det_boxes: np.
     best_iou[rows] = best
     passed = (best >= iou_threshold) if inclusive else (best > iou_threshold)
     difficult = gt_difficult[jbest]
-    out = np.where(passed & difficult, np.int8(3), np.int8(0))
+    out = np.where(passed & difficult, np.int8(OUTCOME_IGNORED), np.int8(OUTCOME_FP))
     claim = np.flatnonzero(passed & ~difficult)  # in position order: within a group, descending score
     if claim.size:
         jc = jbest[claim]
         by_gt = _radix_argsort(jc)  # stable: the first claim of each GT comes first (np.unique: numpy.ma import)
         sorted_gt = jc[by_gt]
         first_claim = by_gt[np.concatenate(([True], sorted_gt[1:] != sorted_gt[:-1]))]
-        out[claim] = 2
-        out[claim[first_claim]] = 1
+        out[claim] = OUTCOME_DUPLICATE
+        out[claim[first_claim]] = OUTCOME_TP
     outcome[rows] = out
     return outcome, best_iou
 
@@ -145,10 +147,10 @@ def pr_curve(outcome: np.ndarray, class_order: np.ndarray, class_offsets: np.nda
     cls = np.repeat(np.arange(nclass), np.diff(class_offsets))
     counts = np.bincount(cls * 4 + o, minlength=4 * nclass).reshape(nclass, 4).astype(np.int64)
     curve_offsets = np.zeros(nclass + 1, np.int64)
-    np.cumsum(np.diff(class_offsets) - counts[:, 3], out=curve_offsets[1:])
-    keep = o != 3
+    np.cumsum(np.diff(class_offsets) - counts[:, OUTCOME_IGNORED], out=curve_offsets[1:])
+    keep = o != OUTCOME_IGNORED
     kc = cls[keep]
-    tp_all = np.cumsum(o[keep] == 1)
+    tp_all = np.cumsum(o[keep] == OUTCOME_TP)
     base = np.concatenate(([0], tp_all))[curve_offsets[:-1]]  # TPs before each class
     tp = tp_all - base[kc]
     seen = np.arange(1, kc.size + 1) - curve_offsets[:-1][kc]  # tp + fp

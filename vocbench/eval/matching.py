@@ -28,14 +28,14 @@ import numpy as np
 from vocbench.errors import InputError
 from vocbench.eval.ap import VOC07_THRESHOLDS_DEVKIT, VOC07_THRESHOLDS_VOC_EVAL
 from vocbench.eval.engine import VocEngine, voc_engine
+
+# the outcome codes of match_detections (one definition, shared with the kernels)
+from vocbench.eval.outcomes import OUTCOME_DUPLICATE, OUTCOME_FP, OUTCOME_IGNORED, OUTCOME_NAMES, OUTCOME_TP
 from vocbench.structures import Dataset, Detections
 
 __all__ = ["Protocol", "PROTOCOLS", "OUTCOME_FP", "OUTCOME_TP", "OUTCOME_DUPLICATE", "OUTCOME_IGNORED",
            "OUTCOME_NAMES", "MatchResult", "match_detections", "get_protocol", "validate_detections"]
 
-#: Outcome codes of :func:`match_detections`.
-OUTCOME_FP, OUTCOME_TP, OUTCOME_DUPLICATE, OUTCOME_IGNORED = 0, 1, 2, 3
-OUTCOME_NAMES = ("false positive", "true positive", "duplicate", "ignored (difficult)")
 
 
 @dataclass(frozen=True)
