@@ -197,7 +197,7 @@ def _svg_texts(page: str) -> list[str]:
             for t in re.findall(r"<text[^>]*>(.*?)</text>", svg, re.S)]
 
 
-@pytest.mark.parametrize("command", ["stats", "eval", "diagnose", "compare"])
+@pytest.mark.parametrize("command", ["stats", "eval", "diagnose", "compare", "audit"])
 def test_dollar_class_and_model_names_are_drawn_literally_in_every_report(math_disk, command, tmp_path, capsys):
     gt = [str(math_disk / "gt" / "VOCdevkit"), "--set", "2007:memory", "--classes", str(math_disk / "classes.txt")]
     dets = str(math_disk / "d.csv")
@@ -205,12 +205,14 @@ def test_dollar_class_and_model_names_are_drawn_literally_in_every_report(math_d
     argv = {"stats": ["stats", *gt],
             "eval": ["eval", "--gt", *gt, "--dets", dets],
             "diagnose": ["diagnose", "--gt", *gt, "--dets", dets],
+            "audit": ["audit", "--gt", *gt, "--dets", f"$^$={dets}"],
             "compare": ["compare", "--gt", *gt, "--dets", f"$^$={dets}", "--dets", f"$y$={dets}", "--bootstrap",
                         "100"]}[command] + ["--html", str(out)]
     assert main(argv) == 0, capsys.readouterr().err
     texts = _svg_texts(out.read_text())
     assert texts
-    for name in MATH_CLASSES[:3] + (("$^$", "$y$") if command == "compare" else ()):
+    names = {"compare": MATH_CLASSES[:3] + ("$^$", "$y$"), "audit": ()}.get(command, MATH_CLASSES[:3])
+    for name in names:  # (the audit figures draw grids and shapes, no class or model names: it must not crash)
         assert any(name in t for t in texts), f"{name!r} not drawn literally in the {command} report"
     assert not any("\\$" in t for t in texts)  # the escape never shows
 
@@ -350,6 +352,16 @@ def test_detections_refuse_fractional_boolean_and_huge_indices(field, bad):
     with pytest.raises(InputError):
         Detections(**{"image_index": d.image_index, "class_index": d.class_index, "scores": d.scores,
                       "boxes": d.boxes, field: arr})
+
+
+@pytest.mark.parametrize("kw", [{"n_clusters": 2.5}, {"n_init": 1.5}, {"max_iter": float("nan")}, {"n_init": True},
+                                {"n_clusters": 2, "n_init": 0}])
+def test_kmeans_counts_are_integers_never_truncated(kw):
+    import vocbench
+
+    wh = np.random.default_rng(0).uniform(0.05, 0.9, (40, 2))
+    with pytest.raises(InputError, match=next(iter(k for k in kw if k != "n_clusters" or len(kw) == 1))):
+        vocbench.IoUKMeans(**{"n_clusters": 3, **kw}).fit(wh)
 
 
 def test_integral_floats_and_small_int_dtypes_are_accepted_exactly():

@@ -95,12 +95,10 @@ class IoUKMeans:
 
     # ------------------------------------------------------------------ fitting
     def _check(self, wh: np.ndarray) -> None:
-        if int(self.n_clusters) < 1:
-            raise InputError(f"n_clusters must be >= 1, got {self.n_clusters}")
-        if int(self.n_init) < 1:
-            raise InputError(f"n_init must be >= 1, got {self.n_init}")
-        if int(self.max_iter) < 0:
-            raise InputError(f"max_iter must be >= 0, got {self.max_iter}")
+        for name, low in (("n_clusters", 1), ("n_init", 1), ("max_iter", 0)):
+            v = getattr(self, name)  # an integer, never truncated (2.5 clusters is an error, not 2)
+            if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer)) or v < low:
+                raise InputError(f"{name} must be an integer >= {low}, got {v!r}")
         if self.centroid not in ("mean", "median"):
             raise InputError(f"centroid must be 'mean' or 'median', got {self.centroid!r}")
         if len(wh) < self.n_clusters:
