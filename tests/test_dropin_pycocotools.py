@@ -110,7 +110,7 @@ def assert_same(ref, ours, details: bool = True) -> None:
     for key in ("precision", "recall", "scores"):
         assert ve.eval[key].shape == pe.eval[key].shape, key
         assert np.array_equal(ve.eval[key], pe.eval[key]), key
-    assert [int(i) for i in ve.params.imgIds] == [int(i) for i in pe.params.imgIds]
+    assert list(ve.params.imgIds) == list(pe.params.imgIds)
     assert list(ve.params.catIds) == list(pe.params.catIds) and ve.params.maxDets == pe.params.maxDets
     if details:
         assert_eval_imgs_equal(pe.evalImgs, ve.evalImgs)
@@ -143,6 +143,8 @@ CHANGES = {
     "cat_subset": lambda p: setattr(p, "catIds", [p.catIds[2], p.catIds[0], p.catIds[2]]),
     "img_subset": lambda p: setattr(p, "imgIds", [p.imgIds[5], 123, *p.imgIds[:12], p.imgIds[3]]),
     "use_cats_0": lambda p: setattr(p, "useCats", 0),
+    "no_images": lambda p: setattr(p, "imgIds", []),
+    "unknown_images_only": lambda p: setattr(p, "imgIds", [-1, -2]),
     "use_cats_0_cat_subset": lambda p: (setattr(p, "useCats", 0), setattr(p, "catIds", p.catIds[1:3])),
     "70_thresholds": lambda p: setattr(p, "iouThrs", np.linspace(0.3, 0.99, 70)),
     "three_area_ranges": lambda p: (setattr(p, "areaRng", [[0, 1e10], [32 ** 2, 96 ** 2], [96 ** 2, 1e10]]),
@@ -154,6 +156,30 @@ CHANGES = {
 def test_params_changed_by_the_user_equal_pycocotools(change):
     gt, res = make_coco_set(11)
     both(gt, res, setup=CHANGES[change], details=change != "70_thresholds")
+
+
+def _renamed(gt: dict, res: list, image=None, category=None) -> tuple[dict, list]:
+    gt, res = copy.deepcopy(gt), copy.deepcopy(res)
+    for key, fn in (("image_id", image), ("category_id", category)):
+        if fn is None:
+            continue
+        for a in gt["annotations"] + res:
+            a[key] = fn(a[key])
+        for item in gt["images" if key == "image_id" else "categories"]:
+            item["id"] = fn(item["id"])
+    return gt, res
+
+
+def test_string_ids_duplicated_annotation_ids_and_bool_crowds():
+    gt, res = make_coco_set(20)
+    both(*_renamed(gt, res, image=lambda i: f"img{i}"), details=False)
+    both(*_renamed(gt, res, category=lambda c: f"c{c}"), details=False)
+    dup = copy.deepcopy(gt)
+    for k, a in enumerate(dup["annotations"]):
+        if k % 5 == 1:  # pycocotools loads such ids by id: the last annotation twice
+            a["id"] = dup["annotations"][k - 1]["id"]
+        a["iscrowd"] = bool(a["iscrowd"])
+    both(dup, res, details=False)
 
 
 def test_params_changed_between_evaluate_and_accumulate():
@@ -343,6 +369,10 @@ def test_real_yolov2_slice_default_and_changed_params(yolov2_coco):
     both(gt, res, details=False)
     both(gt, res, setup=lambda p: (setattr(p, "iouThrs", np.array([0.5, 0.7])), setattr(p, "maxDets", [1, 5, 20])),
          details=False)
+
+
+def test_real_yolov2_eval_imgs_and_ious(yolov2_coco):
+    both(*_first_images(*yolov2_coco, 60), details=True)
 
 
 @pytest.mark.slow

@@ -227,7 +227,7 @@ def accumulate_problem(problem: CocoProblem, pe, p, with_scores: bool = True):
         raise IndexError(f"accumulate(p): p has {shape[0]} IoU thresholds, evaluate() matched {t_eval}")
     precision, scores = -np.ones(shape), -np.ones(shape)
     recall = -np.ones((shape[0], shape[2], shape[3], shape[4]))
-    if not (k_list and a_list and m_list):
+    if not (k_list and a_list and m_list and i_list):  # pycocotools: no evalImgs to read, all -1
         return precision, recall, scores
     args = _subset(problem, k_list, i_list)
     areas = np.asarray([pe.areaRng[a] for a in a_list], np.float64).reshape(-1, 2)
