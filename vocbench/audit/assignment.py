@@ -202,7 +202,16 @@ def _first_in_group(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def assign_cells(geom: ObjectGeometry, priors: np.ndarray, grids: Sequence[int]) -> dict[str, np.ndarray]:
-    """Per object: best anchor, head (level), cell index at that head, shared/lost masks (see module docstring)."""
+    """Assign every object of ``geom`` to a head, a cell and an anchor (rules in the module docstring).
+
+    Args:
+        geom: the objects (:func:`object_geometry`); priors: float64[K, 2] normalised (w, h).
+        grids: grid side of every head, finest first (K must be a multiple of their number).
+
+    Returns:
+        dict of arrays of length M: ``anchor`` int64 (best prior), ``level`` int64 (head), ``cell`` int64
+        (``row * g + col`` at that head), ``shared``, ``lost_cell``, ``lost_cell_anchor`` bool.
+    """
     wh = geom.wh
     anchor = np.argmax(wh_iou(wh, priors), axis=1) if len(wh) else np.zeros(0, np.int64)
     level = _levels(priors, len(grids))[anchor]
