@@ -48,8 +48,8 @@ bench: $(STAMP)
 reports: $(STAMP)
 	$(BIN)/vocbench stats $(VOC) --set 2007:train --set 2012:train --compare 2007:val,2012:val --compare 2007:test --no-anchors --html reports/voc0712_stats.html --json /dev/null
 	$(BIN)/vocbench stats $(VOC) --set 2007:trainval --set 2012:trainval --compare 2007:test --html reports/voc0712_dataset.html --json /dev/null
-	$(BIN)/vocbench eval --gt $(VOC) --set 2007:test --dets $(SHARED)/voc/detections/yolov2-voc07test --metric voc07 --metric voc12 --metric coco --iou 0.5 --iou 0.75 --html reports/yolov2_voc07test_eval.html --json /dev/null
-	$(BIN)/vocbench compare --gt $(VOC) --set 2007:test --dets yolov2=$(SHARED)/voc/detections/yolov2-voc07test --dets yolov3=$(SHARED)/voc/detections/yolov3-voc07test --html reports/yolov2_vs_yolov3_voc07test.html --json /dev/null
+	$(BIN)/vocbench eval --gt $(VOC) --set 2007:test --dets $(SHARED)/voc/detections/yolov2-voc07test --metric voc07 --metric voc12 --metric coco --iou 0.5 --iou 0.75 --html reports/yolov2_voc07test_eval.html --about "$$($(BIN)/python -c 'from vocbench.demo import ABOUT_YOLOV2; print(ABOUT_YOLOV2)')" --json /dev/null
+	$(BIN)/vocbench compare --gt $(VOC) --set 2007:test --dets yolov2=$(SHARED)/voc/detections/yolov2-voc07test --dets yolov3=$(SHARED)/voc/detections/yolov3-voc07test --html reports/yolov2_vs_yolov3_voc07test.html --about "$$($(BIN)/python -c 'from vocbench.demo import ABOUT_YOLOV2, ABOUT_YOLOV3; print(ABOUT_YOLOV2, ABOUT_YOLOV3)')" --json /dev/null
 	$(BIN)/vocbench audit --gt $(VOC) --set 2007:test --dets yolov2=$(SHARED)/voc/detections/yolov2-voc07test --dets yolov3=$(SHARED)/voc/detections/yolov3-voc07test --html reports/voc07test_audit.html --json /dev/null
 	$(BIN)/vocbench bench all --html reports/benchmarks.html --json /dev/null
 

@@ -296,9 +296,13 @@ def register(sub) -> None:
                         "anchors are split by area, the smaller half to stride 16 — use --anchors 6 for 3 + 3)")
     p.add_argument("--stride8", action="store_true",
                    help="SSD: add a stride-8 feature map with smaller default boxes (scale 0.06 of the input)")
-    p.add_argument("--loss", default="essay", choices=["essay", "darknet", "modern"],
-                   help="YOLO loss preset: essay (squared errors, as the essay teaches), darknet, modern "
-                        "(cross-entropy classes, BCE-IoU objectness, GIoU boxes)")
+    p.add_argument("--loss", default="modern", choices=["essay", "darknet", "modern"],
+                   help="YOLO loss preset: modern (the default: softmax cross-entropy classes, BCE objectness with "
+                        "the IoU as target, GIoU boxes; it learns faster at an equal budget: VOC07 mAP 0.318 vs "
+                        "0.176 after 744 iterations, reports/ablation_yolo_loss.json), essay (sum-squared errors "
+                        "everywhere with YOLOv1's weights, as the YOLO papers describe it; the committed "
+                        "yolov2_tiny weights were trained with it), darknet (tiny-yolo-voc.cfg's region-layer "
+                        "weights)")
     p.add_argument("--amp", action="store_true",
                    help="autocast: bf16 on CUDA (fp16 where unsupported) and on CPUs with AMX; no effect elsewhere")
     p.add_argument("--workers", type=int_option(0, 1024), default=2, help="data-loader worker processes")

@@ -1,6 +1,7 @@
 """HTML reports for the reference detectors: the model report (per-class AP, AP by object size, prior coverage by
-object size for the committed layouts and their finer-grid options, the essay-vs-modern loss ablation, accuracy vs
-speed, training and validation curves, example detections, anchors) and the profile report of ``vocbench profile``.
+object size for the committed layouts and their finer-grid options, the loss ablation (sum-squared vs modern),
+accuracy vs speed, training and validation curves, example detections, anchors) and the profile report of
+``vocbench profile``.
 
 Everything is computed by :func:`evaluate_models` (a plain dict per model) and rendered here with vocbench's
 report base; nothing is computed while rendering.
@@ -186,13 +187,19 @@ def draw_detections(img: np.ndarray, boxes: np.ndarray, scores: np.ndarray, labe
     return img
 
 
-def _img_tag(img: np.ndarray, caption: str, width: int = 300) -> str:
-    scale = width / img.shape[1]
-    small = cv2.resize(img, (width, int(round(img.shape[0] * scale))), interpolation=cv2.INTER_AREA)
-    ok, buf = cv2.imencode(".jpg", cv2.cvtColor(small, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 80])
+def _img_tag(img: np.ndarray, caption: str, width: int = 300, height: int = 225) -> str:
+    """The image fitted into a ``width`` x ``height`` tile (letterboxed on grey), so that the gallery's rows line
+    up without gaps whatever the images' aspect ratios."""
+    scale = min(width / img.shape[1], height / img.shape[0])
+    w, h = max(1, int(round(img.shape[1] * scale))), max(1, int(round(img.shape[0] * scale)))
+    tile = np.full((height, width, 3), 235, np.uint8)
+    y0, x0 = (height - h) // 2, (width - w) // 2
+    tile[y0:y0 + h, x0:x0 + w] = cv2.resize(img, (w, h), interpolation=cv2.INTER_AREA)
+    ok, buf = cv2.imencode(".jpg", cv2.cvtColor(tile, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 80])
     data = base64.b64encode(buf.tobytes()).decode()
-    return (f'<figure style="display:inline-block;margin:4px"><img alt="{caption}" src="data:image/jpeg;base64,'
-            f'{data}" width="{small.shape[1]}"><figcaption>{caption}</figcaption></figure>')
+    return (f'<figure style="display:inline-block;vertical-align:top;margin:4px"><img alt="{caption}" '
+            f'src="data:image/jpeg;base64,{data}" width="{width}" height="{height}">'
+            f'<figcaption>{caption}</figcaption></figure>')
 
 
 def _ap_table(evals: list[dict]) -> pd.DataFrame:
@@ -282,7 +289,7 @@ def _coverage_blocks(evals: list[dict]) -> list[dict]:
 
 
 def _ablation_blocks(path: Path) -> list[dict]:
-    """The essay-vs-modern loss ablation from its JSON (``python -m reference_models.ablation``)."""
+    """The loss ablation (presets ``essay`` vs ``modern``) from its JSON (``python -m reference_models.ablation``)."""
     data = json.loads(path.read_text())
     b = data.get("budget", {})
     rows = [{"loss preset": r["preset"], "test VOC07 mAP": r.get("test_voc07"), "test VOC12 mAP": r.get("test_voc12"),
@@ -297,8 +304,9 @@ def _ablation_blocks(path: Path) -> list[dict]:
     ax.set(xlabel="epoch", ylabel="VOC07 mAP", title=f"validation mAP by loss preset ({', '.join(map(str, sel))})")
     ax.legend(fontsize=7)
     budget = ", ".join(f"{k} {v}" for k, v in b.items())
-    return [text_block("The YOLO loss as the essay teaches it (`essay`: squared errors on softmax class "
-                       "probabilities, sigmoid objectness and box offsets) against `modern` (softmax cross-entropy "
+    return [text_block("The YOLO loss as the YOLO papers describe it (preset `essay`: squared errors on softmax "
+                       "class probabilities, sigmoid objectness and box offsets) against `modern` (softmax "
+                       "cross-entropy "
                        "for classes, BCE objectness with the IoU as target, a GIoU box term), same data, same "
                        f"budget ({budget}), selection on the validation split, test split scored once. From "
                        f"`{path.name}`."),
@@ -436,15 +444,15 @@ def write_models_report(evals: list[dict], dataset, path: str | os.PathLike, dat
     low = [e["name"] for e in evals if not e["result"].mAP.get("voc07", 0) >= 0.85]
     if low:
         sections[0].blocks.append(text_block(
-            f"Below the VOC07 mAP goal of 0.85: {', '.join(low)}. The committed weights are reduced-width models "
-            "trained for a few epochs on a shared CPU (no GPU was available); see each MODEL_CARD.md. Train on a "
-            "GPU with `vocbench train` to reach the goal."))
+            f"Below a VOC07 mAP of 0.85: {', '.join(low)}. The committed weights are reduced-width models "
+            "trained for a few epochs on a shared CPU (no GPU was available); see each MODEL_CARD.md. Training on "
+            "a GPU with `vocbench train` (reference_models/gpu_run.sh) gives full-width, longer runs."))
     sections.append(Section("Per-class AP", [table_block(_ap_table(evals), "", "{:.3f}")]))
     if evals and all("ap_by_size" in e and "coverage" in e for e in evals):
         sections.append(Section("AP by object size", _size_blocks(evals)))
         sections.append(Section("Prior coverage by object size", _coverage_blocks(evals)))
     if ablation is not None and Path(ablation).is_file():
-        sections.append(Section("Loss ablation: essay vs modern", _ablation_blocks(Path(ablation))))
+        sections.append(Section("Loss ablation: paper (sum-squared) vs modern", _ablation_blocks(Path(ablation))))
     if grid_ablation is not None and Path(grid_ablation).is_file():
         sections.append(Section("Finer grids at an equal budget", _grid_ablation_blocks(Path(grid_ablation))))
     speed = _speed_points(evals)
@@ -482,7 +490,7 @@ def write_profile_report(result, path: str | os.PathLike) -> Path:
         ax.bar([str(b) for b in df["batch"]], per_img[s], bottom=bottom, label=s)
         bottom += per_img[s]
     ax.set(xlabel="batch size", ylabel="ms per image (median)", title="latency per stage")
-    ax.legend()
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False)  # beside the bars
     blocks = [text_block(str(result).splitlines()[0]), table_block(df, "ms per batch; images/s over all stages",
                                                                    "{:.3f}"), figure_block(fig_to_svg(fig))]
     secs = [Section("Latency per stage", blocks)]

@@ -49,7 +49,7 @@ class TrainConfig:
         out: run folder.
         width: channel multiplier; input_size: square input side (pixels).
         num_anchors: YOLO anchors from IoU k-means on the training boxes.
-        loss: YOLO loss preset (``essay``/``darknet``/``modern``).
+        loss: YOLO loss preset (``modern`` by default, ``essay``, ``darknet``: see ``vocbench train --help``).
         native_cache: cache training images at native size and crop, then resize (False: the old cache of
             images squash-resized to ``input_size``, which random crops then enlarge — blurrier than test images).
         max_minutes: stop after the first epoch that ends past this wall time (0 = no limit); the run stays
@@ -73,7 +73,7 @@ class TrainConfig:
     width: float = 1.0
     input_size: int = 416
     num_anchors: int = 5
-    loss: str = "essay"
+    loss: str = "modern"
     seed: int = 0
     device: str = "auto"
     amp: bool = False
@@ -121,7 +121,7 @@ def create_model(cfg: TrainConfig, classes, anchors: np.ndarray | None = None) -
                    extra_stride8=cfg.extra_stride8)
 
 
-def create_loss(model: nn.Module, loss: str = "essay") -> nn.Module:
+def create_loss(model: nn.Module, loss: str = "modern") -> nn.Module:
     if model.name == "yolov2_tiny":
         return YoloLoss(model.anchors, model.num_classes, loss, head_anchors=model.head_anchors)
     return SSDLoss(model.priors)

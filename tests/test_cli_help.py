@@ -49,7 +49,8 @@ def test_no_doubled_default_and_none_on_required_options():
         formatter = sub._get_formatter()
         for label, action in _options(name, sub):
             shown = formatter._get_help_string(action) % {"default": action.default}
-            if len(re.findall(r"default", shown, flags=re.IGNORECASE)) > 1:
+            said = re.findall(r"\(default\b|\bdefault:|[;,]\s*default\b|\bdefaults? to\b", shown, flags=re.IGNORECASE)
+            if len(said) > 1:
                 bad.append(f"{label}: {shown}")
             if action.required and "(default:" in shown:
                 bad.append(f"{label} is required and shows a default: {shown}")
@@ -61,6 +62,8 @@ def test_a_plain_default_is_still_shown_once(capsys):
     out = " ".join(capsys.readouterr().out.split())
     assert "(default: devkit)" in out  # --protocol: a default the help text does not say itself
     assert out.count("(default: devkit)") == 1
+    assert main(["anchors", "--help"]) == 0
+    assert "(default: 416)" in " ".join(capsys.readouterr().out.split())  # --input-size
 
 
 @pytest.mark.parametrize("command", ["eval", "diagnose", "compare", "export-coco"])

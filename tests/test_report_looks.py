@@ -83,3 +83,29 @@ def test_bench_agreement_states_its_tolerance():
     far = {"stats": np.array([0.5, 0.7]), "precision": Scores.precision + 1e-4, "recall": Scores.recall}
     ok, note = compare(far)
     assert not ok and "equal within" not in note
+
+
+def test_compare_about_text_is_in_the_report_header(tmp_path, capsys):
+    from vocbench.cli import main
+
+    dets = DATA / "dets" / "voc_small"
+    out = tmp_path / "cmp.html"
+    about = "model a: darknet weights trained on VOC07+12 at 416 px"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        rc = main(["compare", "--gt", str(DATA / "voc_small"), "--set", "2007:trainval", "--classes",
+                   "car,dog,person,train", "--dets", f"a={dets}", "--dets", f"b={dets}", "--bootstrap", "100",
+                   "--metric", "voc07", "--no-cache", "--html", str(out), "--about", about, "--json", "-"])
+    assert rc == 0
+    capsys.readouterr()
+    page = out.read_text(encoding="utf-8")
+    assert f"<dt>About the data</dt><dd>{about}</dd>" in page
+
+
+def test_train_loss_default_is_the_measured_better_preset():
+    pytest.importorskip("torch")
+    from reference_models.train import TrainConfig
+    from vocbench.cli import build_parser
+
+    args = build_parser().parse_args(["train", "yolo", "--data", "somewhere"])
+    assert args.loss == "modern" == TrainConfig().loss

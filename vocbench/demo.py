@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from vocbench.errors import VocbenchError
+from vocbench.report.html import report_defaults
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -33,7 +34,19 @@ if TYPE_CHECKING:
     from vocbench.structures import Dataset, Detections
 
 __all__ = ["run_demo", "DemoResult", "DemoReport", "find_voc", "speed_table", "DEMO_SEED", "DEFAULT_IMAGES",
-           "QUICK_IMAGES"]
+           "QUICK_IMAGES", "ABOUT_YOLOV2", "ABOUT_YOLOV3"]
+
+#: What the shipped detections in ``shared/voc/detections`` are (``--about`` of their reports; shared/README.md and
+#: measurements with vocbench eval / diagnose on VOC2007 test).
+ABOUT_YOLOV2 = ("yolov2-voc07test: the output of a real YOLOv2 (darknet, 416x416 input, trained on VOC2007+2012 "
+                "trainval) on the 4,952 VOC2007 test images, scores >= 0.005.")
+ABOUT_YOLOV3 = ("yolov3-voc07test: a darknet YOLOv3 output on the same images (87,765 detections, scores >= 0.005, "
+                "boxes clipped to the image); its weights, training set and input size were not recorded with the "
+                "files. It scores below YOLOv2 because of these weights, not the scorer (vocbench equals the devkit "
+                "and pycocotools on both files): more missed objects (TIDE miss dAP 0.053 vs 0.030), more class "
+                "confusions (cls 0.037 vs 0.024) and looser boxes (COCO AP75 0.257 vs 0.432), while its three-scale "
+                "heads find more small objects (COCO APs 0.092 vs 0.037). The YOLOv3 paper reports COCO, not VOC, "
+                "results, so there is no published VOC number to check these weights against.")
 
 #: Seed of the demo's synthetic set: not a seed the reference models are trained on, so its test split is unseen.
 DEMO_SEED = 1000
@@ -203,7 +216,7 @@ def _scoring(steps: _Steps, out: Path, dataset: Dataset, detections: dict[str, D
 
 
 def _diagnosis_and_comparison(steps: _Steps, out: Path, dataset: Dataset, detections: dict[str, Detections],
-                              where: str, stem: str) -> None:
+                              where: str, stem: str, about: str = "") -> None:
     """Diagnose every detector in ``detections`` and compare the first two (vocbench.diagnose / compare)."""
     for name, dets in detections.items():
         path = out / f"{stem}_{_slug(name)}_diagnosis.html"
@@ -232,8 +245,9 @@ def _diagnosis_and_comparison(steps: _Steps, out: Path, dataset: Dataset, detect
             return write_compare_report(path, dataset, compare(dataset, {a: da, b: db}))
 
         command = _cli("vocbench", "compare", *_gt_args(dataset), "--dets", f"{a}={da.source}", "--dets",
-                       f"{b}={db.source}", "--html", path)
-        res = steps.run(f"{a} vs {b} on {where}: comparison", pair, command)
+                       f"{b}={db.source}", "--html", path, *(["--about", about] if about else []))
+        with report_defaults(about=about or None):
+            res = steps.run(f"{a} vs {b} on {where}: comparison", pair, command)
         if res:
             steps.add(f"{a} vs {b} on {where}", res[0],
                       "paired image bootstrap of the mAP difference, per-class differences and how stable the "
@@ -427,12 +441,14 @@ def _real_voc(ctx: _Context) -> None:
         return write_eval_report(path, dataset=test, result=result, detections=v2)
 
     command = _cli("vocbench", "eval", *_gt_args(test), "--dets", v2.source, "--metric", "voc07", "--metric",
-                   "voc12", "--metric", "coco", "--html", path)
-    res = ctx.steps.run("YOLOv2 on VOC2007 test: scoring report", yolo_report, command)
+                   "voc12", "--metric", "coco", "--html", path, "--about", ABOUT_YOLOV2)
+    with report_defaults(about=ABOUT_YOLOV2):
+        res = ctx.steps.run("YOLOv2 on VOC2007 test: scoring report", yolo_report, command)
     if res:
         ctx.steps.add("YOLOv2 on VOC2007 test: scoring", res[0],
                       "real YOLOv2 detections scored: VOC07 / VOC12 AP per class and the COCO protocol", res[1])
-    _diagnosis_and_comparison(ctx.steps, ctx.out, test, ctx.real_dets, "VOC2007 test", "voc07test")
+    _diagnosis_and_comparison(ctx.steps, ctx.out, test, ctx.real_dets, "VOC2007 test", "voc07test",
+                              about=f"{ABOUT_YOLOV2} {ABOUT_YOLOV3}")
 
 
 def _speed(ctx: _Context) -> pd.DataFrame | None:

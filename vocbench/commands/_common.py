@@ -5,13 +5,14 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import re
 import sys
 from pathlib import Path
 
 from vocbench.io.jsonio import emit_json, to_jsonable
 
-__all__ = ["HelpFormatter", "DETS_HELP", "add_dataset_args", "load_dataset_from_args", "emit_json", "to_jsonable",
-           "progress_enabled",
+__all__ = ["HelpFormatter", "states_default", "DETS_HELP", "add_dataset_args", "load_dataset_from_args",
+           "emit_json", "to_jsonable", "progress_enabled",
            "check_output_paths", "iou_threshold", "DETECTION_FORMATS", "add_detections_format_arg",
            "read_detections_from_args", "NumberOption", "int_option", "float_option", "seed_option", "score_option",
            "MAX_SEED"]
@@ -23,6 +24,15 @@ DETECTION_FORMATS = ("devkit", "coco", "csv", "yolo", "absolute")
 DETS_HELP = ("detections: a devkit folder of comp4_det_test_<class>.txt, a COCO results .json, a .csv "
              "(image,class,score,xmin,ymin,xmax,ymax), a YOLO folder of per-image .txt (cls cx cy w h conf) or an "
              "absolute folder of per-image .txt (class conf xmin ymin xmax ymax)")
+
+
+_STATES_DEFAULT = re.compile(r"\(default\b|\bdefault:|[;,]\s*default\b|\bdefaults? to\b", re.IGNORECASE)
+
+
+def states_default(help_text: str) -> bool:
+    """Whether a help text says its own default (``(default: ...)``, ``(default 416 yolo)``, ``; default ...``,
+    ``NAME defaults to ...``); "SSD default boxes" is not a default."""
+    return bool(_STATES_DEFAULT.search(help_text))
 
 
 class HelpFormatter(argparse.HelpFormatter):
@@ -37,7 +47,7 @@ class HelpFormatter(argparse.HelpFormatter):
         text = action.help or ""
         default = action.default
         if (not action.option_strings and action.nargs not in ("?", "*")) or action.required \
-                or "default" in text.lower() or "%(default)" in text:
+                or states_default(text) or "%(default)" in text:
             return text
         if default is None or default is False or default == [] or default is argparse.SUPPRESS:
             return text

@@ -7,6 +7,7 @@ import argparse
 from pathlib import Path
 
 from vocbench.commands._common import (
+    HelpFormatter,
     add_dataset_args,
     add_detections_format_arg,
     check_output_paths,
@@ -66,7 +67,7 @@ def register(sub) -> None:
                     "crop resizing, broken and duplicate boxes, imbalance and split leakage. With --dets "
                     "(detections of models NOT trained on these images) it also ranks likely annotation errors: "
                     "missing, wrong_class, badloc and spurious.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     p.add_argument("--gt", dest="root", metavar="ROOT", required=True,
                    help="ground truth: a VOCdevkit folder, a COCO instances .json or a YOLO data .yaml")

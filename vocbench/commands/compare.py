@@ -65,6 +65,9 @@ def register(sub) -> None:
     p.add_argument("--confidence", type=_confidence, default=0.95, metavar="C", help="interval level")
     p.add_argument("--json", metavar="PATH", help="write JSON to PATH ('-' = stdout; the table is then not printed)")
     p.add_argument("--html", metavar="PATH", help="write the HTML comparison report")
+    p.add_argument("--about", metavar="TEXT",
+                   help="what the detections are (which weights, trained on what, input size): shown in the HTML "
+                        "report's header")
     p.set_defaults(func=run)
 
 
@@ -127,8 +130,10 @@ def run(args: argparse.Namespace) -> int:
         print(result)
     if args.html:
         from vocbench.report.compare import write_compare_report
+        from vocbench.report.html import report_defaults
 
-        written = write_compare_report(args.html, dataset, result)
+        with report_defaults(about=args.about):
+            written = write_compare_report(args.html, dataset, result)
         if args.json != "-":
             print(f"wrote {written}")
     return 0

@@ -47,6 +47,9 @@ def register(sub) -> None:
                    help="drop detections on images outside the evaluated set (with a warning) instead of failing")
     p.add_argument("--json", metavar="PATH", help="write JSON to PATH ('-' = stdout; the table is then not printed)")
     p.add_argument("--html", metavar="PATH", help="write the HTML evaluation report")
+    p.add_argument("--about", metavar="TEXT",
+                   help="what the detections are (which weights, trained on what, input size): shown in the HTML "
+                        "report's header")
     p.set_defaults(func=run)
 
 
@@ -67,8 +70,10 @@ def run(args: argparse.Namespace) -> int:
         print(result)
     if args.html:
         from vocbench.report.eval import write_eval_report
+        from vocbench.report.html import report_defaults
 
-        path = write_eval_report(args.html, dataset, result, detections=dets)
+        with report_defaults(about=args.about):
+            path = write_eval_report(args.html, dataset, result, detections=dets)
         if args.json != "-":
             print(f"wrote {path}")
     return 0

@@ -71,7 +71,7 @@ def bench_sections(result) -> list[Section]:
              "its restarts). Each row states whether the peer returned the same answer.")
     sections.append(Section("Summary", [text_block(intro)]))
     if result.goals:
-        sections[0].blocks.append(table_block(pd.DataFrame(list(result.goals)), caption="Goals of the issue"))
+        sections[0].blocks.append(table_block(pd.DataFrame(list(result.goals)), caption="Speed targets"))
     sections[0].blocks.append(table_block(mdf, caption="Machine, versions and threads"))
     if (df["peak_rss_mb"] == df["peak_rss_mb"]).any():
         sections[0].blocks.append(text_block(

@@ -50,12 +50,13 @@ _defaults: dict[str, str] = {}
 
 
 @contextlib.contextmanager
-def report_defaults(command: str | None = None, home: str | None = None) -> Iterator[None]:
+def report_defaults(command: str | None = None, home: str | None = None, about: str | None = None) -> Iterator[None]:
     """Reports written inside the block show ``command`` as their "Command" (the standalone command that rebuilds
-    them, where the running command is a larger job such as ``vocbench demo``) and link back to ``home`` (a path
-    relative to the report, e.g. the demo's ``index.html``). The previous values come back on exit."""
+    them, where the running command is a larger job such as ``vocbench demo``), link back to ``home`` (a path
+    relative to the report, e.g. the demo's ``index.html``) and show ``about`` (what the data are, ``--about``) in
+    their header. The previous values come back on exit."""
     saved = dict(_defaults)
-    _defaults.update({k: v for k, v in (("command", command), ("home", home)) if v is not None})
+    _defaults.update({k: v for k, v in (("command", command), ("home", home), ("about", about)) if v is not None})
     try:
         yield
     finally:
@@ -65,6 +66,10 @@ def report_defaults(command: str | None = None, home: str | None = None) -> Iter
 
 def _default_home() -> str:
     return _defaults.get("home", "")
+
+
+def _default_about() -> str:
+    return _defaults.get("about", "")
 
 
 def current_command() -> str:
@@ -94,6 +99,7 @@ class ReportMeta:
     generated: str = field(default_factory=lambda: _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"))
     extra: dict = field(default_factory=dict)
     home: str = field(default_factory=_default_home)
+    about: str = field(default_factory=_default_about)
 
     def __post_init__(self) -> None:
         if not self.version:
