@@ -76,10 +76,37 @@ def load_model(run: str | os.PathLike, device: str = "cpu") -> torch.nn.Module:
     ckpt = load_checkpoint(path, "model checkpoint")  # weights only: never runs code from the file
     if not isinstance(ckpt, dict) or "config" not in ckpt or "state_dict" not in ckpt:
         raise InputError(f"{path}: expected a dict with 'config' and 'state_dict'")
-    model = build_model(ckpt["config"])
-    model.load_state_dict(ckpt["state_dict"])
+    model = model_from_checkpoint(ckpt["config"], ckpt["state_dict"], path)
     model.meta = ckpt.get("meta", {})
     return model.to(device).eval()
+
+
+def _check_config(config, path) -> None:
+    """Bounds on the sizes a checkpoint's config asks for (a crafted one must not allocate without bound)."""
+    if not isinstance(config, dict):
+        raise InputError(f"{path}: 'config' is not a mapping")
+    bounds = {"num_classes": (1, 10_000), "width": (1e-3, 8.0), "input_size": (32, 4096)}
+    for key, (lo, hi) in bounds.items():
+        v = config.get(key)
+        if key in config and (isinstance(v, bool) or not isinstance(v, (int, float)) or not lo <= v <= hi):
+            raise InputError(f"{path}: config {key} {v!r} is outside [{lo}, {hi}]")
+    if len(config.get("anchors") or ()) > 1000 or len(config.get("classes") or ()) > 10_000:
+        raise InputError(f"{path}: config lists too many anchors or classes")
+
+
+def model_from_checkpoint(config, state_dict, path) -> torch.nn.Module:
+    """:func:`build_model` + ``load_state_dict``; a config or state dict that does not describe a reference
+    model is one :class:`~vocbench.errors.InputError` naming ``path``, never a torch traceback."""
+    _check_config(config, path)
+    try:
+        model = build_model(config)
+        model.load_state_dict(state_dict)
+    except (KeyError, TypeError, ValueError, RuntimeError, AttributeError, IndexError, OverflowError) as exc:
+        if isinstance(exc, InputError):
+            raise
+        reason = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else type(exc).__name__
+        raise InputError(f"{path}: checkpoint does not fit a reference model ({reason})") from None
+    return model
 
 
 def postprocess(boxes: np.ndarray, scores: np.ndarray, cfg: PostprocessConfig = PostprocessConfig()

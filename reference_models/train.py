@@ -317,12 +317,7 @@ def _build_run(cfg: TrainConfig, classes, boxes, out: Path, device: torch.device
     ema = ModelEMA(model) if cfg.ema else None
     run = _Run(cfg, out, device, rank, world, rank == 0, model, model, loss_fn, optimizer, scaler, ema)
     if state is not None:
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        scaler.load_state_dict(state["scaler"])
-        if ema is not None and state.get("ema") is not None:
-            ema.ema.load_state_dict(state["ema"])
-            ema.updates = state.get("ema_updates", 0)
+        _restore(run, state, ckpt_path)
         run.start_epoch, run.best, run.history = state["epoch"] + 1, state.get("best", -1.0), state.get("history", [])
         run.resume_rng = state.get("rng") if isinstance(state.get("rng"), dict) else None
         if run.main:
@@ -343,7 +338,32 @@ def _resume_state(path: Path) -> dict:
     need = ("model", "optimizer", "scaler", "epoch", "model_config")
     if not isinstance(state, dict) or not all(k in state for k in need) or not isinstance(state["model_config"], dict):
         raise InputError(f"{path}: resume state lacks {', '.join(need)}{hint}")
+    anchors = state["model_config"].get("anchors")
+    if anchors is not None:
+        try:
+            a = np.asarray(anchors, dtype=np.float64)
+        except (TypeError, ValueError):
+            a = np.zeros((0, 0))
+        if a.ndim != 2 or a.shape[1:] != (2,) or not 0 < len(a) <= 100 or not (np.isfinite(a) & (a > 0)).all():
+            raise InputError(f"{path}: resume state anchors are not 1..100 positive (w, h) pairs{hint}")
     return state
+
+
+def _restore(run: _Run, state: dict, path: Path) -> None:
+    """Model, optimizer, scaler and EMA from the resume state; a state that does not fit is one line."""
+    from vocbench.errors import InputError
+
+    try:
+        run.model.load_state_dict(state["model"])
+        run.optimizer.load_state_dict(state["optimizer"])
+        run.scaler.load_state_dict(state["scaler"])
+        if run.ema is not None and state.get("ema") is not None:
+            run.ema.ema.load_state_dict(state["ema"])
+            run.ema.updates = int(state.get("ema_updates", 0))
+    except (KeyError, TypeError, ValueError, RuntimeError, AttributeError, IndexError) as exc:
+        reason = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else type(exc).__name__
+        raise InputError(f"{path}: resume state does not fit this run ({reason}); start over with --no-resume") \
+            from None
 
 
 def _check_resumed_layout(saved: dict, cfg: TrainConfig, path: Path) -> None:

@@ -174,6 +174,56 @@ def test_bad_model_checkpoint_is_one_line_and_never_runs_code(synth_voc, tmp_pat
         assert not marker.exists()
 
 
+def _tiny_config() -> dict:
+    from vocbench.structures import VOC_CLASSES
+
+    return {"model": "yolov2_tiny", "num_classes": 20, "classes": list(VOC_CLASSES),
+            "anchors": [[1.0, 1.5], [3.0, 2.0]], "width": 0.125, "input_size": 64}
+
+
+@pytest.mark.parametrize("damage", ["shape", "config_width", "config_type", "missing_key"])
+def test_checkpoint_that_does_not_fit_is_one_line(synth_voc, tmp_path, capsys, damage):
+    torch = pytest.importorskip("torch")
+    from reference_models.predict import build_model
+
+    cfg = _tiny_config()
+    sd = build_model(cfg).state_dict()
+    first = next(iter(sd))
+    if damage == "shape":
+        sd[first] = torch.zeros(3)
+    elif damage == "config_width":
+        cfg["width"] = 1e9  # would allocate without bound
+    elif damage == "config_type":
+        cfg["num_classes"] = "twenty"
+    else:
+        del sd[first]
+    path = tmp_path / "model.pt"
+    torch.save({"config": cfg, "state_dict": sd}, path)
+    rc, _, err = cli(capsys, "predict", path, "--data", synth_voc, "--set", "2007:test", "--out", tmp_path / "d")
+    assert rc == 1
+    one_error(err, str(path))
+
+
+def test_resume_state_that_does_not_fit_is_one_line(synth_voc, tmp_path, capsys):
+    torch = pytest.importorskip("torch")
+    out = tmp_path / "run"
+    assert main(_train_args(synth_voc, out)) == 0
+    good = torch.load(out / "last.pt", map_location="cpu", weights_only=True)
+    for damage in ("shape", "anchors", "optimizer"):
+        state = dict(good)
+        if damage == "shape":
+            state["model"] = {k: torch.zeros(1) for k in good["model"]}
+        elif damage == "anchors":
+            state["model_config"] = {**good["model_config"], "anchors": [["x", 1]]}
+        else:
+            state["optimizer"] = {"state": {}, "param_groups": []}
+        torch.save(state, out / "last.pt")
+        capsys.readouterr()
+        rc, _, err = cli(capsys, *_train_args(synth_voc, out, epochs=2))
+        assert rc == 1, damage
+        one_error(err, str(out / "last.pt"), "--no-resume")
+
+
 def _plain(obj) -> bool:
     import torch
 

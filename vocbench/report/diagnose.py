@@ -165,7 +165,11 @@ def _confusion_plot(d: Diagnosis) -> str:
 def _thumb(path: Path, fp_box, gt_boxes, target_box, label: str) -> str:
     from PIL import Image, ImageDraw
 
-    with Image.open(path) as src:
+    try:
+        src = Image.open(path)
+    except Image.DecompressionBombError as exc:  # a huge header: skipped like an unreadable image, never decoded
+        raise OSError(f"{path}: {exc}") from None
+    with src:
         im = src.convert("RGB")
     boxes = [fp_box] + ([target_box] if target_box is not None else [])
     x1 = min(b[0] for b in boxes) - 1
