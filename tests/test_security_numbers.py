@@ -364,6 +364,24 @@ def test_kmeans_counts_are_integers_never_truncated(kw):
         vocbench.IoUKMeans(**{"n_clusters": 3, **kw}).fit(wh)
 
 
+def test_detections_filter_refuses_fractional_indices():
+    ds = _dataset()
+    d = _detections(ds, 1)
+    assert len(d.filter(images=[1, 2.0])) == int(np.isin(d.image_index, [1, 2]).sum())
+    with pytest.raises(InputError, match=r"images=...\)\[0\] is 1.5"):
+        d.filter(images=[1.5])
+    with pytest.raises(InputError, match="classes"):
+        d.filter(classes=[True])
+
+
+def test_subset_images_takes_a_mask_not_indices():
+    ds = _dataset()
+    assert ds.subset_images(np.arange(ds.num_images) < 5).num_images == 5
+    for bad in ([0, 3, 4], np.ones(ds.num_images), np.ones(3, bool)):
+        with pytest.raises(InputError, match="boolean mask"):
+            ds.subset_images(bad)
+
+
 def test_integral_floats_and_small_int_dtypes_are_accepted_exactly():
     d = Detections(np.array([0.0, 2.0]), np.array([1, 2], np.int8), [0.5, 0.4], np.zeros((2, 4)))
     assert d.image_index.tolist() == [0, 2] and d.class_index.tolist() == [1, 2]

@@ -180,7 +180,12 @@ class Dataset:
     # ------------------------------------------------------------------ views
     def subset_images(self, mask: np.ndarray) -> Dataset:
         """A new dataset with the images where ``mask`` is True (and their objects), indices renumbered."""
-        mask = np.asarray(mask, dtype=bool)
+        mask = np.asarray(mask)
+        if mask.dtype != bool or mask.shape != (self.num_images,):  # indices would be silently read as a mask
+            from vocbench.errors import InputError
+
+            raise InputError(f"subset_images: expected a boolean mask of shape ({self.num_images},), got "
+                             f"{mask.dtype} {mask.shape}")
         new_index = np.cumsum(mask) - 1
         keep_obj = mask[self.image_index]
         return Dataset(
@@ -322,10 +327,10 @@ class Detections:
             keep &= m
         if min_score is not None:
             keep &= self.scores >= float(min_score)
-        if classes is not None:
-            keep &= np.isin(self.class_index, np.fromiter(classes, np.int64))
+        if classes is not None:  # 0.5 is refused, not truncated to class 0
+            keep &= np.isin(self.class_index, _as_int64(list(classes), "filter(classes=...)").reshape(-1))
         if images is not None:
-            keep &= np.isin(self.image_index, np.fromiter(images, np.int64))
+            keep &= np.isin(self.image_index, _as_int64(list(images), "filter(images=...)").reshape(-1))
         return self[keep]
 
     @classmethod
