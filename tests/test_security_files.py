@@ -288,7 +288,7 @@ _names = st.text(_NAME_ALPHABET, min_size=0, max_size=12)
                                                                                        unique=True))
 def test_writers_never_write_outside_out(tmp_path_factory, ids, classes):
     from vocbench.io.detections import write_devkit
-    from vocbench.io.writers import write_voc_dataset
+    from vocbench.io.writers import write_voc_dataset, write_yolo_dataset
     from vocbench.io.yolo import write_absolute_detections, write_yolo_detections
 
     base = tmp_path_factory.mktemp("w")
@@ -298,11 +298,14 @@ def test_writers_never_write_outside_out(tmp_path_factory, ids, classes):
                              boxes=np.tile([1.0, 1.0, 10.0, 10.0], (n, 1)), classes=classes, root="mem")
     dets = Detections(np.arange(n), np.arange(n) % len(classes), np.linspace(0.9, 0.1, n),
                       np.tile([1.0, 1.0, 9.0, 9.0], (n, 1)))
-    writers = {"voc": lambda o: write_voc_dataset(ds, o), "devkit": lambda o: write_devkit(dets, ds, o),
+    images = [tiny_image(base / "src" / f"img{i}.jpg") for i in range(n)]  # ids are not the file names
+    writers = {"voc": lambda o: write_voc_dataset(ds, o, images=images),
+               "yolo_dataset": lambda o: write_yolo_dataset(ds, o, images),
+               "devkit": lambda o: write_devkit(dets, ds, o),
                "yolo": lambda o: write_yolo_detections(dets, ds, o),
                "absolute": lambda o: write_absolute_detections(dets, ds, o)}
     for kind, write in writers.items():
-        out = base / kind / "OUT"
+        out = base / kind / "a" / "b" / "c" / "d" / "e" / "f" / "OUT"  # deep enough to catch every 12-char escape
         out.mkdir(parents=True)
         try:
             write(out)
