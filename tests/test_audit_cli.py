@@ -123,3 +123,14 @@ def test_audit_bad_input_one_line(synth, capsys, argv, code):
     err = capsys.readouterr().err.strip()
     assert rc == code
     assert "Traceback" not in err and (code == 2 or len(err.splitlines()) == 1)
+
+
+def test_audit_health_on_a_broken_voc_file(capsys):
+    from pathlib import Path
+
+    root = Path(__file__).parent / "data" / "voc_bad"
+    out = _json(capsys, "audit", "--gt", str(root), "--set", "2007:border", "--json", "-")
+    counts = out["health"]["counts"]
+    assert (counts["degenerate"], counts["out_of_image"]) == (1, 1)  # an inverted box, a box past the border
+    kinds = {f["kind"]: f for f in out["health"]["findings"]}
+    assert kinds["out_of_image"]["detail"] == "image is 500x375" and kinds["degenerate"]["xmin"] == 200.0

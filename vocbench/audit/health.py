@@ -145,7 +145,8 @@ def _class_table(dataset: Dataset) -> tuple[pd.DataFrame, float, float]:
         return df, float("nan"), float("nan")
     imbalance = float(counts.max() / counts.min()) if counts.min() > 0 else float("inf")
     nz = share[share > 0]
-    entropy = float(-(nz * np.log(nz)).sum() / np.log(len(counts))) if len(counts) > 1 else float("nan")
+    # + 0.0 turns the -0.0 of a single present class into 0.0
+    entropy = float(-(nz * np.log(nz)).sum() / np.log(len(counts))) + 0.0 if len(counts) > 1 else float("nan")
     return df, imbalance, entropy
 
 
