@@ -475,8 +475,8 @@ def _index(ctx: _Context, images: int, command: str, total: float, speed: pd.Dat
     if ctx.voc_trainval is not None:
         rows.append(("VOC07+12 trainval", str(ctx.voc_root), ctx.voc_trainval))
     summary = pd.DataFrame([{"data": name, "root": root, "images": ds.num_images,
-                             "objects": int((~ds.difficult).sum()), "difficult": int(ds.difficult.sum())}
-                            for name, root, ds in rows if ds is not None])
+                             "objects (non-difficult)": int((~ds.difficult).sum()),
+                             "difficult": int(ds.difficult.sum())} for name, root, ds in rows if ds is not None])
     entries = [IndexEntry(r.title, Path(os.path.relpath(r.path, ctx.out)).as_posix(), r.description, r.seconds)
                for r in ctx.steps.reports]
     benchmarks = _committed_benchmarks()
