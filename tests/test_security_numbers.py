@@ -613,3 +613,70 @@ def test_fuzz_coco_results_reader_bytes(tmp_path_factory, data):
     path = folder / "r.json"
     path.write_bytes(b'[{"image_id": 1, "category_id": 1, "bbox": [' + data + b"]")
     _check_outcome(lambda: vocbench.read_detections(path, _FUZZ_DS, format="coco"), str(path))
+
+
+@pytest.fixture(scope="module")
+def yolo_gt(tmp_path_factory):
+    """A YOLO data.yaml with two tiny PNG images; the first label file is what the fuzzer rewrites."""
+    from PIL import Image
+
+    root = tmp_path_factory.mktemp("yologt")
+    (root / "images" / "val").mkdir(parents=True)
+    (root / "labels" / "val").mkdir(parents=True)
+    for stem in ("a", "b"):
+        Image.new("RGB", (64, 48)).save(root / "images" / "val" / f"{stem}.png")
+        (root / "labels" / "val" / f"{stem}.txt").write_text("0 0.5 0.5 0.2 0.2\n")
+    (root / "data.yaml").write_text(f"path: {root}\nval: images/val\nnames: [cat, dog, car]\n")
+    return root
+
+
+@FUZZ
+@given(data=raw_file)
+def test_fuzz_yolo_ground_truth_labels(yolo_gt, data):
+    from vocbench import load_ground_truth
+
+    label = yolo_gt / "labels" / "val" / "a.txt"
+    label.write_bytes(data)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            ds = load_ground_truth(yolo_gt / "data.yaml", "val")
+        except InputError as exc:
+            assert "a.txt" in str(exc), str(exc)
+            return
+    assert ds.num_images == 2 and np.isfinite(ds.boxes).all()
+    assert ((0 <= ds.class_index) & (ds.class_index < 3)).all()
+
+
+coco_ann = st.fixed_dictionaries(
+    {"id": st.integers(1, 50) | json_scalar, "image_id": st.integers(1, 3) | json_scalar,
+     "category_id": st.integers(1, 3) | json_scalar,
+     "bbox": st.lists(st.floats(-10, 500) | json_scalar, min_size=3, max_size=5) | json_scalar},
+    optional={"iscrowd": st.sampled_from([0, 1, "0", 0.5, [0], True, None]), "area": json_scalar})
+coco_gt_doc = st.fixed_dictionaries(
+    {"images": st.just([{"id": 1, "width": 100, "height": 80, "file_name": "a.jpg"},
+                        {"id": 2, "width": 50, "height": 50, "file_name": "b.jpg"}]) | st.lists(
+        st.fixed_dictionaries({"id": json_scalar | st.integers(1, 3), "width": json_scalar,
+                               "height": json_scalar, "file_name": st.text(max_size=8) | json_scalar}),
+        max_size=3),
+     "categories": st.just([{"id": 1, "name": "cat"}, {"id": 2, "name": "dog"}]) | json_value,
+     "annotations": st.lists(coco_ann, max_size=6) | json_value})
+
+
+@FUZZ
+@given(doc=coco_gt_doc)
+def test_fuzz_coco_ground_truth(tmp_path_factory, doc):
+    from vocbench import load_ground_truth
+
+    folder = _fuzz_dir(tmp_path_factory, "cocogt")
+    path = folder / "instances.json"
+    path.write_text(json.dumps(doc))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            ds = load_ground_truth(path)
+        except InputError as exc:
+            assert str(path) in str(exc) or path.name in str(exc), str(exc)
+            return
+    assert np.isfinite(ds.boxes).all()
+    assert len(ds.image_index) == 0 or (0 <= ds.image_index.min() and ds.image_index.max() < ds.num_images)
