@@ -40,6 +40,18 @@ class PostprocessConfig:
     top_k: int = 200
     pre_nms_top_k: int = 2000
 
+    def __post_init__(self) -> None:
+        # a NaN threshold keeps nothing (every comparison is False): refuse it rather than write empty files
+        s, t = self.score_threshold, self.iou_threshold
+        if isinstance(s, bool) or not isinstance(s, (int, float, np.number)) or not np.isfinite(s):
+            raise InputError(f"score_threshold must be a finite number, got {s!r}")
+        if isinstance(t, bool) or not isinstance(t, (int, float, np.number)) or not 0.0 < t <= 1.0:
+            raise InputError(f"iou_threshold must be in (0, 1], got {t!r}")
+        for name in ("top_k", "pre_nms_top_k"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
+                raise InputError(f"{name} must be a positive integer, got {v!r}")
+
 
 def build_model(config: dict) -> torch.nn.Module:
     """Rebuild a model from its saved ``config`` (``config["model"]`` is ``yolov2_tiny`` or ``ssdlite``)."""

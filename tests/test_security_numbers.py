@@ -680,3 +680,13 @@ def test_fuzz_coco_ground_truth(tmp_path_factory, doc):
             return
     assert np.isfinite(ds.boxes).all()
     assert len(ds.image_index) == 0 or (0 <= ds.image_index.min() and ds.image_index.max() < ds.num_images)
+
+
+@pytest.mark.parametrize("kw", [{"score_threshold": float("nan")}, {"score_threshold": float("inf")},
+                                {"iou_threshold": float("nan")}, {"iou_threshold": 0.0}, {"top_k": 2.5},
+                                {"pre_nms_top_k": 0}, {"top_k": True}])
+def test_reference_models_postprocess_config_refuses_nan_and_fractions(kw):
+    predict = pytest.importorskip("reference_models.predict")
+    with pytest.raises(InputError, match=next(iter(kw))):
+        predict.PostprocessConfig(**kw)
+    assert predict.PostprocessConfig().score_threshold == 0.005
