@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from reference_models.config import MODEL_DEFAULTS, TrainConfig
 from vocbench.commands._common import HelpFormatter, float_option, int_option, iou_threshold, seed_option
 from vocbench.errors import VocbenchError
 from vocbench.io.jsonio import emit_json
@@ -45,17 +46,17 @@ def _needs_torch(handler: Callable[[argparse.Namespace], int]) -> Callable[[argp
 
     return run
 
-_DEFAULTS = {"yolo": {"width": 1.0, "input_size": 416}, "ssd": {"width": 1.0, "input_size": 300}}
+#: The training defaults, from their one source (reference_models.config; the parser shows and uses them).
+_TRAIN = TrainConfig()
 
 
 def run_train(args: argparse.Namespace) -> int:
     from reference_models.train import TrainConfig, train
 
-    d = _DEFAULTS[args.model]
-    cfg = TrainConfig(model=args.model, data=args.data, sets=args.sets or ["2007:train"],
+    cfg = TrainConfig(model=args.model, data=args.data, sets=args.sets or list(_TRAIN.sets),
                       val_set=None if str(args.val_set).lower() == "none" else args.val_set,
                       out=args.out or f"runs/{args.model}", epochs=args.epochs, batch_size=args.batch_size,
-                      lr=args.lr, width=args.width or d["width"], input_size=args.input_size or d["input_size"],
+                      lr=args.lr, width=args.width, input_size=args.input_size,
                       num_anchors=args.anchors, loss=args.loss, seed=args.seed, device=args.device, amp=args.amp,
                       workers=args.workers, val_images=args.val_images, val_every=args.val_every,
                       warmup_iters=args.warmup_iters, cache_dir=args.cache_dir,
@@ -261,7 +262,12 @@ def _batches(value: str) -> list[int]:
 def register(sub) -> None:
     """Add ``train``, ``predict``, ``export`` and ``profile`` to vocbench's subparsers (the ``vocbench.commands``
     entry point of this package). Only argument parsing happens here: the handlers import torch when they run."""
-    fmt = HelpFormatter
+    for add in (_add_train, _add_predict, _add_export, _add_profile):
+        add(sub, HelpFormatter)
+
+
+def _add_train(sub, fmt) -> None:
+    """The ``train`` subcommand's parser."""
     p = sub.add_parser("train", help="train a reference detector (YOLOv2-style or SSDLite-style) from scratch",
                        description="Train a reference one-stage detector on a VOC-format dataset (the synthetic "
                                    "set from `vocbench synth`, or a real VOCdevkit with JPEGImages). Resumes from "
@@ -270,33 +276,37 @@ def register(sub) -> None:
     p.add_argument("model", choices=["yolo", "ssd"], help="yolo = yolov2_tiny, ssd = ssdlite")
     p.add_argument("--data", required=True, metavar="ROOT", help="VOCdevkit folder")
     p.add_argument("--set", dest="sets", action="append", metavar="YEAR:SPLIT",
-                   help="training split(s) (default 2007:train); repeat for a union")
-    p.add_argument("--val-set", default="2007:val",
+                   help=f"training split(s) (default {','.join(_TRAIN.sets)}); repeat for a union")
+    p.add_argument("--val-set", default=_TRAIN.val_set,
                    help="model-selection split, held out from training; a test split or one sharing images "
                         "with --set is refused ('none' to skip)")
-    p.add_argument("--val-images", type=int_option(0, 10_000_000), default=500,
+    p.add_argument("--val-images", type=int_option(0, 10_000_000), default=_TRAIN.val_images,
                    help="validate on this many images (0 = all)")
-    p.add_argument("--val-every", type=int_option(1, 100_000), default=1, metavar="N",
+    p.add_argument("--val-every", type=int_option(1, 100_000), default=_TRAIN.val_every, metavar="N",
                    help="validate every N epochs (and after the last)")
-    p.add_argument("--warmup-iters", type=int_option(0, 10_000_000), default=300,
+    p.add_argument("--warmup-iters", type=int_option(0, 10_000_000), default=_TRAIN.warmup_iters,
                    help="linear learning-rate warm-up iterations")
-    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"],
+    p.add_argument("--device", default=_TRAIN.device, choices=["auto", "cpu", "cuda"],
                    help="where to train (auto = cuda when available, else cpu)")
-    p.add_argument("--epochs", type=int_option(1, 100_000), default=30, help="passes over the training split")
-    p.add_argument("--batch-size", type=int_option(1, 4096), default=32, help="per process")
-    p.add_argument("--lr", type=float_option(0.0, 10.0, low_open=True), default=2e-3, help="AdamW peak learning rate")
+    p.add_argument("--epochs", type=int_option(1, 100_000), default=_TRAIN.epochs,
+                   help="passes over the training split")
+    p.add_argument("--batch-size", type=int_option(1, 4096), default=_TRAIN.batch_size, help="per process")
+    p.add_argument("--lr", type=float_option(0.0, 10.0, low_open=True), default=_TRAIN.lr,
+                   help="AdamW peak learning rate")
     p.add_argument("--width", type=float_option(0.0, 16.0, low_open=True), default=None,
-                   help="channel multiplier (default 1.0 yolo, 1.0 ssd)")
+                   help=f"channel multiplier (default {MODEL_DEFAULTS['yolov2_tiny']['width']:g} yolo, "
+                        f"{MODEL_DEFAULTS['ssdlite']['width']:g} ssd)")
     p.add_argument("--input-size", type=int_option(32, 4096), default=None,
-                   help="input side in pixels (default 416 yolo, 300 ssd)")
-    p.add_argument("--anchors", type=int_option(1, 100), default=5,
+                   help=f"input side in pixels (default {MODEL_DEFAULTS['yolov2_tiny']['input_size']} yolo, "
+                        f"{MODEL_DEFAULTS['ssdlite']['input_size']} ssd)")
+    p.add_argument("--anchors", type=int_option(1, 100), default=_TRAIN.num_anchors,
                    help="YOLO anchors (IoU k-means on the training boxes)")
     p.add_argument("--strides", type=_strides, default=[32], metavar="32|32,16",
                    help="YOLO heads: 32 (tiny-yolo-voc) or 32,16 (adds a YOLOv3-tiny-style stride-16 head; the "
                         "anchors are split by area, the smaller half to stride 16 — use --anchors 6 for 3 + 3)")
     p.add_argument("--stride8", action="store_true",
                    help="SSD: add a stride-8 feature map with smaller default boxes (scale 0.06 of the input)")
-    p.add_argument("--loss", default="modern", choices=["essay", "darknet", "modern"],
+    p.add_argument("--loss", default=_TRAIN.loss, choices=["essay", "darknet", "modern"],
                    help="YOLO loss preset: modern (the default: softmax cross-entropy classes, BCE objectness with "
                         "the IoU as target, GIoU boxes; it learns faster at an equal budget: VOC07 mAP 0.318 vs "
                         "0.176 after 744 iterations, reports/ablation_yolo_loss.json), essay (sum-squared errors "
@@ -305,11 +315,12 @@ def register(sub) -> None:
                         "weights)")
     p.add_argument("--amp", action="store_true",
                    help="autocast: bf16 on CUDA (fp16 where unsupported) and on CPUs with AMX; no effect elsewhere")
-    p.add_argument("--workers", type=int_option(0, 1024), default=2, help="data-loader worker processes")
-    p.add_argument("--seed", type=seed_option, default=0, help="seed of initialisation, augmentation and batch order")
+    p.add_argument("--workers", type=int_option(0, 1024), default=_TRAIN.workers, help="data-loader worker processes")
+    p.add_argument("--seed", type=seed_option, default=_TRAIN.seed,
+                   help="seed of initialisation, augmentation and batch order")
     p.add_argument("--no-resume", action="store_true", help="start over even when OUT/last.pt exists")
-    p.add_argument("--cache-dir", default="runs/cache", help="where decoded images are cached")
-    p.add_argument("--max-minutes", type=float_option(0.0, 10_000_000.0), default=0.0,
+    p.add_argument("--cache-dir", default=_TRAIN.cache_dir, help="where decoded images are cached")
+    p.add_argument("--max-minutes", type=float_option(0.0, 10_000_000.0), default=_TRAIN.max_minutes,
                    help="stop after the epoch that ends past this wall time (0 = no limit; resumable)")
     p.add_argument("--out", default=None, help="run folder (default runs/<model>)")
     p.add_argument("--json", metavar="PATH",
@@ -317,6 +328,9 @@ def register(sub) -> None:
                         "the training log then goes to stderr)")
     p.set_defaults(func=_needs_torch(run_train))
 
+
+def _add_predict(sub, fmt) -> None:
+    """The ``predict`` subcommand's parser."""
     p = sub.add_parser("predict", help="run a trained reference detector and write devkit comp4 files",
                        description="Write comp4_det_test_<class>.txt files (score > 0.005, per-class NMS with "
                                    "vocbench.nms, top-k) that `vocbench eval` scores like any other detector.",
@@ -339,6 +353,9 @@ def register(sub) -> None:
     p.add_argument("--json", metavar="PATH", help="write a JSON summary ('-' = stdout)")
     p.set_defaults(func=_needs_torch(run_predict))
 
+
+def _add_export(sub, fmt) -> None:
+    """The ``export`` subcommand's parser."""
     p = sub.add_parser("export", help="export a trained reference detector to ONNX and check parity",
                        description="ONNX opset 17 with raw outputs and a decoded graph; checks that onnxruntime "
                                    "and torch agree (max |Δ| of raw outputs, identical detections after NMS).",
@@ -353,6 +370,9 @@ def register(sub) -> None:
                    help="write a JSON summary (file, opset, size, parity) to PATH ('-' = stdout)")
     p.set_defaults(func=_needs_torch(run_export))
 
+
+def _add_profile(sub, fmt) -> None:
+    """The ``profile`` subcommand's parser."""
     p = sub.add_parser("profile", help="latency per stage, throughput, FLOPs of a reference detector",
                        description="Median and p90 latency of preprocess, network, decode and NMS per batch size "
                                    "after warm-up, throughput, parameters, FLOPs, torch.profiler top operators and "
