@@ -580,3 +580,17 @@ def test_voc_writer_refuses_class_names_xml_cannot_carry(tmp_path):
     with pytest.raises(InputError, match="mem.json: class 0 name 'bell\\\\x07' holds a control character"):
         write_voc_dataset(ds, tmp_path / "OUT")
     assert not (tmp_path / "OUT").exists()
+
+
+@pytest.mark.parametrize("command", ["eval", "diagnose", "stats"])
+def test_failed_report_leaves_an_earlier_json_as_it_was(voc, tmp_path, capsys, command):
+    earlier = tmp_path / "result.json"
+    earlier.write_text('{"earlier": true}')
+    blocker = tmp_path / "a_file"
+    blocker.write_text("")
+    data = ["--gt", voc, "--dets", DETS] if command != "stats" else [voc]
+    rc, _, err = cli(capsys, command, *data, "--set", "2007:trainval", "--json", earlier,
+                     "--html", blocker / "report.html")  # the report cannot be written under a file
+    assert rc == 1
+    one_error(err, "a_file")
+    assert earlier.read_text() == '{"earlier": true}'

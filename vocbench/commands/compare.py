@@ -121,11 +121,6 @@ def run(args: argparse.Namespace) -> int:
     finally:
         if bar is not None:
             bar.close()
-    if args.json:
-        out = result.to_dict()
-        out["sets"] = list(dataset.sets)
-        out["detections"] = {name: str(path) for name, path in named}
-        emit_json(out, args.json)
     if args.json != "-":
         print(result)
     if args.html:
@@ -136,4 +131,9 @@ def run(args: argparse.Namespace) -> int:
             written = write_compare_report(args.html, dataset, result)
         if args.json != "-":
             print(f"wrote {written}")
+    if args.json:  # after the HTML: a failed report leaves an earlier --json as it was
+        out = result.to_dict()
+        out["sets"] = list(dataset.sets)
+        out["detections"] = {name: str(path) for name, path in named}
+        emit_json(out, args.json)
     return 0

@@ -68,11 +68,6 @@ def run(args: argparse.Namespace) -> int:
     dets = read_detections_from_args(args, dataset)
     result = diagnose(dataset, dets, protocol=args.protocol, iou=args.iou, background_iou=args.background_iou,
                       score_threshold=args.score_threshold)
-    if args.json:
-        out = result.to_dict()
-        out["sets"] = list(dataset.sets)
-        out["detections"] = str(args.dets)
-        emit_json(out, args.json)
     if args.json != "-":
         print(result)
     if args.html:
@@ -81,4 +76,9 @@ def run(args: argparse.Namespace) -> int:
         path = write_diagnosis_report(args.html, dataset, result, detections=dets)
         if args.json != "-":
             print(f"wrote {path}")
+    if args.json:  # after the HTML: a failed report leaves an earlier --json as it was
+        out = result.to_dict()
+        out["sets"] = list(dataset.sets)
+        out["detections"] = str(args.dets)
+        emit_json(out, args.json)
     return 0

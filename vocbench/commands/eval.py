@@ -61,11 +61,6 @@ def run(args: argparse.Namespace) -> int:
     dets = read_detections_from_args(args, dataset)
     metrics = tuple(args.metrics or ("voc07", "voc12"))
     result = evaluate(dataset, dets, metrics=metrics, protocol=args.protocol, iou=tuple(args.ious or (0.5,)))
-    if args.json:
-        out = result.to_dict()
-        out["sets"] = list(dataset.sets)
-        out["detections"] = str(args.dets)
-        emit_json(out, args.json)
     if args.json != "-":
         print(result)
     if args.html:
@@ -76,4 +71,9 @@ def run(args: argparse.Namespace) -> int:
             path = write_eval_report(args.html, dataset, result, detections=dets)
         if args.json != "-":
             print(f"wrote {path}")
+    if args.json:  # after the HTML: a failed report leaves an earlier --json as it was
+        out = result.to_dict()
+        out["sets"] = list(dataset.sets)
+        out["detections"] = str(args.dets)
+        emit_json(out, args.json)
     return 0

@@ -58,8 +58,6 @@ def run(args: argparse.Namespace) -> int:
                                       cache=not args.no_cache, yolo_convention=args.yolo_convention)
             compare.append((" + ".join(specs), other))
     stats = compute_stats(dataset, by_set=args.by_set or bool(args.html))
-    if args.json:
-        emit_json(stats.to_dict(), args.json)
     if args.json != "-":
         print(stats)
     if args.html:
@@ -70,6 +68,8 @@ def run(args: argparse.Namespace) -> int:
                                     compare=compare or None, audit=audit)
         if args.json != "-":
             print(f"wrote {path}")
+    if args.json:  # after the HTML: a failed report leaves an earlier --json as it was
+        emit_json(stats.to_dict(), args.json)
     return 0
 
 
