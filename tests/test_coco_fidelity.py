@@ -30,7 +30,7 @@ def make_coco(seed: int, num_images: int = 30, num_categories: int = 6, crowd: f
     rng = np.random.default_rng(seed)
     image_ids = rng.choice(np.arange(1, 10**6), num_images, replace=False)  # sparse, file order is random
     cat_ids = np.sort(rng.choice(np.arange(1, 200), num_categories, replace=False))
-    images = [{"id": int(i), "file_name": f"img_{int(i)}.jpg", "width": 640, "height": 480} for i in image_ids]
+    images = [{"id": int(i), "file_name": f"img_{int(i)}.jpg", "width": 1000, "height": 1000} for i in image_ids]
     cats = [{"id": int(c), "name": f"cat{int(c)}"} for c in rng.permutation(cat_ids)]
     gt_cats = cat_ids[:-1]  # the last category has no GT (detections only)
     anns: list[dict] = []
@@ -240,3 +240,182 @@ def test_generated_files_have_what_they_claim():
     scores = [d["score"] for d in dt]
     assert len(set(scores)) < len(scores) // 4  # ties
     json.dumps(gt)  # plain JSON types only
+
+
+# ----------------------------------------------------------------------------------------------- files → evaluate
+def _write(tmp_path, gt: dict, dt: list) -> tuple:
+    (tmp_path / "gt.json").write_text(json.dumps(gt))
+    (tmp_path / "dt.json").write_text(json.dumps(dt))
+    return tmp_path / "gt.json", tmp_path / "dt.json"
+
+
+def _scores(gt_path, dt_path, **kw):
+    from vocbench.eval.coco import evaluate_coco
+    from vocbench.io.coco_gt import load_coco_gt
+    from vocbench.io.detections import read_detections
+
+    with pytest.warns() if kw.pop("warns", False) else contextlib.nullcontext():
+        ds = load_coco_gt(gt_path)
+    return ds, evaluate_coco(ds, read_detections(dt_path, ds), **kw)
+
+
+def _assert_scores_equal(ours, ref: dict) -> None:
+    stats = np.array([ours.stats[k] for k in ("AP", "AP50", "AP75", "APs", "APm", "APl", "AR1", "AR10", "AR100",
+                                               "ARs", "ARm", "ARl")])
+    np.testing.assert_array_equal(stats, ref["stats"])
+    np.testing.assert_array_equal(ours.precision, ref["precision"])
+    np.testing.assert_array_equal(ours.recall, ref["recall"])
+
+
+@pytest.mark.parametrize("seed", [21, 22, 23])
+def test_files_scored_bit_for_bit_like_the_peers(tmp_path, seed):
+    """load_coco_gt + read_detections + evaluate_coco on COCO files that were never VOC = pycocotools and hotcoco,
+    bit for bit (12 stats, precision, recall); faster-coco-eval to 1 ulp."""
+    gt, dt = make_coco(seed)
+    _, ours = _scores(*_write(tmp_path, gt, dt))
+    _assert_scores_equal(ours, _peer("pycocotools", gt, dt))
+    _assert_scores_equal(ours, _peer("hotcoco", gt, dt))
+    ref = _peer("faster_coco_eval", gt, dt)
+    np.testing.assert_allclose(ours.precision, ref["precision"], rtol=0, atol=4.5e-16)
+
+
+def test_the_file_order_of_images_does_not_matter(tmp_path):
+    """pycocotools evaluates images in sorted-id order: ties across images follow it, whatever the file order."""
+    gt, dt = make_coco(5)
+    _, a = _scores(*_write(tmp_path, gt, dt))
+    gt2 = dict(gt, images=gt["images"][::-1], categories=gt["categories"][::-1])
+    (tmp_path / "b").mkdir()
+    _, b = _scores(*_write(tmp_path / "b", gt2, dt))
+    np.testing.assert_array_equal(a.precision, b.precision)
+    assert np.unique([d["score"] for d in dt]).size < len(dt) // 4  # ties across images really are there
+
+
+def test_area_and_ignore_options(tmp_path):
+    """area="box" is pycocotools on the file with area := w * h; ignore="file" is pycocotools with the file's
+    ``ignore`` flag kept (pycocotools overwrites it with iscrowd in _prepare)."""
+    from pycocotools.cocoeval import COCOeval
+
+    gt, dt = make_coco(8, crowd=0.1)
+    gt_path, dt_path = _write(tmp_path, gt, dt)
+    ds, box = _scores(gt_path, dt_path, area="box")
+    box_gt = copy.deepcopy(gt)
+    for a in box_gt["annotations"]:
+        a["area"] = a["bbox"][2] * a["bbox"][3]
+    _assert_scores_equal(box, _peer("pycocotools", box_gt, dt))
+    assert not np.array_equal(box.precision, _scores(gt_path, dt_path)[1].precision)
+
+    assert ds.coco is not None and (ds.coco.ignore & ~ds.coco.iscrowd).any()  # 'ignore: 1' on non-crowd objects
+    _, honoured = _scores(gt_path, dt_path, ignore="file")
+    marked = copy.deepcopy(gt)
+    for a in marked["annotations"]:
+        a["keep_ignore"] = a.get("ignore", 0)
+
+    class HonourIgnore(COCOeval):
+        def _prepare(self):
+            super()._prepare()
+            for gts in self._gts.values():
+                for g in gts:
+                    g["ignore"] = g["ignore"] or g["keep_ignore"]
+
+    import pycocotools.cocoeval as ce
+    original = ce.COCOeval
+    try:
+        ce.COCOeval = HonourIgnore
+        from pycocotools.coco import COCO
+
+        with contextlib.redirect_stdout(io.StringIO()):
+            coco_gt = COCO()
+            coco_gt.dataset = marked
+            coco_gt.createIndex()
+            ev = HonourIgnore(coco_gt, coco_gt.loadRes(copy.deepcopy(dt)), "bbox")
+            ev.evaluate()
+            ev.accumulate()
+            ev.summarize()
+    finally:
+        ce.COCOeval = original
+    np.testing.assert_array_equal(honoured.precision, ev.eval["precision"])
+    np.testing.assert_array_equal(honoured.recall, ev.eval["recall"])
+
+
+def test_subsets_keep_coco_ids_and_score_like_pycocotools_on_those_images(tmp_path):
+    from vocbench.eval.coco import evaluate_coco
+    from vocbench.io.coco_gt import load_coco_gt
+    from vocbench.io.detections import read_detections
+
+    gt, dt = make_coco(9)
+    gt_path, dt_path = _write(tmp_path, gt, dt)
+    ds = load_coco_gt(gt_path)
+    mask = np.arange(ds.num_images) % 3 != 1
+    sub = ds.subset_images(mask)
+    assert sub.coco is not None and np.array_equal(sub.coco.image_ids, ds.coco.image_ids[mask])
+    assert sub.image_files is not None and len(sub.image_files) == sub.num_images
+    kept = set(sub.coco.image_ids.tolist())
+    with pytest.warns(UserWarning, match="dropped"):
+        dets = read_detections(dt_path, sub, ignore_unknown_images=True)
+    ours = evaluate_coco(sub, dets)
+    ref = _peer("pycocotools", gt, [d for d in dt if d["image_id"] in kept], {"imgIds": sorted(kept)})
+    np.testing.assert_array_equal(ours.precision, ref["precision"])
+    np.testing.assert_array_equal(ours.recall, ref["recall"])
+
+
+# ----------------------------------------------------------------------------------------------- bad COCO GT
+def _gt_file(tmp_path, mutate) -> tuple:
+    gt, _ = make_coco(4, num_images=5)
+    mutate(gt)
+    p = tmp_path / "gt.json"
+    p.write_text(json.dumps(gt))
+    return p
+
+
+@pytest.mark.parametrize("field, value", [("iscrowd", "0"), ("iscrowd", "false"), ("iscrowd", 0.5), ("iscrowd", [0]),
+                                          ("iscrowd", 2), ("ignore", "1"), ("ignore", None)])
+def test_iscrowd_and_ignore_accept_only_0_1_true_false(tmp_path, field, value):
+    from vocbench.errors import InputError
+    from vocbench.io.coco_gt import load_coco_gt
+
+    p = _gt_file(tmp_path, lambda g: g["annotations"][3].update({field: value}))
+    with pytest.raises(InputError, match=rf"gt\.json: annotations\[3\]: {field} .* is not 0, 1, true or false"):
+        load_coco_gt(p)
+    p = _gt_file(tmp_path, lambda g: g["annotations"][3].update({field: True}))
+    ds = load_coco_gt(p)
+    assert getattr(ds.coco, field).sum() == 1 + sum(bool(a.get(field)) for i, a in
+                                                    enumerate(json.loads(p.read_text())["annotations"]) if i != 3)
+
+
+@pytest.mark.parametrize("section, index, field, value", [
+    ("images", 1, "id", 2**70), ("images", 1, "width", 2**70), ("images", 0, "height", 12.5),
+    ("images", 2, "id", "7"), ("annotations", 2, "image_id", 2**70), ("annotations", 1, "category_id", 1.5),
+    ("categories", 0, "id", 2**64),
+])
+def test_huge_or_fractional_ids_and_sizes_are_one_line_errors(tmp_path, capsys, section, index, field, value):
+    from vocbench.cli import main
+
+    p = _gt_file(tmp_path, lambda g: g[section][index].update({field: value}))
+    rc = main(["stats", str(p), "--json", str(tmp_path / "s.json")])
+    err = capsys.readouterr().err.strip()
+    assert rc == 1 and len(err.splitlines()) == 1, err
+    assert f"gt.json: {section}[{index}]" in err and field in err and "Traceback" not in err
+
+
+def test_boxes_outside_the_image_or_inverted_warn_like_voc_and_error_when_strict(tmp_path):
+    from vocbench.errors import InputError, VocbenchWarning
+    from vocbench.io.coco_gt import load_coco_gt
+
+    def mutate(g):
+        g["annotations"][0]["bbox"] = [990.0, 10.0, 30.0, 20.0]  # the images are 1000 wide
+        g["annotations"][1]["bbox"] = [10.0, 10.0, -5.0, 20.0]
+
+    p = _gt_file(tmp_path, mutate)
+    with pytest.warns(VocbenchWarning, match=r"2 box\(es\) are inverted \(1\) or extend outside their image \(1\)"):
+        ds = load_coco_gt(p)
+    assert len(ds.issues) == 2 and any("annotations[1]: inverted box" in s for s in ds.issues)
+    with pytest.raises(InputError, match=r"annotations\[\d\]: .*\(--strict; 2 such box"):
+        load_coco_gt(p, strict=True)
+
+
+def test_long_class_list_is_not_opened_as_a_file():
+    from vocbench.commands._common import parse_classes
+
+    names = tuple(f"class_{i:04d}" for i in range(400))
+    assert parse_classes(",".join(names)) == names
+    assert parse_classes("x" * 5000) == ("x" * 5000,)

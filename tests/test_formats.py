@@ -280,11 +280,14 @@ def test_coco_gt_with_its_own_ids(tmp_path):
     assert d.image_index.tolist() == [0, 1, 1] and d.class_index.tolist() == [1, 1, 0]
     r = vocbench.evaluate(ds, d, metrics=("voc12",))
     assert r.voc[0].tp.tolist() == [0, 2] and r.voc[0].fp.tolist() == [1, 0]
-    (tmp_path / "bad.json").write_text(json.dumps([{**res[0], "category_id": 1}]))
-    with pytest.raises(InputError, match="category_id 1 is not a category"):
+    (tmp_path / "bad.json").write_text(json.dumps([{**res[0], "category_id": 42}]))
+    with pytest.raises(InputError, match="category_id 42 is not a category"):
+        vocbench.read_detections(tmp_path / "bad.json", ds)
+    (tmp_path / "bad.json").write_text(json.dumps([{**res[0], "category_id": 1}]))  # 0- or 1-based index?
+    with pytest.raises(InputError, match="choose with --category-ids index0|index1"):
         vocbench.read_detections(tmp_path / "bad.json", ds)
     (tmp_path / "bad.json").write_text(json.dumps([{**res[0], "image_id": 1}]))
-    with pytest.raises(InputError, match="image_id 1 is not an image"):
+    with pytest.raises(InputError, match="image id 1 is not in the evaluated set"):
         vocbench.read_detections(tmp_path / "bad.json", ds)
 
 

@@ -266,7 +266,7 @@ def test_readers_same_dataset_and_detections_both_paths(tmp_path, monkeypatch):
 
 
 @pytest.mark.parametrize("dets, message", [
-    ('[{"image_id": 999999999, "category_id": 1, "bbox": [1, 2, 3, 4], "score": 0.5}]', "result 0: image_id"),
+    ('[{"image_id": 999999999, "category_id": 1, "bbox": [1, 2, 3, 4], "score": 0.5}]', "result 0: image id"),
     ('[{"image_id": IMG, "category_id": 1, "bbox": [1, 2, 3, 4], "score": 0.5},'
      ' {"image_id": IMG, "category_id": 4242, "bbox": [1, 2, 3, 4], "score": 0.5}]', "result 1: category_id 4242"),
     ('[{"image_id": IMG, "category_id": 1, "bbox": [1, 2, 3, 4], "score": 1e999}]', "result 0"),

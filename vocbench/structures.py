@@ -15,7 +15,7 @@ import numpy as np
 if TYPE_CHECKING:  # pandas is imported by the table methods only (keeps `import vocbench` light)
     import pandas as pd
 
-__all__ = ["VOC_CLASSES", "Dataset", "Detections"]
+__all__ = ["VOC_CLASSES", "CocoAnnotations", "Dataset", "Detections"]
 
 #: The 20 PASCAL VOC classes in the devkit's standard order (category ids 1..20 in COCO exports).
 VOC_CLASSES: tuple[str, ...] = (
@@ -76,6 +76,47 @@ def _as_int64(values: Any, what: str) -> np.ndarray:
 
 
 @dataclass(frozen=True, eq=False)
+class CocoAnnotations:
+    """What a COCO ``instances.json`` says beyond VOC fields, carried by the :class:`Dataset` it was read into.
+
+    The COCO metric scores these directly, bit for bit as pycocotools reads the file (no round trip through VOC
+    pixels).
+
+    Attributes:
+        image_ids: int64[I] the images' COCO ``id``, in the dataset's image order (file order).
+        category_ids: int64[K] the categories' COCO ``id``, in class order (sorted ids).
+        xywh: float64[M, 4] each object's ``bbox`` ``[x, y, w, h]`` as written, in the dataset's object order.
+        area: float64[M] the ``area`` field (pixels²; ``w * h`` where the file has none).
+        iscrowd: bool[M] the ``iscrowd`` field (False where absent).
+        ignore: bool[M] the ``ignore`` field some converters write (False where absent; pycocotools overwrites it
+            with ``iscrowd``).
+    """
+
+    image_ids: np.ndarray
+    category_ids: np.ndarray
+    xywh: np.ndarray
+    area: np.ndarray
+    iscrowd: np.ndarray
+    ignore: np.ndarray
+
+    def __post_init__(self) -> None:
+        for name, dtype in (("image_ids", np.int64), ("category_ids", np.int64), ("xywh", np.float64),
+                            ("area", np.float64), ("iscrowd", bool), ("ignore", bool)):
+            object.__setattr__(self, name, _readonly(np.asarray(getattr(self, name), dtype=dtype)))
+        m = len(self.area)
+        object.__setattr__(self, "xywh", _readonly(self.xywh.reshape(m, 4)))
+        for name in ("iscrowd", "ignore"):
+            if len(getattr(self, name)) != m:
+                raise ValueError(f"CocoAnnotations.{name} has length {len(getattr(self, name))}, expected {m}")
+
+    def subset(self, image_mask: np.ndarray, object_mask: np.ndarray) -> CocoAnnotations:
+        """The images of ``image_mask`` and the objects of ``object_mask`` (boolean masks), categories kept."""
+        return CocoAnnotations(image_ids=self.image_ids[image_mask], category_ids=self.category_ids,
+                               xywh=self.xywh[object_mask], area=self.area[object_mask],
+                               iscrowd=self.iscrowd[object_mask], ignore=self.ignore[object_mask])
+
+
+@dataclass(frozen=True, eq=False)
 class Dataset:
     """A VOC-format ground-truth set: an image table and flat object arrays.
 
@@ -98,6 +139,9 @@ class Dataset:
         sets: the set specs that were loaded, e.g. ``("2007:trainval", "2012:trainval")``.
         root: the dataset root it was read from ("" for in-memory data).
         issues: human-readable warnings found while loading (border boxes, inverted boxes), one per box.
+        image_files: str[I] the image files where the source names them (YOLO lists, COCO ``file_name``,
+            relative to the JSON's folder), else None (VOC: ``JPEGImages/<id>.jpg`` under the root).
+        coco: the COCO ids and geometry of a set read from COCO (:class:`CocoAnnotations`), else None.
     """
 
     classes: tuple[str, ...]
@@ -117,6 +161,8 @@ class Dataset:
     poses: np.ndarray
     root: str = ""
     issues: tuple[str, ...] = field(default=())
+    image_files: np.ndarray | None = None
+    coco: CocoAnnotations | None = None
 
     def __post_init__(self) -> None:
         n_img = len(self.image_ids)
@@ -152,6 +198,13 @@ class Dataset:
                 raise ValueError(f"Dataset.{name} has length {len(getattr(self, name))}, expected {m}")
         if self.boxes.shape != (m, 4):
             raise ValueError(f"Dataset.boxes has shape {self.boxes.shape}, expected ({m}, 4)")
+        if self.image_files is not None:
+            object.__setattr__(self, "image_files", _readonly(np.asarray(self.image_files, dtype=str).reshape(-1)))
+            if len(self.image_files) != n_img:
+                raise ValueError(f"Dataset.image_files has length {len(self.image_files)}, expected {n_img}")
+        if self.coco is not None and (len(self.coco.image_ids) != n_img or len(self.coco.area) != m
+                                      or len(self.coco.category_ids) != len(self.classes)):
+            raise ValueError("Dataset.coco does not match the dataset's images, objects or classes")
 
     # ------------------------------------------------------------------ sizes
     @property
@@ -195,6 +248,8 @@ class Dataset:
             class_index=self.class_index[keep_obj], boxes=self.boxes[keep_obj], difficult=self.difficult[keep_obj],
             truncated=self.truncated[keep_obj], occluded=self.occluded[keep_obj], poses=self.poses[keep_obj],
             root=self.root, issues=self.issues,
+            image_files=self.image_files[mask] if self.image_files is not None else None,
+            coco=self.coco.subset(mask, keep_obj) if self.coco is not None else None,
         )
 
     def split(self, set_spec: str) -> Dataset:
@@ -238,7 +293,8 @@ class Dataset:
     @classmethod
     def from_arrays(cls, *, image_ids: Sequence[str], widths, heights, image_index, class_index, boxes,
                     difficult=None, classes: Sequence[str] = VOC_CLASSES, truncated=None, depths=None,
-                    image_years=None, sets: Sequence[str] = ("memory",), root: str = "") -> Dataset:
+                    image_years=None, sets: Sequence[str] = ("memory",), root: str = "", image_files=None,
+                    coco: CocoAnnotations | None = None, issues: Sequence[str] = ()) -> Dataset:
         """Build an in-memory dataset (tests, synthetic data, user code). Optional fields default to 0/False."""
         n, m = len(image_ids), len(image_index)
         return cls(
@@ -249,7 +305,8 @@ class Dataset:
             class_index=class_index, boxes=np.asarray(boxes, np.float64).reshape(-1, 4),
             difficult=difficult if difficult is not None else np.zeros(m, bool),
             truncated=truncated if truncated is not None else np.zeros(m, bool),
-            occluded=np.full(m, -1, np.int8), poses=np.full(m, "Unspecified"), root=root,
+            occluded=np.full(m, -1, np.int8), poses=np.full(m, "Unspecified"), root=root, issues=tuple(issues),
+            image_files=image_files, coco=coco,
         )
 
 
@@ -263,6 +320,8 @@ class Detections:
         scores: float64[N] — confidence, higher is better.
         boxes: float64[N, 4] — ``(xmin, ymin, xmax, ymax)``, VOC 1-based inclusive pixels.
         source: where they were read from (for messages and report headers).
+        xywh: float64[N, 4] — the COCO ``bbox`` ``[x, y, w, h]`` as a COCO results file wrote it (the COCO metric
+            scores it bit for bit), or None (the metric converts ``boxes`` as the COCO export does).
     """
 
     image_index: np.ndarray
@@ -270,6 +329,7 @@ class Detections:
     scores: np.ndarray
     boxes: np.ndarray
     source: str = ""
+    xywh: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         what = f"{self.source or 'Detections'}: "
@@ -284,6 +344,10 @@ class Detections:
                 raise ValueError(f"Detections.{name} has length {len(getattr(self, name))}, expected {n}")
         if len(self.boxes) != n:
             raise ValueError(f"Detections.boxes has {len(self.boxes)} rows, expected {n}")
+        if self.xywh is not None:
+            object.__setattr__(self, "xywh", _readonly(np.asarray(self.xywh, np.float64).reshape(-1, 4)))
+            if len(self.xywh) != n:
+                raise ValueError(f"Detections.xywh has {len(self.xywh)} rows, expected {n}")
 
     def __len__(self) -> int:
         return len(self.scores)
@@ -313,7 +377,7 @@ class Detections:
                 raise TypeError(f"Detections can be indexed by a boolean mask, a slice or integers, not "
                                 f"{rows.dtype}")
         return Detections(self.image_index[rows], self.class_index[rows], self.scores[rows], self.boxes[rows],
-                          source=self.source)
+                          source=self.source, xywh=self.xywh[rows] if self.xywh is not None else None)
 
     def filter(self, mask: Any = None, *, min_score: float | None = None, classes: Iterable[int] | None = None,
                images: Iterable[int] | None = None) -> Detections:
@@ -347,9 +411,10 @@ class Detections:
             return cls.empty(source or "")
         if source is None:
             source = "+".join(dict.fromkeys(p.source for p in parts if p.source))
+        xywh = np.concatenate([p.xywh for p in parts]) if all(p.xywh is not None for p in parts) else None
         return cls(np.concatenate([p.image_index for p in parts]), np.concatenate([p.class_index for p in parts]),
                    np.concatenate([p.scores for p in parts]), np.concatenate([p.boxes for p in parts]),
-                   source=source)
+                   source=source, xywh=xywh)
 
     def is_empty(self) -> bool:
         return len(self) == 0

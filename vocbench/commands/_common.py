@@ -124,6 +124,13 @@ def add_detections_format_arg(p: argparse.ArgumentParser, each: bool = False) ->
     p.add_argument("--format", choices=DETECTION_FORMATS, default=None,
                    help=f"detections format (default: guessed from {'each PATH' if each else 'PATH'}; yolo = "
                         "per-image cls cx cy w h conf, absolute = per-image class conf xmin ymin xmax ymax)")
+    p.add_argument("--image-ids", choices=("auto", "coco-id", "stem"), default="auto",
+                   help="COCO results: image_id names the ground truth's COCO id (VOC/YOLO: the export's 1..N) or "
+                        "the file stem (int(stem) as ultralytics writes it, or the stem string); auto: the one "
+                        "reading every id fits, refused when two disagree")
+    p.add_argument("--category-ids", choices=("auto", "coco-id", "index0", "index1", "name"), default="auto",
+                   help="COCO results: category_id is the ground truth's COCO id, a 0- or 1-based class index "
+                        "(ultralytics: index0), or the class name; auto: the one reading every id fits")
 
 
 def read_detections_from_args(args: argparse.Namespace, dataset, path=None):
@@ -133,7 +140,9 @@ def read_detections_from_args(args: argparse.Namespace, dataset, path=None):
 
     return read_detections(args.dets if path is None else path, dataset, format=args.format,
                            ignore_unknown_images=getattr(args, "ignore_unknown_images", False),
-                           strict=args.strict, yolo_convention=args.yolo_convention)
+                           strict=args.strict, yolo_convention=args.yolo_convention,
+                           image_ids=getattr(args, "image_ids", "auto"),
+                           category_ids=getattr(args, "category_ids", "auto"))
 
 
 def add_dataset_args(p: argparse.ArgumentParser, root_positional: bool = True, required_sets: bool = True) -> None:
@@ -165,7 +174,11 @@ def parse_classes(value: str | None):
     if value.strip().lower() == AUTO_CLASSES:
         return AUTO_CLASSES
     path = Path(value)
-    if path.is_file():
+    try:  # a comma-separated list is never a file name (a long one would be "File name too long")
+        is_file = "," not in value and path.is_file()
+    except OSError:
+        is_file = False
+    if is_file:
         from vocbench.errors import VocbenchError
 
         try:

@@ -45,6 +45,12 @@ def register(sub) -> None:
                    help="VOC IoU threshold, repeatable (default: 0.5)")
     p.add_argument("--ignore-unknown-images", action="store_true",
                    help="drop detections on images outside the evaluated set (with a warning) instead of failing")
+    p.add_argument("--coco-area", choices=("file", "box"), default="file",
+                   help="COCO metric: small/medium/large by the annotation's area field (pycocotools, default) or "
+                        "by the box's w*h")
+    p.add_argument("--coco-ignore", choices=("iscrowd", "file"), default="iscrowd",
+                   help="COCO metric: ignored GT = iscrowd (pycocotools overwrites 'ignore', default) or also the "
+                        "file's 'ignore: 1'")
     p.add_argument("--json", metavar="PATH", help="write JSON to PATH ('-' = stdout; the table is then not printed)")
     p.add_argument("--html", metavar="PATH", help="write the HTML evaluation report")
     p.add_argument("--about", metavar="TEXT",
@@ -60,7 +66,8 @@ def run(args: argparse.Namespace) -> int:
     dataset = load_dataset_from_args(args)
     dets = read_detections_from_args(args, dataset)
     metrics = tuple(args.metrics or ("voc07", "voc12"))
-    result = evaluate(dataset, dets, metrics=metrics, protocol=args.protocol, iou=tuple(args.ious or (0.5,)))
+    result = evaluate(dataset, dets, metrics=metrics, protocol=args.protocol, iou=tuple(args.ious or (0.5,)),
+                      coco_area=args.coco_area, coco_ignore=args.coco_ignore)
     if args.json != "-":
         print(result)
     if args.html:

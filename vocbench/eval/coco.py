@@ -1,12 +1,17 @@
-"""The COCO detection protocol, identical to pycocotools run on the COCO export of the same data.
+"""The COCO detection protocol, bit for bit as pycocotools' ``COCOeval(gt, dt, "bbox")``.
 
-:func:`evaluate_coco` reproduces ``COCOeval(gt, dt, "bbox")`` + ``evaluate()`` + ``accumulate()`` +
-``summarize()`` on ``export_coco(dataset)`` / ``detections_to_coco(dataset, detections)``
-(:mod:`vocbench.io.coco`): boxes are converted with the same float operations, the IoU is ``maskApi.c``'s
-``bbIou`` (continuous coordinates; crowd = difficult GT uses the detection area as the union), 10 IoU thresholds
-``np.linspace(.5, .95, 10)``, 101 recall thresholds ``np.linspace(0, 1, 101)``, max 1/10/100 detections per image
-and class, the four area ranges on the GT ``area`` field (inclusive), pycocotools' fall-back matching and
-tie-breaking (stable score sorts; across images ties go to the lower image id).
+:func:`evaluate_coco_arrays` is the one front end: COCO arrays in, pycocotools' ``evaluate()`` + ``accumulate()``
+arrays out (precision, recall, scores) for any parameter lists. :func:`evaluate_coco` feeds it a
+:class:`~vocbench.structures.Dataset` and :class:`~vocbench.structures.Detections` and adds ``summarize()``: data
+read from COCO files is scored as written (sorted-id image and category order, the file's ``bbox``, ``area``,
+``iscrowd``); other data as pycocotools scores its COCO export (:mod:`vocbench.io.coco`).
+
+The rules: the IoU is ``maskApi.c``'s ``bbIou`` (continuous coordinates, ``w * h`` areas; a crowd GT uses the
+detection's area as the union and can be matched any number of times), 10 IoU thresholds
+``np.linspace(.5, .95, 10)`` (each capped at ``1 - 1e-10``), 101 recall thresholds ``np.linspace(0, 1, 101)``,
+max 1/10/100 detections per image and category, the four area ranges (inclusive) on the GT ``area`` field and the
+detection's ``w * h``, pycocotools' fall-back matching and tie-breaking (stable score sorts; across images, ties
+go to the image that comes first in sorted-id order).
 
 The work is one kernel call (:func:`vocbench.eval._coco_kernels.coco_evaluate_kernel`: class order, matching of
 every (class, image) group for all thresholds and area ranges at once, accumulation) and ``summarize`` here.
@@ -24,7 +29,8 @@ from vocbench.eval.results import COCO_STAT_NAMES, CocoScores
 from vocbench.structures import Dataset, Detections
 
 __all__ = ["COCO_IOU_THRESHOLDS", "COCO_REC_THRESHOLDS", "COCO_AREA_RANGES", "COCO_AREA_LABELS", "COCO_MAX_DETS",
-           "evaluate_coco", "evaluate_coco_arrays", "CocoArrays", "coco_xyxy_and_area"]
+           "COCO_AREA_SOURCES", "COCO_IGNORE_RULES", "evaluate_coco", "evaluate_coco_arrays", "CocoArrays",
+           "coco_xyxy_and_area"]
 
 COCO_IOU_THRESHOLDS = np.linspace(.5, 0.95, int(np.round((0.95 - .5) / .05)) + 1, endpoint=True)
 COCO_REC_THRESHOLDS = np.linspace(.0, 1.00, int(np.round((1.00 - .0) / .01)) + 1, endpoint=True)
@@ -200,23 +206,56 @@ def _run_kernel_chunks(data: tuple, thr: np.ndarray, rec: np.ndarray, rng: np.nd
 
 
 
-def evaluate_coco(dataset: Dataset, detections: Detections) -> CocoScores:
-    """COCO AP/AR of ``detections`` on ``dataset`` (see the module docstring for the exact rules).
+#: ``area=`` choices of :func:`evaluate_coco`: the annotation's ``area`` field (pycocotools) or the box's w * h.
+COCO_AREA_SOURCES = ("file", "box")
+#: ``ignore=`` choices: pycocotools overwrites ``ignore`` with ``iscrowd``; ``"file"`` also ignores ``ignore: 1``.
+COCO_IGNORE_RULES = ("iscrowd", "file")
+
+
+def evaluate_coco(dataset: Dataset, detections: Detections, *, area: str = "file",
+                  ignore: str = "iscrowd") -> CocoScores:
+    """COCO AP/AR of ``detections`` on ``dataset``, as pycocotools scores the same data.
+
+    A dataset read from COCO (:attr:`Dataset.coco`) is scored in COCO terms, as written: images in sorted COCO-id
+    order (pycocotools' ``sorted(imgIds)``: ties across images follow it), categories in sorted-id order, the
+    file's ``bbox``, ``area``, ``iscrowd``; detections read from a COCO results file keep their ``bbox`` as written
+    (:attr:`Detections.xywh`). Other data is scored as pycocotools scores its COCO export
+    (:mod:`vocbench.io.coco`: images in set order, ``bbox = [xmin - 1, ymin - 1, w, h]`` with the VOC pixel
+    extent, ``area = w * h``, crowd = difficult).
 
     Args:
-        dataset: the ground truth (difficult objects act as crowd regions).
-        detections: validated detections (indices into ``dataset``; VOC pixel boxes).
+        dataset: the ground truth.
+        detections: validated detections (indices into ``dataset``).
+        area: ``"file"`` (default, pycocotools): the small/medium/large ranges test the annotation's ``area``
+            field (the mask area on real COCO; ``w * h`` where the file has none); ``"box"``: the box's ``w * h``.
+        ignore: ``"iscrowd"`` (default, pycocotools: the file's ``ignore`` flag is overwritten by ``iscrowd``) or
+            ``"file"`` (an annotation with ``ignore: 1`` is ignored too, like a crowd region but matched once).
 
     Returns:
         :class:`CocoScores` with the 12 summary numbers and pycocotools' precision/recall arrays.
     """
     from vocbench.io.coco import voc_boxes_to_xywh
 
-    gt = voc_boxes_to_xywh(dataset.boxes)
+    if area not in COCO_AREA_SOURCES or ignore not in COCO_IGNORE_RULES:
+        raise ValueError(f"area must be one of {COCO_AREA_SOURCES} and ignore one of {COCO_IGNORE_RULES}, got "
+                         f"{area!r}, {ignore!r}")
+    coco = dataset.coco
+    if coco is not None:
+        gt, gt_area, crowd = coco.xywh, coco.area, coco.iscrowd
+        gt_ignore = coco.iscrowd | coco.ignore if ignore == "file" else None
+        rank = np.empty(dataset.num_images, np.int64)  # image row -> position in sorted-id order
+        rank[np.argsort(coco.image_ids, kind="stable")] = np.arange(dataset.num_images)
+    else:
+        gt = voc_boxes_to_xywh(dataset.boxes)
+        gt_area, crowd, gt_ignore, rank = gt[:, 2] * gt[:, 3], dataset.difficult, None, None
+    if area == "box":
+        gt_area = gt[:, 2] * gt[:, 3]
+    dt = detections.xywh if detections.xywh is not None else voc_boxes_to_xywh(detections.boxes)
     arrays = evaluate_coco_arrays(
-        gt_image=dataset.image_index, gt_category=dataset.class_index, gt_xywh=gt, gt_area=gt[:, 2] * gt[:, 3],
-        gt_iscrowd=dataset.difficult, dt_image=detections.image_index, dt_category=detections.class_index,
-        dt_xywh=voc_boxes_to_xywh(detections.boxes), dt_score=detections.scores, num_images=dataset.num_images,
+        gt_image=dataset.image_index if rank is None else rank[dataset.image_index], gt_category=dataset.class_index,
+        gt_xywh=gt, gt_area=gt_area, gt_iscrowd=crowd, gt_ignore=gt_ignore,
+        dt_image=detections.image_index if rank is None else rank[detections.image_index],
+        dt_category=detections.class_index, dt_xywh=dt, dt_score=detections.scores, num_images=dataset.num_images,
         num_categories=dataset.num_classes, with_scores=False)
     return CocoScores(stats=_summarize(arrays.precision, arrays.recall), precision=arrays.precision,
                       recall=arrays.recall, iou_thresholds=COCO_IOU_THRESHOLDS.copy(),

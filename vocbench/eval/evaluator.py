@@ -75,7 +75,8 @@ def _normalise_ious(iou) -> tuple[float, ...]:
 
 
 def evaluate(dataset: Dataset, detections, metrics: Sequence[str] | str = ("voc07", "voc12"),
-             protocol: str = "devkit", iou: float | Sequence[float] = 0.5, engine: str = "auto") -> EvalResult:
+             protocol: str = "devkit", iou: float | Sequence[float] = 0.5, engine: str = "auto", *,
+             coco_area: str = "file", coco_ignore: str = "iscrowd") -> EvalResult:
     """Score detections against a VOC dataset.
 
     VOC metrics (see :mod:`vocbench.eval.matching` for the matching rules, :mod:`vocbench.eval.ap` for AP):
@@ -84,8 +85,8 @@ def evaluate(dataset: Dataset, detections, metrics: Sequence[str] | str = ("voc0
     * A class without detections has AP 0; a class without non-difficult GT has AP NaN, is left out of mAP and
       triggers a :class:`~vocbench.errors.VocbenchWarning`.
 
-    ``"coco"``: AP@[.5:.95], AP50, AP75, APs/m/l, AR1/10/100, ARs/m/l, identical to pycocotools on the COCO export
-    (:mod:`vocbench.eval.coco`); ``protocol`` and ``iou`` do not apply to it.
+    ``"coco"``: AP@[.5:.95], AP50, AP75, APs/m/l, AR1/10/100, ARs/m/l, identical to pycocotools on the COCO files
+    the data came from, or on its COCO export (:mod:`vocbench.eval.coco`); ``protocol`` and ``iou`` do not apply.
 
     Args:
         dataset: the ground truth.
@@ -98,6 +99,9 @@ def evaluate(dataset: Dataset, detections, metrics: Sequence[str] | str = ("voc0
         engine: VOC pass implementation, ``"auto"`` (default), ``"numpy"`` or ``"numba"``; identical results,
             only the cost differs (``"auto"``: numpy unless Numba is already imported or the set has at least
             :data:`vocbench.eval.engine.NUMBA_MIN_DETECTIONS` detections; see :mod:`vocbench.eval.engine`).
+        coco_area: COCO metric, what the area ranges test: ``"file"`` (default, pycocotools: the annotation's
+            ``area`` field) or ``"box"`` (``w * h``). coco_ignore: ``"iscrowd"`` (default, pycocotools) or
+            ``"file"`` (also the annotations marked ``ignore: 1``); see :func:`vocbench.eval.coco.evaluate_coco`.
 
     Returns:
         A frozen :class:`~vocbench.eval.results.EvalResult`.
@@ -152,7 +156,7 @@ def evaluate(dataset: Dataset, detections, metrics: Sequence[str] | str = ("voc0
     if "coco" in metrics:
         from vocbench.eval.coco import evaluate_coco
 
-        coco = evaluate_coco(dataset, dets)
+        coco = evaluate_coco(dataset, dets, area=coco_area, ignore=coco_ignore)
 
     for msg in messages:
         warnings.warn(msg, VocbenchWarning, stacklevel=2)

@@ -24,7 +24,6 @@ CSV with pandas. The line-by-line scan only runs to locate an error.
 from __future__ import annotations
 
 import io
-import json
 import math
 import os
 import warnings
@@ -81,7 +80,8 @@ def _sniff(path: Path) -> str:
 
 def read_detections(source, dataset: Dataset, format: str | None = None, *,
                     ignore_unknown_images: bool = False, strict: bool = False,
-                    yolo_convention: str = "ultralytics") -> Detections:
+                    yolo_convention: str = "ultralytics", image_ids: str = "auto",
+                    category_ids: str = "auto") -> Detections:
     """Read detections for ``dataset`` (see the module docstring for the formats).
 
     Args:
@@ -91,6 +91,9 @@ def read_detections(source, dataset: Dataset, format: str | None = None, *,
         ignore_unknown_images: drop detections on images that are not in ``dataset`` (with a warning) instead of
             raising.
         strict: devkit folders: a class without a result file is an error instead of a warning.
+        image_ids, category_ids: COCO results: how to read the ids (:mod:`vocbench.io.coco_match`): ``"auto"``
+            (default: the one reading under which every id names an image / a class; refused when two disagree),
+            ``"coco-id"`` or ``"stem"``; ``"coco-id"``, ``"index0"``, ``"index1"`` or ``"name"``.
 
     Returns:
         :class:`Detections` with ``image_index``/``class_index`` into ``dataset``, boxes in VOC pixels, rows in
@@ -112,7 +115,7 @@ def read_detections(source, dataset: Dataset, format: str | None = None, *,
     if fmt == "devkit":
         return _read_devkit(path, dataset, ignore_unknown_images, strict)
     if fmt == "coco":
-        return _read_coco(path, dataset, ignore_unknown_images)
+        return _read_coco(path, dataset, ignore_unknown_images, image_ids, category_ids)
     return _read_csv(path, dataset, ignore_unknown_images)
 
 
@@ -459,107 +462,57 @@ def write_devkit(detections: Detections, dataset: Dataset, folder: str | os.Path
 
 
 # ------------------------------------------------------------------------------------------ coco
-def _load_json(path: Path, raw: bytes | None = None):
-    """Parse a JSON file; every failure is an InputError naming the file (and line where JSON gives one)."""
-    if raw is None:
-        raw = _read_bytes(path)
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        enc = " (it looks like UTF-16)" if raw[:2] in (b"\xff\xfe", b"\xfe\xff") or b"\0" in raw[:64] else ""
-        raise InputError(f"{path}: not UTF-8 text{enc}: byte {exc.start} is 0x{raw[exc.start]:02x}; "
-                         "JSON must be UTF-8") from None
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InputError(f"{path}: line {exc.lineno}: not valid JSON ({exc.msg})") from None
-    except RecursionError:
-        raise InputError(f"{path}: JSON nested too deeply to be a results list") from None
-
-
 def _read_bytes(path: Path) -> bytes:
     with open(_open_regular(str(path), "detections file"), "rb") as fh:
         return fh.read()
 
 
-def _coco_ids(values: list, path: Path, field: str) -> np.ndarray:
-    """Integer ids as pycocotools would match them: ints (or integral floats); bool, str, 1.9, 1e20 are refused."""
-    if all(type(v) is int for v in values):
-        try:
-            return np.array(values, dtype=np.int64).reshape(len(values))
-        except OverflowError:
-            pass
-    out = np.empty(len(values), np.int64)
-    for i, v in enumerate(values):
-        ok = (type(v) is int or (type(v) is float and v.is_integer())) and abs(v) < 2**53
-        if not ok:
-            why = "a boolean" if isinstance(v, bool) else "not an integer" if isinstance(v, (int, float)) else \
-                f"a {type(v).__name__}, not a number"
-            raise InputError(f"{path}: result {i}: {field} {v!r} is {why}; expected an integer id "
-                             f"(pycocotools would not match it)")
-        out[i] = int(v)
-    return out
+def _read_coco(path: Path, dataset: Dataset, ignore_unknown: bool, image_ids: str = "auto",
+               category_ids: str = "auto") -> Detections:
+    from vocbench.io.coco_columns import read_coco_results_columns
+
+    cols = read_coco_results_columns(path, raw=_read_bytes(path))
+    return _coco_detections(cols, dataset, ignore_unknown, image_ids, category_ids)
 
 
-def _read_coco(path: Path, dataset: Dataset, ignore_unknown: bool) -> Detections:
-    from vocbench.io._json_scan import scan_coco_results
-
-    raw = _read_bytes(path)
-    cols = scan_coco_results(raw)  # the common shape straight into columns; anything else through json
-    if cols is not None:
-        del raw
-        return _coco_detections(path, dataset, ignore_unknown, cols["image_id"], cols["category_id"],
-                                cols["score"], cols["bbox"])
-    data = _load_json(path, raw)
-    del raw
-    if isinstance(data, dict) and "annotations" in data:
-        data = data["annotations"]
-    if not isinstance(data, list):
-        raise InputError(f"{path}: expected a JSON list of {{image_id, category_id, bbox, score}} results")
-    n = len(data)
-    try:
-        img_raw = [d["image_id"] for d in data]
-        cat_raw = [d["category_id"] for d in data]
-        score = np.array([d["score"] for d in data], np.float64).reshape(n)
-        bbox = np.array([d["bbox"] for d in data], np.float64).reshape(n, 4)
-        if any(type(d["score"]) is bool or type(d["score"]) is str for d in data):
-            raise TypeError
-    except (KeyError, TypeError, ValueError, OverflowError, IndexError):
-        for i, d in enumerate(data):
-            ok = (isinstance(d, dict) and all(k in d for k in ("image_id", "category_id", "bbox", "score"))
-                  and isinstance(d["bbox"], list) and len(d["bbox"]) == 4
-                  and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in d["bbox"] + [d["score"]]))
-            if not ok:
-                raise InputError(f"{path}: result {i}: expected {{image_id, category_id, bbox: [x, y, w, h], "
-                                 f"score}} with numbers, got {str(d)[:120]}") from None
-        raise InputError(f"{path}: could not read the results list") from None
-    img = _coco_ids(img_raw, path, "image_id")
-    cat = _coco_ids(cat_raw, path, "category_id")
-    del data, img_raw, cat_raw
-    return _coco_detections(path, dataset, ignore_unknown, img, cat, score, bbox)
+def _plain(v):
+    """A numpy scalar as the Python value it holds (messages show ``42``, not ``np.int64(42)``)."""
+    return v.item() if isinstance(v, np.generic) else v
 
 
-def _coco_detections(path: Path, dataset: Dataset, ignore_unknown: bool, img: np.ndarray, cat: np.ndarray,
-                     score: np.ndarray, bbox: np.ndarray) -> Detections:
-    """Detections of COCO results columns (ids as written, ``bbox`` float64[N, 4] ``[x, y, w, h]``)."""
+def _coco_detections(cols, dataset: Dataset, ignore_unknown: bool, image_ids: str = "auto",
+                     category_ids: str = "auto") -> Detections:
+    """Detections of COCO results columns (:class:`~vocbench.io.coco_columns.CocoResultsColumns`): ids matched
+    by what they carry (:mod:`vocbench.io.coco_match`), the ``bbox`` kept as written for the COCO metric."""
     from vocbench.io.coco import xywh_to_voc_boxes
-    from vocbench.io.coco_gt import remap_coco_ids
+    from vocbench.io.coco_match import match_category_ids, match_image_ids
 
-    img, cat = remap_coco_ids(dataset, img, cat, path, ignore_unknown)  # a COCO-format GT keeps its own ids
+    path = cols.path
 
     def where(r: int) -> str:
-        return f"result {r}"
+        return f"result {int(cols.record[r])}"
 
-    _check_finite(np.column_stack([score, bbox]), where, str(path))
-    bad_cat = (cat < 1) | (cat > dataset.num_classes)
-    if bad_cat.any():
-        r = int(np.flatnonzero(bad_cat)[0])
-        raise InputError(f"{path}: result {r}: category_id {cat[r]} is unknown; expected 1..{dataset.num_classes} "
-                         "(class order of the COCO export)")
-    image_index = np.where((img >= 1) & (img <= dataset.num_images), img - 1, -1)
-    keep = _unknown_images(image_index, img, where, ignore_unknown, str(path))
-    return Detections(image_index=image_index[keep], class_index=cat[keep] - 1, scores=score[keep],
-                      boxes=xywh_to_voc_boxes(bbox[keep]), source=str(path))
+    _check_finite(np.column_stack([cols.score, cols.xywh]), where, path)
+    image_index, image_reading = match_image_ids(dataset, cols.image_id, path, image_ids)
+    cat = match_category_ids(dataset, cols.category_id, path, category_ids,
+                             export_images=image_reading == "coco-id" and dataset.coco is None)
+    if (cat < 0).any():
+        r = int(np.flatnonzero(cat < 0)[0])
+        known = (", ".join(str(int(c)) for c in dataset.coco.category_ids[:30]) if dataset.coco is not None
+                 else f"1..{dataset.num_classes} in class order, or 0-based indices")
+        raise InputError(f"{path}: {where(r)}: category_id {_plain(cols.category_id[r])!r} is not a category of the "
+                         f"ground truth (ids {known}; names {', '.join(dataset.classes[:10])}"
+                         f"{', ...' if dataset.num_classes > 10 else ''})")
+    if (image_index < 0).any() and not ignore_unknown:
+        r = int(np.flatnonzero(image_index < 0)[0])
+        v = _plain(cols.image_id[r])
+        raise InputError(f"{path}: {where(r)}: image id {v!r} is not in the evaluated set {list(dataset.sets)} under "
+                         "any reading of the ids (COCO ids, file stems: --image-ids chooses one); use "
+                         "--ignore-unknown-images to drop such detections")
+    keep = _unknown_images(image_index, cols.image_id, where, ignore_unknown, path)
+    xywh = cols.xywh[keep]
+    return Detections(image_index=image_index[keep], class_index=cat[keep], scores=cols.score[keep],
+                      boxes=xywh_to_voc_boxes(xywh), source=path, xywh=xywh)
 
 
 # ------------------------------------------------------------------------------------------ csv / frame

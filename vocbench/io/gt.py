@@ -25,7 +25,6 @@ import os
 import re
 import threading
 import warnings
-import weakref
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -35,12 +34,10 @@ from vocbench.errors import InputError, VocbenchError, VocbenchWarning
 from vocbench.structures import Dataset
 
 __all__ = ["load_ground_truth", "load_yolo_dataset", "ground_truth_kind", "image_paths", "label_path",
-           "image_header", "IMAGE_SUFFIXES", "IMAGE_FILES", "MAX_YAML_BYTES", "MAX_IMAGE_SIDE"]
+           "image_header", "IMAGE_SUFFIXES", "MAX_YAML_BYTES", "MAX_IMAGE_SIDE"]
 
 #: Image suffixes of a YOLO split folder (ultralytics' IMG_FORMATS).
 IMAGE_SUFFIXES = frozenset(("bmp", "dng", "jpeg", "jpg", "mpo", "png", "tif", "tiff", "webp", "pfm", "heic"))
-#: Dataset → its image files (YOLO: absolute paths; COCO: ``file_name`` as written, relative to an image folder).
-IMAGE_FILES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def ground_truth_kind(path: str | os.PathLike) -> str:
@@ -79,7 +76,8 @@ def load_ground_truth(path: str | os.PathLike, sets: Sequence[str] | str | None 
             (a warning when given).
         classes: class names (VOC: the class list, default the 20 VOC classes; COCO/YOLO: a check that the
             file's classes are these).
-        strict: VOC: out-of-image boxes are errors; YOLO: normalised values outside [0, 1] are errors.
+        strict: VOC and COCO: out-of-image and inverted boxes are errors; YOLO: normalised values outside [0, 1]
+            are errors.
         cache: VOC only (the parsed-annotation cache).
         progress: a tqdm bar while parsing (VOC).
         yolo_convention: how YOLO labels map back to VOC pixels (:data:`vocbench.io.yolo.YOLO_CONVENTIONS`).
@@ -94,7 +92,7 @@ def load_ground_truth(path: str | os.PathLike, sets: Sequence[str] | str | None 
         if sets:
             warnings.warn(f"{path}: a COCO ground truth holds one set; --set {' '.join(sets)} is ignored",
                           VocbenchWarning, stacklevel=2)
-        return load_coco_gt(path, classes=classes)
+        return load_coco_gt(path, classes=classes, strict=strict)
     if kind == "yolo":
         if not sets:
             raise VocbenchError(f"{path}: give the split to load with --set (e.g. --set val)")
@@ -398,8 +396,8 @@ def load_yolo_dataset(path: str | os.PathLike, sets: Sequence[str] | str, *, cla
         class_index=np.concatenate([p[1] for p in parts]) if parts else np.zeros(0, np.int64),
         boxes=np.concatenate([p[2] for p in parts]) if parts else np.zeros((0, 4)),
         difficult=np.zeros(m, bool), truncated=np.zeros(m, bool), occluded=np.full(m, -1, np.int8),
-        poses=np.full(m, "Unspecified"), root=str(path))
-    IMAGE_FILES[ds] = list(images)
+        poses=np.full(m, "Unspecified"), root=str(path),
+        image_files=np.array([str(im) for im in images], dtype=str).reshape(-1))
     return ds
 
 
@@ -409,14 +407,14 @@ def image_paths(dataset: Dataset, images_dir: str | os.PathLike | None = None) -
     VOC: ``ROOT/VOC<year>/JPEGImages/<id>.jpg`` (or ``.jpeg``/``.png``); YOLO: the files the YAML lists; COCO: each
     ``file_name`` under ``images_dir`` (default: the JSON's folder).
     """
-    known = IMAGE_FILES.get(dataset)
-    if known is not None:
+    if dataset.image_files is not None:
         base = Path(images_dir) if images_dir is not None else Path(dataset.root).parent
-        for i, p in enumerate(known):
-            if not p.is_absolute() and ".." in p.parts:  # a COCO file_name: never read outside the image folder
-                raise InputError(f"{dataset.root}: image {i + 1} file_name {str(p)!r} leaves the image folder "
+        known = [Path(str(p)) for p in dataset.image_files.tolist()]
+        for i, f in enumerate(known):
+            if not f.is_absolute() and ".." in f.parts:  # a COCO file_name: never read outside the image folder
+                raise InputError(f"{dataset.root}: image {i + 1} file_name {str(f)!r} leaves the image folder "
                                  f"{base} ('..')")
-        return [q if q.is_file() else None for q in ((p if p.is_absolute() else base / p) for p in known)]
+        return [q if q.is_file() else None for q in ((f if f.is_absolute() else base / f) for f in known)]
     out: list[Path | None] = []
     root = Path(images_dir if images_dir is not None else dataset.root) if dataset.root else None
     for year, iid in zip(dataset.image_years.tolist(), dataset.image_ids.tolist()):
