@@ -594,3 +594,15 @@ def test_failed_report_leaves_an_earlier_json_as_it_was(voc, tmp_path, capsys, c
     assert rc == 1
     one_error(err, "a_file")
     assert earlier.read_text() == '{"earlier": true}'
+
+
+def test_round_trip_through_symlinked_images_never_deletes_the_originals(tmp_path, capsys):
+    yaml_path = yolo_dataset(tmp_path / "y")
+    before = snapshot(tmp_path / "y")
+    voc_out = tmp_path / "v"
+    assert cli(capsys, "convert", yaml_path, "--set", "val", "--to", "voc", voc_out, "--images", "symlink")[0] == 0
+    rc, _, err = cli(capsys, "convert", voc_out / "VOCdevkit", "--set", "2007:val", "--classes", "cat,dog",
+                     "--to", "yolo", tmp_path / "y", "--overwrite")  # back over the images the symlinks point at
+    assert rc == 1
+    one_error(err, str(tmp_path / "y"))
+    assert snapshot(tmp_path / "y") == before

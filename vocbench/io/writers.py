@@ -224,6 +224,8 @@ def _input_folders(images: Sequence[Path | None] | None) -> list[tuple[str, Path
     if images is None:
         return []
     folders = {p.parent for p in images if p is not None}
+    # an image that is a symlink (an earlier convert --images symlink) is read from where it points
+    folders |= {Path(os.path.realpath(p)).parent for p in images if p is not None and p.is_symlink()}
     return [("image folder", f) for f in sorted(folders)]
 
 
