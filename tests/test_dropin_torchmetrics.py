@@ -201,6 +201,16 @@ def test_voc_metrics_give_the_devkit_numbers(voc07_test, yolov2, metric, expecte
     assert out["map_per_class"].shape == (20,) and out["classes"].tolist() == list(range(20))
 
 
+def test_voc_difficult_key_wins_over_iscrowd(voc07_test, yolov2):
+    batches = voc_batches(voc07_test, yolov2, batch_size=64, limit=640, dtype=torch.float64)
+    moved = [(preds, [{**t, "difficult": t["iscrowd"], "iscrowd": torch.zeros_like(t["iscrowd"])} for t in target])
+             for preds, target in batches]
+    dropped = [(preds, [{k: v for k, v in t.items() if k != "iscrowd"} for t in target]) for preds, target in batches]
+    ref = compute(MeanAveragePrecision, batches, metric="voc07")
+    assert torch.equal(compute(MeanAveragePrecision, moved, metric="voc07")["map_per_class"], ref["map_per_class"])
+    assert float(compute(MeanAveragePrecision, dropped, metric="voc07")["map"]) != float(ref["map"])
+
+
 # ----------------------------------------------------------------------------------------------- DDP, no torchmetrics
 def _ddp_worker(rank: int, world: int, port: int, out_dir: str) -> None:
     import torch.distributed as dist

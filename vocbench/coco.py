@@ -300,7 +300,7 @@ class COCOeval:
         self.params = Params(iouType=iouType)
         self._paramsEval: Any = {}
         self.stats: Any = []
-        self._problem: Any = None  # the arrays of the last evaluate() (vocbench.eval.coco.CocoProblem)
+        self._problem: Any = None  # the arrays of the last evaluate() (vocbench._coco_compat.CocoProblem)
         self._evalImgs: Any = None  # pycocotools' evalImgs list, once built or assigned
         self._evalImgs_assigned = False  # True when the caller set evalImgs (then accumulate() reads it)
         self._gts: Any = defaultdict(list)  # filled by _prepare() only (for subclasses that read them)
