@@ -606,3 +606,14 @@ def test_round_trip_through_symlinked_images_never_deletes_the_originals(tmp_pat
     assert rc == 1
     one_error(err, str(tmp_path / "y"))
     assert snapshot(tmp_path / "y") == before
+
+
+def test_oversized_label_file_is_refused_before_parsing(tmp_path, monkeypatch):
+    import vocbench.io.yolo as yolo_io
+    from vocbench.io.gt import load_yolo_dataset
+
+    yaml_path = yolo_dataset(tmp_path / "y", stems=("a",))
+    monkeypatch.setattr(yolo_io, "MAX_LABEL_CHARS", 1000)  # the real bound is 64 MiB
+    (tmp_path / "y" / "labels" / "a.txt").write_text("0 0.5 0.5 0.25 0.25\n" * 100)
+    with pytest.raises(InputError, match=r"a\.txt: larger than"):
+        load_yolo_dataset(yaml_path, "val")

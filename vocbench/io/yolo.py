@@ -44,7 +44,7 @@ from vocbench.structures import VOC_CLASSES, Dataset, Detections
 __all__ = ["YOLO_CONVENTIONS", "DEFAULT_YOLO_CONVENTION", "voc_to_yolo", "yolo_to_voc", "guess_folder_format",
            "read_yolo_detections", "read_absolute_detections", "write_yolo_detections",
            "write_absolute_detections", "read_label_table", "read_label_tables", "class_indices",
-           "RangeCheck", "format_float"]
+           "RangeCheck", "format_float", "MAX_LABEL_CHARS"]
 
 #: YOLO normalisation conventions (see the module docstring) → one line each for ``--help``.
 YOLO_CONVENTIONS: dict[str, str] = {
@@ -53,6 +53,8 @@ YOLO_CONVENTIONS: dict[str, str] = {
     "plain": "cx = (xmin + xmax) / 2 / W, w = (xmax - xmin) / W (VOC numbers normalised as they stand)",
 }
 DEFAULT_YOLO_CONVENTION = "ultralytics"
+#: Largest per-image txt file read (characters): a label or prediction file of one image is a few KB.
+MAX_LABEL_CHARS = 64 * 2**20
 #: (centre offset, size offset): ``cx = ((xmin + xmax) / 2 + c) / W``, ``w = (xmax - xmin + s) / W``.
 _OFFSETS = {"ultralytics": (-1.0, 0.0), "coco": (-0.5, 1.0), "plain": (0.0, 0.0)}
 
@@ -196,9 +198,11 @@ def read_label_tables(paths: Sequence[Path], ncols: int, fields: str, numeric_fr
     for path in paths:
         try:
             with open(path, encoding="utf-8", errors="replace") as fh:
-                text = fh.read()
+                text = fh.read(MAX_LABEL_CHARS + 1)
         except IsADirectoryError:
             raise InputError(f"{path}: is a folder, expected a txt file") from None
+        if len(text) > MAX_LABEL_CHARS:  # one image's objects: never hundreds of MB (bounded before parsing)
+            raise InputError(f"{path}: larger than {MAX_LABEL_CHARS // 2**20} MiB; not a per-image label file")
         for i, line in enumerate(text.splitlines(), 1):
             parts = line.split()
             if not parts:
