@@ -147,6 +147,21 @@ def test_faster_coco_eval_backend_agrees():
     assert_close(ref, compute(MeanAveragePrecision, batches, backend="faster_coco_eval", class_metrics=True))
 
 
+def test_torchmetrics_own_class_on_vocbench_pycocotools():
+    """torchmetrics imports pycocotools at compute(): after init_as_pycocotools() it runs on vocbench.coco."""
+    import vocbench
+
+    batches = random_batches(7)
+    kwargs = {"class_metrics": True, "extended_summary": True}
+    ref = compute(TM, batches, **kwargs)
+    with vocbench.init_as_pycocotools():
+        from pycocotools.cocoeval import COCOeval
+
+        assert COCOeval.__module__ == "vocbench.coco"
+        ours = compute(TM, batches, **kwargs)
+    assert_close(ref, ours)
+
+
 def test_no_update_and_empty_images_equal_torchmetrics():
     assert_close(compute(TM, []), compute(MeanAveragePrecision, []))
     empty = [([{"boxes": torch.zeros(0, 4), "scores": torch.zeros(0), "labels": torch.zeros(0, dtype=torch.int64)}],
