@@ -419,3 +419,125 @@ def test_long_class_list_is_not_opened_as_a_file():
     names = tuple(f"class_{i:04d}" for i in range(400))
     assert parse_classes(",".join(names)) == names
     assert parse_classes("x" * 5000) == ("x" * 5000,)
+
+
+# ----------------------------------------------------------------------------------------------- other tools' ids
+YOLOV2_VOC07_DEVKIT = 0.7214368051  # the devkit's VOC07 mAP of the shipped YOLOv2 detections on VOC2007 test
+
+
+@pytest.fixture(scope="module")
+def yolov2_voc(voc07_test, yolov2_dets):
+    from vocbench.io.detections import read_detections
+
+    return voc07_test, read_detections(yolov2_dets, voc07_test)
+
+
+def _ultralytics_json(ds, dets, path, stems: str = "int", rows=None) -> list:
+    """ultralytics' save_json: image_id = int(stem) (or the stem string), 0-based category_id, [x, y, w, h]."""
+    from vocbench.io.coco import voc_boxes_to_xywh
+
+    rows = np.arange(len(dets)) if rows is None else rows
+    xywh = voc_boxes_to_xywh(dets.boxes[rows])
+    stem = ds.image_ids[dets.image_index[rows]].tolist()
+    out = [{"image_id": int(s) if stems == "int" else s, "category_id": int(c), "bbox": b, "score": float(v)}
+           for s, c, b, v in zip(stem, dets.class_index[rows].tolist(), xywh.tolist(), dets.scores[rows].tolist())]
+    path.write_text(json.dumps(out))
+    return out
+
+
+@pytest.mark.parametrize("stems", ["int", "str"])
+def test_ultralytics_json_scores_the_devkit_map(tmp_path, yolov2_voc, stems):
+    from vocbench import evaluate
+    from vocbench.io.detections import read_detections
+
+    ds, dets = yolov2_voc
+    _ultralytics_json(ds, dets, tmp_path / "u.json", stems)
+    read = read_detections(tmp_path / "u.json", ds)
+    assert np.array_equal(read.image_index, dets.image_index) and np.array_equal(read.class_index, dets.class_index)
+    assert evaluate(ds, read, metrics=("voc07",)).mAP["voc07"] == pytest.approx(YOLOV2_VOC07_DEVKIT, abs=5e-11)
+
+
+def test_ambiguous_ids_are_refused_naming_the_option(tmp_path, yolov2_voc, capsys):
+    from vocbench.cli import main
+    from vocbench.errors import InputError
+    from vocbench.io.detections import read_detections
+
+    ds, dets = yolov2_voc
+    small_stems = np.array([int(s) for s in ds.image_ids.tolist()]) <= ds.num_images  # ids fit both readings
+    rows = np.flatnonzero(small_stems[dets.image_index])
+    _ultralytics_json(ds, dets, tmp_path / "a.json", rows=rows)
+    with pytest.raises(InputError, match=r"a\.json: result \d+: the image ids read as .* choose with --image-ids"):
+        read_detections(tmp_path / "a.json", ds)
+    chosen = read_detections(tmp_path / "a.json", ds, image_ids="stem", category_ids="index0")
+    assert np.array_equal(chosen.image_index, dets.image_index[rows])
+    # categories 1..18 only: 0- and 1-based both fit
+    rows = np.flatnonzero((dets.class_index >= 1) & (dets.class_index <= ds.num_classes - 2))
+    _ultralytics_json(ds, dets, tmp_path / "c.json", rows=rows)
+    rc = main(["eval", "--gt", str(ds.root), "--set", "2007:test", "--dets", str(tmp_path / "c.json"),
+               "--metric", "voc07", "--json", str(tmp_path / "out.json")])
+    err = capsys.readouterr().err
+    assert rc == 1 and "choose with --category-ids index0|index1" in err and len(err.strip().splitlines()) == 1
+    rc = main(["eval", "--gt", str(ds.root), "--set", "2007:test", "--dets", str(tmp_path / "c.json"),
+               "--metric", "voc07", "--category-ids", "index0", "--json", str(tmp_path / "out.json")])
+    assert rc == 0
+    ref = read_detections(tmp_path / "c.json", ds, category_ids="index0")
+    assert np.array_equal(ref.class_index, dets.class_index[rows])
+
+
+# ----------------------------------------------------------------------------------------------- positional predictions
+def _small_voc_case(seed: int = 0, n: int = 12):
+    from vocbench.structures import Dataset
+
+    rng = np.random.default_rng(seed)
+    counts = rng.integers(1, 4, n)
+    image_index = np.repeat(np.arange(n), counts)
+    xy = rng.uniform(1, 200, (len(image_index), 2))
+    boxes = np.column_stack([xy, xy + rng.uniform(10, 80, (len(image_index), 2))])
+    ds = Dataset.from_arrays(image_ids=[f"{i:06d}" for i in range(n)], widths=np.full(n, 300),
+                             heights=np.full(n, 300), image_index=image_index,
+                             class_index=rng.integers(0, 3, len(image_index)), boxes=boxes, classes=("a", "b", "c"))
+    preds = []
+    for i in range(n):
+        gt = ds.boxes[ds.image_index == i]
+        b = np.vstack([gt + rng.normal(0, 4, gt.shape), rng.uniform(1, 250, (2, 4)).cumsum(axis=1)])
+        preds.append({"boxes": b, "scores": rng.choice([0.3, 0.5, 0.9], len(b)), "labels": rng.integers(0, 3, len(b))})
+    return ds, preds
+
+
+def test_positional_predictions_of_the_wrong_length_are_refused():
+    from vocbench import evaluate
+    from vocbench.errors import InputError
+
+    ds, preds = _small_voc_case()
+    with pytest.raises(InputError, match=r"11 prediction dicts for the 12 images .* give one dict per image"):
+        evaluate(ds, preds[:-1])
+    named = [dict(p, image_id=ds.image_ids[i]) for i, p in enumerate(preds)][:-1]  # ids given: a subset is fine
+    assert evaluate(ds, named).num_detections == sum(len(p["scores"]) for p in preds[:-1])
+
+
+def test_evaluator_warns_about_images_without_predictions_and_ignores_batch_order():
+    from vocbench.errors import VocbenchWarning
+    from vocbench.eval.accumulate import VocEvaluator
+
+    ds, preds = _small_voc_case(1)
+    ev = VocEvaluator(ds)
+    ev.update(preds[:8], image_ids=list(range(8)))  # a drop_last loader lost the last batch
+    with pytest.warns(VocbenchWarning, match=r"4 of the 12 images never received predictions \(first: '000008'"):
+        ev.compute()
+    batches = [list(range(k, min(k + 5, 12))) for k in range(0, 12, 5)]
+    results = []
+    for arrival in (batches, batches[::-1], [batches[1], batches[0], batches[2]]):
+        ev = VocEvaluator(ds)
+        for b in arrival:
+            ev.update([preds[i] for i in b], image_ids=b)
+        results.append(ev.compute())
+        targets = [{"boxes": ds.boxes[ds.image_index == i], "labels": ds.class_index[ds.image_index == i],
+                    "image_id": ds.image_ids[i]} for i in range(12)]
+        free = VocEvaluator(ds.classes)
+        for b in arrival:
+            free.update([preds[i] for i in b], [targets[i] for i in b])
+        results.append(free.compute())
+    for r in results[1:]:
+        for m in ("voc07", "voc12"):
+            np.testing.assert_array_equal(r.voc[0].ap[m], results[0].voc[0].ap[m])
+    assert np.unique(np.concatenate([p["scores"] for p in preds])).size == 3  # ties across images

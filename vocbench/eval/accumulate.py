@@ -92,7 +92,15 @@ def detections_from_list(dataset: Dataset, preds: Sequence[Mapping], source: str
 
     Entry ``i`` is image ``i`` of the dataset, unless it has an ``"image_id"``: a string (the dataset's image id)
     or an int (the image index). Rows keep the list order, box order within an image.
+
+    Raises:
+        InputError: no entry names its image and the list is not one entry per image of the dataset (a
+            ``drop_last`` loader, a missing batch: positions would silently name the wrong images).
     """
+    if len(preds) != dataset.num_images and all(_image_key(d) is None for d in preds if isinstance(d, Mapping)):
+        raise InputError(f"{source}: {len(preds)} prediction dicts for the {dataset.num_images} images of "
+                         f"{list(dataset.sets)}, and none names its image; give one dict per image in dataset "
+                         "order, or an 'image_id' in each")
     lookup = None
     idx, cls, sc, bx = [], [], [], []
     for i, d in enumerate(preds):
@@ -353,15 +361,35 @@ class VocEvaluator:
         st = self.state_dict()
         keys = st["img_key"].tolist()
         ids = [f"image{j}" if k is None else str(k) for j, k in enumerate(keys)]
-        return Dataset.from_arrays(image_ids=ids, widths=st["img_width"], heights=st["img_height"],
-                                   image_index=st["gt_image"], class_index=st["gt_class"], boxes=st["gt_box"],
-                                   difficult=st["gt_difficult"], classes=self.classes, sets=("accumulated",))
+        order, rank = self._image_order(st)
+        gt_image = rank[st["gt_image"]]
+        rows = np.argsort(gt_image, kind="stable")
+        return Dataset.from_arrays(image_ids=np.asarray(ids, dtype=str)[order] if ids else [],
+                                   widths=st["img_width"][order], heights=st["img_height"][order],
+                                   image_index=gt_image[rows], class_index=st["gt_class"][rows],
+                                   boxes=st["gt_box"][rows], difficult=st["gt_difficult"][rows], classes=self.classes,
+                                   sets=("accumulated",))
+
+    def _image_order(self, st: Mapping[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+        """``(order, rank)`` of the images accumulated from targets: sorted by ``image_id`` when every image has
+        one (then the batches' arrival order does not matter), else in arrival order; identity with a dataset."""
+        keys = st["img_key"].tolist()
+        n = len(keys)
+        order = np.arange(n)
+        if self.dataset is None and n and all(k is not None for k in keys):
+            order = np.array(sorted(range(n), key=lambda j: (type(keys[j]).__name__, keys[j])), np.int64)
+        rank = np.empty(n, np.int64)
+        rank[order] = np.arange(n)
+        return order, rank
 
     def detections(self) -> Detections:
-        """The accumulated detections, in update order (image by image, box order within an image)."""
+        """The accumulated detections, image by image in image order, box order within an image: the same rows
+        whatever order the batches arrived in (the protocol's stable score sort breaks ties by this order)."""
         st = self.state_dict()
-        return Detections(image_index=st["det_image"], class_index=st["det_class"], scores=st["det_score"],
-                          boxes=st["det_box"], source="VocEvaluator")
+        det_image = st["det_image"] if self.dataset is not None else self._image_order(st)[1][st["det_image"]]
+        order = np.argsort(det_image, kind="stable")
+        return Detections(image_index=det_image[order], class_index=st["det_class"][order],
+                          scores=st["det_score"][order], boxes=st["det_box"][order], source="VocEvaluator")
 
     def compute(self):
         """Score what was accumulated: the same :class:`~vocbench.eval.results.EvalResult` as ``evaluate``."""
@@ -370,6 +398,11 @@ class VocEvaluator:
         if self._repeats:
             warnings.warn(f"VocEvaluator: {self._repeats} image(s) were fed more than once (same image_id); each "
                           "counted once, the first time", VocbenchWarning, stacklevel=2)
+        if self.dataset is not None and len(self._seen) < self.dataset.num_images:
+            missing = sorted(set(range(self.dataset.num_images)) - self._seen)
+            warnings.warn(f"VocEvaluator: {len(missing)} of the {self.dataset.num_images} images never received "
+                          f"predictions (first: {str(self.dataset.image_ids[missing[0]])!r}; a drop_last loader or a "
+                          "missing batch?): their objects count as missed", VocbenchWarning, stacklevel=2)
         return evaluate(self.ground_truth(), self.detections(), metrics=self.metrics, protocol=self.protocol,
                         iou=self.iou)
 
