@@ -617,3 +617,41 @@ def test_oversized_label_file_is_refused_before_parsing(tmp_path, monkeypatch):
     (tmp_path / "y" / "labels" / "a.txt").write_text("0 0.5 0.5 0.25 0.25\n" * 100)
     with pytest.raises(InputError, match=r"a\.txt: larger than"):
         load_yolo_dataset(yaml_path, "val")
+
+
+def _raises_within(fn, seconds: float = 30.0) -> BaseException | None:
+    """Run ``fn`` in a thread; the exception it raised, None if it returned, or a failure if it still blocks."""
+    import threading
+
+    box: list = []
+
+    def target():
+        try:
+            fn()
+            box.append(None)
+        except BaseException as exc:  # noqa: BLE001 - handed back to the test
+            box.append(exc)
+
+    t = threading.Thread(target=target, daemon=True)
+    t.start()
+    t.join(seconds)
+    if t.is_alive():
+        pytest.fail(f"blocked for {seconds} s")
+    return box[0]
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs")
+def test_fifo_yaml_or_image_never_blocks(tmp_path):
+    from vocbench.io.gt import load_yolo_dataset
+
+    root = tmp_path / "y"
+    (root / "images").mkdir(parents=True)
+    os.mkfifo(root / "data.yaml")
+    exc = _raises_within(lambda: load_yolo_dataset(root / "data.yaml", "val"))
+    assert isinstance(exc, InputError) and "data.yaml is a FIFO" in str(exc)
+    (root / "data.yaml").unlink()
+    (root / "data.yaml").write_text("val: list.txt\nnames: [cat]\n")
+    (root / "list.txt").write_text("./images/x.jpg\n")
+    os.mkfifo(root / "images" / "x.jpg")
+    exc = _raises_within(lambda: load_yolo_dataset(root / "data.yaml", "val"))
+    assert isinstance(exc, InputError) and "x.jpg: image is not a regular file" in str(exc)

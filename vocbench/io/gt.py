@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 import threading
 import warnings
 from collections.abc import Sequence
@@ -133,8 +134,10 @@ def _read_yaml(path: Path) -> dict:
         import yaml
     except ImportError:  # pragma: no cover - PyYAML is a dependency
         raise VocbenchError("reading a YOLO data.yaml needs PyYAML (pip install pyyaml)") from None
+    from vocbench.io.voc import _open_regular
+
     try:
-        with open(path, encoding="utf-8") as fh:
+        with open(_open_regular(str(path), "data.yaml"), encoding="utf-8") as fh:  # a FIFO never blocks
             text = fh.read(MAX_YAML_BYTES + 1)
     except FileNotFoundError:
         raise InputError(f"{path}: no such file") from None
@@ -271,6 +274,12 @@ def image_header(path: Path) -> tuple[int, int, int]:
     """
     from PIL import Image, UnidentifiedImageError
 
+    try:
+        regular = stat.S_ISREG(os.stat(path).st_mode)
+    except FileNotFoundError:
+        raise InputError(f"{path}: image file not found (listed by the dataset)") from None
+    if not regular:  # a FIFO would block Image.open, a device never end
+        raise InputError(f"{path}: image is not a regular file (a folder, FIFO or device)")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
