@@ -541,3 +541,22 @@ def test_evaluator_warns_about_images_without_predictions_and_ignores_batch_orde
         for m in ("voc07", "voc12"):
             np.testing.assert_array_equal(r.voc[0].ap[m], results[0].voc[0].ap[m])
     assert np.unique(np.concatenate([p["scores"] for p in preds])).size == 3  # ties across images
+
+
+def test_cli_eval_on_coco_files_with_the_options(tmp_path, capsys):
+    from vocbench.cli import main
+
+    gt, dt = make_coco(31)
+    gt_path, dt_path = _write(tmp_path, gt, dt)
+    box_gt = copy.deepcopy(gt)
+    for a in box_gt["annotations"]:
+        a["area"] = a["bbox"][2] * a["bbox"][3]
+    for extra, ref_gt in (([], gt), (["--coco-area", "box"], box_gt)):
+        rc = main(["eval", "--gt", str(gt_path), "--dets", str(dt_path), "--metric", "coco", *extra,
+                   "--json", str(tmp_path / "out.json")])
+        assert rc == 0, capsys.readouterr().err
+        coco = json.loads((tmp_path / "out.json").read_text())["coco"]
+        ref = _peer("pycocotools", ref_gt, dt)["stats"]
+        assert [coco[k] for k in ("AP", "AP50", "AP75", "APs", "APm", "APl", "AR1", "AR10", "AR100", "ARs", "ARm",
+                                  "ARl")] == ref.tolist()
+    assert main(["eval", "--gt", str(gt_path), "--dets", str(dt_path), "--metric", "coco", "--coco-ignore", "bad"]) == 2
