@@ -197,3 +197,79 @@ def test_numpy_curve_peer_matches_vocbench_curve():
     theirs = peers.numpy_iou_kmeans_curve(wh, range(1, 6), n_init=3)
     np.testing.assert_allclose(theirs, ours, rtol=0, atol=1e-12)
     assert all(b >= a for a, b in zip(ours, ours[1:]))  # the curve never goes down
+
+
+# ------------------------------------------------------------------------------------------ end to end (e2e)
+def test_e2e_process_peak_is_the_childs_own(tmp_path):
+    """The launcher reports the tool's own peak: a big parent's RSS is not inherited across fork/exec."""
+    import sys
+
+    from vocbench.bench.suite_e2e import run_process
+
+    hold = np.ones(30_000_000)  # 229 MiB in this (the benchmark) process
+    hold[-1] = 2.0
+    _, small, out = run_process([sys.executable, "-c", "print(7)"], dict(__import__("os").environ))
+    assert out.strip() == "7" and small < 60 < hold[-1] * 100
+    wall, big, _ = run_process([sys.executable, "-c", "import numpy as np; a = np.ones(40_000_000); print(a[-1])"],
+                               dict(__import__("os").environ))
+    assert big >= 300 and wall > 0
+
+
+def test_e2e_failing_tool_raises_with_its_message():
+    import sys
+
+    from vocbench.bench.suite_e2e import run_process
+
+    with pytest.raises(RuntimeError, match="exit 3: boom"):
+        run_process([sys.executable, "-c", "import sys; sys.stderr.write('boom'); sys.exit(3)"],
+                    dict(__import__("os").environ))
+
+
+def test_e2e_rows_agreement_and_ratios():
+    from vocbench.bench.suite_e2e import STAT_NAMES, _rows
+
+    ref = np.linspace(0.1, 0.9, 12)
+    off = ref.copy()
+    off[4] += 1e-3
+    res = {"vocbench": ([2.0, 1.0, 3.0], [100.0, 120.0, 110.0], ref.copy()),
+           "ultrafast-pycocotools": ([4.0, 4.0, 5.0], [150.0] * 3, ref.copy()),
+           "hotcoco": ([3.0, 3.0, 3.0], [200.0] * 3, off),
+           "pycocotools": ([], [], ref.copy()),
+           "vernier": "failed: RuntimeError: exit 1"}
+    rows = {r.impl: r for r in _rows("coco", "COCO-scale files", 10, "x", False, res)}
+    assert rows["vocbench"].median_s == 2.0 and rows["vocbench"].peak_rss_mb == 120.0
+    assert rows["ultrafast-pycocotools"].ratio == 2.0 and rows["ultrafast-pycocotools"].agrees is True
+    assert rows["hotcoco"].agrees is False and STAT_NAMES[4] in rows["hotcoco"].note
+    assert rows["vernier"].note.startswith("failed") and rows["vernier"].agrees is None
+    assert "not installed" in rows["faster-coco-eval"].note or "skipped" in rows["faster-coco-eval"].note
+    g = {x["goal"]: x for x in goal_table(list(rows.values()))}
+    mem = [x for k, x in g.items() if "COCO-scale" in k and "RSS" in k][0]
+    assert mem["status"] == "met" and mem["measured"] == "120 MiB"
+    speed = [x for k, x in g.items() if "COCO-scale" in k and "hotcoco" in k][0]
+    assert speed["measured"] == "1.5x" and speed["status"].startswith("MISSED by 1.3x (answers differ")
+
+
+def test_coco_sets_are_deterministic(tmp_path):
+    import json
+
+    from vocbench.bench.coco_sets import write_coco_set
+
+    a = write_coco_set("tiny", tmp_path / "a")
+    b = write_coco_set("tiny", tmp_path / "b")
+    assert all(x.read_bytes() == y.read_bytes() for x, y in zip(a, b))
+    gt, dt = json.loads(a[0].read_text()), json.loads(a[1].read_text())
+    cats = [c["id"] for c in gt["categories"]]
+    assert len(cats) == 80 and max(cats) == 90 and len(gt["images"]) == 60 and len(dt) == 60 * 30
+    ann = gt["annotations"]
+    assert all(x["area"] < x["bbox"][2] * x["bbox"][3] for x in ann)  # segment-like areas, not box areas
+    assert {d["category_id"] for d in dt} <= set(cats) and {d["image_id"] for d in dt} <= {i["id"] for i in
+                                                                                          gt["images"]}
+
+
+def test_goals_live_with_the_benchmarks():
+    from vocbench.bench import suites
+    from vocbench.bench.suites import load_goals
+
+    goals = load_goals()
+    assert any(g["suite"] == "e2e" for g in goals) and all("goal" in g for g in goals)
+    assert not hasattr(suites, "_GOALS") and ">= 5x" not in open(suites.__file__).read()

@@ -130,13 +130,15 @@ class BenchResult:
     machine: dict = field(default_factory=dict)
     quick: bool = False
     goals: tuple[dict, ...] = ()
+    #: suite name -> wall seconds the suite took in this run (data loading and warm-up included)
+    durations: dict = field(default_factory=dict)
 
     def to_pandas(self) -> pd.DataFrame:
         return pd.DataFrame([r.to_dict() for r in self.rows])
 
     def to_dict(self) -> dict:
         return {"machine": self.machine, "quick": self.quick, "rows": [r.to_dict() for r in self.rows],
-                "goals": list(self.goals)}
+                "goals": list(self.goals), "durations": dict(self.durations)}
 
     def __str__(self) -> str:
         lines = []
@@ -163,6 +165,10 @@ class BenchResult:
             lines.append("goals:")
             for g in self.goals:
                 lines.append(f"  {g['goal']:<58} measured {g['measured']:>9}  {g['status']}")
+        if self.durations:
+            lines.append("")
+            lines.append("suite wall time: " + ", ".join(f"{k} {v:.0f} s" for k, v in self.durations.items())
+                         + f"; total {sum(self.durations.values()):.0f} s")
         return "\n".join(lines)
 
 

@@ -15,7 +15,7 @@ from vocbench.bench.workloads import NMS_SIZES, cluster_boxes, pick_image, unifo
 from vocbench.paths import shared_dir
 
 __all__ = ["SUITES", "run_suites", "bench_nms", "bench_eval", "bench_io", "bench_anchors", "default_shared",
-           "goal_table", "NMS_IOU"]
+           "goal_table", "load_goals", "NMS_IOU"]
 
 #: IoU threshold of the NMS benchmark (YOLOv2 and SSD use 0.45).
 NMS_IOU = 0.45
@@ -228,69 +228,71 @@ SUITES["compare"] = bench_compare
 from vocbench.bench.suite_audit import bench_audit  # noqa: E402  (dataset audit and label-error ranks, issue 25)
 
 SUITES["audit"] = bench_audit
+from vocbench.bench.suite_e2e import bench_e2e  # noqa: E402  (files -> 12 numbers, one process per tool)
 
-_GOALS = [
-    ("nms", "clusters n=1917", "torchvision CPU (1 thread)", 10.0, "NMS >= 10x torchvision CPU at 1917 boxes"),
-    ("io", "XML parse VOC07+12 trainval (cold)", "xml.etree loop (voc_eval parse_rec)", 2.5,
-     "VOC XML reader >= 2.5x xml.etree loop"),
-    ("startup", "whole process, warm caches", "vocbench eval (YOLOv2, VOC07 test)", 1.0,
-     "vocbench eval process <= 0.4 s (ratio 0.4 s / measured)"),
-    ("nms", "clusters n=100000", "torchvision CPU (1 thread)", 50.0, "NMS >= 50x torchvision CPU at 100k boxes"),
-    ("eval", "VOC07+VOC12 mAP, YOLOv2 VOC07 test", "faster-coco-eval, IoU 0.5 only", 30.0,
-     "VOC07+VOC12 >= 30x faster-coco-eval IoU-0.5 run"),
-    ("eval", "VOC07+VOC12 mAP, YOLOv2 VOC07 test", "plain devkit loop (voc_eval.py)", 100.0,
-     "VOC07+VOC12 >= 100x plain devkit loop"),
-    ("eval", "COCO protocol, YOLOv2 VOC07 test", "faster-coco-eval", 10.0, "COCO protocol >= 10x faster-coco-eval"),
-    ("eval", "COCO protocol, YOLOv2 VOC07 test", "hotcoco", 5.0, "COCO protocol >= 5x hotcoco (1 thread)"),
-    ("eval", "COCO protocol, YOLOv2 VOC07 test", "ultrafast-pycocotools", 5.0,
-     "COCO protocol >= 5x ultrafast-pycocotools (1 thread)"),
-    ("anchors", "IoU k-means curve k=1..15 x 5 restarts", "plain numpy k-means", 25.0,
-     "anchor curve >= 25x the plain-numpy twin"),
-    ("diagnose", "TIDE errors (COCO rules), YOLOv2 VOC07 test", "tidecv 1.0.1", 50.0, "diagnose (COCO) >= 50x tidecv"),
-    ("compare", "bootstrap COCO AP, YOLOv2 vs YOLOv3, R=1000", "hotcoco compare", 10.0,
-     "COCO bootstrap (compare) >= 10x hotcoco compare, n_bootstrap=1000"),
-]
+SUITES["e2e"] = bench_e2e
 
 
-#: (suite, case, impl, limit MiB, text): peak resident memory goals.
-_MEMORY_GOALS = [
-    ("eval", "COCO protocol, 5M detections (VOC07 test)", "vocbench", 1024.0,
-     "scoring 5M detections: process peak RSS < 1 GB"),
-]
+def load_goals(path: str | Path | None = None) -> tuple[dict, ...]:
+    """The goals a run is checked against: ``benchmarks/goals.json`` of the source checkout (or ``path``); none
+    when the file is absent (an installed package: the goals are the project's, kept with its benchmarks)."""
+    import json
+
+    path = Path(path) if path is not None else Path(__file__).resolve().parents[2] / "benchmarks" / "goals.json"
+    if not path.is_file():
+        return ()
+    return tuple(json.loads(path.read_text(encoding="utf-8"))["goals"])
 
 
-def goal_table(rows) -> list[dict]:
-    """The issue's goals with the measured ratio (or peak memory) and, where missed, by how much. A goal's case
-    matches a row whose case starts with it."""
+def _goal_status(goal: dict, row: BenchRow, rows) -> tuple[str, str, str] | None:
+    """(target, measured, status) of one goal on its row; None when the row has no measurement."""
+    if "max_rss_mib" in goal:
+        limit, peak = float(goal["max_rss_mib"]), row.peak_rss_mb
+        if peak != peak:
+            return None
+        return f"< {limit:.0f} MiB", f"{peak:.0f} MiB", "met" if peak < limit else f"MISSED by {peak - limit:.0f} MiB"
+    if goal.get("rss_below_peers"):
+        others = [r.peak_rss_mb for r in rows if r.suite == row.suite and r.case == row.case and r is not row
+                  and r.peak_rss_mb == r.peak_rss_mb]
+        if row.peak_rss_mb != row.peak_rss_mb or not others:
+            return None
+        low = min(others)
+        status = "met" if row.peak_rss_mb <= low else f"MISSED by {row.peak_rss_mb - low:.0f} MiB"
+        return f"<= {low:.0f} MiB (lowest peer)", f"{row.peak_rss_mb:.0f} MiB", status
+    target, ratio = float(goal["min_ratio"]), row.ratio
+    if ratio != ratio:
+        return None
+    status = "met" if ratio >= target else f"MISSED by {target / ratio:.1f}x"
+    if row.agrees is False:
+        status += " (answers differ!)"
+    return f">= {target:g}x", f"{ratio:.1f}x", status
+
+
+def goal_table(rows, goals=None) -> list[dict]:
+    """The goals (default :func:`load_goals`) with the measured ratio or peak memory and, where missed, by how
+    much. A goal's case matches a row whose case starts with it."""
     out: list[dict[str, Any]] = []
-    for suite, case, impl, limit, text in _MEMORY_GOALS:
-        match = [r for r in rows if r.suite == suite and r.case.startswith(case) and r.impl == impl]
-        if not match or match[0].peak_rss_mb != match[0].peak_rss_mb:
-            if any(r.suite == suite for r in rows):
-                out.append({"goal": text, "target": f"< {limit:.0f} MiB", "measured": "n/a", "status": "not measured"})
+    for goal in (load_goals() if goals is None else goals):
+        match = [r for r in rows if r.suite == goal["suite"] and r.case.startswith(goal["case"])
+                 and r.impl == goal["impl"]]
+        got = _goal_status(goal, match[0], rows) if match else None
+        if got is None:
+            if any(r.suite == goal["suite"] for r in rows):
+                out.append({"goal": goal["goal"], "target": "", "measured": "n/a", "status": "not measured"})
             continue
-        peak = match[0].peak_rss_mb
-        status = "met" if peak < limit else f"MISSED by {peak - limit:.0f} MiB"
-        out.append({"goal": text, "target": f"< {limit:.0f} MiB", "measured": f"{peak:.0f} MiB", "status": status})
-    for suite, case, impl, target, text in _GOALS:
-        match = [r for r in rows if r.suite == suite and r.case.startswith(case) and r.impl == impl]
-        if not match or match[0].ratio != match[0].ratio:
-            if any(r.suite == suite for r in rows):
-                out.append({"goal": text, "target": f">= {target:g}x", "measured": "n/a", "status": "not measured"})
-            continue
-        ratio = match[0].ratio
-        status = "met" if ratio >= target else f"MISSED by {target / ratio:.1f}x"
-        if match[0].agrees is False:
-            status += " (answers differ!)"
-        out.append({"goal": text, "target": f">= {target:g}x", "measured": f"{ratio:.1f}x", "status": status})
+        target, measured, status = got
+        out.append({"goal": goal["goal"], "target": target, "measured": measured, "status": status})
     return out
 
 
-def run_suites(names, quick: bool = False, shared: Path | None = None, progress=None) -> BenchResult:
-    """Run the named suites in order and collect a :class:`BenchResult` (machine info included)."""
+def run_suites(names, quick: bool = False, shared: Path | None = None, progress=None, goals=None) -> BenchResult:
+    """Run the named suites in order and collect a :class:`BenchResult` (machine info included), checked against
+    ``goals`` (default :func:`load_goals`)."""
     rows: list[BenchRow] = []
     dataset = None
+    durations: dict[str, float] = {}
     for name in names:
+        t0 = time.perf_counter()
         if name == "nms":
             root = Path(shared or default_shared()) / "voc" / "VOCdevkit"
             if dataset is None and root.exists():
@@ -300,4 +302,6 @@ def run_suites(names, quick: bool = False, shared: Path | None = None, progress=
             rows += bench_nms(quick, dataset=dataset, progress=progress)
         else:
             rows += SUITES[name](quick, shared=shared, progress=progress)
-    return BenchResult(rows=tuple(rows), machine=machine_info(), quick=quick, goals=tuple(goal_table(rows)))
+        durations[name] = time.perf_counter() - t0
+    return BenchResult(rows=tuple(rows), machine=machine_info(), quick=quick, goals=tuple(goal_table(rows, goals)),
+                       durations=durations)

@@ -19,7 +19,7 @@ def register(sub) -> None:
         formatter_class=HelpFormatter,
     )
     p.add_argument("suite", choices=["nms", "eval", "io", "anchors", "diagnose", "startup", "compare", "audit",
-                                     "all"],
+                                     "e2e", "all"],
                    help="which comparison")
     p.add_argument("--json", metavar="PATH", help="write JSON to PATH ('-' = stdout; the table goes to stderr)")
     p.add_argument("--html", metavar="PATH", help="write the HTML benchmark report (tables and log-log plots)")
@@ -32,8 +32,8 @@ def register(sub) -> None:
 def run(args: argparse.Namespace) -> int:
     from vocbench.bench.suites import run_suites
 
-    names = (["nms", "eval", "io", "anchors", "diagnose", "startup", "compare", "audit"] if args.suite == "all"
-             else [args.suite])
+    names = ["nms", "eval", "io", "anchors", "diagnose", "startup", "compare", "audit", "e2e"]
+    names = names if args.suite == "all" else [args.suite]
     out = sys.stderr if args.json == "-" else sys.stdout
 
     def progress(msg: str) -> None:

@@ -12,7 +12,20 @@ from vocbench.report.plots import fig_to_svg, new_figure
 
 __all__ = ["write_bench_report", "bench_sections"]
 
-_SUITE_TITLES = {"nms": "NMS", "eval": "Evaluation", "io": "I/O", "anchors": "Anchors"}
+_SUITE_TITLES = {"nms": "NMS", "eval": "Evaluation", "io": "I/O", "anchors": "Anchors",
+                 "diagnose": "Diagnosis (TIDE errors)", "startup": "Start-up (whole process)",
+                 "compare": "Compare (image bootstrap)", "e2e": "End to end: files → 12 numbers (whole process)"}
+
+_SUITE_TEXT = {
+    "e2e": "Each tool runs in its own fresh process, from the two COCO JSON files to the 12 summary numbers "
+           "(interpreter start, imports, reading, evaluating, printing), single-threaded (RAYON_NUM_THREADS=1, "
+           "NUMBA_NUM_THREADS=1). The sets are generated deterministically by vocbench.bench.coco_sets into a cache "
+           "folder (never committed). Wall time and the process's own peak RSS (ru_maxrss through a small "
+           "launcher, so the benchmark's own memory is not inherited across fork/exec). The fast tools run in "
+           "alternation after a warm-up round, so load from other work falls on all of them; agreement is the 12 "
+           "numbers against pycocotools (in --quick: ultrafast-pycocotools, a bit-exact drop-in, when pycocotools "
+           "is not run).",
+}
 
 
 def _table(df: pd.DataFrame) -> pd.DataFrame:
@@ -73,6 +86,11 @@ def bench_sections(result) -> list[Section]:
     if result.goals:
         sections[0].blocks.append(table_block(pd.DataFrame(list(result.goals)), caption="Speed targets"))
     sections[0].blocks.append(table_block(mdf, caption="Machine, versions and threads"))
+    durations = getattr(result, "durations", None) or {}
+    if durations:
+        sections[0].blocks.append(table_block(
+            pd.DataFrame({"suite": list(durations), "wall s": [f"{v:.0f}" for v in durations.values()]}),
+            caption=f"Wall time of each suite in this run (total {sum(durations.values()):.0f} s)"))
     if (df["peak_rss_mb"] == df["peak_rss_mb"]).any():
         sections[0].blocks.append(text_block(
             "Memory (peak RSS MiB): each evaluation implementation runs once more in a fresh process that loads the "
@@ -80,11 +98,9 @@ def bench_sections(result) -> list[Section]:
             "and makes one call; the number is that process's resident high-water mark (interpreter, libraries and "
             "loaded data included), '+' what the call added to it. The Rust peers (hotcoco, ultrafast-pycocotools, "
             "vernier) run with RAYON_NUM_THREADS=1."))
-    for suite in ["nms", "eval", "io", "anchors"]:
+    for suite in dict.fromkeys(df["suite"]):  # every suite of the run, in the order the terminal shows them
         sub = df[df["suite"] == suite]
-        if len(sub) == 0:
-            continue
-        blocks = []
+        blocks = [text_block(_SUITE_TEXT[suite])] if suite in _SUITE_TEXT else []
         if suite == "nms":
             blocks.append(text_block(
                 "Inputs: 'clusters' are raw-detector-like boxes jittered around the real objects of a VOC2007 test "
@@ -94,7 +110,7 @@ def bench_sections(result) -> list[Section]:
             blocks.append(figure_block(_nms_plot(sub, "clusters"), "detector-like clusters"))
             blocks.append(figure_block(_nms_plot(sub, "uniform"), "uniform random boxes"))
         blocks.append(table_block(_table(sub)))
-        sections.append(Section(_SUITE_TITLES[suite], blocks))
+        sections.append(Section(_SUITE_TITLES.get(suite, suite), blocks))
     sections.append(Section("Notes", [html_block(
         "<p>What limits the ratios: the NMS cost at small n is fixed overhead (argument checks, the score sort, "
         "Python call) against a peer that is itself a tight C++ loop; at large n the score sort (O(n log n)) and "

@@ -1,0 +1,245 @@
+"""End-to-end rows of ``vocbench bench``: each tool in its own fresh process, from the two COCO JSON files to the 12
+summary numbers (interpreter start, imports, reading, evaluating, printing), wall time and peak RSS.
+
+The sets are :mod:`vocbench.bench.coco_sets` (generated once into a cache folder, never committed). Every tool runs
+single-threaded (``RAYON_NUM_THREADS=1``, ``NUMBA_NUM_THREADS=1``) as the other rows do. The fast tools
+(vocbench, ultrafast-pycocotools, hotcoco) run in alternation (one untimed warm-up round: JIT cache, page cache),
+so load from other work on a shared machine falls on all of them; the slow pycocotools-style tools run once.
+Peak RSS is the child's ``ru_maxrss`` (:func:`os.wait4`), the whole process's resident high-water mark.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from vocbench.bench.coco_sets import coco_set_spec, write_coco_set
+from vocbench.bench.harness import BenchRow
+
+__all__ = ["bench_e2e", "run_process", "E2E_TOOLS", "STAT_NAMES", "sets_folder"]
+
+#: The 12 numbers in pycocotools' ``stats`` order, as ``vocbench eval --json`` names them.
+STAT_NAMES = ("AP", "AP50", "AP75", "APs", "APm", "APl", "AR1", "AR10", "AR100", "ARs", "ARm", "ARl")
+
+#: The peers' side: files → ``stats`` with each tool's own API, printed as JSON (run with ``python -c``).
+_PEER_SCRIPT = r"""
+import contextlib, io, json, sys
+tool, gt, dt = sys.argv[1:4]
+with contextlib.redirect_stdout(io.StringIO()):
+    if tool == "hotcoco":
+        import hotcoco
+        g = hotcoco.COCO(gt); d = g.load_res(dt); e = hotcoco.COCOeval(g, d, "bbox")
+    else:
+        if tool == "pycocotools":
+            from pycocotools.coco import COCO; from pycocotools.cocoeval import COCOeval
+        elif tool == "faster-coco-eval":
+            from faster_coco_eval import COCO, COCOeval_faster as COCOeval
+        elif tool == "ultrafast-pycocotools":
+            from ultrafast_pycocotools import COCO, COCOeval
+        else:
+            from pycocotools.coco import COCO; from vernier import COCOeval
+        g = COCO(gt); d = g.loadRes(dt); e = COCOeval(g, d, "bbox")
+    e.evaluate(); e.accumulate(); e.summarize()
+print(json.dumps([float(x) for x in e.stats]))
+"""
+
+#: tool → Python module that must be importable
+E2E_TOOLS = {"vocbench": "vocbench", "ultrafast-pycocotools": "ultrafast_pycocotools", "hotcoco": "hotcoco",
+             "pycocotools": "pycocotools", "faster-coco-eval": "faster_coco_eval", "vernier": "vernier"}
+_FAST = ("vocbench", "ultrafast-pycocotools", "hotcoco")
+
+
+def sets_folder() -> Path:
+    """Where the generated sets live: ``$VOCBENCH_CACHE_DIR/bench-sets`` (default ``~/.cache/vocbench``)."""
+    base = os.environ.get("VOCBENCH_CACHE_DIR") or os.path.join(os.path.expanduser("~"), ".cache", "vocbench")
+    return Path(base) / "bench-sets"
+
+
+def _argv(tool: str, gt: Path, dt: Path) -> list[str]:
+    if tool == "vocbench":
+        return [sys.executable, "-m", "vocbench", "eval", "--gt", str(gt), "--dets", str(dt), "--metric", "coco",
+                "--json", "-"]
+    return [sys.executable, "-c", _PEER_SCRIPT, tool, str(gt), str(dt)]
+
+
+#: A small launcher between the benchmark and each tool: Linux carries the forking process's RSS high-water mark
+#: into the child's ``ru_maxrss`` across ``exec``, so the tool is forked from this ~10 MB process instead of from
+#: the benchmark (hundreds of MB); it prints its child's wall time and ``ru_maxrss`` (KiB) as its last line.
+_LAUNCHER = r"""
+import os, sys, time
+t0 = time.perf_counter()
+pid = os.fork()
+if pid == 0:
+    os.execv(sys.argv[1], sys.argv[1:])
+_, status, usage = os.wait4(pid, 0)
+wall = time.perf_counter() - t0
+sys.stderr.write(f"\nvocbench-launcher {wall!r} {usage.ru_maxrss}\n")
+sys.exit(os.waitstatus_to_exitcode(status))
+"""
+
+
+def run_process(argv: list[str], env: dict, timeout_s: float | None = None) -> tuple[float, float, str]:
+    """Run ``argv`` to completion: ``(wall seconds, peak RSS MiB of that process, stdout)``, through
+    :data:`_LAUNCHER` (the peak is the tool's own ``ru_maxrss``). RuntimeError on a non-zero exit or a timeout."""
+    with _TempOut() as out, _TempOut() as err:
+        proc = subprocess.Popen([sys.executable, "-S", "-c", _LAUNCHER, *argv], stdout=out.fh, stderr=err.fh,
+                                env=env, start_new_session=True)
+        try:
+            code = proc.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)  # the launcher and the tool: their own session (below)
+            proc.wait()
+            raise RuntimeError(f"timed out after {timeout_s:.0f} s") from None
+        text, detail = out.read(), err.read()
+    lines = detail.rstrip().splitlines()
+    if code != 0 or not lines or not lines[-1].startswith("vocbench-launcher "):
+        raise RuntimeError(f"exit {code}: {detail.strip()[-300:]}")
+    _, wall, peak = lines[-1].split()
+    return float(wall), int(peak) / 1024.0, text
+
+
+class _TempOut:
+    """A temporary file for a child's stdout (a pipe could fill up while we poll ``wait4``)."""
+
+    def __enter__(self):
+        import tempfile
+
+        self.fh = tempfile.TemporaryFile()
+        return self
+
+    def read(self) -> str:
+        self.fh.seek(0)
+        return self.fh.read().decode(errors="replace")
+
+    def __exit__(self, *exc) -> None:
+        self.fh.close()
+
+
+def _stats(tool: str, text: str) -> np.ndarray:
+    if tool == "vocbench":
+        coco = json.loads(text)["coco"]
+        return np.array([coco[k] for k in STAT_NAMES], np.float64)
+    return np.array(json.loads(text.strip().splitlines()[-1]), np.float64)
+
+
+def _env() -> dict:
+    env = dict(os.environ)
+    env.pop("NUMBA_DISABLE_JIT", None)
+    env["RAYON_NUM_THREADS"] = "1"
+    env["NUMBA_NUM_THREADS"] = "1"
+    env["OMP_NUM_THREADS"] = "1"
+    return env
+
+
+def _installed(tool: str) -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec(E2E_TOOLS[tool]) is not None
+
+
+def _measure(tools: list[str], gt: Path, dt: Path, rounds: int, env: dict, timeout_s: float):
+    """Alternating rounds after a warm-up round: tool → (walls, peaks, stats) or an error string."""
+    out: dict[str, object] = {}
+    walls: dict[str, list[float]] = {t: [] for t in tools}
+    peaks: dict[str, list[float]] = {t: [] for t in tools}
+    for r in range(rounds + 1):
+        for tool in tools:
+            if isinstance(out.get(tool), str):
+                continue
+            try:
+                wall, peak, text = run_process(_argv(tool, gt, dt), env, timeout_s)
+                stats = _stats(tool, text)
+            except Exception as exc:  # a tool that fails on this input is reported, not fatal
+                out[tool] = f"failed: {type(exc).__name__}: {str(exc)[:160]}"
+                continue
+            out[tool] = stats
+            if r:  # round 0 warms the JIT cache and the page cache
+                walls[tool].append(wall)
+                peaks[tool].append(peak)
+    return {t: out[t] if isinstance(out[t], str) else (walls[t], peaks[t], out[t]) for t in tools}
+
+
+def _describe(name: str) -> str:
+    n_img, n_cat, _, per = coco_set_spec(name)
+    label = {"coco": "COCO-scale", "o365": "Objects365-like"}.get(name, name)
+    return f"{label} files -> 12 numbers ({n_img // 1000}k images, {n_cat} cats, {n_img * per / 1e6:g}M dets)"
+
+
+def _rows_for_set(name: str, quick: bool, progress) -> list[BenchRow]:
+    gt, dt = write_coco_set(name, sets_folder())
+    case = _describe(name)
+    n = coco_set_spec(name)[0] * coco_set_spec(name)[3]
+    size = f"{dt.stat().st_size / 1e6:.1f} MB results, {gt.stat().st_size / 1e6:.1f} MB instances"
+    env = _env()
+    fast = [t for t in _FAST if _installed(t)]
+    slow = [t for t in E2E_TOOLS if t not in _FAST and _installed(t)]
+    if quick:
+        slow = []
+    if progress:
+        progress(f"e2e {name}: {', '.join(fast)} in alternation")
+    res = _measure(fast, gt, dt, 3 if quick else 5, env, timeout_s=600)
+    for tool in slow:
+        if progress:
+            progress(f"e2e {name}: {tool} once")
+        res.update(_measure([tool], gt, dt, 0, env, timeout_s=1800))
+    return _rows(name, case, n, size, quick, res)
+
+
+def _rows(name, case, n, size, quick, res) -> list[BenchRow]:
+    ref_tool = "pycocotools" if not isinstance(res.get("pycocotools", ""), str) else "ultrafast-pycocotools"
+    ref = res.get(ref_tool)
+    ref_stats = None if ref is None or isinstance(ref, str) else ref[2]
+    vb = res.get("vocbench")
+    vb_med = float("nan") if vb is None or isinstance(vb, str) else float(np.median(vb[0]))
+    rows = []
+    for tool in E2E_TOOLS:
+        if tool not in res:
+            why = "skipped in --quick (slow pycocotools-style tool)" if quick and _installed(tool) else \
+                f"not installed ({E2E_TOOLS[tool]})"
+            rows.append(BenchRow("e2e", case, tool, n, note=why))
+            continue
+        r = res[tool]
+        if isinstance(r, str):
+            rows.append(BenchRow("e2e", case, tool, n, note=r))
+            continue
+        walls, peaks, stats = r
+        if not walls:  # ran once: the warm-up run is the measurement
+            walls, peaks = [float("nan")], [float("nan")]
+        agrees, note = _agreement(stats, ref_stats, ref_tool, tool)
+        med = float(np.median(walls))
+        ratio = float("nan") if tool == "vocbench" else med / vb_med
+        rows.append(BenchRow.from_times("e2e", case, tool, n, walls, ratio=ratio, agrees=agrees,
+                                        peak_rss_mb=float(np.max(peaks)),
+                                        note=f"{note}; {size}; whole process, 1 thread, median of {len(walls)}"))
+    return rows
+
+
+def _agreement(stats, ref, ref_tool: str, tool: str) -> tuple[bool | None, str]:
+    if tool == ref_tool:
+        return None, "the reference for the 12 numbers"
+    if ref is None:
+        return None, "no reference run"
+    diff = float(np.max(np.abs(stats - ref)))
+    if diff == 0:
+        return True, f"12 numbers identical to {ref_tool}"
+    worst = STAT_NAMES[int(np.argmax(np.abs(stats - ref)))]
+    return False, f"max |diff| {diff:.2e} vs {ref_tool} ({worst})"
+
+
+def bench_e2e(quick: bool = False, shared: Path | None = None, progress=None) -> list[BenchRow]:
+    """End-to-end rows (see the module docstring): the COCO-scale set; without ``quick`` also the Objects365-like
+    set and the slow pycocotools-style tools (pycocotools, faster-coco-eval, vernier), each once."""
+    rows = _rows_for_set("coco", quick, progress)
+    if quick:
+        n_img, n_cat, _, per = coco_set_spec("o365")
+        rows.append(BenchRow("e2e", _describe("o365"), "vocbench", n_img * per,
+                             note="Objects365-like set not run in --quick (5M detections; run without --quick)"))
+    else:
+        rows += _rows_for_set("o365", quick, progress)
+    return rows
