@@ -91,7 +91,7 @@ def test_export_convention():
     assert gt["categories"][0]["name"] == "aeroplane"
     a = gt["annotations"]
     assert a[0] == {"id": 1, "image_id": 2, "category_id": 3, "bbox": [0.0, 0.0, 10.0, 20.0], "area": 200.0,
-                    "iscrowd": 0}
+                    "iscrowd": 0, "segmentation": [[0.0, 0.0, 10.0, 0.0, 10.0, 20.0, 0.0, 20.0]]}
     assert a[1]["iscrowd"] == 1 and a[1]["bbox"] == [4.0, 5.0, 3.0, 3.0]
     assert a[2]["bbox"] == [2.0, 2.0, 1.0, 1.0] and a[2]["area"] == 1.0  # one VOC pixel
     boxes = np.array([[1.5, 2.25, 10.0, 20.75]])
@@ -172,7 +172,7 @@ def test_typed_accessors_equal_pycocotools(seed):
     assert nested["small"]["AP"] == c.ap(area="small") or np.isnan(want["APs"])
     assert c.to_dict()["by_area"]["all"]["AP50"] == pytest.approx(want["AP50"], abs=1e-12)
     assert "AP" in c.to_dict() and "per_class" in c.to_dict()  # the existing JSON keys stay
-    assert str(c).startswith("COCO (pycocotools rules): AP ")
+    assert str(c).startswith("COCO (pycocotools rules):\n" + c.summarize_text())  # pycocotools' 12 lines
 
 
 def test_typed_accessors_reject_bad_arguments():

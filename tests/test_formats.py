@@ -88,8 +88,18 @@ def yolo_txt_dir(voc07_test, yolov2, tmp_path_factory):
     from vocbench.io.yolo import write_yolo_detections
 
     out = tmp_path_factory.mktemp("yolov2-yolo") / "labels"
-    write_yolo_detections(yolov2, voc07_test, out)
+    with pytest.warns(VocbenchWarning, match=r"744 detection box\(es\) with a centre outside"):
+        write_yolo_detections(yolov2, voc07_test, out)  # darknet boxes wider than the image: clipped, said once
     return out
+
+
+def _clipped(dets, dataset):
+    """``dets`` as the YOLO writer stores them: boxes with a normalised value outside [0, 1] clipped to the image."""
+    from vocbench.io.yolo import clip_normalised
+
+    w, h = dataset.widths[dets.image_index], dataset.heights[dets.image_index]
+    norm, _ = clip_normalised(voc_to_yolo(dets.boxes, w, h))
+    return vocbench.Detections(dets.image_index, dets.class_index, dets.scores, yolo_to_voc(norm, w, h))
 
 
 def test_yolov2_as_ultralytics_txt_scores_0_721437(voc_root, yolo_txt_dir, voc07_test, yolov2, capsys):
@@ -101,29 +111,32 @@ def test_yolov2_as_ultralytics_txt_scores_0_721437(voc_root, yolo_txt_dir, voc07
     row = np.flatnonzero(yolov2.image_index == i)[0]
     b = yolov2.boxes[row]
     want = ultralytics_convert_box((voc07_test.widths[i], voc07_test.heights[i]), (b[0], b[2], b[1], b[3]))
+    assert all(0.0 <= v <= 1.0 for v in want)  # a box inside the image: written exactly as VOC.yaml does
     assert [float(t) for t in first[1:5]] == list(want)
     for extra in (["--format", "yolo"], []):  # explicit and auto-detected (the parent folder holds labels/)
         dets = str(yolo_txt_dir) if extra else str(yolo_txt_dir.parent)
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore", VocbenchWarning)  # darknet boxes reach past the image: values > 1
+            warnings.simplefilter("error", VocbenchWarning)  # the clipped files read back without a warning
             assert main(["eval", "--gt", str(voc_root), "--set", "2007:test", "--dets", dets, *extra,
                          "--metric", "voc07", "--metric", "voc12", "--json", "-"]) == 0
         out = json.loads(capsys.readouterr().out)
         assert abs(out["voc07"]["mAP"] - YOLOV2_VOC07) < 1e-4
         assert out["num_detections"] == len(yolov2)
-    ref = vocbench.evaluate(voc07_test, yolov2)
+    ref = vocbench.evaluate(voc07_test, _clipped(yolov2, voc07_test))
     assert abs(out["voc07"]["mAP"] - ref.mAP["voc07"]) < 1e-12
     assert abs(out["voc12"]["mAP"] - ref.mAP["voc12"]) < 1e-12
 
 
-def test_yolov2_out_of_range_warns_and_strict_refuses(voc07_test, yolo_txt_dir):
+def test_yolov2_out_of_range_warns_and_strict_refuses(voc07_test, yolo_txt_dir, tmp_path):
     from vocbench.io.yolo import read_yolo_detections
 
-    with pytest.warns(VocbenchWarning, match=r"outside \[0, 1\].*\.txt: line \d+"):
-        d = read_yolo_detections(yolo_txt_dir, voc07_test)
-    assert len(d) > 100000
-    with pytest.raises(InputError, match=r"\.txt: line \d+: .*outside \[0, 1\].*--strict"):
-        read_yolo_detections(yolo_txt_dir, voc07_test, strict=True)
+    lines = (yolo_txt_dir / "000001.txt").read_text().splitlines()
+    (tmp_path / "000001.txt").write_text("\n".join([*lines, "14 0.5 0.5 1.139 0.4 0.9"]) + "\n")  # wider than the image
+    with pytest.warns(VocbenchWarning, match=r"outside \[0, 1\].*000001\.txt: line \d+"):
+        d = read_yolo_detections(tmp_path, voc07_test)
+    assert len(d) == len(lines) + 1
+    with pytest.raises(InputError, match=r"000001\.txt: line \d+: .*outside \[0, 1\].*--strict"):
+        read_yolo_detections(tmp_path, voc07_test, strict=True)
 
 
 def test_absolute_txt_round_trip_is_exact(voc07_test, yolov2, tmp_path):

@@ -25,7 +25,8 @@ def register(sub) -> None:
         description="Dataset: SRC is a VOCdevkit folder (with --set; no --set = every split), a COCO instances "
                     ".json or a YOLO data.yaml (with --set). VOC carries everything; COCO loses truncated, "
                     "occluded, pose and depth; YOLO loses those and 'difficult' (difficult objects are dropped, as "
-                    "ultralytics' VOC.yaml does, unless --difficult keep) and needs the image files (copied). "
+                    "ultralytics' VOC.yaml does, unless --difficult keep) and copies the image files (or, with "
+                    "--labels-only, writes the labels alone). "
                     "Detections: with --gt, SRC is a detections path (devkit folder, COCO results .json, .csv, "
                     "per-image yolo or absolute txt) read against that ground truth and written in the --to "
                     "format (yolo/absolute/devkit: a folder; coco/csv: a file). YOLO coordinates are written with "
@@ -46,6 +47,9 @@ def register(sub) -> None:
                    help="YOLO target: drop difficult objects (ultralytics' VOC.yaml) or keep them as ordinary ones")
     p.add_argument("--images", dest="image_mode", choices=("copy", "symlink", "hardlink"), default="copy",
                    help="how image files are placed in the output")
+    p.add_argument("--labels-only", action="store_true",
+                   help="YOLO target: write labels, split lists and data.yaml without images (sizes from the "
+                        "annotations, e.g. VOC XML without JPEGImages)")
     p.add_argument("--images-dir", default=None, metavar="DIR",
                    help="folder of a COCO source's images (file_name is relative to it; default: the JSON's folder)")
     p.add_argument("--year", default="2007", help="VOC target: folder VOC<year> for images without a VOC year")
@@ -85,6 +89,8 @@ def run(args: argparse.Namespace) -> int:
         check_inputs_outside(args.out, [("SRC", args.src), ("--gt", args.gt), ("--images-dir", args.images_dir)])
     if args.gt is not None:
         return _run_detections(args)
+    if args.labels_only and args.to != "yolo":
+        raise VocbenchError(f"--labels-only is for --to yolo (--to {args.to} needs no image files)")
     if args.to not in _DATASET_TARGETS:
         raise VocbenchError(f"--to {args.to} is a detections format; datasets convert to {', '.join(_DATASET_TARGETS)} "
                             "(for detections give their ground truth with --gt)")
@@ -97,6 +103,10 @@ def run(args: argparse.Namespace) -> int:
     inputs = [("SRC", args.src), ("--images-dir", args.images_dir)]
     if args.to == "coco":
         report = write_coco_dataset(dataset, args.out)
+    elif args.to == "yolo" and args.labels_only:
+        report = write_yolo_dataset(dataset, args.out, None, convention=args.yolo_convention,
+                                    difficult=args.difficult, overwrite=args.overwrite, inputs=inputs,
+                                    labels_only=True)
     else:
         images = image_paths(dataset, args.images_dir)
         if args.to == "voc":

@@ -38,14 +38,18 @@ def xywh_to_voc_boxes(xywh: np.ndarray) -> np.ndarray:
 def export_coco(dataset: Dataset) -> dict:
     """The COCO ground-truth dict (``images``, ``annotations``, ``categories``) of ``dataset``.
 
-    Image ``i`` (0-based row) gets id ``i + 1``, object row ``j`` id ``j + 1``, class ``k`` category id ``k + 1``.
+    Image ``i`` (0-based row) gets id ``i + 1``, object row ``j`` id ``j + 1``, class ``k`` category id ``k + 1``;
+    each annotation's ``segmentation`` is its box as a polygon (tidecv and other mask-building loaders need it).
     """
     xywh = voc_boxes_to_xywh(dataset.boxes)
     area = xywh[:, 2] * xywh[:, 3]
     images = [{"id": i + 1, "file_name": f"{name}.jpg", "width": int(w), "height": int(h)}
               for i, (name, w, h) in enumerate(zip(dataset.image_ids.tolist(), dataset.widths.tolist(),
                                                    dataset.heights.tolist()))]
-    anns = [{"id": j + 1, "image_id": im + 1, "category_id": c + 1, "bbox": bb, "area": ar, "iscrowd": int(d)}
+    # "segmentation": the box as a polygon; bbox evaluation never reads it, but loaders that build masks (tidecv,
+    # COCO-format tools) require the key
+    anns = [{"id": j + 1, "image_id": im + 1, "category_id": c + 1, "bbox": bb, "area": ar, "iscrowd": int(d),
+             "segmentation": [[bb[0], bb[1], bb[0] + bb[2], bb[1], bb[0] + bb[2], bb[1] + bb[3], bb[0], bb[1] + bb[3]]]}
             for j, (im, c, bb, ar, d) in enumerate(zip(dataset.image_index.tolist(), dataset.class_index.tolist(),
                                                        xywh.tolist(), area.tolist(), dataset.difficult.tolist()))]
     cats = [{"id": k + 1, "name": name, "supercategory": "voc"} for k, name in enumerate(dataset.classes)]

@@ -11,8 +11,11 @@ What each target carries (everything else is said in the :class:`ConversionRepor
   ``OUT/<split>.txt`` image lists): class and box (normalised with a YOLO convention, full float precision). YOLO
   labels cannot mark an object difficult, truncated or occluded, nor carry a pose: difficult objects are dropped
   by default (as ultralytics' VOC.yaml does, so non-difficult counts and anchors stay the same) or kept as
-  ordinary objects (``difficult="keep"``). The images are needed (YOLO readers take sizes from them): they are
-  copied (or symlinked / hard-linked).
+  ordinary objects (``difficult="keep"``). The images are copied (or symlinked / hard-linked); with
+  ``labels_only`` only the labels, image lists and ``data.yaml`` are written (sizes from the annotations, e.g. VOC
+  XML without JPEGs): put the images at the listed ``images/<folder>/<id>.jpg`` paths before training. A
+  ``data.yaml`` always has the ``train`` and ``val`` keys ultralytics requires: a conversion without a train (or
+  val) split points that key at the split it has and says so in a comment.
 * **COCO** (one JSON, :func:`vocbench.io.coco.export_coco`): boxes, ``iscrowd`` = difficult, image sizes;
   truncated, occluded, pose and depth are not carried.
 
@@ -336,22 +339,26 @@ def write_voc_dataset(dataset: Dataset, out: str | os.PathLike, *, images: Seque
                             images_copied=copied, notes=notes)
 
 
-def _plan_yolo(dataset: Dataset, images: Sequence[Path | None]) -> tuple[list[Path], list[str]]:
-    """(``images/<folder>/<id><suffix>`` path, split name) of every image, checked before anything is written."""
+def _plan_yolo(dataset: Dataset, images: Sequence[Path | None] | None,
+               labels_only: bool = False) -> tuple[list[Path], list[str]]:
+    """(``images/<folder>/<id><suffix>`` path, split name) of every image, checked before anything is written.
+    With ``labels_only`` an image without a known file is listed as ``<id>.jpg``."""
+    images = list(images) if images is not None else [None] * dataset.num_images
     missing = [i for i, p in enumerate(images) if p is None]
-    if missing:
+    if missing and not labels_only:
         i = missing[0]
         raise InputError(f"{dataset.root}: no image file for {str(dataset.image_ids[i])!r} ({len(missing)} image(s) "
-                         "missing); a YOLO dataset needs its images (sizes are read from them)")
+                         "missing); a YOLO dataset needs its images (sizes are read from them); --labels-only "
+                         "writes the labels alone")
     check_image_ids(dataset, images)
     names = [safe_name(n, f"set {s!r}", "split") for n, s in zip(split_names(dataset), dataset.sets)]
     rels: list[Path] = []
     seen: dict[str, int] = {}
     for i, (iid, year) in enumerate(zip(dataset.image_ids.tolist(), dataset.image_years.tolist())):
         src = images[i]
-        assert src is not None
+        suffix = src.suffix if src is not None else ".jpg"
         sub = f"VOC{year}" if re.fullmatch(r"\d+", year) else re.sub(r"[^\w.-]", "_", year).strip(".")
-        rel = Path("images") / sub / f"{iid}{src.suffix}" if sub else Path("images") / f"{iid}{src.suffix}"
+        rel = Path("images") / sub / f"{iid}{suffix}" if sub else Path("images") / f"{iid}{suffix}"
         j = seen.setdefault(str(rel.with_suffix("")), i)
         if j != i:
             raise InputError(f"{src}: image id {iid!r} also belongs to {images[j]}; both would be "
@@ -360,27 +367,29 @@ def _plan_yolo(dataset: Dataset, images: Sequence[Path | None]) -> tuple[list[Pa
     return rels, [names[int(k)] for k in dataset.image_sets]
 
 
-def write_yolo_dataset(dataset: Dataset, out: str | os.PathLike, images: Sequence[Path | None], *,
+def write_yolo_dataset(dataset: Dataset, out: str | os.PathLike, images: Sequence[Path | None] | None, *,
                        convention: str = DEFAULT_YOLO_CONVENTION, difficult: str = "drop", image_mode: str = "copy",
-                       overwrite: bool = False, inputs: Sequence[tuple[str, str | os.PathLike | None]] = ()
-                       ) -> ConversionReport:
+                       overwrite: bool = False, inputs: Sequence[tuple[str, str | os.PathLike | None]] = (),
+                       labels_only: bool = False) -> ConversionReport:
     """Write ``dataset`` as an ultralytics-style YOLO dataset in ``out`` (see the module docstring).
 
     Every name is checked and ``out`` prepared (:func:`prepare_output_folder`) before the first file is written;
     ``out`` may not be, contain or lie inside the dataset root, an image or label folder or one of ``inputs``.
 
     Args:
-        images: the source image file of every image (required: YOLO readers take image sizes from the files).
+        images: the source image file of every image (required unless ``labels_only``: YOLO readers take image
+            sizes from the files).
         convention: YOLO convention of the labels (:data:`vocbench.io.yolo.YOLO_CONVENTIONS`).
         difficult: ``"drop"`` (default, as ultralytics' VOC.yaml) or ``"keep"`` (as ordinary objects).
         image_mode: ``"copy"``, ``"symlink"`` or ``"hardlink"``.
         overwrite: replace the files of an earlier ``yolo`` conversion in ``out`` (:data:`OWN_FILES`).
         inputs: more (what, path) pairs ``out`` must keep clear of (the CLI passes SRC).
+        labels_only: write labels, image lists and ``data.yaml`` without placing any image.
     """
     if difficult not in ("drop", "keep"):
         raise ValueError(f"difficult must be 'drop' or 'keep', got {difficult!r}")
     out = Path(out)
-    rels, splits = _plan_yolo(dataset, images)
+    rels, splits = _plan_yolo(dataset, images, labels_only)
     check_inputs_outside(out, _source_inputs(dataset, images, inputs))
     prepare_output_folder(out, "yolo", overwrite)
     cuts = _images_by_object(dataset)
@@ -390,20 +399,21 @@ def write_yolo_dataset(dataset: Dataset, out: str | os.PathLike, images: Sequenc
     norm = voc_to_yolo(dataset.boxes, dataset.widths[dataset.image_index], dataset.heights[dataset.image_index],
                        convention)
     for i, rel in enumerate(rels):
-        src = images[i]
-        assert src is not None
         rows = [j for j in range(cuts[i], cuts[i + 1]) if keep[j]]
         text = "".join(f"{int(dataset.class_index[j])} " + " ".join(format_float(v) for v in norm[j]) + "\n"
                        for j in rows)
         label = out / "labels" / rel.relative_to("images").with_suffix(".txt")
         atomic_write_text(label, text, fsync=False)
-        _place(src, out / rel, image_mode)
+        src = images[i] if images is not None and not labels_only else None
+        if src is not None:
+            _place(src, out / rel, image_mode)
         lists[splits[i]].append(f"./{rel.as_posix()}")
     for n, entries in lists.items():
         atomic_write_text(out / f"{n}.txt", "".join(e + "\n" for e in entries), fsync=False)
     yaml_lines = ["# written by vocbench convert; labels: class cx cy w h, normalised with the "
                   f"{convention!r} convention", "# (no 'path' key: the dataset root is this file's folder)"]
     yaml_lines += [f"{n}: {n}.txt" for n in names]
+    yaml_lines += _required_yaml_keys(names)
     yaml_lines.append(f"nc: {dataset.num_classes}")
     yaml_lines.append("names:")
     yaml_lines += [f"  {k}: {_yaml_str(c)}" for k, c in enumerate(dataset.classes)]
@@ -414,7 +424,23 @@ def write_yolo_dataset(dataset: Dataset, out: str | os.PathLike, images: Sequenc
                             not_carried=("truncated", "occluded", "pose")
                             + (("difficult (kept as ordinary objects)",) if difficult == "keep" and
                                dataset.difficult.any() else ()),
-                            images_copied=dataset.num_images)
+                            images_copied=0 if labels_only else dataset.num_images,
+                            notes=("labels only: no image written; put the images at the paths the split lists "
+                                   "name (images/<folder>/<id>.jpg) before training",) if labels_only else ())
+
+
+def _required_yaml_keys(names: Sequence[str]) -> list[str]:
+    """``train``/``val`` lines for a conversion without such a split: ultralytics refuses a data.yaml without
+    both keys. ``val`` points at the test (or first) split; ``train`` at the val (or first) split, flagged."""
+    lines = []
+    if "val" not in names:
+        pick = "test" if "test" in names else names[0]
+        lines.append(f"val: {pick}.txt  # no 'val' split was converted: validation uses {pick}")
+    if "train" not in names:
+        pick = "trainval" if "trainval" in names else ("val" if "val" in names else names[0])
+        lines.append(f"train: {pick}.txt  # no 'train' split was converted; ultralytics needs the key: do not train "
+                     f"on {pick} if you evaluate on it")
+    return lines
 
 
 def _yaml_str(s: str) -> str:

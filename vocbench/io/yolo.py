@@ -42,7 +42,7 @@ from vocbench.errors import InputError, VocbenchWarning
 from vocbench.structures import VOC_CLASSES, Dataset, Detections
 
 __all__ = ["YOLO_CONVENTIONS", "DEFAULT_YOLO_CONVENTION", "voc_to_yolo", "yolo_to_voc", "guess_folder_format",
-           "read_yolo_detections", "read_absolute_detections", "write_yolo_detections",
+           "read_yolo_detections", "read_absolute_detections", "write_yolo_detections", "clip_normalised",
            "write_absolute_detections", "read_label_table", "read_label_tables", "class_indices",
            "RangeCheck", "format_float", "MAX_LABEL_CHARS"]
 
@@ -407,19 +407,56 @@ def _per_image(detections: Detections, dataset: Dataset):
             yield int(detections.image_index[rows[0]]), rows
 
 
+def clip_normalised(norm: np.ndarray) -> tuple[np.ndarray, int]:
+    """Normalised ``(cx, cy, w, h)`` boxes with a value outside [0, 1] (what :class:`RangeCheck` warns about: a
+    centre outside the image, a box wider or taller than it) clipped to the image (corners into [0, 1]).
+
+    Args:
+        norm: float64[N, 4] from :func:`voc_to_yolo`.
+
+    Returns:
+        ``(float64[N, 4], count)``: every other row is returned unchanged, bit for bit (a box that only reaches
+        past an edge keeps its coordinates, as the devkit scores it); ``count`` rows were clipped (a box wholly
+        outside keeps width or height 0).
+    """
+    norm = np.asarray(norm, np.float64).reshape(-1, 4)
+    x0, x1 = norm[:, 0] - norm[:, 2] / 2, norm[:, 0] + norm[:, 2] / 2
+    y0, y1 = norm[:, 1] - norm[:, 3] / 2, norm[:, 1] + norm[:, 3] / 2
+    bad = ~((norm >= 0.0) & (norm <= 1.0)).all(axis=1)
+    if not bad.any():
+        return norm, 0
+    out = norm.copy()
+    cx0, cx1 = np.clip(x0[bad], 0.0, 1.0), np.clip(x1[bad], 0.0, 1.0)
+    cy0, cy1 = np.clip(y0[bad], 0.0, 1.0), np.clip(y1[bad], 0.0, 1.0)
+    cx1, cy1 = np.maximum(cx1, cx0), np.maximum(cy1, cy0)
+    out[bad] = np.stack([(cx0 + cx1) / 2, (cy0 + cy1) / 2, cx1 - cx0, cy1 - cy0], axis=1)
+    return np.clip(out, 0.0, 1.0), int(bad.sum())
+
+
 def write_yolo_detections(detections: Detections, dataset: Dataset, folder: str | os.PathLike,
                           convention: str = DEFAULT_YOLO_CONVENTION) -> Path:
-    """Write ``<image_id>.txt`` files ``cls cx cy w h conf`` (full float precision) for images with detections."""
+    """Write ``<image_id>.txt`` files ``cls cx cy w h conf`` (full float precision) for images with detections.
+
+    YOLO coordinates are fractions of the image: a box with a value outside [0, 1] (its centre outside the image,
+    or wider or taller than the image) is written clipped to the image (:func:`clip_normalised`), with one
+    warning giving the count, so that the files read back without values the reader warns about."""
     groups = list(_per_image(detections, dataset))  # every id checked before the first file
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
+    clipped = 0
     for i, rows in groups:
-        norm = voc_to_yolo(detections.boxes[rows], dataset.widths[i], dataset.heights[i], convention)
+        norm, n = clip_normalised(voc_to_yolo(detections.boxes[rows], dataset.widths[i], dataset.heights[i],
+                                              convention))
+        clipped += n
         cls = detections.class_index[rows].tolist()
         sc = detections.scores[rows].tolist()
         lines = [" ".join([str(c), *(format_float(v) for v in nb), format_float(s)])
                  for c, nb, s in zip(cls, norm.tolist(), sc)]
         _write_text(folder / f"{dataset.image_ids[i]}.txt", "\n".join(lines) + "\n")
+    if clipped:
+        warnings.warn(f"{folder}: {clipped} detection box(es) with a centre outside their image or a side longer "
+                      "than it; written clipped to the image (YOLO coordinates are fractions of it, 0..1)",
+                      VocbenchWarning, stacklevel=2)
     return folder
 
 
