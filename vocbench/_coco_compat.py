@@ -318,59 +318,82 @@ def ious_by_image(problem: CocoProblem, pe) -> dict:
 
 
 def _match(ious: np.ndarray, thresholds, gt_ig: np.ndarray, crowd: np.ndarray, gt_ids: list, dt_ids: list):
-    """pycocotools' ``evaluateImg`` matching loop: (dtMatches, gtMatches, dtIgnore from matches) float64[T, *]."""
+    """pycocotools' ``evaluateImg`` matching loop: (dtMatches, gtMatches, dtIgnore from matches) float64[T, *].
+    Same loop and comparisons, on Python lists (numpy scalar indexing costs several times more)."""
     t_count, d_count, g_count = len(thresholds), ious.shape[0], ious.shape[1]
-    gtm, dtm, dt_ig = np.zeros((t_count, g_count)), np.zeros((t_count, d_count)), np.zeros((t_count, d_count))
+    rows, ig, is_crowd = ious.tolist(), gt_ig.tolist(), crowd.tolist()
+    gtm = [[0] * g_count for _ in range(t_count)]
+    dtm = [[0] * d_count for _ in range(t_count)]
+    dt_ig = [[0] * d_count for _ in range(t_count)]
     for tind, t in enumerate(thresholds):
+        gtm_t, start = gtm[tind], min([t, 1 - 1e-10])
         for dind in range(d_count):
-            iou, m = min([t, 1 - 1e-10]), -1
+            iou, m, row = start, -1, rows[dind]
             for gind in range(g_count):
-                if gtm[tind, gind] > 0 and not crowd[gind]:
+                if gtm_t[gind] and not is_crowd[gind]:  # matched ids are never 0 (pycocotools: > 0)
                     continue
-                if m > -1 and gt_ig[m] == 0 and gt_ig[gind] == 1:
+                if m > -1 and ig[m] == 0 and ig[gind] == 1:
                     break
-                if ious[dind, gind] < iou:
+                if row[gind] < iou:
                     continue
-                iou, m = ious[dind, gind], gind
+                iou, m = row[gind], gind
             if m == -1:
                 continue
-            dt_ig[tind, dind] = gt_ig[m]
-            dtm[tind, dind] = gt_ids[m]
-            gtm[tind, m] = dt_ids[dind]
-    return dtm, gtm, dt_ig
+            dt_ig[tind][dind] = ig[m]
+            dtm[tind][dind] = gt_ids[m]
+            gtm_t[m] = dt_ids[dind]
+    return tuple(np.array(x, np.float64).reshape(t_count, n) for x, n in ((dtm, d_count), (gtm, g_count),
+                                                                          (dt_ig, d_count)))
 
 
-def _eval_img(problem: CocoProblem, pe, g: np.ndarray, d: np.ndarray, img_id, cat_id, a_rng, max_det):
-    """pycocotools' ``evaluateImg`` for one image, category and area range (None when both sides are empty)."""
+def _group(problem: CocoProblem, g: np.ndarray, d: np.ndarray, max_det: int) -> tuple:
+    """What pycocotools' ``computeIoU`` prepares once per (image, category) for every area range: the results by
+    score (at most ``max_det``) and their IoU with the ground truth in file order."""
     from vocbench.boxes.iou import coco_box_iou
 
-    if g.size == 0 and d.size == 0:
-        return None
+    d = _sorted_dt(problem, d, max_det)
+    ious = (coco_box_iou(problem.dt_xywh[d], problem.gt_xywh[g], problem.gt_crowd[g]) if g.size and d.size
+            else np.zeros((d.size, g.size)))
+    return (g, d, ious, [problem.gt_ids[j] for j in g.tolist()], [problem.dt_ids[j] for j in d.tolist()],
+            problem.dt_score[d].tolist(), problem.dt_area[d])
+
+
+def _eval_img(problem: CocoProblem, pe, group: tuple, img_id, cat_id, a_rng, max_det):
+    """pycocotools' ``evaluateImg`` for one image, category and area range."""
+    g, d, ious, gt_ids, dt_ids, dt_scores, d_area = group
     area = problem.gt_area[g]
     ignore = (problem.gt_ignore[g] | (area < a_rng[0]) | (area > a_rng[1])).astype(np.int64)
     gtind = np.argsort(ignore, kind="mergesort")
-    g, gt_ig = g[gtind], ignore[gtind]
-    d = _sorted_dt(problem, d, max_det)
-    gt_ids, dt_ids = [problem.gt_ids[j] for j in g.tolist()], [problem.dt_ids[j] for j in d.tolist()]
-    ious = coco_box_iou(problem.dt_xywh[d], problem.gt_xywh[g], problem.gt_crowd[g])
-    dtm, gtm, dt_ig = _match(ious, pe.iouThrs, gt_ig, problem.gt_crowd[g], gt_ids, dt_ids)
-    d_area = problem.dt_area[d]
+    gt_ig, gt_ids = ignore[gtind], [gt_ids[j] for j in gtind.tolist()]
+    t_count = len(pe.iouThrs)
+    if g.size and d.size:
+        dtm, gtm, dt_ig = _match(ious[:, gtind], pe.iouThrs, gt_ig, problem.gt_crowd[g][gtind], gt_ids, dt_ids)
+    else:
+        dtm, gtm, dt_ig = np.zeros((t_count, d.size)), np.zeros((t_count, g.size)), np.zeros((t_count, d.size))
     outside = ((d_area < a_rng[0]) | (d_area > a_rng[1])).reshape(1, -1)
-    dt_ig = np.logical_or(dt_ig, np.logical_and(dtm == 0, np.repeat(outside, len(pe.iouThrs), 0)))
+    dt_ig = np.logical_or(dt_ig, np.logical_and(dtm == 0, np.repeat(outside, t_count, 0)))
     return {"image_id": img_id, "category_id": cat_id, "aRng": a_rng, "maxDet": max_det, "dtIds": dt_ids,
-            "gtIds": gt_ids, "dtMatches": dtm, "gtMatches": gtm, "dtScores": problem.dt_score[d].tolist(),
+            "gtIds": gt_ids, "dtMatches": dtm, "gtMatches": gtm, "dtScores": list(dt_scores),
             "gtIgnore": gt_ig, "dtIgnore": dt_ig}
 
 
 def eval_imgs(problem: CocoProblem, pe) -> list:
-    """pycocotools' ``evalImgs``: one entry per (category, area range, image), in that nesting order."""
+    """pycocotools' ``evalImgs``: one entry per (category, area range, image), in that nesting order (None where
+    the image has neither ground truth nor results of the category)."""
     gt_groups, dt_groups = _groups(problem)
     empty = np.zeros(0, np.int64)
     max_det = pe.maxDets[-1]
-    return [_eval_img(problem, pe, gt_groups.get((i, k), empty), dt_groups.get((i, k), empty), img_id, cat_id,
-                      a_rng, max_det)
-            for k, cat_id in enumerate(problem.cat_ids) for a_rng in pe.areaRng
-            for i, img_id in enumerate(problem.img_ids)]
+    out: list = []
+    for k, cat_id in enumerate(problem.cat_ids):
+        present = [i for i in range(len(problem.img_ids)) if (i, k) in gt_groups or (i, k) in dt_groups]
+        groups = {i: _group(problem, gt_groups.get((i, k), empty), dt_groups.get((i, k), empty), max_det)
+                  for i in present}
+        for a_rng in pe.areaRng:
+            entries: list = [None] * len(problem.img_ids)
+            for i in present:
+                entries[i] = _eval_img(problem, pe, groups[i], problem.img_ids[i], cat_id, a_rng, max_det)
+            out.extend(entries)
+    return out
 
 
 # ----------------------------------------------------------------------------------------------- accumulate(evalImgs)
