@@ -690,3 +690,13 @@ def test_reference_models_postprocess_config_refuses_nan_and_fractions(kw):
     with pytest.raises(InputError, match=next(iter(kw))):
         predict.PostprocessConfig(**kw)
     assert predict.PostprocessConfig().score_threshold == 0.005
+
+
+@pytest.mark.parametrize("kw", [{"k": 2.5}, {"stride": 2.5}, {"input_size": float("nan")}, {"curve": [1.5, 2]},
+                                {"k": True}, {"stride": 0}])
+def test_analyze_anchors_sizes_are_integers_never_truncated(kw):
+    import vocbench
+
+    wh = np.random.default_rng(0).uniform(0.05, 0.9, (40, 2))
+    with pytest.raises(InputError, match=next(iter(kw))):
+        vocbench.analyze_anchors(wh, **{"k": 3, "curve": None, **kw})

@@ -209,12 +209,14 @@ def analyze_anchors(wh, *, k: int = 5, curve: Iterable[int] | None = range(1, 16
         priors: fixed prior sets to evaluate (any of ``"yolo-voc"``, ``"ssd300"``, ``"mobilenet-ssd"``).
     """
     wh = as_wh(wh)
-    if input_size <= 0 or stride <= 0:
-        raise InputError(f"input_size and stride must be positive, got {input_size} and {stride}")
+    curve = list(curve) if curve else []
+    for name, v in [("k", k), ("input_size", input_size), ("stride", stride)] + [("curve", c) for c in curve]:
+        if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer)) or v < 1:  # 2.5 is not 2
+            raise InputError(f"{name} must be a positive integer, got {v!r}")
     if len(wh) < int(k):
         raise InputError(f"need at least k={k} boxes to fit {k} anchors, got {len(wh)}")
     # ks above the number of boxes cannot be fitted: the curve stops there
-    curve_ks = sorted({int(c) for c in curve if int(c) <= len(wh)}) if curve else []
+    curve_ks = sorted({int(c) for c in curve if int(c) <= len(wh)})
     all_ks = sorted(set(curve_ks) | {int(k)})
     fits = iou_kmeans_curve(wh, all_ks, n_init=n_init, max_iter=max_iter, centroid=centroid,
                             random_state=random_state)
