@@ -25,7 +25,9 @@ What is reproduced (``pycocotools`` 2.0.x ``coco.py`` / ``cocoeval.py``):
   recall float64[T, K, A, M], scores float64[T, R, K, A, M]``; -1 where undefined, pycocotools' convention, kept
   inside this surface only); ``summarize()`` prints pycocotools' twelve lines (same format strings) and sets
   ``stats`` (float64[12]); ``evalImgs`` (pycocotools' list of per image, category and area-range dicts) is built
-  on first read; ``ious`` likewise.
+  on first read, in Python at about pycocotools' speed (``evaluate`` + ``accumulate`` never need it); ``ious``
+  likewise. ``evalImgs`` assigned by the caller (merged across processes, as torchvision's detection references
+  do) is what ``accumulate()`` then reads, as in pycocotools.
 
 Differences, all where pycocotools would crash: empty results give an empty result set (pycocotools raises
 ``IndexError``); ground truth without ``iscrowd`` counts as not crowd and without ``area`` uses ``w * h``
