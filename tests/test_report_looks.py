@@ -109,3 +109,9 @@ def test_train_loss_default_is_the_measured_better_preset():
 
     args = build_parser().parse_args(["train", "yolo", "--data", "somewhere"])
     assert args.loss == "modern" == TrainConfig().loss
+
+
+def test_header_counts_non_difficult_objects_like_every_page(eval_page):
+    ds = load_voc(DATA / "voc_small", ["2007:trainval"], classes=("car", "dog", "person", "train"), cache=False)
+    assert f"({ds.num_images} images, {int((~ds.difficult).sum())} non-difficult objects)" in eval_page
+    assert ds.difficult.any()  # the case tells the two counts apart

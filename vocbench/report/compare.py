@@ -145,6 +145,7 @@ def _pr_overlay(c: Comparison) -> dict | None:
         return None
     items = []
     first = next(iter(c.results.values())).voc[0]
+    legend_drawn = False
     for k, cls in enumerate(c.classes):
         fig, ax = new_figure(2.4, 2.0)
         parts = []
@@ -162,8 +163,9 @@ def _pr_overlay(c: Comparison) -> dict | None:
         ax.set_ylabel("precision", fontsize=7)
         ax.tick_params(labelsize=6)
         ax.set_title(cls, fontsize=8)
-        if k == 0:
+        if not legend_drawn and ax.get_legend_handles_labels()[0]:  # the first class that has curves to draw
             ax.legend(fontsize=6, loc="lower left", frameon=False)
+            legend_drawn = True
         metric = "VOC07" if "voc07" in first.ap else "VOC12"
         items.append((fig_to_svg(fig), f"{cls}: {metric} AP " + ", ".join(parts)))
     return grid_block(items)
@@ -272,7 +274,7 @@ def write_compare_report(path: str | os.PathLike, dataset: Dataset, comparison: 
     """Write the self-contained HTML comparison report (atomically). Returns the path."""
     c = comparison
     meta = ReportMeta(data=f"{', '.join(c.names)} on {', '.join(dataset.sets)} ({dataset.num_images} images, "
-                           f"{dataset.num_objects} objects)",
+                           f"{int((~dataset.difficult).sum())} non-difficult objects)",
                       extra={"Bootstrap": f"{c.bootstrap} replicates, seed {c.seed}",
                              "Metrics": ", ".join(c.metrics), "Protocol": c.protocol})
     title = title or f"Detector comparison: {' vs '.join(c.names)}"

@@ -320,7 +320,7 @@ def write_diagnosis_report(path: str | os.PathLike, dataset: Dataset, diagnosis:
     """Write the standalone HTML diagnosis page (``vocbench diagnose --html``). Returns the path."""
     src = (detections.source if detections is not None else diagnosis.source) or "detections"
     meta = ReportMeta(data=f"{src} on {', '.join(dataset.sets)} ({dataset.num_images} images, "
-                           f"{dataset.num_objects} objects)",
+                           f"{int((~dataset.difficult).sum())} non-difficult objects)",
                       extra={"Protocol": diagnosis.protocol, "IoU": f"{diagnosis.iou_threshold:g}",
                              "Detections": str(diagnosis.num_detections)})
     title = title or f"Detection diagnosis: {Path(src).name}"

@@ -212,7 +212,7 @@ def write_eval_report(path: str | os.PathLike, dataset: Dataset, result: EvalRes
     """Write the self-contained HTML evaluation report. Returns the path."""
     src = (detections.source if detections is not None else result.source) or "detections"
     meta = ReportMeta(data=f"{src} on {', '.join(dataset.sets)} ({dataset.num_images} images, "
-                           f"{dataset.num_objects} objects)",
+                           f"{int((~dataset.difficult).sum())} non-difficult objects)",
                       extra={"Protocol": result.protocol,
                              "Metrics": ", ".join(result.metrics),
                              "Detections": str(result.num_detections)})
