@@ -560,3 +560,22 @@ def test_cli_eval_on_coco_files_with_the_options(tmp_path, capsys):
         assert [coco[k] for k in ("AP", "AP50", "AP75", "APs", "APm", "APl", "AR1", "AR10", "AR100", "ARs", "ARm",
                                   "ARl")] == ref.tolist()
     assert main(["eval", "--gt", str(gt_path), "--dets", str(dt_path), "--metric", "coco", "--coco-ignore", "bad"]) == 2
+
+
+def test_coco_scale_generator_set_equals_pycocotools(tmp_path):
+    """The benchmark's COCO-like set (80 sparse category ids, mask-like areas), small size: files → 12 stats and
+    arrays equal to pycocotools reading the same files."""
+    from pycocotools.coco import COCO
+    from pycocotools.cocoeval import COCOeval
+
+    from vocbench.bench.coco_sets import write_coco_set
+
+    gt_path, dt_path = write_coco_set("tiny", tmp_path)
+    _, ours = _scores(gt_path, dt_path)
+    with contextlib.redirect_stdout(io.StringIO()):
+        g = COCO(str(gt_path))
+        ev = COCOeval(g, g.loadRes(str(dt_path)), "bbox")
+        ev.evaluate()
+        ev.accumulate()
+        ev.summarize()
+    _assert_scores_equal(ours, {"stats": ev.stats, "precision": ev.eval["precision"], "recall": ev.eval["recall"]})
