@@ -317,6 +317,8 @@ class Detections:
     Attributes:
         image_index: int64[N] — row in the dataset's image table.
         class_index: int64[N] — index into the dataset's classes.
+            Both accept any integer array-like (integral floats such as ``2.0`` too); a fractional, NaN, boolean,
+            text or beyond-int64 value raises :class:`~vocbench.errors.InputError` (never truncated).
         scores: float64[N] — confidence, higher is better.
         boxes: float64[N, 4] — ``(xmin, ymin, xmax, ymax)``, VOC 1-based inclusive pixels.
         source: where they were read from (for messages and report headers).
