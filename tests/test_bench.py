@@ -236,12 +236,12 @@ def test_e2e_rows_agreement_and_ratios():
            "hotcoco": ([3.0, 3.0, 3.0], [200.0] * 3, off),
            "pycocotools": ([], [], ref.copy()),
            "vernier": "failed: RuntimeError: exit 1"}
-    rows = {r.impl: r for r in _rows("coco", "COCO-scale files", 10, "x", False, res)}
+    rows = {r.impl: r for r in _rows("coco", "COCO-scale files", 10, "x", "skipped here", res)}
     assert rows["vocbench"].median_s == 2.0 and rows["vocbench"].peak_rss_mb == 120.0
     assert rows["ultrafast-pycocotools"].ratio == 2.0 and rows["ultrafast-pycocotools"].agrees is True
     assert rows["hotcoco"].agrees is False and STAT_NAMES[4] in rows["hotcoco"].note
     assert rows["vernier"].note.startswith("failed") and rows["vernier"].agrees is None
-    assert "not installed" in rows["faster-coco-eval"].note or "skipped" in rows["faster-coco-eval"].note
+    assert rows["faster-coco-eval"].note in ("skipped here", "not installed (faster_coco_eval)")
     g = {x["goal"]: x for x in goal_table(list(rows.values()))}
     mem = [x for k, x in g.items() if "COCO-scale" in k and "RSS" in k][0]
     assert mem["status"] == "met" and mem["measured"] == "120 MiB"
@@ -273,3 +273,19 @@ def test_goals_live_with_the_benchmarks():
     goals = load_goals()
     assert any(g["suite"] == "e2e" for g in goals) and all("goal" in g for g in goals)
     assert not hasattr(suites, "_GOALS") and ">= 5x" not in open(suites.__file__).read()
+
+
+def test_report_shows_every_suite_of_the_run(tmp_path):
+    from vocbench.bench.harness import BenchResult
+    from vocbench.report.bench import write_bench_report
+
+    suites = ["eval", "diagnose", "startup", "compare", "audit", "e2e", "somenew"]
+    rows = tuple(BenchRow(s, f"case of {s}", "vocbench", 1, 1.0, 1.0, 1.0, 1) for s in suites)
+    result = BenchResult(rows=rows, machine={"cpu": "x"}, quick=True, durations={s: 1.0 for s in suites})
+    write_bench_report(tmp_path / "b.html", result)
+    text = (tmp_path / "b.html").read_text()
+    for s in suites:
+        assert f"case of {s}" in text
+    for title in ("Diagnosis", "Start-up", "Compare", "End to end", "somenew"):
+        assert title in text
+    assert "total 7 s" in text

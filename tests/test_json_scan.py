@@ -284,3 +284,12 @@ def test_reader_errors_name_file_and_record(tmp_path, dets, message):
     with pytest.raises(InputError, match=message) as exc:
         read_detections(tmp_path / "dt.json", ds)
     assert str(tmp_path / "dt.json") in str(exc.value)
+
+
+def test_shortest_records_fit_the_columns():
+    """The columns hold len(data) // 58 + 1 records: the shortest valid records must all fit."""
+    rec = '{"image_id":0,"category_id":0,"bbox":[0,0,0,0],"score":0}'
+    for n in (1, 2, 57, 1000):
+        got = check_results(("[" + ",".join([rec] * n) + "]").encode(), must_accept=True)
+        assert got is not None and len(got["score"]) == n
+    assert scan_coco_results(("[" + ",".join(["{}"] * 100) + "]").encode(), force=True) is None

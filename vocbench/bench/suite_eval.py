@@ -171,8 +171,9 @@ def _memory_in_child(shared: Path, case: str, impl: str) -> tuple[float, float]:
 
 
 def _measure(x: _Inputs, shared: Path, case: str, impl: str, repeats: int, describe=None, ref_median=None,
-             compare=None) -> tuple[BenchRow, Any]:
-    """Time ``IMPLS[(case, impl)]`` here (one warm-up call, then ``repeats``) and its peak RSS in a fresh process.
+             compare=None, memory: bool = True) -> tuple[BenchRow, Any]:
+    """Time ``IMPLS[(case, impl)]`` here (one warm-up call, then ``repeats``) and, with ``memory``, its peak RSS in
+    a fresh process.
 
     A missing peer library or a peer failing on this input becomes a row that says so; vocbench's own rows raise.
     """
@@ -184,7 +185,7 @@ def _measure(x: _Inputs, shared: Path, case: str, impl: str, repeats: int, descr
         return BenchRow("eval", case, impl, n, note=str(exc)), None
     try:
         times, res, _ = time_call(fn, repeats, warmup=1)
-        peak, added = _memory_in_child(shared, case, impl)
+        peak, added = _memory_in_child(shared, case, impl) if memory else (float("nan"), float("nan"))
     except Exception as exc:
         if own:
             raise
@@ -299,7 +300,7 @@ def bench_eval(quick: bool = False, shared: Path | None = None, progress=None) -
     if progress:
         progress("eval: devkit loop")
     rows.append(_measure(x, shared, CASE_VOC, "plain devkit loop (voc_eval.py)", slow_repeats, ref_median=med,
-                         compare=cmp_devkit)[0])
+                         compare=cmp_devkit, memory=not quick)[0])
 
     # ---- COCO: vocbench and the two fastest peers in alternation (load on a shared box hits them alike)
     if progress:
@@ -314,10 +315,16 @@ def bench_eval(quick: bool = False, shared: Path | None = None, progress=None) -
         note = f"AP50 {r['AP50']:.6f} vs vocbench COCO AP50 {vb_ap50:.6f} (101-point, not VOC AP)"
         return bool(diff <= 1e-12), note
 
+    # --quick: the slow peers run once each, their peak RSS only without --quick (a fresh process each)
+    slow_memory = not quick
     for impl in ("faster-coco-eval, IoU 0.5 only", "pycocotools, IoU 0.5 only", "torchmetrics mAP, IoU 0.5 only"):
+        if quick and impl.startswith("torchmetrics"):
+            rows.append(BenchRow("eval", CASE_VOC, impl, len(x.dets), note="skipped in --quick (tens of seconds)"))
+            continue
         if progress:
             progress(f"eval: {impl}")
-        rows.append(_measure(x, shared, CASE_VOC, impl, slow_repeats, ref_median=med, compare=cmp_ap50)[0])
+        rows.append(_measure(x, shared, CASE_VOC, impl, slow_repeats, ref_median=med, compare=cmp_ap50,
+                             memory=slow_memory)[0])
     rows.extend(fast_rows)
     cmp = _coco_exact(scores)
     for impl in ("vernier", "faster-coco-eval", "pycocotools", "torchmetrics mAP"):
@@ -326,7 +333,8 @@ def bench_eval(quick: bool = False, shared: Path | None = None, progress=None) -
             continue
         if progress:
             progress(f"eval coco: {impl}")
-        rows.append(_measure(x, shared, CASE_COCO, impl, slow_repeats, ref_median=row_c.median_s, compare=cmp)[0])
+        rows.append(_measure(x, shared, CASE_COCO, impl, slow_repeats, ref_median=row_c.median_s, compare=cmp,
+                             memory=slow_memory)[0])
 
     # ---- memory at scale
     if progress:

@@ -35,6 +35,13 @@ def _lookup(ids: np.ndarray, table: np.ndarray) -> np.ndarray:
     """Position in ``table`` (unique int64 ids) of each of ``ids``; -1 where absent."""
     if not len(table):
         return np.full(len(ids), -1, np.int64)
+    lo, hi = int(table.min()), int(table.max())
+    if len(ids) and hi - lo < 4 * (len(ids) + len(table)) + 4096:  # compact ids: one gather from a dense table
+        lut = np.full(hi - lo + 2, -1, np.int64)  # (5M results: 0.1 s instead of 0.5 s of sort-and-search)
+        lut[table - lo] = np.arange(len(table))
+        at = ids - lo
+        at[(at < 0) | (at > hi - lo)] = hi - lo + 1  # the last slot stays -1
+        return lut[at]
     order = np.argsort(table, kind="stable")
     srt = table[order]
     pos = np.minimum(np.searchsorted(srt, ids), len(srt) - 1)

@@ -492,7 +492,8 @@ def _coco_detections(cols, dataset: Dataset, ignore_unknown: bool, image_ids: st
     def where(r: int) -> str:
         return f"result {int(cols.record[r])}"
 
-    _check_finite(np.column_stack([cols.score, cols.xywh]), where, path)
+    if not (np.isfinite(cols.score).all() and np.isfinite(cols.xywh).all()):  # (no N x 5 copy when all are)
+        _check_finite(np.column_stack([cols.score, cols.xywh]), where, path)
     image_index, image_reading = match_image_ids(dataset, cols.image_id, path, image_ids)
     cat = match_category_ids(dataset, cols.category_id, path, category_ids,
                              export_images=image_reading == "coco-id" and dataset.coco is None)
@@ -510,9 +511,11 @@ def _coco_detections(cols, dataset: Dataset, ignore_unknown: bool, image_ids: st
                          "any reading of the ids (COCO ids, file stems: --image-ids chooses one); use "
                          "--ignore-unknown-images to drop such detections")
     keep = _unknown_images(image_index, cols.image_id, where, ignore_unknown, path)
-    xywh = cols.xywh[keep]
-    return Detections(image_index=image_index[keep], class_index=cat[keep], scores=cols.score[keep],
-                      boxes=xywh_to_voc_boxes(xywh), source=path, xywh=xywh)
+    xywh, score = cols.xywh, cols.score
+    if not keep.all():  # (5M detections: no copies of every column when nothing is dropped)
+        xywh, score, image_index, cat = xywh[keep], score[keep], image_index[keep], cat[keep]
+    return Detections(image_index=image_index, class_index=cat, scores=score, boxes=xywh_to_voc_boxes(xywh),
+                      source=path, xywh=xywh)
 
 
 # ------------------------------------------------------------------------------------------ csv / frame
