@@ -126,31 +126,7 @@ def evaluate(dataset: Dataset, detections, metrics: Sequence[str] | str = ("voc0
                         "count with IoU 0 in VOC matching")
 
     voc_metrics = [m for m in metrics if m in VOC_METRICS]
-    voc_scores: list[VocScores] = []
-    if voc_metrics:
-        g = group_for_voc(dataset, dets, engine)
-        k = g.engine
-        empty = [dataset.classes[c] for c in np.flatnonzero(g.npos == 0)]
-        if empty:
-            messages.append(f"no non-difficult ground truth for {len(empty)} class(es) ({', '.join(empty)}): "
-                            "AP is NaN and left out of mAP")
-        thresholds = np.asarray(proto.voc07_thresholds, np.float64)
-        for t in ious:
-            outcome, best_iou = match_grouped(g, t, proto)
-            offsets, prec, rec, cscores, counts = k.pr_curve(outcome, g.class_order, g.class_offsets, g.scores,
-                                                             g.npos)
-            ap = {}
-            for m in voc_metrics:
-                if m == "voc07":
-                    ap[m] = k.ap_voc07(offsets, prec, rec, g.npos, thresholds)
-                else:
-                    ap[m] = k.ap_voc12(offsets, prec, rec, g.npos)
-            voc_scores.append(VocScores(
-                iou_threshold=t, protocol=proto.name, classes=tuple(dataset.classes), ap=ap, npos=g.npos,
-                detections=np.diff(g.class_offsets), tp=counts[:, 1], fp=counts[:, 0] + counts[:, 2],
-                duplicates=counts[:, 2], ignored=counts[:, 3], curve_offsets=offsets, precision=prec, recall=rec,
-                curve_scores=cscores, best_f1=k.best_f1(offsets, prec, rec, cscores, g.npos),
-                outcome=outcome, best_iou=best_iou))
+    voc_scores = _voc_scores(dataset, dets, voc_metrics, proto, ious, engine, messages) if voc_metrics else []
 
     coco = None
     if "coco" in metrics:
@@ -164,3 +140,34 @@ def evaluate(dataset: Dataset, detections, metrics: Sequence[str] | str = ("voc0
                       iou_thresholds=ious if voc_metrics else (), voc=tuple(voc_scores), coco=coco,
                       num_images=dataset.num_images, num_detections=len(dets), source=dets.source,
                       warnings=tuple(messages))
+
+
+def _voc_scores(dataset: Dataset, dets: Detections, voc_metrics: list[str], proto, ious: tuple[float, ...],
+                engine: str, messages: list[str]) -> list[VocScores]:
+    """The VOC metrics at every IoU threshold: one grouping, one matching pass per threshold (warnings are
+    appended to ``messages``)."""
+    voc_scores: list[VocScores] = []
+    g = group_for_voc(dataset, dets, engine)
+    k = g.engine
+    empty = [dataset.classes[c] for c in np.flatnonzero(g.npos == 0)]
+    if empty:
+        messages.append(f"no non-difficult ground truth for {len(empty)} class(es) ({', '.join(empty)}): "
+                        "AP is NaN and left out of mAP")
+    thresholds = np.asarray(proto.voc07_thresholds, np.float64)
+    for t in ious:
+        outcome, best_iou = match_grouped(g, t, proto)
+        offsets, prec, rec, cscores, counts = k.pr_curve(outcome, g.class_order, g.class_offsets, g.scores,
+                                                         g.npos)
+        ap = {}
+        for m in voc_metrics:
+            if m == "voc07":
+                ap[m] = k.ap_voc07(offsets, prec, rec, g.npos, thresholds)
+            else:
+                ap[m] = k.ap_voc12(offsets, prec, rec, g.npos)
+        voc_scores.append(VocScores(
+            iou_threshold=t, protocol=proto.name, classes=tuple(dataset.classes), ap=ap, npos=g.npos,
+            detections=np.diff(g.class_offsets), tp=counts[:, 1], fp=counts[:, 0] + counts[:, 2],
+            duplicates=counts[:, 2], ignored=counts[:, 3], curve_offsets=offsets, precision=prec, recall=rec,
+            curve_scores=cscores, best_f1=k.best_f1(offsets, prec, rec, cscores, g.npos),
+            outcome=outcome, best_iou=best_iou))
+    return voc_scores
