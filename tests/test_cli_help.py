@@ -113,3 +113,14 @@ def test_classes_auto_matches_the_hand_written_list(capsys):
                  "--no-cache"]) == 0
     listed = json.loads(capsys.readouterr().out)
     assert auto == listed
+
+
+@pytest.mark.parametrize("tty", [True, False])
+def test_stats_html_shows_its_stages_on_a_terminal_only(tmp_path, capsys, monkeypatch, tty):
+    import sys
+
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: tty, raising=False)
+    assert main(["stats", str(SMALL), "--set", "2007:trainval", "--classes", "car,dog,person,train", "--no-cache",
+                 "--html", str(tmp_path / "r.html")]) == 0
+    err = capsys.readouterr().err
+    assert ("dataset report" in err) == tty and ("report: figures" in err) == tty

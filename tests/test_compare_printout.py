@@ -69,3 +69,10 @@ def test_lost_class_warning_once_for_every_metric():
     assert lost[0].startswith("voc07, voc12, coco: ")
     assert "rare x" in lost[0]
     assert sum("drew no positive" in m for m in cmp.warnings) == 1
+
+
+def test_report_table_prints_the_bound_too():
+    from vocbench.compare.comparison import format_p_value
+
+    assert format_p_value(2.0 / 2001, 2000) == "< 0.001"
+    assert format_p_value(0.5, 2000) == "0.5000"

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import math
 import os
 import re
 import sys
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 from vocbench.io.jsonio import emit_json, to_jsonable
 
 __all__ = ["HelpFormatter", "states_default", "DETS_HELP", "add_dataset_args", "load_dataset_from_args",
-           "emit_json", "to_jsonable", "progress_enabled",
+           "emit_json", "to_jsonable", "progress_enabled", "stage_progress",
            "check_output_paths", "iou_threshold", "DETECTION_FORMATS", "add_detections_format_arg",
            "read_detections_from_args", "NumberOption", "int_option", "float_option", "seed_option", "score_option",
            "MAX_SEED"]
@@ -262,6 +264,30 @@ def check_output_paths(args: argparse.Namespace, outputs: tuple[str, ...] = ("js
             if real == src_real or inside:
                 raise VocbenchError(f"{out}: {flag(out_name)} would overwrite the input {flag(in_name)} "
                                     f"({src}); choose another output path")
+
+
+@contextlib.contextmanager
+def stage_progress(args: argparse.Namespace, stages: Sequence[str], desc: str) -> Iterator[Callable[[str], None]]:
+    """A tqdm bar over a command's named stages, on a terminal only (:func:`progress_enabled`): the block gets
+    ``begin(name)``, called as each stage starts (the bar shows it and counts the ones done)."""
+    if not progress_enabled(args):
+        yield lambda _name: None
+        return
+    from tqdm import tqdm
+
+    bar = tqdm(total=len(stages), desc=desc, unit="stage", leave=False)
+    started = [0]
+
+    def begin(name: str) -> None:
+        if started[0]:
+            bar.update(1)
+        started[0] += 1
+        bar.set_postfix_str(name)
+
+    try:
+        yield begin
+    finally:
+        bar.close()
 
 
 def progress_enabled(args: argparse.Namespace) -> bool:

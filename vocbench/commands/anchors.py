@@ -12,6 +12,7 @@ from vocbench.commands._common import (
     int_option,
     load_dataset_from_args,
     seed_option,
+    stage_progress,
 )
 
 __all__ = ["register", "run"]
@@ -74,10 +75,13 @@ def run(args: argparse.Namespace) -> int:
     curve = None if str(args.curve).lower() in ("none", "", "0") else parse_k_range(_bounded_curve(args.curve))
     check_output_paths(args)
     dataset = load_dataset_from_args(args)
-    result = analyze_dataset_anchors(
-        dataset, include_difficult=args.include_difficult, k=args.k, curve=curve, n_init=args.n_init,
-        max_iter=args.max_iter, centroid="median" if args.median else "mean", random_state=args.seed,
-        input_size=args.input_size, stride=args.stride, sse_baseline=args.sse and not args.no_sse)
+    sse = args.sse and not args.no_sse
+    with stage_progress(args, ("k-means",), "anchors") as begin:
+        begin("IoU k-means" + (" and the Euclidean baseline" if sse else ""))
+        result = analyze_dataset_anchors(
+            dataset, include_difficult=args.include_difficult, k=args.k, curve=curve, n_init=args.n_init,
+            max_iter=args.max_iter, centroid="median" if args.median else "mean", random_state=args.seed,
+            input_size=args.input_size, stride=args.stride, sse_baseline=sse)
     if args.json:
         from vocbench.audit import assignment_table
 

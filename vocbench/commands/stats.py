@@ -10,6 +10,7 @@ from vocbench.commands._common import (
     check_output_paths,
     emit_json,
     load_dataset_from_args,
+    stage_progress,
 )
 
 __all__ = ["register", "run"]
@@ -63,9 +64,12 @@ def run(args: argparse.Namespace) -> int:
     if args.html:
         from vocbench.report.dataset import write_dataset_report
 
-        audit = None if args.no_audit else _audit(args, dataset)
-        path = write_dataset_report(args.html, dataset, stats=stats, anchors=not args.no_anchors,
-                                    compare=compare or None, audit=audit)
+        with stage_progress(args, ("audit", "report"), "dataset report") as begin:
+            begin("audit")
+            audit = None if args.no_audit else _audit(args, dataset)
+            begin("report: figures" + ("" if args.no_anchors else ", anchors"))
+            path = write_dataset_report(args.html, dataset, stats=stats, anchors=not args.no_anchors,
+                                        compare=compare or None, audit=audit)
         if args.json != "-":
             print(f"wrote {path}")
     if args.json:  # after the HTML: a failed report leaves an earlier --json as it was

@@ -49,7 +49,8 @@ from vocbench.eval.results import METRICS, VOC_METRICS, EvalResult
 from vocbench.structures import Dataset, Detections
 
 __all__ = ["compare", "Comparison", "ModelScore", "PairDiff", "RankStability", "bootstrap_weights",
-           "bootstrap_memory_bytes", "check_bootstrap", "MIN_BOOTSTRAP", "MAX_BOOTSTRAP_BYTES", "CHUNK"]
+           "bootstrap_memory_bytes", "check_bootstrap", "format_p_value", "MIN_BOOTSTRAP", "MAX_BOOTSTRAP_BYTES",
+           "CHUNK"]
 
 #: Fewest replicates accepted (percentile intervals at 95% need a few hundred).
 MIN_BOOTSTRAP = 100
@@ -334,14 +335,21 @@ class Comparison:
                 f"seed={self.seed})")
 
 
-def _p_text(p: float, bootstrap: int) -> str:
-    """``p = 0.0123``, or at the smallest p-value ``bootstrap`` replicates can give (2 / (R + 1),
-    :func:`~vocbench.compare.stats.bootstrap_p_value`) the bound it stands for: ``p < 0.001`` at R = 2000."""
+def format_p_value(p: float, bootstrap: int) -> str:
+    """A bootstrap p-value as text: ``0.0123``, or at the smallest p-value ``bootstrap`` replicates can give
+    (2 / (R + 1), :func:`~vocbench.compare.stats.bootstrap_p_value`) the bound it stands for: ``< 0.001`` at
+    R = 2000 (not ``0.0010``), ``< 0.01`` at R = 500."""
     floor = 2.0 / (bootstrap + 1.0)
     if p == p and p <= floor * (1 + 1e-9):
         bound = next((b for b in (0.001, 0.01, 0.05) if floor < b), None)
-        return f"p < {bound:g}" if bound is not None else f"p <= {floor:.2g} (the floor of {bootstrap} replicates)"
-    return f"p = {p:.4f}"
+        return f"< {bound:g}" if bound is not None else f"<= {floor:.2g} (the floor of {bootstrap} replicates)"
+    return f"{p:.4f}"
+
+
+def _p_text(p: float, bootstrap: int) -> str:
+    """``p = 0.0123`` or ``p < 0.001`` (:func:`format_p_value`)."""
+    text = format_p_value(p, bootstrap)
+    return f"p {text}" if text.startswith("<") else f"p = {text}"
 
 
 def _tau_text(taus: dict[str, float]) -> str:

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from vocbench.compare.comparison import Comparison, PairDiff
+from vocbench.compare.comparison import Comparison, PairDiff, format_p_value
 from vocbench.report.eval import downsample_curve
 from vocbench.report.html import (
     ReportMeta,
@@ -112,7 +112,7 @@ def _pairs_table(c: Comparison) -> pd.DataFrame:
     df = c.to_pandas("pairs")
     df["metric"] = [_LABELS[m] for m in df["metric"]]
     df["significant"] = ["yes" if s else "no" for s in df["significant"]]
-    df["p_value"] = [f"{p:.4f}" for p in df["p_value"]]
+    df["p_value"] = [format_p_value(p, c.bootstrap) for p in df["p_value"]]  # "< 0.001" at the bootstrap's floor
     return df.rename(columns={"diff": "b - a", "ci_lo": "CI low", "ci_hi": "CI high", "p_value": "p (two-sided)",
                               "detectable_diff": "resolves ±"})
 
