@@ -238,4 +238,9 @@ def machine_info() -> dict:
     from vocbench import __version__
 
     info["vocbench"] = __version__
+    try:  # other work on the machine (runnable processes per core over 1/5/15 min) when the run ended
+        load = os.getloadavg()
+        info["load_average"] = f"{load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} on {os.cpu_count()} cores"
+    except OSError:
+        pass
     return info
