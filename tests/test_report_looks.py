@@ -115,3 +115,20 @@ def test_header_counts_non_difficult_objects_like_every_page(eval_page):
     ds = load_voc(DATA / "voc_small", ["2007:trainval"], classes=("car", "dog", "person", "train"), cache=False)
     assert f"({ds.num_images} images, {int((~ds.difficult).sum())} non-difficult objects)" in eval_page
     assert ds.difficult.any()  # the case tells the two counts apart
+
+
+def test_compare_report_summarises_agreeing_leaderboards(tmp_path):
+    from types import SimpleNamespace
+
+    from vocbench.report.compare import _stability
+
+    rs = SimpleNamespace(leaderboards={"voc07/devkit": ("a", "b")}, scores={"voc07/devkit": {"a": 0.7, "b": 0.6}},
+                         kendall_tau={"x vs y": 1.0, "x vs z": 1.0, "y vs z": 1.0}, top_change={"voc07": 0.0},
+                         p_tie={}, replicate_tau={})
+    c = SimpleNamespace(rank_stability=rs, metrics=("voc07",))
+    blocks = _stability(c)
+    texts = [b["html"] for b in blocks if b["kind"] == "text"]
+    assert any("same order" in t and "all 3 pairs" in t for t in texts)
+    assert not any("Agreement between leaderboards" in b.get("caption", "") for b in blocks)
+    rs.kendall_tau["x vs z"] = -1.0
+    assert any("Agreement between leaderboards" in b.get("caption", "") for b in _stability(c))

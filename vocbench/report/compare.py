@@ -177,7 +177,11 @@ def _stability(c: Comparison) -> list:
              "scores": ", ".join(f"{n} {rs.scores[k][n]:.4f}" for n in v)} for k, v in rs.leaderboards.items()]
     blocks = [table_block(pd.DataFrame(rows), caption="Leaderboards by point estimate under every metric and VOC "
                                                       "protocol (devkit: IoU >= t; voc_eval: IoU > t)")]
-    if rs.kendall_tau:
+    defined = [v for v in rs.kendall_tau.values() if v == v]
+    if defined and all(v == 1.0 for v in defined):  # one sentence instead of a table of +1.000 rows
+        blocks.append(text_block(f"Every leaderboard has the same order: Kendall's tau-b = +1 for all "
+                                 f"{len(defined)} pairs of leaderboards."))
+    elif rs.kendall_tau:
         taus = pd.DataFrame([{"boards": k, "Kendall tau-b": v} for k, v in rs.kendall_tau.items()])
         blocks.append(table_block(taus, caption="Agreement between leaderboards (1 = same order; NaN when a board "
                                                 "has all models tied)", float_format="{:+.3f}"))
