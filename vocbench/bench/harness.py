@@ -194,6 +194,8 @@ def fmt_mem(r: BenchRow) -> str:
     """``"812 (+246)"``: peak RSS and what the call added, MiB; ``"-"`` when not measured."""
     if r.peak_rss_mb != r.peak_rss_mb:
         return "-"
+    if r.rss_added_mb != r.rss_added_mb:  # a whole process (e2e rows): its peak only
+        return f"{r.peak_rss_mb:.0f}"
     return f"{r.peak_rss_mb:.0f} (+{r.rss_added_mb:.0f})"
 
 

@@ -79,14 +79,16 @@ if pid == 0:
     os.execv(sys.argv[1], sys.argv[1:])
 _, status, usage = os.wait4(pid, 0)
 wall = time.perf_counter() - t0
-sys.stderr.write(f"\nvocbench-launcher {wall!r} {usage.ru_maxrss}\n")
+cpu = usage.ru_utime + usage.ru_stime
+sys.stderr.write(f"\nvocbench-launcher {wall!r} {usage.ru_maxrss} {cpu!r}\n")
 sys.exit(os.waitstatus_to_exitcode(status))
 """
 
 
 def run_process(argv: list[str], env: dict, timeout_s: float | None = None) -> tuple[float, float, str]:
     """Run ``argv`` to completion: ``(wall seconds, peak RSS MiB of that process, stdout)``, through
-    :data:`_LAUNCHER` (the peak is the tool's own ``ru_maxrss``). RuntimeError on a non-zero exit or a timeout."""
+    :data:`_LAUNCHER` (the peak is the tool's own ``ru_maxrss``; its CPU seconds go to :data:`LAST_CPU`).
+    RuntimeError on a non-zero exit or a timeout."""
     with _TempOut() as out, _TempOut() as err:
         proc = subprocess.Popen([sys.executable, "-S", "-c", _LAUNCHER, *argv], stdout=out.fh, stderr=err.fh,
                                 env=env, start_new_session=True)
@@ -100,8 +102,14 @@ def run_process(argv: list[str], env: dict, timeout_s: float | None = None) -> t
     lines = detail.rstrip().splitlines()
     if code != 0 or not lines or not lines[-1].startswith("vocbench-launcher "):
         raise RuntimeError(f"exit {code}: {detail.strip()[-300:]}")
-    _, wall, peak = lines[-1].split()
+    _, wall, peak, cpu = lines[-1].split()
+    LAST_CPU[0] = float(cpu)
     return float(wall), int(peak) / 1024.0, text
+
+
+#: user + system CPU seconds of the last :func:`run_process` child (the machine is shared: CPU time is what the
+#: tool itself spent, whatever the load)
+LAST_CPU = [float("nan")]
 
 
 class _TempOut:
@@ -148,6 +156,7 @@ def _measure(tools: list[str], gt: Path, dt: Path, rounds: int, env: dict, timeo
     out: dict[str, object] = {}
     walls: dict[str, list[float]] = {t: [] for t in tools}
     peaks: dict[str, list[float]] = {t: [] for t in tools}
+    cpus: dict[str, list[float]] = {t: [] for t in tools}
     for r in range(rounds + 1):
         for tool in tools:
             if isinstance(out.get(tool), str):
@@ -159,10 +168,11 @@ def _measure(tools: list[str], gt: Path, dt: Path, rounds: int, env: dict, timeo
                 out[tool] = f"failed: {type(exc).__name__}: {str(exc)[:160]}"
                 continue
             out[tool] = stats
-            if r:  # round 0 warms the JIT cache and the page cache
+            if r or not rounds:  # round 0 warms the JIT cache and the page cache (a tool run once: that run)
                 walls[tool].append(wall)
                 peaks[tool].append(peak)
-    return {t: out[t] if isinstance(out[t], str) else (walls[t], peaks[t], out[t]) for t in tools}
+                cpus[tool].append(LAST_CPU[0])
+    return {t: out[t] if isinstance(out[t], str) else (walls[t], peaks[t], out[t], cpus[t]) for t in tools}
 
 
 def _describe(name: str) -> str:
@@ -210,15 +220,17 @@ def _rows(name, case, n, size, skipped: str, res) -> list[BenchRow]:
         if isinstance(r, str):
             rows.append(BenchRow("e2e", case, tool, n, note=r))
             continue
-        walls, peaks, stats = r
-        if not walls:  # ran once: the warm-up run is the measurement
+        walls, peaks, stats = r[:3]
+        if not walls:
             walls, peaks = [float("nan")], [float("nan")]
+        cpu = float(np.median(r[3])) if len(r) > 3 and len(r[3]) else float("nan")
         agrees, note = _agreement(stats, ref_stats, ref_tool, tool)
         med = float(np.median(walls))
         ratio = float("nan") if tool == "vocbench" else med / vb_med
         rows.append(BenchRow.from_times("e2e", case, tool, n, walls, ratio=ratio, agrees=agrees,
                                         peak_rss_mb=float(np.max(peaks)),
-                                        note=f"{note}; {size}; whole process, 1 thread, median of {len(walls)}"))
+                                        note=f"{note}; CPU (user+sys) {cpu:.2f} s; {size}; whole process, "
+                                             f"1 thread, median of {len(walls)}"))
     return rows
 
 

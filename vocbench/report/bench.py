@@ -37,7 +37,7 @@ def _table(df: pd.DataFrame) -> pd.DataFrame:
         "median ms": [ms(v) for v in df["median_s"]], "min ms": [ms(v) for v in df["min_s"]],
         "max ms": [ms(v) for v in df["max_s"]], "repeats": df["repeats"],
         "ratio (peer / vocbench)": ["" if r != r else f"{r:.1f}×" for r in df["ratio"]],
-        "peak RSS MiB (+call)": ["—" if p != p else f"{p:.0f} (+{a:.0f})"
+        "peak RSS MiB (+call)": ["—" if p != p else f"{p:.0f}" if a != a else f"{p:.0f} (+{a:.0f})"
                                  for p, a in zip(df["peak_rss_mb"], df["rss_added_mb"])],
         "agreement": [{True: "agrees", False: "DIFFERS", None: "—"}[a] + (f": {n}" if n else "")
                       for a, n in zip(df["agrees"], df["note"])],
