@@ -130,8 +130,8 @@ def _samples_html(dataset: Dataset, folder: Path, count: int) -> str:
         names = [dataset.classes[c] for c in dataset.class_index[rows]]
         uri = _thumbnail_uri(jpg, dataset.boxes[rows], names, dataset.difficult[rows])
         name = html.escape(str(dataset.image_ids[i]))
-        cells.append(f"<figure style=\"display:inline-block;margin:4px\"><img src=\"{uri}\" alt=\"{name}\">"
-                     f"<figcaption>{name}</figcaption></figure>")
+        cells.append(f"<figure style=\"display:inline-block;vertical-align:top;margin:4px\">"
+                     f"<img src=\"{uri}\" alt=\"{name}\"><figcaption>{name}</figcaption></figure>")
     return "<div>" + "".join(cells) + "</div>"
 
 
