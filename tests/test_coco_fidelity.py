@@ -579,3 +579,23 @@ def test_coco_scale_generator_set_equals_pycocotools(tmp_path):
         ev.accumulate()
         ev.summarize()
     _assert_scores_equal(ours, {"stats": ev.stats, "precision": ev.eval["precision"], "recall": ev.eval["recall"]})
+
+
+def test_export_of_coco_data_keeps_its_ids_boxes_and_areas(tmp_path):
+    """export_coco / detections_to_coco of a set read from COCO write its own ids, bbox, area and file names:
+    pycocotools scores the export exactly as the original files."""
+    from vocbench.io.coco import detections_to_coco, export_coco
+    from vocbench.io.coco_gt import load_coco_gt
+    from vocbench.io.detections import read_detections
+
+    gt, dt = make_coco(41)
+    gt_path, dt_path = _write(tmp_path, gt, dt)
+    ds = load_coco_gt(gt_path)
+    dets = read_detections(dt_path, ds)
+    gt2, dt2 = export_coco(ds), detections_to_coco(ds, dets)
+    assert sorted(im["id"] for im in gt2["images"]) == sorted(im["id"] for im in gt["images"])
+    assert sorted(a["area"] for a in gt2["annotations"]) == sorted(a["area"] for a in gt["annotations"])
+    assert {im["file_name"] for im in gt2["images"]} == {im["file_name"] for im in gt["images"]}
+    ref, again = _peer("pycocotools", gt, dt), _peer("pycocotools", gt2, dt2)
+    for key in ("stats", "precision", "recall", "scores"):
+        np.testing.assert_array_equal(again[key], ref[key])

@@ -97,16 +97,14 @@ def detections_from_list(dataset: Dataset, preds: Sequence[Mapping], source: str
         InputError: no entry names its image and the list is not one entry per image of the dataset (a
             ``drop_last`` loader, a missing batch: positions would silently name the wrong images).
     """
-    if len(preds) != dataset.num_images and all(_image_key(d) is None for d in preds if isinstance(d, Mapping)):
-        raise InputError(f"{source}: {len(preds)} prediction dicts for the {dataset.num_images} images of "
-                         f"{list(dataset.sets)}, and none names its image; give one dict per image in dataset "
-                         "order, or an 'image_id' in each")
     lookup = None
+    named = False
     idx, cls, sc, bx = [], [], [], []
     for i, d in enumerate(preds):
         where = f"{source}[{i}]"
         b, s, lab = _prediction(d, where, dataset.num_classes)
         key = _image_key(d)
+        named = named or key is not None
         if key is None:
             if i >= dataset.num_images:
                 raise InputError(f"{where}: more prediction dicts ({len(preds)}) than images ({dataset.num_images}); "
@@ -126,6 +124,10 @@ def detections_from_list(dataset: Dataset, preds: Sequence[Mapping], source: str
         cls.append(lab)
         sc.append(s)
         bx.append(b)
+    if not named and len(preds) != dataset.num_images:  # positions would silently name the wrong images
+        raise InputError(f"{source}: {len(preds)} prediction dicts for the {dataset.num_images} images of "
+                         f"{list(dataset.sets)}, and none names its image; give one dict per image in dataset "
+                         "order, or an 'image_id' in each")
     if not idx:
         return Detections(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0), np.zeros((0, 4)), source=source)
     return Detections(image_index=np.concatenate(idx), class_index=np.concatenate(cls), scores=np.concatenate(sc),

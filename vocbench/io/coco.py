@@ -5,6 +5,10 @@ becomes ``bbox = [xmin - 1, ymin - 1, xmax - xmin + 1, ymax - ymin + 1]`` (0-bas
 VOC's pixel areas under pycocotools' continuous IoU); ``area = w * h``; ``iscrowd = difficult`` (so difficult
 objects are ignored and may absorb several detections, crowd IoU = intersection / detection area); category ids
 1..C in class order; image ids 1..I in split order; annotation and result ids follow the row order.
+
+A dataset read from COCO (:attr:`Dataset.coco`) is written back in its own terms: its image and category ids, the
+``file_name`` s, ``bbox``, ``area`` and ``iscrowd`` as read (and detections read from a COCO results file with
+their ``bbox`` as written), so that pycocotools scores the export exactly as the original files.
 """
 
 from __future__ import annotations
@@ -38,32 +42,50 @@ def xywh_to_voc_boxes(xywh: np.ndarray) -> np.ndarray:
 def export_coco(dataset: Dataset) -> dict:
     """The COCO ground-truth dict (``images``, ``annotations``, ``categories``) of ``dataset``.
 
-    Image ``i`` (0-based row) gets id ``i + 1``, object row ``j`` id ``j + 1``, class ``k`` category id ``k + 1``;
-    each annotation's ``segmentation`` is its box as a polygon (tidecv and other mask-building loaders need it).
+    Image ``i`` (0-based row) gets id ``i + 1``, object row ``j`` id ``j + 1``, class ``k`` category id ``k + 1``
+    (a dataset read from COCO keeps its ids, boxes, areas and file names; see the module docstring); each
+    annotation's ``segmentation`` is its box as a polygon (tidecv and other mask-building loaders need it).
     """
-    xywh = voc_boxes_to_xywh(dataset.boxes)
-    area = xywh[:, 2] * xywh[:, 3]
-    images = [{"id": i + 1, "file_name": f"{name}.jpg", "width": int(w), "height": int(h)}
-              for i, (name, w, h) in enumerate(zip(dataset.image_ids.tolist(), dataset.widths.tolist(),
-                                                   dataset.heights.tolist()))]
+    img_ids, cat_ids = _coco_ids(dataset)
+    coco = dataset.coco
+    if coco is not None:
+        xywh, area, crowd = coco.xywh, coco.area, coco.iscrowd
+    else:
+        xywh = voc_boxes_to_xywh(dataset.boxes)
+        area, crowd = xywh[:, 2] * xywh[:, 3], dataset.difficult
+    files = (dataset.image_files.tolist() if dataset.image_files is not None and coco is not None
+             else [f"{name}.jpg" for name in dataset.image_ids.tolist()])
+    images = [{"id": i, "file_name": f, "width": int(w), "height": int(h)}
+              for i, f, w, h in zip(img_ids.tolist(), files, dataset.widths.tolist(), dataset.heights.tolist())]
     # "segmentation": the box as a polygon; bbox evaluation never reads it, but loaders that build masks (tidecv,
     # COCO-format tools) require the key
-    anns = [{"id": j + 1, "image_id": im + 1, "category_id": c + 1, "bbox": bb, "area": ar, "iscrowd": int(d),
+    anns = [{"id": j + 1, "image_id": im, "category_id": c, "bbox": bb, "area": ar, "iscrowd": int(d),
              "segmentation": [[bb[0], bb[1], bb[0] + bb[2], bb[1], bb[0] + bb[2], bb[1] + bb[3], bb[0], bb[1] + bb[3]]]}
-            for j, (im, c, bb, ar, d) in enumerate(zip(dataset.image_index.tolist(), dataset.class_index.tolist(),
-                                                       xywh.tolist(), area.tolist(), dataset.difficult.tolist()))]
-    cats = [{"id": k + 1, "name": name, "supercategory": "voc"} for k, name in enumerate(dataset.classes)]
+            for j, (im, c, bb, ar, d) in enumerate(zip(img_ids[dataset.image_index].tolist(),
+                                                       cat_ids[dataset.class_index].tolist(), xywh.tolist(),
+                                                       area.tolist(), crowd.tolist()))]
+    cats = [{"id": k, "name": name, "supercategory": "voc"} for k, name in zip(cat_ids.tolist(), dataset.classes)]
     info = {"description": f"vocbench COCO export of {', '.join(dataset.sets)}", "version": "1.0",
             "box_convention": "bbox = [xmin-1, ymin-1, xmax-xmin+1, ymax-ymin+1]; iscrowd = difficult"}
     return {"info": info, "images": images, "annotations": anns, "categories": cats}
 
 
+def _coco_ids(dataset: Dataset) -> tuple[np.ndarray, np.ndarray]:
+    """(image ids int64[I], category ids int64[K]) of the export: the dataset's own COCO ids, else 1..I / 1..K."""
+    if dataset.coco is not None:
+        return dataset.coco.image_ids, dataset.coco.category_ids
+    return np.arange(1, dataset.num_images + 1, dtype=np.int64), np.arange(1, dataset.num_classes + 1, dtype=np.int64)
+
+
 def detections_to_coco(dataset: Dataset, detections: Detections) -> list[dict]:
-    """COCO results list (``image_id``, ``category_id``, ``bbox``, ``score``) in the detections' row order."""
-    xywh = voc_boxes_to_xywh(detections.boxes)
-    return [{"image_id": im + 1, "category_id": c + 1, "bbox": bb, "score": s}
-            for im, c, bb, s in zip(detections.image_index.tolist(), detections.class_index.tolist(),
-                                    xywh.tolist(), detections.scores.tolist())]
+    """COCO results list (``image_id``, ``category_id``, ``bbox``, ``score``) in the detections' row order, with
+    the ids of :func:`export_coco` (``bbox`` as read where the detections came from a COCO results file)."""
+    img_ids, cat_ids = _coco_ids(dataset)
+    xywh = detections.xywh if detections.xywh is not None else voc_boxes_to_xywh(detections.boxes)
+    return [{"image_id": im, "category_id": c, "bbox": bb, "score": s}
+            for im, c, bb, s in zip(img_ids[detections.image_index].tolist(),
+                                    cat_ids[detections.class_index].tolist(), xywh.tolist(),
+                                    detections.scores.tolist())]
 
 
 def write_json(data, path: str | os.PathLike) -> Path:
