@@ -599,3 +599,13 @@ def test_export_of_coco_data_keeps_its_ids_boxes_and_areas(tmp_path):
     ref, again = _peer("pycocotools", gt, dt), _peer("pycocotools", gt2, dt2)
     for key in ("stats", "precision", "recall", "scores"):
         np.testing.assert_array_equal(again[key], ref[key])
+
+
+def test_images_table_shows_coco_ids_and_files(tmp_path):
+    from vocbench.io.coco_gt import load_coco_gt
+
+    gt, dt = make_coco(2, num_images=6)
+    ds = load_coco_gt(_write(tmp_path, gt, dt)[0])
+    table = ds.subset_images(np.array([True, False] * 3)).to_pandas("images")
+    assert table["coco_id"].tolist() == [im["id"] for im in gt["images"]][::2]
+    assert table["file"].tolist() == [im["file_name"] for im in gt["images"]][::2]

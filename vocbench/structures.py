@@ -260,7 +260,8 @@ class Dataset:
 
     def to_pandas(self, table: str = "objects") -> pd.DataFrame:
         """The dataset as a table: ``"objects"`` (one row per object, with its image id and class name; the
-        default) or ``"images"`` (one row per image: id, year, set, width, height, depth)."""
+        default) or ``"images"`` (one row per image: id, year, set, width, height, depth; ``coco_id`` and
+        ``file`` where the dataset has them)."""
         if table == "objects":
             return self._objects_frame()
         if table == "images":
@@ -270,11 +271,16 @@ class Dataset:
     def _images_frame(self) -> pd.DataFrame:
         import pandas as pd
 
-        return pd.DataFrame({
+        df = pd.DataFrame({
             "image_id": self.image_ids, "year": self.image_years,
             "set": np.asarray(self.sets, dtype=object)[self.image_sets] if self.sets else [],
             "width": self.widths, "height": self.heights, "depth": self.depths,
         })
+        if self.coco is not None:
+            df["coco_id"] = self.coco.image_ids
+        if self.image_files is not None:
+            df["file"] = self.image_files
+        return df
 
     def _objects_frame(self) -> pd.DataFrame:
         import pandas as pd

@@ -58,7 +58,8 @@ def resample_dataset(dataset: Dataset, detections: Detections, weights) -> tuple
         image_sets=dataset.image_sets[src], widths=dataset.widths[src], heights=dataset.heights[src],
         depths=dataset.depths[src], image_index=obj_img, class_index=dataset.class_index[obj],
         boxes=dataset.boxes[obj], difficult=dataset.difficult[obj], truncated=dataset.truncated[obj],
-        occluded=dataset.occluded[obj], poses=dataset.poses[obj], root=dataset.root)
+        occluded=dataset.occluded[obj], poses=dataset.poses[obj], root=dataset.root,
+        image_files=dataset.image_files[src] if dataset.image_files is not None else None)  # copies: same files
     # every detection line once per copy of its image, right after itself
     dw = w[detections.image_index]
     rows = np.repeat(np.arange(len(detections)), dw)
