@@ -609,3 +609,12 @@ def test_images_table_shows_coco_ids_and_files(tmp_path):
     table = ds.subset_images(np.array([True, False] * 3)).to_pandas("images")
     assert table["coco_id"].tolist() == [im["id"] for im in gt["images"]][::2]
     assert table["file"].tolist() == [im["file_name"] for im in gt["images"]][::2]
+
+
+def test_arrays_without_images_or_categories_are_all_undefined():
+    for ni, nk in ((0, 3), (4, 0)):
+        out = evaluate_coco_arrays(gt_image=[], gt_category=[], gt_xywh=np.zeros((0, 4)), gt_area=[], gt_iscrowd=[],
+                                   dt_image=[], dt_category=[], dt_xywh=np.zeros((0, 4)), dt_score=[], num_images=ni,
+                                   num_categories=nk)
+        assert out.precision.shape == (10, 101, nk, 4, 3) and out.scores.shape == out.precision.shape
+        assert (out.precision == -1).all() and (out.recall == -1).all()

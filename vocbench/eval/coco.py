@@ -168,6 +168,11 @@ def evaluate_coco_arrays(*, gt_image, gt_category, gt_xywh, gt_area, gt_iscrowd,
     md = np.sort(_column("max_dets", max_dets, np.int64, None))  # pycocotools' evaluate() sorts params.maxDets
     if not 1 <= thr.size <= 63 or rng.shape[0] == 0 or md.size == 0 or (md < 0).any():
         raise ValueError("need 1 to 63 IoU thresholds, at least one area range and non-negative max_dets")
+    if num_images == 0 or num_categories == 0:  # nothing to evaluate: pycocotools leaves every entry at -1
+        t, r, a, k = thr.size, rec.size, rng.shape[0], num_categories
+        return CocoArrays(precision=np.full((t, r, k, a, md.size), -1.0), recall=np.full((t, k, a, md.size), -1.0),
+                          scores=np.full((t, r, k if with_scores else 0, a, md.size), -1.0), iou_thresholds=thr.copy(),
+                          rec_thresholds=rec.copy(), area_ranges=rng.copy(), max_dets=md.copy())
     precision, recall, scores = _run_kernel_chunks(
         (dt_image, dt_category, dt_score, dt_xywh, dt_area, gt_image, gt_category, gt_xywh, gt_area, gt_iscrowd,
          gt_ignore, num_images, num_categories), thr, rec, rng, md, with_scores)
