@@ -130,3 +130,20 @@ def test_result_tables_all_come_from_to_pandas():
             obj.to_pandas("nope")
         for name in dir(obj):
             assert not (name.endswith(("_frame", "_table")) and not name.startswith("_")), f"{type(obj)}.{name}"
+
+
+def test_one_coco_summary_definition():
+    """The 12 COCO numbers are defined once (COCO_STAT_SPECS): the evaluator's summary, the typed accessors and
+    the summary table all follow it."""
+    from vocbench.eval.results import COCO_STAT_NAMES, COCO_STAT_SPECS
+
+    assert tuple(COCO_STAT_SPECS) == COCO_STAT_NAMES
+    ds, dets = _tiny()
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        c = vocbench.evaluate(ds, dets, metrics=["coco"]).coco
+    assert c is not None
+    assert c.summary() == pytest.approx(c.stats, nan_ok=True, abs=1e-12)
+    assert c.to_pandas("summary").iloc[0].to_dict() == pytest.approx(c.stats, nan_ok=True)

@@ -144,16 +144,25 @@ def test_finer_grid_variant_of_each_layout():
     assert fs.extra_stride8 and fs.num_priors > s.num_priors and finer_grid_variant(fs) is None
 
 
-def test_committed_report_has_the_size_and_ablation_sections():
+def test_ablation_sections_render_the_committed_results(tmp_path):
+    """The model report's ablation sections, built now by reference_models.report from the committed ablation
+    results (reports/*.json): every preset, layout and test mAP of the JSON is on the page."""
+    import json
     from pathlib import Path
 
+    from reference_models.report import _ablation_blocks, _grid_ablation_blocks
     from tests.browser import assert_renders
+    from vocbench.report.html import ReportMeta, Section, write_report
 
-    report = Path(__file__).resolve().parents[1] / "reports" / "reference_models.html"
-    dom = assert_renders(report, ["AP by object size", "Prior coverage by object size",
-                                  "Loss ablation: essay vs modern", "Finer grids at an equal budget",
-                                  "Training curves"], min_svgs=7)
-    # both committed layouts and both finer-grid options, and both loss presets
-    for text in ("ssdlite (6 maps, 256 px)", "ssdlite (6 maps + stride-8 map, 256 px)",
-                 "yolov2_tiny (stride 32: 5 anchors, 256 px)", "stride 16: 2 anchors", ">essay<", ">modern<"):
-        assert text in dom, text
+    reports = Path(__file__).resolve().parents[1] / "reports"
+    loss, grids = reports / "ablation_yolo_loss.json", reports / "ablation_grids.json"
+    page = write_report(tmp_path / "ablation.html", "ablation",
+                        [Section("Loss ablation", _ablation_blocks(loss)),
+                         Section("Finer grids", _grid_ablation_blocks(grids))], ReportMeta(data="committed"))
+    dom = assert_renders(page, ["Loss ablation", "Finer grids"], min_svgs=2)
+    loss_rows, grid_rows = json.loads(loss.read_text())["rows"], json.loads(grids.read_text())["rows"]
+    assert {r["preset"] for r in loss_rows} >= {"essay", "modern"}
+    for r in loss_rows:
+        assert f">{r['preset']}<" in dom and f"{r['test_voc07']:.4f}" in dom, r["preset"]
+    for r in grid_rows:
+        assert r["layout"] in dom and f"{r['test_voc07']:.3f}" in dom, r["layout"]

@@ -10,6 +10,7 @@ from tests.browser import assert_renders
 from tests.conftest import DATA
 from vocbench import evaluate, load_voc, read_detections
 from vocbench.cli import main
+from vocbench.diagnose import diagnose_evaluation
 from vocbench.report.eval import downsample_curve, write_eval_report
 
 
@@ -26,8 +27,12 @@ def test_report_on_small_data_renders(tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         result = evaluate(ds, dets, metrics=("voc07", "voc12", "coco"), iou=(0.5, 0.75))
-    path = write_eval_report(tmp_path / "eval.html", ds, result, detections=dets)
+        diagnosis = diagnose_evaluation(ds, dets, result)
+    bare = write_eval_report(tmp_path / "bare.html", ds, result, detections=dets).read_text()
+    assert "Diagnosis: TIDE errors" not in bare  # the writer diagnoses nothing on its own
+    path = write_eval_report(tmp_path / "eval.html", ds, result, detections=dets, diagnosis=diagnosis)
     html = path.read_text()
+    assert "Diagnosis: TIDE errors" in html and f"{diagnosis.mAP:.6f}" in html
     assert "<script src" not in html and "<link" not in html
     # one PR curve per class + AP bars + error bars + F1 bars + COCO curve + diagnosis (pie, dAP bars, sensitivity,
     # confusion)

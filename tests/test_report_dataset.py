@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from tests.browser import assert_renders
+from vocbench.anchors import analyze_dataset_anchors
 from vocbench.report.dataset import (
     ANCHOR_TITLES,
     COMPARE_TITLE,
@@ -14,6 +15,7 @@ from vocbench.report.dataset import (
     distribution_distances,
     write_dataset_report,
 )
+from vocbench.stats import compute_stats
 from vocbench.stats.distances import histogram_tv, total_variation, wasserstein_1d
 from vocbench.structures import Dataset
 
@@ -77,9 +79,11 @@ def test_coco_size_counts():
 def test_dataset_report_renders_with_every_figure(tmp_path):
     main = _dataset(2, n_images=80, sets=("2007:trainval",))
     other = _dataset(3, n_images=40, scale=0.7, sets=("2007:test",))
-    path = write_dataset_report(tmp_path / "ds.html", main, compare=[("synthetic", other)],
-                                anchor_options={"k": 3, "curve": range(1, 5), "n_init": 2})
+    analysis = analyze_dataset_anchors(main, k=3, curve=range(1, 5), n_init=2)
+    path = write_dataset_report(tmp_path / "ds.html", main, stats=compute_stats(main, by_set=True),
+                                anchor_analysis=analysis, compare=[("synthetic", other)])
     html = path.read_text()
+    assert analysis.darknet_line() in html  # the analysis passed in is the one shown
     assert "synthetic" in html and "anchors = " in html
     headings = list(SECTION_TITLES) + [COMPARE_TITLE] + list(ANCHOR_TITLES) + [
         "Class balance", "Objects per image", "Box areas (normalised)", "Image aspect ratios", "4:3 (1.333)",
@@ -91,7 +95,9 @@ def test_dataset_report_renders_with_every_figure(tmp_path):
 
 
 def test_dataset_report_without_anchors_or_compare(tmp_path):
-    path = write_dataset_report(tmp_path / "plain.html", _dataset(4), anchors=False, title="Tiny")
+    ds = _dataset(4)
+    path = write_dataset_report(tmp_path / "plain.html", ds, stats=compute_stats(ds, by_set=True), anchors=False,
+                                title="Tiny")
     html = path.read_text()
     assert "Tiny" in html and ANCHOR_TITLES[0] not in html and COMPARE_TITLE not in html
     assert html.count("<svg") == 7
@@ -136,7 +142,8 @@ def test_dataset_report_numbers_match_an_independent_count(tmp_path, voc_root):
 
     plain = _voc_counts_plain(voc_root, "2007", "test")
     ds = load_voc(voc_root, ["2007:test"], cache=False)
-    path = write_dataset_report(tmp_path / "voc07test.html", ds, anchors=False)
+    path = write_dataset_report(tmp_path / "voc07test.html", ds, stats=compute_stats(ds, by_set=True),
+                                anchors=False)
     tables = pd.read_html(io.StringIO(path.read_text(encoding="utf-8")))
     overview = next(t for t in tables if "set" in t.columns and "images" in t.columns)
     row = overview[overview["set"] == "2007:test"].iloc[0]
@@ -152,3 +159,22 @@ def test_dataset_report_numbers_match_an_independent_count(tmp_path, voc_root):
         got = sizes.loc[name, ["small", "medium", "large"]].tolist()
         assert got == [plain["sizes"][(name, k)] for k in ("small", "medium", "large")], name
     assert_renders(path, list(SECTION_TITLES), min_svgs=5)
+
+
+def test_writer_computes_nothing(tmp_path, monkeypatch):
+    """The dataset report writes what it is given: no k-means, no statistics of its own."""
+    import vocbench.anchors
+    import vocbench.stats
+
+    def refuse(*_a, **_k):
+        raise AssertionError("the report writer computed")
+
+    ds = _dataset(5, n_images=20)
+    stats = compute_stats(ds, by_set=True)
+    analysis = analyze_dataset_anchors(ds, k=2, curve=range(1, 3), n_init=1)
+    monkeypatch.setattr(vocbench.anchors, "analyze_dataset_anchors", refuse)
+    monkeypatch.setattr(vocbench.stats, "compute_stats", refuse)
+    html = write_dataset_report(tmp_path / "r.html", ds, stats=stats, anchor_analysis=analysis).read_text()
+    assert analysis.darknet_line() in html
+    with pytest.raises(ValueError, match="anchor_analysis"):
+        write_dataset_report(tmp_path / "s.html", ds, stats=stats)

@@ -11,6 +11,7 @@ import pytest
 
 from tests.conftest import DATA
 from vocbench import evaluate, load_voc, read_detections
+from vocbench.diagnose import diagnose_evaluation
 from vocbench.report.eval import write_eval_report
 from vocbench.report.html import ReportMeta, Section, render_report, report_defaults, text_block
 
@@ -22,7 +23,8 @@ def eval_page(tmp_path_factory) -> str:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         result = evaluate(ds, dets, metrics=("voc07", "voc12", "coco"))
-        path = write_eval_report(tmp_path_factory.mktemp("looks") / "eval.html", ds, result, detections=dets)
+        path = write_eval_report(tmp_path_factory.mktemp("looks") / "eval.html", ds, result, detections=dets,
+                                 diagnosis=diagnose_evaluation(ds, dets, result))
     return path.read_text(encoding="utf-8")
 
 

@@ -201,11 +201,13 @@ def _scoring(steps: _Steps, out: Path, dataset: Dataset, detections: dict[str, D
         path = out / f"{stem}_{_slug(name)}_eval.html"
 
         def score(dets: Detections = dets, path: Path = path) -> Path:
+            from vocbench.diagnose import diagnose_evaluation
             from vocbench.eval import evaluate
             from vocbench.report.eval import write_eval_report
 
             result = evaluate(dataset, dets, metrics=("voc07", "voc12", "coco"))
-            return write_eval_report(path, dataset=dataset, result=result, detections=dets)
+            return write_eval_report(path, dataset=dataset, result=result, detections=dets,
+                                     diagnosis=diagnose_evaluation(dataset, dets, result))
 
         command = _cli("vocbench", "eval", *_gt_args(dataset), "--dets", dets.source, "--metric", "voc07",
                        "--metric", "voc12", "--metric", "coco", "--html", path)
@@ -331,7 +333,10 @@ def _synthetic_report(ctx: _Context) -> None:
         from vocbench.report.index import synthetic_sections
 
         sections = synthetic_sections(synth, ctx.devkit / "VOC2007", voc=voc, voc_test=ctx.voc_test)
-        sections += dataset_sections(synth, compare=[("VOC07+12 trainval", voc)] if voc is not None else None,
+        from vocbench.stats import compute_stats
+
+        sections += dataset_sections(synth, stats=compute_stats(synth, by_set=True),
+                                     compare=[("VOC07+12 trainval", voc)] if voc is not None else None,
                                      name="synthetic")
         sections += anchor_sections(analyze_dataset_anchors(synth, **ctx.anchor_options))
         meta = ReportMeta(data=f"{ctx.devkit} — synthetic VOC, seed {ctx.seed}: {synth.num_images} images, "
@@ -409,10 +414,13 @@ def _real_voc(ctx: _Context) -> None:
     path = ctx.out / "voc0712_dataset.html"
 
     def voc_report() -> Path:
+        from vocbench.anchors import analyze_dataset_anchors
         from vocbench.report.dataset import write_dataset_report
+        from vocbench.stats import compute_stats
 
-        return write_dataset_report(path, trainval, anchors=True, compare=[("2007:test", test)],
-                                    anchor_options=ctx.anchor_options)
+        return write_dataset_report(path, trainval, stats=compute_stats(trainval, by_set=True),
+                                    anchor_analysis=analyze_dataset_anchors(trainval, **ctx.anchor_options),
+                                    compare=[("2007:test", test)])
 
     quick = ["--curve", "1-9", "--n-init", "3"] if ctx.anchor_options else []
     command = _cli("vocbench", "stats", root, "--set", "2007:trainval", "--set", "2012:trainval", "--compare",
@@ -434,11 +442,13 @@ def _real_voc(ctx: _Context) -> None:
     path = ctx.out / "yolov2_voc07test_eval.html"
 
     def yolo_report() -> Path:
+        from vocbench.diagnose import diagnose_evaluation
         from vocbench.eval import evaluate
         from vocbench.report.eval import write_eval_report
 
         result = evaluate(test, v2, metrics=("voc07", "voc12", "coco"))
-        return write_eval_report(path, dataset=test, result=result, detections=v2)
+        return write_eval_report(path, dataset=test, result=result, detections=v2,
+                                 diagnosis=diagnose_evaluation(test, v2, result))
 
     command = _cli("vocbench", "eval", *_gt_args(test), "--dets", v2.source, "--metric", "voc07", "--metric",
                    "voc12", "--metric", "coco", "--html", path, "--about", ABOUT_YOLOV2)

@@ -71,11 +71,13 @@ def run(args: argparse.Namespace) -> int:
     if args.json != "-":
         print(result)
     if args.html:
+        from vocbench.diagnose import diagnose_evaluation
         from vocbench.report.eval import write_eval_report
         from vocbench.report.html import report_defaults
 
+        diagnosis = diagnose_evaluation(dataset, dets, result)  # the report's TIDE sections
         with report_defaults(about=args.about):
-            path = write_eval_report(args.html, dataset, result, detections=dets)
+            path = write_eval_report(args.html, dataset, result, detections=dets, diagnosis=diagnosis)
         if args.json != "-":
             print(f"wrote {path}")
     if args.json:  # after the HTML: a failed report leaves an earlier --json as it was

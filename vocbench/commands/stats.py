@@ -64,12 +64,18 @@ def run(args: argparse.Namespace) -> int:
     if args.html:
         from vocbench.report.dataset import write_dataset_report
 
-        with stage_progress(args, ("audit", "report"), "dataset report") as begin:
+        with stage_progress(args, ("audit", "anchors", "report"), "dataset report") as begin:
             begin("audit")
             audit = None if args.no_audit else _audit(args, dataset)
-            begin("report: figures" + ("" if args.no_anchors else ", anchors"))
-            path = write_dataset_report(args.html, dataset, stats=stats, anchors=not args.no_anchors,
-                                        compare=compare or None, audit=audit)
+            analysis = None
+            if not args.no_anchors and (~dataset.difficult).any():  # the report's anchor sections
+                from vocbench.anchors import analyze_dataset_anchors
+
+                begin("anchors")
+                analysis = analyze_dataset_anchors(dataset)
+            begin("report: figures")
+            path = write_dataset_report(args.html, dataset, stats=stats, anchor_analysis=analysis,
+                                        anchors=not args.no_anchors, compare=compare or None, audit=audit)
         if args.json != "-":
             print(f"wrote {path}")
     if args.json:  # after the HTML: a failed report leaves an earlier --json as it was

@@ -10,7 +10,7 @@ from vocbench.diagnose.results import (
                                        Sensitivity,
 )
 from vocbench.diagnose.sensitivity import HOIEM_N_FRACTION
-from vocbench.diagnose.tide import DIAGNOSE_PROTOCOLS, TIDE_MAX_DETS, diagnose
+from vocbench.diagnose.tide import DIAGNOSE_PROTOCOLS, TIDE_MAX_DETS, diagnose, diagnose_evaluation
 
-__all__ = ["diagnose", "Diagnosis", "Sensitivity", "ConfusionMatrix", "ERROR_TYPES", "SPECIAL_TYPES",
-           "ERROR_DESCRIPTIONS", "DIAGNOSE_PROTOCOLS", "TIDE_MAX_DETS", "HOIEM_N_FRACTION"]
+__all__ = ["diagnose", "diagnose_evaluation", "Diagnosis", "Sensitivity", "ConfusionMatrix", "ERROR_TYPES",
+           "SPECIAL_TYPES", "ERROR_DESCRIPTIONS", "DIAGNOSE_PROTOCOLS", "TIDE_MAX_DETS", "HOIEM_N_FRACTION"]

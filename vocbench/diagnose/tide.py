@@ -54,7 +54,7 @@ from vocbench.eval.outcomes import OUTCOME_DUPLICATE, OUTCOME_FP, OUTCOME_IGNORE
 from vocbench.io.coco import voc_boxes_to_xywh
 from vocbench.structures import Dataset, Detections
 
-__all__ = ["diagnose", "DIAGNOSE_PROTOCOLS", "TIDE_MAX_DETS"]
+__all__ = ["diagnose", "diagnose_evaluation", "DIAGNOSE_PROTOCOLS", "TIDE_MAX_DETS"]
 
 DIAGNOSE_PROTOCOLS = ("devkit", "voc_eval", "coco")
 #: tidecv's detections kept per image (over all classes) for COCO data.
@@ -376,6 +376,28 @@ def diagnose(dataset: Dataset, detections, protocol: str = "devkit", iou: float 
                      error_type=mt.err, error_target=mt.target, matched_gt=mt.matched_gt, missed=mt.missed,
                      num_images=dataset.num_images, num_detections=len(p.dets), source=p.dets.source,
                      warnings=tuple(messages))
+
+
+def diagnose_evaluation(dataset: Dataset, detections, result) -> Diagnosis | None:
+    """The diagnosis that goes with an evaluation (``vocbench eval --html``): :func:`diagnose` under the
+    evaluation's VOC protocol at its first IoU threshold; None when no VOC metric was evaluated.
+
+    Args:
+        dataset, detections: what ``result`` scored.
+        result: the :class:`~vocbench.eval.results.EvalResult` of :func:`vocbench.evaluate`.
+
+    Warnings the evaluation already gave (``result.warnings``: inverted boxes, classes without ground truth)
+    are not repeated; any other warning of the diagnosis is raised.
+    """
+    if not result.voc:
+        return None
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        d = diagnose(dataset, detections, protocol=result.protocol, iou=result.voc[0].iou_threshold)
+    for w in caught:
+        if not (issubclass(w.category, VocbenchWarning) and str(w.message) in result.warnings):
+            warnings.warn(w.message, w.category, stacklevel=2)
+    return d
 
 
 def _sensitivity(dataset: Dataset, mt: _Matched, base: _Score):

@@ -25,7 +25,7 @@ import numpy as np
 
 from vocbench.boxes import COCO_AREA_LABELS, COCO_AREA_RANGES  # the one definition (pycocotools areaRng)
 from vocbench.eval._coco_kernels import coco_evaluate_kernel
-from vocbench.eval.results import COCO_STAT_NAMES, CocoScores
+from vocbench.eval.results import COCO_STAT_SPECS, CocoScores
 from vocbench.structures import Dataset, Detections
 
 __all__ = ["COCO_IOU_THRESHOLDS", "COCO_REC_THRESHOLDS", "COCO_AREA_RANGES", "COCO_AREA_LABELS", "COCO_MAX_DETS",
@@ -36,18 +36,14 @@ COCO_IOU_THRESHOLDS = np.linspace(.5, 0.95, int(np.round((0.95 - .5) / .05)) + 1
 COCO_REC_THRESHOLDS = np.linspace(.0, 1.00, int(np.round((1.00 - .0) / .01)) + 1, endpoint=True)
 COCO_MAX_DETS = (1, 10, 100)
 
-# (is AP, IoU threshold or None, area label, max dets) of each summary number, pycocotools' order
-_SUMMARY = ((1, None, "all", 100), (1, .5, "all", 100), (1, .75, "all", 100), (1, None, "small", 100),
-            (1, None, "medium", 100), (1, None, "large", 100), (0, None, "all", 1), (0, None, "all", 10),
-            (0, None, "all", 100), (0, None, "small", 100), (0, None, "medium", 100), (0, None, "large", 100))
 
 
 def _summarize(precision: np.ndarray, recall: np.ndarray) -> dict[str, float]:
     """pycocotools' ``summarize`` of ``precision[T, R, K, A, M]`` / ``recall[T, K, A, M]`` (any memory layout:
     ``s[..., a, m]`` is copied in C order, the order pycocotools' ``np.mean`` adds in)."""
     out = {}
-    for name, (is_ap, thr, area, md) in zip(COCO_STAT_NAMES, _SUMMARY):
-        s = precision if is_ap else recall
+    for name, (kind, thr, area, md) in COCO_STAT_SPECS.items():
+        s = precision if kind == "ap" else recall
         if thr is not None:
             s = s[np.where(thr == COCO_IOU_THRESHOLDS)[0]]
         s = np.ascontiguousarray(s[..., COCO_AREA_LABELS.index(area), COCO_MAX_DETS.index(md)])

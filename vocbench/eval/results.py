@@ -28,7 +28,8 @@ if TYPE_CHECKING:
 else:
     from vocbench._lazy import pandas as pd  # start-up: imported on first use
 
-__all__ = ["VocScores", "CocoScores", "EvalResult", "COCO_STAT_NAMES", "COCO_AREA_NAMES", "VOC_METRICS", "METRICS"]
+__all__ = ["VocScores", "CocoScores", "EvalResult", "COCO_STAT_NAMES", "COCO_STAT_SPECS", "COCO_AREA_NAMES",
+           "VOC_METRICS", "METRICS"]
 
 #: The 12 summary numbers of pycocotools' ``COCOeval.summarize``, in its order.
 COCO_STAT_NAMES = ("AP", "AP50", "AP75", "APs", "APm", "APl", "AR1", "AR10", "AR100", "ARs", "ARm", "ARl")
@@ -131,12 +132,13 @@ class VocScores:
 #: Area range names of :class:`CocoScores`, in the order of its area axis (pycocotools' ``areaRngLbl``).
 COCO_AREA_NAMES = ("all", "small", "medium", "large")
 
-# (AP or AR, IoU threshold or None, area, maxDets) of each summary number, pycocotools' summarize() order
-_STAT_SPECS = {"AP": ("ap", None, "all", 100), "AP50": ("ap", 0.5, "all", 100), "AP75": ("ap", 0.75, "all", 100),
-               "APs": ("ap", None, "small", 100), "APm": ("ap", None, "medium", 100),
-               "APl": ("ap", None, "large", 100), "AR1": ("ar", None, "all", 1), "AR10": ("ar", None, "all", 10),
-               "AR100": ("ar", None, "all", 100), "ARs": ("ar", None, "small", 100),
-               "ARm": ("ar", None, "medium", 100), "ARl": ("ar", None, "large", 100)}
+#: The 12 summary numbers, the one definition: name -> (``"ap"`` or ``"ar"``, IoU threshold or None (all ten),
+#: area range, maxDets), in pycocotools' ``summarize()`` order.
+COCO_STAT_SPECS: dict[str, tuple[str, float | None, str, int]] = {
+    "AP": ("ap", None, "all", 100), "AP50": ("ap", 0.5, "all", 100), "AP75": ("ap", 0.75, "all", 100),
+    "APs": ("ap", None, "small", 100), "APm": ("ap", None, "medium", 100), "APl": ("ap", None, "large", 100),
+    "AR1": ("ar", None, "all", 1), "AR10": ("ar", None, "all", 10), "AR100": ("ar", None, "all", 100),
+    "ARs": ("ar", None, "small", 100), "ARm": ("ar", None, "medium", 100), "ARl": ("ar", None, "large", 100)}
 
 
 @dataclass(frozen=True, eq=False)
@@ -228,7 +230,7 @@ class CocoScores:
         """The 12 summary numbers (:data:`COCO_STAT_NAMES`) over all classes, or of one class; NaN where
         undefined."""
         return {name: (self.ap if kind == "ap" else self.ar)(iou, area, md, cls)
-                for name, (kind, iou, area, md) in _STAT_SPECS.items()}
+                for name, (kind, iou, area, md) in COCO_STAT_SPECS.items()}
 
     def by_area(self) -> dict[str, dict[str, float]]:
         """Nested breakdown: area range -> ``{"AP", "AP50", "AP75", "AR1", "AR10", "AR100"}`` over all classes."""
@@ -266,7 +268,7 @@ class CocoScores:
         prints it: no ground truth in that area range)."""
         lo, hi = float(self.iou_thresholds[0]), float(self.iou_thresholds[-1])
         lines = []
-        for name, (kind, iou, area, max_dets) in _STAT_SPECS.items():
+        for name, (kind, iou, area, max_dets) in COCO_STAT_SPECS.items():
             value = float(self.stats[name])
             value = -1.0 if value != value else value  # pycocotools' text: -1 where vocbench says NaN
             title, short = ("Average Precision", "(AP)") if kind == "ap" else ("Average Recall", "(AR)")

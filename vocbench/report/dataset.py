@@ -396,14 +396,12 @@ def _per_class_frame(dataset: Dataset, stats, compare: list[tuple[str, Dataset]]
     return df
 
 
-def dataset_sections(dataset: Dataset, *, stats=None, compare: Sequence[tuple[str, Dataset]] | None = None,
+def dataset_sections(dataset: Dataset, *, stats, compare: Sequence[tuple[str, Dataset]] | None = None,
                      name: str | None = None) -> list[Section]:
-    """The statistics and distribution sections (everything but the anchors)."""
-    from vocbench.stats import compute_stats
-
+    """The statistics and distribution sections (everything but the anchors) of ``dataset`` and its
+    :class:`~vocbench.stats.DatasetStats` ``stats`` (computed by the caller: ``compute_stats(dataset,
+    by_set=True)``)."""
     compare = list(compare or [])
-    if stats is None:
-        stats = compute_stats(dataset, by_set=True)
     name = name or " + ".join(dataset.sets) or "dataset"
     datasets = [(name, dataset)] + compare
     geoms = [box_geometry(ds) for _, ds in datasets]
@@ -460,22 +458,23 @@ def dataset_sections(dataset: Dataset, *, stats=None, compare: Sequence[tuple[st
     return sections
 
 
-def write_dataset_report(path: str | os.PathLike, dataset: Dataset, *, stats=None, anchors: bool = True,
-                         compare: Sequence[tuple[str, Dataset]] | None = None, title: str | None = None,
-                         meta: ReportMeta | None = None, anchor_analysis=None,
-                         anchor_options: dict | None = None, audit=None) -> Path:
-    """Write the dataset report (tables, distribution figures, optional comparison and anchor analysis).
+def write_dataset_report(path: str | os.PathLike, dataset: Dataset, *, stats, anchor_analysis=None,
+                         anchors: bool = True, compare: Sequence[tuple[str, Dataset]] | None = None,
+                         title: str | None = None, meta: ReportMeta | None = None, audit=None) -> Path:
+    """Write the dataset report (tables, distribution figures, optional comparison and anchor analysis). A writer
+    only: the statistics, the anchor analysis and the audit are computed by the caller.
 
     Args:
         path: output HTML file.
         dataset: the dataset described (e.g. VOC07+12 trainval).
-        stats: its :class:`~vocbench.stats.DatasetStats` (computed with ``by_set=True`` when None).
-        anchors: include the anchor sections (IoU k-means k=5, curve 1..15, prior sets).
+        stats: its :class:`~vocbench.stats.DatasetStats` (``compute_stats(dataset, by_set=True)``).
+        anchor_analysis: its :class:`~vocbench.anchors.AnchorAnalysis`
+            (:func:`~vocbench.anchors.analyze_dataset_anchors`), shown as the anchor sections.
+        anchors: whether the report has an anchor part: the sections of ``anchor_analysis``, or, for a dataset
+            without a box to cluster, a note saying so (False: no anchor part).
         compare: other datasets shown alongside, as ``(name, Dataset)`` pairs; histograms are overlaid and a
             table of distribution distances (:func:`distribution_distances`) is added.
         title, meta: page title and header (defaults describe the dataset).
-        anchor_analysis: a precomputed :class:`~vocbench.anchors.AnchorAnalysis` to show instead.
-        anchor_options: keyword arguments for :func:`~vocbench.anchors.analyze_dataset_anchors`.
         audit: a :class:`~vocbench.audit.DatasetAudit` to show (grid losses, SSD matching, resize policies,
             annotation health: :func:`vocbench.report.audit.audit_sections`); None leaves it out.
 
@@ -484,17 +483,14 @@ def write_dataset_report(path: str | os.PathLike, dataset: Dataset, *, stats=Non
     """
     name = " + ".join(dataset.sets) or "dataset"
     sections = dataset_sections(dataset, stats=stats, compare=compare, name=name)
-    include_difficult = bool((anchor_options or {}).get("include_difficult", False))
-    if anchors and anchor_analysis is None and not (include_difficult or (~dataset.difficult).any()):
-        anchors = False  # nothing to cluster: the report still shows the (empty) statistics
+    if anchors and anchor_analysis is not None:
+        sections += anchor_sections(anchor_analysis)
+    elif anchors and not (~dataset.difficult).any():  # nothing to cluster: the (empty) statistics stay
         sections.append(Section("Anchors", [text_block("No boxes to cluster in this dataset (difficult boxes are "
                                                        "excluded), so the anchor analysis is left out.")]))
-    if anchors:
-        if anchor_analysis is None:
-            from vocbench.anchors import analyze_dataset_anchors
-
-            anchor_analysis = analyze_dataset_anchors(dataset, **(anchor_options or {}))
-        sections += anchor_sections(anchor_analysis)
+    elif anchors:
+        raise ValueError("anchors=True needs the anchor_analysis (vocbench.anchors.analyze_dataset_anchors); "
+                         "pass anchors=False for a report without anchors")
     if audit is not None:
         from vocbench.report.audit import audit_sections
 

@@ -1,10 +1,10 @@
 """The diagnosis report: TIDE summary (table + pie), stacked dAP bars per class, Hoiem's sensitivity plot, the
 confusion heat map and, when the images exist, a gallery of the top false positives of each type.
 
-Built from a :class:`~vocbench.diagnose.Diagnosis` only (nothing is recomputed, except the diagnosis itself in
-:func:`diagnosis_eval_sections`, which the evaluation report calls). :func:`write_diagnosis_report` writes the
-standalone page (``vocbench diagnose --html``); :func:`diagnosis_sections` gives the sections for other reports
-(the demo).
+Built from a :class:`~vocbench.diagnose.Diagnosis` only: nothing is computed here (the caller diagnoses, e.g.
+with :func:`vocbench.diagnose.diagnose_evaluation` for the evaluation report). :func:`write_diagnosis_report`
+writes the standalone page (``vocbench diagnose --html``); :func:`diagnosis_sections` gives the sections for
+other reports (the evaluation report, the demo).
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ import base64
 import html
 import io
 import os
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -25,7 +24,7 @@ from vocbench.report.html import ReportMeta, Section, figure_block, html_block, 
 from vocbench.report.plots import fig_to_svg, new_figure
 from vocbench.structures import Dataset, Detections
 
-__all__ = ["diagnosis_sections", "diagnosis_eval_sections", "write_diagnosis_report", "gallery_html",
+__all__ = ["diagnosis_sections", "write_diagnosis_report", "gallery_html",
            "GALLERY_PER_TYPE", "THUMBNAIL_PX"]
 
 #: Highest-scored false positives shown per error type.
@@ -302,17 +301,6 @@ def diagnosis_sections(dataset: Dataset, diagnosis: Diagnosis, detections: Detec
                                       "detection, thick green the object it is measured against, thin green the "
                                       "other objects of the image."))
     return sections
-
-
-def diagnosis_eval_sections(dataset: Dataset, detections: Detections, protocol: str = "devkit",
-                            iou: float = 0.5) -> list[Section]:
-    """Diagnose and return the sections the evaluation report appends (titles prefixed ``Diagnosis: ``)."""
-    from vocbench.diagnose import diagnose
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # the evaluation report already shows the protocol's warnings
-        d = diagnose(dataset, detections, protocol=protocol, iou=iou)
-    return diagnosis_sections(dataset, d, detections, prefix="Diagnosis: ")
 
 
 def write_diagnosis_report(path: str | os.PathLike, dataset: Dataset, diagnosis: Diagnosis,

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from vocbench.diagnose.results import Diagnosis
 from vocbench.eval.matching import PROTOCOLS
 from vocbench.eval.results import EvalResult, VocScores
 from vocbench.report.html import ReportMeta, Section, figure_block, grid_block, table_block, text_block, write_report
@@ -40,7 +41,7 @@ def _summary(result: EvalResult) -> list:
         for m in s.ap:
             rows.append({"metric": _METRIC_LABELS[m], "IoU": f"{s.iou_threshold:g}", "mAP": s.mAP[m]})
     if result.coco is not None:
-        rows.append({"metric": _METRIC_LABELS["coco"], "IoU": ".50:.95", "mAP": result.coco.stats["AP"]})
+        rows.append({"metric": _METRIC_LABELS["coco"], "IoU": ".50:.95", "mAP": result.coco.mAP})
     blocks = [table_block(pd.DataFrame(rows), caption="Mean average precision", float_format="{:.6f}")]
     if result.voc:
         s = result.voc[0]
@@ -55,9 +56,9 @@ def _summary(result: EvalResult) -> list:
                                  "is neither a true nor a false positive; a class without non-difficult objects "
                                  "has no AP and is left out of mAP."))
     if result.coco is not None:
-        coco = pd.DataFrame([result.coco.stats])
-        blocks.append(table_block(coco, caption="COCO protocol (identical to pycocotools on the COCO export; "
-                                                "difficult objects are crowd regions)", float_format="{:.4f}"))
+        blocks.append(table_block(result.to_pandas("coco"), float_format="{:.4f}",
+                                  caption="COCO protocol (identical to pycocotools on the COCO export; difficult "
+                                          "objects are crowd regions)"))
     for msg in result.warnings:
         blocks.append(text_block(f"Warning: {msg}"))
     return blocks
@@ -208,8 +209,11 @@ def eval_sections(dataset: Dataset, result: EvalResult) -> list[Section]:
 
 
 def write_eval_report(path: str | os.PathLike, dataset: Dataset, result: EvalResult,
-                      detections: Detections | None = None, title: str | None = None) -> Path:
-    """Write the self-contained HTML evaluation report. Returns the path."""
+                      detections: Detections | None = None, title: str | None = None,
+                      diagnosis: Diagnosis | None = None) -> Path:
+    """Write the self-contained HTML evaluation report; with ``diagnosis`` (computed by the caller, e.g.
+    :func:`vocbench.diagnose.diagnose_evaluation`) its TIDE, sensitivity and confusion sections follow. Writes only:
+    nothing is computed here. Returns the path."""
     src = (detections.source if detections is not None else result.source) or "detections"
     meta = ReportMeta(data=f"{src} on {', '.join(dataset.sets)} ({dataset.num_images} images, "
                            f"{int((~dataset.difficult).sum())} non-difficult objects)",
@@ -218,9 +222,8 @@ def write_eval_report(path: str | os.PathLike, dataset: Dataset, result: EvalRes
                              "Detections": str(result.num_detections)})
     title = title or f"Detection evaluation: {Path(src).name}"
     sections = eval_sections(dataset, result)
-    if detections is not None and result.voc:  # the diagnosis (TIDE errors, sensitivity, confusion, gallery)
-        from vocbench.report.diagnose import diagnosis_eval_sections
+    if diagnosis is not None:  # TIDE errors, sensitivity, confusion, gallery
+        from vocbench.report.diagnose import diagnosis_sections
 
-        sections += diagnosis_eval_sections(dataset, detections, protocol=result.protocol,
-                                            iou=result.voc[0].iou_threshold)
+        sections += diagnosis_sections(dataset, diagnosis, detections, prefix="Diagnosis: ")
     return write_report(path, title, sections, meta)
