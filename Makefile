@@ -35,9 +35,12 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy vocbench
 
-## the Numba kernels once more as plain Python (slow twins must agree without JIT too)
+## every Numba kernel family once more as plain Python (the twins must agree without the JIT too): boxes, eval,
+## COCO, TIDE/diagnose, bootstrap/compare, XML scanner, anchors, NMS; real-data tests are left out (minutes each)
+NOJIT_TESTS := tests/test_boxes.py tests/test_eval.py tests/test_eval_engines.py tests/test_coco.py \
+	tests/test_diagnose.py tests/test_compare.py tests/test_voc_scan.py tests/test_anchors.py tests/test_nms.py
 test-nojit: $(STAMP)
-	NUMBA_DISABLE_JIT=1 $(BIN)/python -m pytest -q -m "not slow" tests/test_boxes.py tests/test_eval.py tests/test_nms.py tests/test_anchors.py
+	NUMBA_DISABLE_JIT=1 $(BIN)/python -m pytest -q -m "not slow and not real_data" $(NOJIT_TESTS)
 
 ## speed benchmarks (pytest-benchmark suites and the ratio table)
 bench: $(STAMP)

@@ -55,6 +55,18 @@ def voc07_test(voc_root):
     return load_voc(voc_root, ["2007:test"])
 
 
+#: Fixtures that load the real VOC files. Their tests are marked ``real_data``: the no-JIT run (``make test-nojit``)
+#: leaves them out (plain-Python kernels on 100k real detections take minutes); the twins and hand-built cases
+#: cover every kernel there.
+REAL_DATA_FIXTURES = frozenset({"voc_root", "yolov2_dets", "yolov3_dets", "voc07_test"})
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if REAL_DATA_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.real_data)
+
+
 @pytest.fixture(autouse=True, scope="session")
 def _isolated_cache(tmp_path_factory):
     """Keep the annotation cache of the test run out of the user's ~/.cache."""

@@ -18,7 +18,7 @@ import sys
 
 from numba import njit, prange
 
-__all__ = ["jit", "jit_parallel", "jit_simd", "prange"]
+__all__ = ["jit", "jit_parallel", "jit_simd", "jit_inline", "prange"]
 
 _PROBE = "scipy.linalg.cython_blas"
 
@@ -48,3 +48,7 @@ jit_parallel = njit(cache=True, fastmath=False, nogil=True, parallel=True)
 #: of positive shapes). NumPy's error model drops the zero-division test Python's model puts before every ``/``
 #: (a branch that stops LLVM from vectorising the loops they are inlined in); every result is the same IEEE value.
 jit_simd = njit(cache=True, fastmath=False, nogil=True, error_model="numpy")
+
+#: Decorator for small helpers of a kernel that must cost nothing as functions (the byte scanner's steps): Numba
+#: inlines them into their caller at the IR level, so splitting a kernel into named steps keeps its speed.
+jit_inline = njit(cache=True, fastmath=False, nogil=True, inline="always")

@@ -24,8 +24,14 @@ has anything the scanner does not fully check:
 
 Numbers are converted exactly: a coordinate whose digits (at most 18) form an integer ``mantissa <= 2**53`` is
 ``mantissa / 10**k`` — two exact doubles and one correctly rounded division, hence the very double Python's
-``float`` gives; longer ones are converted by ``float`` on their bytes. Under ``NUMBA_DISABLE_JIT=1`` every file
-takes the lxml path (the scanner as plain Python would be slower than lxml).
+``float`` gives; longer ones are converted by ``float`` on their bytes.
+
+The kernel is a few named steps over named bytes (``B_LT`` is ``<``): :func:`_scan_kernel` → per file
+:func:`_declaration_end`, :func:`_scan_file` (the text and tag loop, kept in one function: as separate steps it
+cost 1.7x), :func:`_open_context`, :func:`_write_object`, :func:`_image_size`; helpers are inlined. Under
+``NUMBA_DISABLE_JIT=1`` :func:`load_voc` sends every file to the lxml path (the scanner as plain Python is slower
+than lxml), but the scanner itself still runs as plain Python when asked (``use_kernel`` patched, as the tests
+do): same results, on ``bytes`` (whose items are Python ints; a ``uint8`` scalar would wrap in the digit sums).
 """
 
 from __future__ import annotations
@@ -36,7 +42,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from vocbench._numba import jit
+from vocbench._numba import jit, jit_inline
 
 __all__ = ["scan_voc"]
 
@@ -63,6 +69,21 @@ F_NAME, F_POSE, F_TRUNC, F_DIFF, F_OCC = 3, 4, 5, 6, 7
 F_XMIN = 8  # 8..11
 _N_FIELDS = 12
 
+# ASCII bytes the scanner compares with (named, so the kernels read as the grammar they check)
+B_TAB, B_LF, B_SPACE = 9, 10, 32
+B_AMP, B_MINUS, B_DOT, B_SLASH = 38, 45, 46, 47
+B_0, B_1, B_9 = 48, 49, 57
+B_LT, B_GT, B_QMARK = 60, 62, 63
+B_A, B_Z, B_UNDERSCORE, B_a, B_z = 65, 90, 95, 97, 122
+B_PRINT_FIRST, B_PRINT_LAST = 32, 126  # printable ASCII
+_MAX_INT_DIGITS = 7  # sizes and a coordinate's integer part: longer ones take the checked path
+_MAX_MANTISSA_DIGITS = 18  # digits kept in a coordinate's integer mantissa (< 2**63)
+_MAX_EXACT_MANTISSA = 2 ** 53  # up to here the mantissa is an exact double
+#: The predefined entities accepted in text vocbench ignores.
+_ENTITIES = (b"&amp;", b"&lt;", b"&gt;", b"&quot;", b"&apos;")
+# outcomes of one file (_scan_file) beyond S_OK / S_FALLBACK: the object arrays are full
+_FULL = 2
+
 _DECLS = frozenset(
     f"<?xml version={q}1.0{q}{enc}{sa}{sp}?>".encode()
     for q in ('"', "'")
@@ -81,10 +102,11 @@ def _table(names: Sequence[bytes]) -> tuple[np.ndarray, np.ndarray]:
 
 
 _TAG_BYTES, _TAG_OFF = _table(_TAGS)
+_ENT_BYTES, _ENT_OFF = _table(_ENTITIES)
 _POW10 = np.array([10.0 ** i for i in range(23)], dtype=np.float64)  # exact doubles (10**22 is the last one)
 
 
-@jit
+@jit_inline
 def _lookup(buf, s, e, table, off):
     """Index of ``buf[s:e]`` in the byte-string table, or -1."""
     n = e - s
@@ -102,7 +124,7 @@ def _lookup(buf, s, e, table, off):
     return -1
 
 
-@jit
+@jit_inline
 def _lookup_span(buf, s, e, tab, n_tab):
     """Index of ``buf[s:e]`` among the spans ``buf[tab[k, 0]:tab[k, 1]]``, ``k < n_tab``, or -1."""
     n = e - s
@@ -120,12 +142,22 @@ def _lookup_span(buf, s, e, tab, n_tab):
     return -1
 
 
-@jit
+@jit_inline
 def _is_ws(c):
-    return c == 32 or c == 9 or c == 10
+    return c == B_SPACE or c == B_TAB or c == B_LF
 
 
-@jit
+@jit_inline
+def _is_digit(c):
+    return B_0 <= c <= B_9
+
+
+@jit_inline
+def _is_name_start(c):
+    return (B_A <= c <= B_Z) or (B_a <= c <= B_z) or c == B_UNDERSCORE
+
+
+@jit_inline
 def _strip(buf, s, e):
     while s < e and _is_ws(buf[s]):
         s += 1
@@ -134,343 +166,369 @@ def _strip(buf, s, e):
     return s, e
 
 
-@jit
+@jit_inline
 def _uint(buf, s, e):
-    """Digits only, 1..7 of them → value; else -1."""
-    if e <= s or e - s > 7:
+    """Digits only, 1.._MAX_INT_DIGITS of them → value; else -1."""
+    if e <= s or e - s > _MAX_INT_DIGITS:
         return -1
     v = 0
     for i in range(s, e):
         c = buf[i]
-        if c < 48 or c > 57:
+        if not _is_digit(c):
             return -1
-        v = v * 10 + (c - 48)
+        v = v * 10 + (c - B_0)
     return v
 
 
-@jit
+@jit_inline
 def _flag(buf, s, e, default):
     """Empty → default; exactly ``0`` or ``1`` → 0/1; else -2 (fallback)."""
     if e == s:
         return default
     if e - s == 1:
-        if buf[s] == 48:
+        if buf[s] == B_0:
             return 0
-        if buf[s] == 49:
+        if buf[s] == B_1:
             return 1
     return -2
 
 
-@jit
+@jit_inline
 def _coord(buf, s, e, pow10):
     """``-?D{1,7}(.D*)?`` → (status, value): status 0 exact, 1 needs Python ``float``, 2 not accepted."""
     if e <= s:
         return 2, 0.0
-    neg = buf[s] == 45
+    neg = buf[s] == B_MINUS
     i = s + 1 if neg else s
     mant = 0
     nd = 0  # digits in the mantissa
     ni = 0  # integer digits
-    while i < e and 48 <= buf[i] <= 57:
-        if nd < 18:
-            mant = mant * 10 + (buf[i] - 48)
+    while i < e and _is_digit(buf[i]):
+        if nd < _MAX_MANTISSA_DIGITS:
+            mant = mant * 10 + (buf[i] - B_0)
         nd += 1
         ni += 1
         i += 1
-    if ni == 0 or ni > 7:
+    if ni == 0 or ni > _MAX_INT_DIGITS:
         return 2, 0.0
     k = 0
-    if i < e and buf[i] == 46:
+    if i < e and buf[i] == B_DOT:
         i += 1
-        while i < e and 48 <= buf[i] <= 57:
-            if nd < 18:
-                mant = mant * 10 + (buf[i] - 48)
+        while i < e and _is_digit(buf[i]):
+            if nd < _MAX_MANTISSA_DIGITS:
+                mant = mant * 10 + (buf[i] - B_0)
                 k += 1
             nd += 1
             i += 1
     if i != e:
         return 2, 0.0
-    if nd > 18 or mant > 9007199254740992:  # beyond 2**53 the mantissa is not an exact double
+    if nd > _MAX_MANTISSA_DIGITS or mant > _MAX_EXACT_MANTISSA:  # not an exact double: Python's float
         return 1, 0.0
     v = float(mant) / pow10[k]
     return 0, -v if neg else v
 
 
+@jit_inline
+def _declaration_end(buf, a, b):
+    """Where the markup starts: ``a``, or past a leading ``<?...?>`` (its bytes are checked by the caller against
+    the accepted declarations); -1 when the declaration is not closed or not printable."""
+    if not (b - a >= 5 and buf[a] == B_LT and buf[a + 1] == B_QMARK):
+        return a
+    q = a + 2
+    while q + 1 < b and not (buf[q] == B_QMARK and buf[q + 1] == B_GT):
+        if buf[q] < B_PRINT_FIRST or buf[q] > B_PRINT_LAST:
+            break
+        q += 1
+    if q + 1 >= b or buf[q] != B_QMARK:
+        return -1
+    return q + 2
+
+
+@jit_inline
+def _entity_length(buf, q, b, ents, ent_off):
+    """Length of the predefined entity at ``buf[q] == '&'``, or 0 when none of :data:`_ENTITIES` starts there."""
+    for k in range(len(ent_off) - 1):
+        n = ent_off[k + 1] - ent_off[k]
+        if b - q < n:
+            continue
+        same = True
+        for i in range(1, n):
+            if buf[q + i] != ents[ent_off[k] + i]:
+                same = False
+                break
+        if same:
+            return n
+    return 0
+
+
+@jit_inline
+def _same_bytes(buf, s1, s2, n):
+    for i in range(n):
+        if buf[s1 + i] != buf[s2 + i]:
+            return False
+    return True
+
+
+@jit_inline
+def _intern_pose(buf, s, e, pose_tab, n_pose):
+    """Code of the pose ``buf[s:e]`` (-1 when empty), interned in ``pose_tab``; -2 when the table is full."""
+    if e <= s:
+        return -1
+    code = _lookup_span(buf, s, e, pose_tab, n_pose[0])
+    if code < 0:
+        if n_pose[0] >= len(pose_tab):  # too many distinct poses: checked path
+            return -2
+        code = n_pose[0]
+        pose_tab[code, 0] = s
+        pose_tab[code, 1] = e
+        n_pose[0] += 1
+    return code
+
+
+@jit_inline
+def _write_object(buf, fs, fe, row, line, classes, class_off, pow10, cls, boxes, slow, coord_span, difficult,
+                  truncated, occluded, pose_code, lines, pose_tab, n_pose):
+    """Write the object whose fields end at ``</object>`` into row ``row``: S_OK, S_FALLBACK (a field the scanner
+    does not accept) or _FULL (no row left)."""
+    if fs[F_NAME] < 0 or fe[F_NAME] == fs[F_NAME]:
+        return S_FALLBACK
+    ci = _lookup(buf, fs[F_NAME], fe[F_NAME], classes, class_off)
+    if ci < 0:
+        return S_FALLBACK
+    if row >= len(cls):
+        return _FULL
+    for j in range(4):
+        k = F_XMIN + j
+        if fs[k] < 0:
+            return S_FALLBACK
+        st, v = _coord(buf, fs[k], fe[k], pow10)
+        if st == 2:
+            return S_FALLBACK
+        slow[row, j] = st
+        boxes[row, j] = v
+        coord_span[row, 2 * j] = fs[k]
+        coord_span[row, 2 * j + 1] = fe[k]
+    dv = 0 if fs[F_DIFF] < 0 else _flag(buf, fs[F_DIFF], fe[F_DIFF], 0)
+    tv = 0 if fs[F_TRUNC] < 0 else _flag(buf, fs[F_TRUNC], fe[F_TRUNC], 0)
+    ov = -1 if fs[F_OCC] < 0 else _flag(buf, fs[F_OCC], fe[F_OCC], -1)
+    if dv == -2 or tv == -2 or ov == -2:
+        return S_FALLBACK
+    code = -1 if fs[F_POSE] < 0 else _intern_pose(buf, fs[F_POSE], fe[F_POSE], pose_tab, n_pose)
+    if code == -2:
+        return S_FALLBACK
+    cls[row] = ci
+    difficult[row] = dv
+    truncated[row] = tv
+    occluded[row] = ov
+    pose_code[row] = code
+    lines[row] = line
+    return S_OK
+
+
+@jit_inline
+def _open_context(buf, ns, ne, parent, depth, tags, tag_off):
+    """``(context, field slot or -1)`` of an element opened at ``depth`` under a ``parent`` context; C_FIELD
+    with slot -1 means "not accepted" (an unknown child of ``<bndbox>``)."""
+    if depth == 1:
+        return C_ROOT, -1
+    if parent == C_ROOT:
+        t = _lookup(buf, ns, ne, tags, tag_off)
+        if t == T_SIZE:
+            return C_SIZE, -1
+        if t == T_OBJECT:
+            return C_OBJECT, -1
+    elif parent == C_SIZE:
+        t = _lookup(buf, ns, ne, tags, tag_off)
+        if t == T_WIDTH or t == T_HEIGHT or t == T_DEPTH:
+            return C_FIELD, F_WIDTH + (t - T_WIDTH)
+    elif parent == C_OBJECT:
+        t = _lookup(buf, ns, ne, tags, tag_off)
+        if T_NAME <= t <= T_OCC:
+            return C_FIELD, F_NAME + (t - T_NAME)
+        if t == T_BNDBOX:
+            return C_BNDBOX, -1
+    elif parent == C_BNDBOX:
+        t = _lookup(buf, ns, ne, tags, tag_off)
+        if t < T_XMIN:  # only the four coordinates inside <bndbox>
+            return C_FIELD, -1
+        return C_FIELD, F_XMIN + (t - T_XMIN)
+    return C_IGNORE, -1
+
+
+@jit_inline
+def _image_size(buf, fs, fe, size_seen):
+    """``(width, height, depth)`` of the ``<size>`` fields: positive integers (depth may be 0 or absent: 3)."""
+    w = _uint(buf, fs[F_WIDTH], fe[F_WIDTH]) if size_seen and fs[F_WIDTH] >= 0 else -1
+    h = _uint(buf, fs[F_HEIGHT], fe[F_HEIGHT]) if size_seen and fs[F_HEIGHT] >= 0 else -1
+    d = 3
+    if fs[F_DEPTH] >= 0 and fe[F_DEPTH] > fs[F_DEPTH]:
+        d = _uint(buf, fs[F_DEPTH], fe[F_DEPTH])
+    return w, h, d
+
+
 @jit
-def _scan_kernel(buf, starts, ends, tags, tag_off, classes, class_off, pow10, f_begin, n_begin,
-                 status, sizes, decl_end, obj_first, obj_count,
-                 cls, boxes, slow, coord_span, difficult, truncated, occluded, pose_code, lines, pose_tab, n_pose):
+def _scan_file(buf, b, p, tags, tag_off, ents, ent_off, classes, class_off, pow10, fi, first, sizes, out,
+               pose_tab, n_pose, stack_s, stack_n, stack_c, stack_f, fs, fe):
+    """Scan one file, ``buf[:b]`` from where its markup starts (``p``); its objects go to rows ``first``... of ``out``
+    (the object arrays). Returns ``(S_OK, rows written) / (S_FALLBACK, 0) / (_FULL, 0)``."""
+    cls, boxes, slow, coord_span, difficult, truncated, occluded, pose_code, lines = out
+    n_obj = first
+    line = 1
+    for i in range(F_XMIN):
+        fs[i] = -1
+    size_seen = False
+    bb_seen = False
+    depth = 0
+    done = False
+    while True:
+        # the text up to the next '<' (or the end): tab, newline, space and printable ASCII but '>'; only
+        # whitespace outside the root element; a predefined entity only outside a field vocbench reads
+        q = p
+        while q < b:
+            c = buf[q]
+            if c == B_LT:
+                break
+            if c == B_LF:
+                line += 1
+            elif c == B_TAB or c == B_SPACE:
+                pass
+            elif depth == 0:
+                return S_FALLBACK, 0
+            elif c == B_AMP:
+                n = 0 if stack_c[depth] == C_FIELD else _entity_length(buf, q, b, ents, ent_off)
+                if n == 0:
+                    return S_FALLBACK, 0
+                q += n - 1
+            elif c < B_PRINT_FIRST or c > B_PRINT_LAST or c == B_GT:  # control, non-ASCII, '>' (']]>')
+                return S_FALLBACK, 0
+            q += 1
+        if q - p > _MAX_TEXT:  # libxml2 refuses text nodes over 10 MB (huge_tree off)
+            return S_FALLBACK, 0
+        if q >= b:
+            break  # the root element must be closed, then only whitespace
+        if done:  # markup after the root element
+            return S_FALLBACK, 0
+        # the tag at buf[q] == '<': only <name> and </name> (no attributes, spaces, '/>', ':', '!', '?')
+        if q + 1 >= b:
+            return S_FALLBACK, 0
+        closing = buf[q + 1] == B_SLASH
+        ns = q + 2 if closing else q + 1
+        if not (ns < b and _is_name_start(buf[ns])):
+            return S_FALLBACK, 0  # '!' (comment, CDATA, DOCTYPE), '?' (PI) or anything else
+        ne = ns + 1
+        while ne < b:
+            c = buf[ne]
+            if (B_A <= c <= B_Z) or (B_a <= c <= B_z) or (B_0 <= c <= B_9) or c == B_UNDERSCORE or c == B_MINUS \
+                    or c == B_DOT:  # an XML name character (ASCII)
+                ne += 1
+            else:
+                break
+        if ne >= b or buf[ne] != B_GT or ne - ns > _MAX_NAME:
+            return S_FALLBACK, 0
+        if closing:
+            if depth == 0 or stack_n[depth] != ne - ns or not _same_bytes(buf, stack_s[depth], ns, ne - ns):
+                return S_FALLBACK, 0
+            ctx = stack_c[depth]
+            if ctx == C_FIELD:
+                s, e = _strip(buf, p, q)
+                fs[stack_f[depth]] = s
+                fe[stack_f[depth]] = e
+            elif ctx == C_OBJECT:  # the object's line was kept in the field slot
+                st = _write_object(buf, fs, fe, n_obj, stack_f[depth], classes, class_off, pow10, cls, boxes, slow,
+                                   coord_span, difficult, truncated, occluded, pose_code, lines, pose_tab, n_pose)
+                if st != S_OK:
+                    return st, 0
+                n_obj += 1
+            elif ctx == C_BNDBOX:
+                for j in range(4):
+                    if fs[F_XMIN + j] < 0:
+                        return S_FALLBACK, 0
+            depth -= 1
+            done = depth == 0
+            p = ne + 1
+            continue
+        # an opening tag
+        parent = stack_c[depth] if depth > 0 else -1
+        if depth >= _MAX_DEPTH or parent == C_FIELD:  # too deep, or a field with a child element
+            return S_FALLBACK, 0
+        depth += 1
+        ctx, slot = _open_context(buf, ns, ne, parent, depth, tags, tag_off)
+        if ctx == C_SIZE:
+            if size_seen:
+                return S_FALLBACK, 0
+            size_seen = True
+        elif ctx == C_OBJECT:
+            slot = line
+            for i in range(F_NAME, _N_FIELDS):
+                fs[i] = -1
+            bb_seen = False
+        elif ctx == C_BNDBOX:
+            if bb_seen:
+                return S_FALLBACK, 0
+            bb_seen = True
+        elif ctx == C_FIELD:
+            if slot < 0 or fs[slot] >= 0:  # not a coordinate inside <bndbox>, or a repeated field
+                return S_FALLBACK, 0
+            fs[slot] = ne + 1  # mark as seen (the span is set at the closing tag)
+            fe[slot] = ne + 1
+        stack_s[depth] = ns
+        stack_n[depth] = ne - ns
+        stack_c[depth] = ctx
+        stack_f[depth] = slot
+        p = ne + 1
+    if not done:
+        return S_FALLBACK, 0
+    w, h, d = _image_size(buf, fs, fe, size_seen)
+    sizes[fi, 0] = w
+    sizes[fi, 1] = h
+    sizes[fi, 2] = d
+    if not (w > 0 and h > 0 and d >= 0):
+        return S_FALLBACK, 0
+    return S_OK, n_obj - first
+
+
+@jit
+def _scan_kernel(buf, starts, ends, tags, tag_off, ents, ent_off, classes, class_off, pow10, f_begin, n_begin,
+                 status, sizes, decl_end, obj_first, obj_count, out, pose_tab, n_pose):
     """Scan the files ``buf[starts[i]:ends[i]]`` from ``f_begin`` on; see the module docstring for what is accepted.
 
     Per file it sets ``status`` (0 accepted, 1 fallback), ``sizes`` (w, h, d), ``decl_end`` (end of an XML
     declaration whose bytes the caller must check, else 0), ``obj_first``/``obj_count`` (slice of the object
-    arrays). Objects of accepted files are written contiguously in file order from row ``n_begin``. Distinct
-    poses are interned in ``pose_tab`` (span of the first occurrence; ``n_pose[0]`` of them), ``pose_code`` is -1
-    for an absent or empty pose. Returns ``(files done, rows written)``: fewer files than given when the object
-    arrays are full (the caller grows them and calls again from there).
+    arrays). ``out`` holds the object arrays (:data:`_OBJECT_SPEC` order); objects of accepted files are written
+    contiguously in file order from row ``n_begin``. Distinct poses are interned in ``pose_tab`` (span of the first
+    occurrence; ``n_pose[0]`` of them), ``pose_code`` is -1 for an absent or empty pose. Returns ``(files done,
+    rows written)``: fewer files than given when the object arrays are full (the caller grows them and calls again
+    from there).
     """
-    stack_s = np.empty(_MAX_DEPTH + 1, dtype=np.int64)
+    stack_s = np.empty(_MAX_DEPTH + 1, dtype=np.int64)  # name start, name length, context, field slot by depth
     stack_n = np.empty(_MAX_DEPTH + 1, dtype=np.int64)
     stack_c = np.empty(_MAX_DEPTH + 1, dtype=np.int64)
-    stack_f = np.empty(_MAX_DEPTH + 1, dtype=np.int64)  # field slot of a C_FIELD element
+    stack_f = np.empty(_MAX_DEPTH + 1, dtype=np.int64)
     fs = np.empty(_N_FIELDS, dtype=np.int64)  # stripped field spans
     fe = np.empty(_N_FIELDS, dtype=np.int64)
     n_obj = n_begin
-    cap = len(cls)
     for fi in range(f_begin, len(starts)):
         a = starts[fi]
         b = ends[fi]
-        first = n_obj
-        obj_first[fi] = first
+        obj_first[fi] = n_obj
         obj_count[fi] = 0
         decl_end[fi] = 0
-        ok = True
+        status[fi] = S_FALLBACK
         if a < 0:  # unreadable
-            status[fi] = S_FALLBACK
             continue
-        p = a
-        line = 1
-        if b - a >= 5 and buf[a] == 60 and buf[a + 1] == 63:  # "<?": only a declaration, checked by the caller
-            q = a + 2
-            while q + 1 < b and not (buf[q] == 63 and buf[q + 1] == 62):
-                if buf[q] < 32 or buf[q] > 126:
-                    break
-                q += 1
-            if q + 1 >= b or buf[q] != 63:
-                status[fi] = S_FALLBACK
-                continue
-            p = q + 2
+        p = _declaration_end(buf, a, b)
+        if p < 0:
+            continue
+        if p != a:
             decl_end[fi] = p
-        for i in range(F_XMIN):
-            fs[i] = -1
-        size_seen = False
-        bb_seen = False
-        depth = 0
-        done = False
-        content = p  # start of the current text run
-        while ok:
-            # text run up to the next '<' (or the end)
-            q = p
-            while q < b:
-                c = buf[q]
-                if c == 60:
-                    break
-                if c == 10:
-                    line += 1
-                elif c == 9 or c == 32:
-                    pass
-                elif depth == 0:  # outside the root element: whitespace only
-                    ok = False
-                    break
-                elif c == 38:  # '&': a predefined entity, in text vocbench ignores only
-                    if stack_c[depth] == C_FIELD:
-                        ok = False
-                        break
-                    m = b - q
-                    if m >= 5 and buf[q + 1] == 97 and buf[q + 2] == 109 and buf[q + 3] == 112 and buf[q + 4] == 59:
-                        q += 4  # &amp;
-                    elif m >= 4 and (buf[q + 1] == 108 or buf[q + 1] == 103) and buf[q + 2] == 116 \
-                            and buf[q + 3] == 59:
-                        q += 3  # &lt; &gt;
-                    elif m >= 6 and buf[q + 1] == 113 and buf[q + 2] == 117 and buf[q + 3] == 111 \
-                            and buf[q + 4] == 116 and buf[q + 5] == 59:
-                        q += 5  # &quot;
-                    elif m >= 6 and buf[q + 1] == 97 and buf[q + 2] == 112 and buf[q + 3] == 111 \
-                            and buf[q + 4] == 115 and buf[q + 5] == 59:
-                        q += 5  # &apos;
-                    else:
-                        ok = False
-                        break
-                elif c < 32 or c > 126 or c == 62:  # control, non-ASCII, '>' (']]>' is an error)
-                    ok = False
-                    break
-                q += 1
-            if not ok or q - p > _MAX_TEXT:  # libxml2 refuses text nodes over 10 MB (huge_tree off)
-                ok = False
-                break
-            if q >= b:
-                ok = done  # the root element must be closed, then only whitespace
-                break
-            if done:  # markup after the root element
-                ok = False
-                break
-            # a tag at buf[q] == '<'
-            if q + 1 >= b:
-                ok = False
-                break
-            c = buf[q + 1]
-            closing = c == 47
-            ns = q + 2 if closing else q + 1
-            c = buf[ns] if ns < b else 0
-            if not ((65 <= c <= 90) or (97 <= c <= 122) or c == 95):
-                ok = False  # '!' (comment, CDATA, DOCTYPE), '?' (PI) or anything else
-                break
-            ne = ns + 1
-            while ne < b:
-                c = buf[ne]
-                if (65 <= c <= 90) or (97 <= c <= 122) or (48 <= c <= 57) or c == 95 or c == 45 or c == 46:
-                    ne += 1
-                else:
-                    break
-            if ne >= b or buf[ne] != 62 or ne - ns > _MAX_NAME:  # attributes, spaces, '/>', ':' ...
-                ok = False
-                break
-            if closing:
-                if depth == 0 or stack_n[depth] != ne - ns:
-                    ok = False
-                    break
-                ss = stack_s[depth]
-                for i in range(ne - ns):
-                    if buf[ss + i] != buf[ns + i]:
-                        ok = False
-                        break
-                if not ok:
-                    break
-                ctx = stack_c[depth]
-                if ctx == C_FIELD:
-                    s, e = _strip(buf, content, q)
-                    k = stack_f[depth]
-                    fs[k] = s
-                    fe[k] = e
-                elif ctx == C_OBJECT:
-                    # name
-                    if fs[F_NAME] < 0 or fe[F_NAME] == fs[F_NAME]:
-                        ok = False
-                        break
-                    ci = _lookup(buf, fs[F_NAME], fe[F_NAME], classes, class_off)
-                    if ci < 0:
-                        ok = False
-                        break
-                    if n_obj >= cap:
-                        return fi, first
-                    for j in range(4):
-                        k = F_XMIN + j
-                        if fs[k] < 0:
-                            ok = False
-                            break
-                        st, v = _coord(buf, fs[k], fe[k], pow10)
-                        if st == 2:
-                            ok = False
-                            break
-                        slow[n_obj, j] = st
-                        boxes[n_obj, j] = v
-                        coord_span[n_obj, 2 * j] = fs[k]
-                        coord_span[n_obj, 2 * j + 1] = fe[k]
-                    if not ok:
-                        break
-                    dv = 0 if fs[F_DIFF] < 0 else _flag(buf, fs[F_DIFF], fe[F_DIFF], 0)
-                    tv = 0 if fs[F_TRUNC] < 0 else _flag(buf, fs[F_TRUNC], fe[F_TRUNC], 0)
-                    ov = -1 if fs[F_OCC] < 0 else _flag(buf, fs[F_OCC], fe[F_OCC], -1)
-                    if dv == -2 or tv == -2 or ov == -2:
-                        ok = False
-                        break
-                    cls[n_obj] = ci
-                    difficult[n_obj] = dv
-                    truncated[n_obj] = tv
-                    occluded[n_obj] = ov
-                    code = -1
-                    if fs[F_POSE] >= 0 and fe[F_POSE] > fs[F_POSE]:
-                        code = _lookup_span(buf, fs[F_POSE], fe[F_POSE], pose_tab, n_pose[0])
-                        if code < 0:
-                            if n_pose[0] >= len(pose_tab):  # too many distinct poses: checked path
-                                ok = False
-                                break
-                            code = n_pose[0]
-                            pose_tab[code, 0] = fs[F_POSE]
-                            pose_tab[code, 1] = fe[F_POSE]
-                            n_pose[0] += 1
-                    pose_code[n_obj] = code
-                    lines[n_obj] = stack_f[depth]  # the object's line was kept in the field slot
-                    n_obj += 1
-                elif ctx == C_BNDBOX:
-                    for j in range(4):
-                        if fs[F_XMIN + j] < 0:
-                            ok = False
-                            break
-                depth -= 1
-                if depth == 0:
-                    done = True
-                p = ne + 1
-                content = p
-                continue
-            # opening tag
-            if depth >= _MAX_DEPTH:
-                ok = False
-                break
-            parent = stack_c[depth] if depth > 0 else -1
-            if parent == C_FIELD:  # a field with a child element
-                ok = False
-                break
-            depth += 1
-            stack_s[depth] = ns
-            stack_n[depth] = ne - ns
-            ctx = C_IGNORE
-            slot = -1
-            if depth == 1:
-                ctx = C_ROOT
-            elif parent == C_ROOT:
-                t = _lookup(buf, ns, ne, tags, tag_off)
-                if t == T_SIZE:
-                    if size_seen:
-                        ok = False
-                        break
-                    size_seen = True
-                    ctx = C_SIZE
-                elif t == T_OBJECT:
-                    ctx = C_OBJECT
-                    slot = line
-                    for i in range(F_NAME, _N_FIELDS):
-                        fs[i] = -1
-                    bb_seen = False
-            elif parent == C_SIZE:
-                t = _lookup(buf, ns, ne, tags, tag_off)
-                if t == T_WIDTH or t == T_HEIGHT or t == T_DEPTH:
-                    ctx = C_FIELD
-                    slot = F_WIDTH + (t - T_WIDTH)
-            elif parent == C_OBJECT:
-                t = _lookup(buf, ns, ne, tags, tag_off)
-                if T_NAME <= t <= T_OCC:
-                    ctx = C_FIELD
-                    slot = F_NAME + (t - T_NAME)
-                elif t == T_BNDBOX:
-                    if bb_seen:
-                        ok = False
-                        break
-                    bb_seen = True
-                    ctx = C_BNDBOX
-            elif parent == C_BNDBOX:
-                t = _lookup(buf, ns, ne, tags, tag_off)
-                if t < T_XMIN:  # only the four coordinates inside <bndbox>
-                    ok = False
-                    break
-                ctx = C_FIELD
-                slot = F_XMIN + (t - T_XMIN)
-            if ctx == C_FIELD and fs[slot] >= 0:  # a repeated field
-                ok = False
-                break
-            stack_c[depth] = ctx
-            stack_f[depth] = slot
-            if ctx == C_FIELD:
-                fs[slot] = ne + 1  # mark as seen (the span is set at the closing tag)
-                fe[slot] = ne + 1
-            p = ne + 1
-            content = p
-        if ok:
-            w = _uint(buf, fs[F_WIDTH], fe[F_WIDTH]) if size_seen and fs[F_WIDTH] >= 0 else -1
-            h = _uint(buf, fs[F_HEIGHT], fe[F_HEIGHT]) if size_seen and fs[F_HEIGHT] >= 0 else -1
-            d = 3
-            if fs[F_DEPTH] >= 0 and fe[F_DEPTH] > fs[F_DEPTH]:
-                d = _uint(buf, fs[F_DEPTH], fe[F_DEPTH])
-            ok = w > 0 and h > 0 and d >= 0
-            sizes[fi, 0] = w
-            sizes[fi, 1] = h
-            sizes[fi, 2] = d
-        if ok:
+        st, count = _scan_file(buf, b, p, tags, tag_off, ents, ent_off, classes, class_off, pow10, fi, n_obj,
+                               sizes, out, pose_tab, n_pose, stack_s, stack_n, stack_c, stack_f, fs, fe)
+        if st == _FULL:
+            return fi, n_obj
+        if st == S_OK:
             status[fi] = S_OK
-            obj_count[fi] = n_obj - first
-        else:
-            status[fi] = S_FALLBACK
-            n_obj = first
+            obj_count[fi] = count
+            n_obj += count
     return len(starts), n_obj
 
 
@@ -558,7 +616,7 @@ def scan_voc(paths: Sequence[str], class_to_index: dict[str, int],
         return _assemble(list(range(len(paths))), parse_files(list(paths)), len(paths))
     data, starts, ends = _read_all(paths)
     n = len(paths)
-    buf = np.frombuffer(data, dtype=np.uint8)
+    buf = np.frombuffer(data, dtype=np.uint8) if _jit_enabled() else data  # plain Python: ints, not uint8
     class_bytes, class_off = _table([c.encode("utf-8") for c in class_to_index])
     class_ids = np.array(list(class_to_index.values()), dtype=np.int64)
     status = np.empty(n, dtype=np.uint8)
@@ -571,8 +629,8 @@ def scan_voc(paths: Sequence[str], class_to_index: dict[str, int],
     cols = _object_columns(len(data) // 256 + 16)  # VOC: ~440 bytes per object; grown when full
     done = m = 0
     while True:
-        done, m = _scan_kernel(buf, starts, ends, _TAG_BYTES, _TAG_OFF, class_bytes, class_off, _POW10, done, m,
-                               status, sizes, decl_end, obj_first, obj_count, *cols.values(),  # type: ignore[call-arg]
+        done, m = _scan_kernel(buf, starts, ends, _TAG_BYTES, _TAG_OFF, _ENT_BYTES, _ENT_OFF, class_bytes, class_off,
+                               _POW10, done, m, status, sizes, decl_end, obj_first, obj_count, tuple(cols.values()),
                                pose_tab, n_pose)
         if done == n:
             break
@@ -616,12 +674,16 @@ def scan_voc(paths: Sequence[str], class_to_index: dict[str, int],
     return {k: arrays[k] for k in _COLUMNS}
 
 
-def use_kernel() -> bool:
-    """False under ``NUMBA_DISABLE_JIT=1``: the scanner as plain Python is slower than lxml, so all files then
-    take the checked path."""
+def _jit_enabled() -> bool:
     from numba.core import config
 
     return not getattr(config, "DISABLE_JIT", False)
+
+
+def use_kernel() -> bool:
+    """False under ``NUMBA_DISABLE_JIT=1``: the scanner as plain Python is slower than lxml, so all files then
+    take the checked path."""
+    return _jit_enabled()
 
 
 def _assemble(files: list[int], parsed: list[tuple], n: int) -> dict[str, np.ndarray]:
