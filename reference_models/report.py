@@ -145,14 +145,18 @@ def _as_written(dets, dataset):
         return read_detections(tmp, dataset)
 
 
-def detections_identical(a, b, box_atol: float = 0.02, score_atol: float = 2e-6) -> bool:
+#: torch vs onnxruntime detections agree when boxes are within this many pixels and scores within SCORE_ATOL
+BOX_ATOL, SCORE_ATOL = 0.02, 2e-6
+
+
+def detections_identical(a, b, box_atol: float = BOX_ATOL, score_atol: float = SCORE_ATOL) -> bool:
     """Same detections (image, class, box within ``box_atol`` px, score within ``score_atol``) in any order: equal
     counts and no detection of either side without a partner on the other."""
     return len(a) == len(b) and unmatched_detections(a, b, box_atol, score_atol) == 0 \
         and unmatched_detections(b, a, box_atol, score_atol) == 0
 
 
-def unmatched_detections(a, b, box_atol: float = 0.02, score_atol: float = 2e-6) -> int:
+def unmatched_detections(a, b, box_atol: float = BOX_ATOL, score_atol: float = SCORE_ATOL) -> int:
     """Detections of ``a`` with no partner in ``b`` (same image and class, box and score within tolerance)."""
     ka = a.image_index * (int(max(a.class_index.max(initial=0), b.class_index.max(initial=0))) + 1) + a.class_index
     kb = b.image_index * (int(max(a.class_index.max(initial=0), b.class_index.max(initial=0))) + 1) + b.class_index
@@ -187,7 +191,11 @@ def draw_detections(img: np.ndarray, boxes: np.ndarray, scores: np.ndarray, labe
     return img
 
 
-def _img_tag(img: np.ndarray, caption: str, width: int = 300, height: int = 225) -> str:
+#: gallery tile, pixels (width, height): four tiles fit one row of the report
+_TILE = (264, 198)
+
+
+def _img_tag(img: np.ndarray, caption: str, width: int = _TILE[0], height: int = _TILE[1]) -> str:
     """The image fitted into a ``width`` x ``height`` tile (letterboxed on grey), so that the gallery's rows line
     up without gaps whatever the images' aspect ratios."""
     scale = min(width / img.shape[1], height / img.shape[0])
@@ -277,7 +285,7 @@ def _coverage_blocks(evals: list[dict]) -> list[dict]:
         ax.set_xticks(np.arange(len(results[0].bins)), list(results[0].bins))
         ax.set(xlabel="object size √(w·h), px at the network input", ylabel="objects with a prior of IoU > 0.5",
                ylim=(0, 1.5), yticks=np.linspace(0, 1, 6), title="prior/anchor coverage by object size")
-        ax.legend(fontsize=6, loc="upper left")
+        ax.legend(fontsize=7, loc="upper left")
     n = [f"{b}: {k}" for b, k in zip(results[0].bins, results[0].objects)] if results else []
     return [text_block("Share of the test objects (non-difficult) that have at least one prior with IoU > 0.5 at "
                        "its real position: SSD's default boxes, YOLO's anchors at every cell centre of every head "
@@ -288,25 +296,31 @@ def _coverage_blocks(evals: list[dict]) -> list[dict]:
             figure_block(fig_to_svg(fig)), table_block(pd.DataFrame(rows), "", "{:.3f}")]
 
 
+#: how the report names the loss presets (the ``--loss`` values) for readers
+_PRESET_NAMES = {"essay": "paper (sum-squared)", "darknet": "darknet", "modern": "modern"}
+
+
 def _ablation_blocks(path: Path) -> list[dict]:
     """The loss ablation (presets ``essay`` vs ``modern``) from its JSON (``python -m reference_models.ablation``)."""
     data = json.loads(path.read_text())
     b = data.get("budget", {})
-    rows = [{"loss preset": r["preset"], "test VOC07 mAP": r.get("test_voc07"), "test VOC12 mAP": r.get("test_voc12"),
+    rows = [{"loss preset": _PRESET_NAMES.get(r["preset"], r["preset"]), "test VOC07 mAP": r.get("test_voc07"),
+             "test VOC12 mAP": r.get("test_voc12"),
              "test COCO AP": r.get("test_coco"), "iterations": r.get("iterations"), "epochs": r.get("epochs"),
              "train minutes": r.get("train_minutes")} for r in data.get("rows", [])]
     fig, ax = new_figure(5.6, 3.2)
     for i, r in enumerate(data.get("rows", [])):
         curve = r.get("val_curve") or []
         if curve:
-            ax.plot(*zip(*curve), marker="o", color=f"C{i}", label=f"{r['preset']} (validation)")
+            ax.plot(*zip(*curve), marker="o", color=f"C{i}",
+                    label=f"{_PRESET_NAMES.get(r['preset'], r['preset'])} (validation)")
     sel = {r.get("config", {}).get("val_set") for r in data.get("rows", [])} - {None}
     ax.set(xlabel="epoch", ylabel="VOC07 mAP", title=f"validation mAP by loss preset ({', '.join(map(str, sel))})")
     ax.legend(fontsize=7)
     budget = ", ".join(f"{k} {v}" for k, v in b.items())
-    return [text_block("The YOLO loss as the YOLO papers describe it (preset `essay`: squared errors on softmax "
-                       "class probabilities, sigmoid objectness and box offsets) against `modern` (softmax "
-                       "cross-entropy "
+    return [text_block("The YOLO loss as the YOLOv2 paper describes it (sum-squared errors on softmax class "
+                       "probabilities, sigmoid objectness and box offsets; `vocbench train --loss essay`) against "
+                       "`modern` (softmax cross-entropy "
                        "for classes, BCE objectness with the IoU as target, a GIoU box term), same data, same "
                        f"budget ({budget}), selection on the validation split, test split scored once. From "
                        f"`{path.name}`."),
@@ -331,7 +345,7 @@ def _grid_ablation_blocks(path: Path) -> list[dict]:
                 color=f"C{i}", label=r["layout"])
     ax.set(xlabel="object size √(w·h), px at the network input", ylabel="VOC07 AP", ylim=(0, 1.05),
            yticks=np.linspace(0, 1, 6), title="AP by object size after an equal budget")
-    ax.legend(fontsize=6, loc="upper left")
+    ax.legend(fontsize=7, loc="upper left")
     b = ", ".join(f"{k} {v}" for k, v in data.get("budget", {}).items())
     return [text_block(f"Each layout trained from scratch with everything else equal ({b}; data: {data.get('data')}; "
                        "selection on 2007:val, the test split scored once). One seed per layout: differences of a "
@@ -407,15 +421,22 @@ def _example_block(evals: list[dict], dataset, n_images: int = 4) -> dict:
 
     html = []
     idx = np.linspace(0, dataset.num_images - 1, n_images).astype(int) if dataset.num_images else []
-    for e in evals:
+    for e in evals:  # one row per model, the same images in the same columns
         d = e["detections"]
+        row = []
         for i in idx:
             img = read_image(image_path(dataset, int(i)))
+            # drawn at the tile's scale, so that the labels stay readable: VOC pixel p maps to (p - 1) * s + 1
+            s = min(_TILE[0] / img.shape[1], _TILE[1] / img.shape[0])
+            small = cv2.resize(img, (max(1, round(img.shape[1] * s)), max(1, round(img.shape[0] * s))),
+                               interpolation=cv2.INTER_AREA)
             sel = d.image_index == i
-            gt = dataset.boxes[dataset.image_index == i]
-            drawn = draw_detections(img, d.boxes[sel], d.scores[sel], d.class_index[sel], dataset.classes, gt)
-            html.append(_img_tag(drawn, f"{e['name']} · {dataset.image_ids[i]}"))
-    return html_block("<div>" + "".join(html) + "</div>")
+            gt = (dataset.boxes[dataset.image_index == i] - 1) * s + 1
+            drawn = draw_detections(small, (d.boxes[sel] - 1) * s + 1, d.scores[sel], d.class_index[sel],
+                                    dataset.classes, gt)
+            row.append(_img_tag(drawn, f"{e['name']} · {dataset.image_ids[i]}"))
+        html.append('<div style="white-space:nowrap;overflow-x:auto">' + "".join(row) + "</div>")
+    return html_block("".join(html))
 
 
 def write_models_report(evals: list[dict], dataset, path: str | os.PathLike, data_desc: str = "",
@@ -433,11 +454,14 @@ def write_models_report(evals: list[dict], dataset, path: str | os.PathLike, dat
                         "epochs": meta.get("epochs_trained", ""), "VOC07 mAP": m.get("voc07", np.nan),
                         "VOC12 mAP": m.get("voc12", np.nan), "COCO AP": m.get("coco", np.nan),
                         "detections": len(e["detections"]),
-                        "torch = onnx after NMS": ("yes" if e.get("onnx_identical") else
+                        "torch = onnx after NMS": ("identical" if e.get("onnx_identical") else
                                                    f"{e.get('onnx_unmatched')} of {len(e['detections'])} differ"
                                                    if "onnx_identical" in e else "—")})
     sections = [Section("Summary", [table_block(pd.DataFrame(summary), "scored by vocbench.evaluate from the "
-                                                "detections that vocbench predict writes", "{:.4f}")],
+                                                "detections that vocbench predict writes; torch = onnx: same "
+                                                f"detections with boxes within {BOX_ATOL} px and scores within "
+                                                f"{SCORE_ATOL:g}",
+                                                "{:.4f}")],
                         intro="Both detectors are trained from scratch on vocbench's synthetic VOC data. Scores "
                               "are on the synthetic test split: VOC07 11-point and VOC12 all-point AP at IoU 0.5 "
                               "(difficult objects ignored) and COCO AP@[.5:.95].")]
