@@ -171,7 +171,7 @@ def _memory_in_child(shared: Path, case: str, impl: str) -> tuple[float, float]:
 
 
 def _measure(x: _Inputs, shared: Path, case: str, impl: str, repeats: int, describe=None, ref_median=None,
-             compare=None, memory: bool = True) -> tuple[BenchRow, Any]:
+             compare=None, memory: bool = True, warmup: int = 1) -> tuple[BenchRow, Any]:
     """Time ``IMPLS[(case, impl)]`` here (one warm-up call, then ``repeats``) and, with ``memory``, its peak RSS in
     a fresh process.
 
@@ -184,7 +184,7 @@ def _measure(x: _Inputs, shared: Path, case: str, impl: str, repeats: int, descr
     except peers.PeerMissing as exc:
         return BenchRow("eval", case, impl, n, note=str(exc)), None
     try:
-        times, res, _ = time_call(fn, repeats, warmup=1)
+        times, res, _ = time_call(fn, repeats, warmup=warmup)
         peak, added = _memory_in_child(shared, case, impl) if memory else (float("nan"), float("nan"))
     except Exception as exc:
         if own:
@@ -300,7 +300,7 @@ def bench_eval(quick: bool = False, shared: Path | None = None, progress=None) -
     if progress:
         progress("eval: devkit loop")
     rows.append(_measure(x, shared, CASE_VOC, "plain devkit loop (voc_eval.py)", slow_repeats, ref_median=med,
-                         compare=cmp_devkit, memory=not quick)[0])
+                         compare=cmp_devkit, memory=not quick, warmup=0 if quick else 1)[0])
 
     # ---- COCO: vocbench and the two fastest peers in alternation (load on a shared box hits them alike)
     if progress:
@@ -317,24 +317,26 @@ def bench_eval(quick: bool = False, shared: Path | None = None, progress=None) -
 
     # --quick: the slow peers run once each, their peak RSS only without --quick (a fresh process each)
     slow_memory = not quick
+    # (and pycocotools, 15-20 s a call, not a goal's peer: faster-coco-eval, its C++ port, stands in)
+    slow_warmup = 0 if quick else 1  # pure Python / C++ peers: no JIT to warm up
     for impl in ("faster-coco-eval, IoU 0.5 only", "pycocotools, IoU 0.5 only", "torchmetrics mAP, IoU 0.5 only"):
-        if quick and impl.startswith("torchmetrics"):
+        if quick and impl.startswith(("torchmetrics", "pycocotools")):
             rows.append(BenchRow("eval", CASE_VOC, impl, len(x.dets), note="skipped in --quick (tens of seconds)"))
             continue
         if progress:
             progress(f"eval: {impl}")
         rows.append(_measure(x, shared, CASE_VOC, impl, slow_repeats, ref_median=med, compare=cmp_ap50,
-                             memory=slow_memory)[0])
+                             memory=slow_memory, warmup=slow_warmup)[0])
     rows.extend(fast_rows)
     cmp = _coco_exact(scores)
     for impl in ("vernier", "faster-coco-eval", "pycocotools", "torchmetrics mAP"):
-        if quick and impl == "torchmetrics mAP":
+        if quick and impl in ("torchmetrics mAP", "pycocotools"):
             rows.append(BenchRow("eval", CASE_COCO, impl, len(x.dets), note="skipped in --quick (tens of seconds)"))
             continue
         if progress:
             progress(f"eval coco: {impl}")
         rows.append(_measure(x, shared, CASE_COCO, impl, slow_repeats, ref_median=row_c.median_s, compare=cmp,
-                             memory=slow_memory)[0])
+                             memory=slow_memory, warmup=slow_warmup)[0])
 
     # ---- memory at scale
     if progress:
