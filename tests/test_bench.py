@@ -180,10 +180,13 @@ def test_coco_exact_compare_catches_a_difference():
     same = {"AP": s.stats["AP"], "stats": peer_stats, "precision": s.precision.copy(),
             "recall": s.recall.copy()}
     assert _coco_exact(s)(same)[0] is True
-    flat = same["precision"].reshape(-1)
-    i = int(np.argmax(flat > 0))
-    assert flat[i] > 0
-    flat[i] = np.nextafter(flat[i], 0.0)  # one ulp
+    p = same["precision"]  # (may be a non-contiguous view: index it, a reshape(-1) would be a copy)
+    at = np.unravel_index(int(np.argmax(p.reshape(-1) > 0)), p.shape)
+    assert p[at] > 0
+    p[at] = np.nextafter(p[at], 0.0)  # one ulp: within the stated tolerance (summation order), but said so
+    agrees, note = _coco_exact(s)(same)
+    assert agrees is True and "not bit-identical" in note
+    p[at] -= 1e-6  # a real difference
     agrees, note = _coco_exact(s)(same)
     assert agrees is False and "precision max |diff|" in note
 
