@@ -700,3 +700,16 @@ def test_analyze_anchors_sizes_are_integers_never_truncated(kw):
     wh = np.random.default_rng(0).uniform(0.05, 0.9, (40, 2))
     with pytest.raises(InputError, match=next(iter(kw))):
         vocbench.analyze_anchors(wh, **{"k": 3, "curve": None, **kw})
+
+
+@pytest.mark.parametrize("field", ["image_id", "category_id", "score"])
+def test_coco_results_number_of_5000_digits_is_one_line(tmp_path, field):
+    """json.loads raises a bare ValueError past CPython's 4300-digit int limit (found by the fuzz test)."""
+    from vocbench.io.coco_columns import read_coco_results_columns
+
+    rec = {"image_id": 1, "category_id": 1, "bbox": [1, 2, 3, 4], "score": 0.5}
+    text = json.dumps([rec]).replace(f'"{field}": {rec[field]}', f'"{field}": {"9" * 5000}')
+    p = tmp_path / "r.json"
+    p.write_text(text)
+    with pytest.raises(InputError, match=r"r\.json: a number has over 4300 digits"):
+        read_coco_results_columns(p)

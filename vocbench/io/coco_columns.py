@@ -135,6 +135,8 @@ def _parse(path: Path, raw: bytes, what: str):
         return json.loads(text)
     except json.JSONDecodeError as exc:
         raise InputError(f"{path}: line {exc.lineno}: not valid JSON ({exc.msg})") from None
+    except ValueError:  # an integer of over 4300 digits (CPython's int-from-text limit)
+        raise InputError(f"{path}: a number has over 4300 digits; not a {what}") from None
     except RecursionError:
         raise InputError(f"{path}: JSON nested too deeply to be a {what}") from None
 
