@@ -11,7 +11,8 @@ step that fails is noted and counted in :attr:`DemoResult.failed`, and the other
    the comparison of the first two;
 4. with the real VOC annotations: the VOC07+12 dataset report, the real YOLOv2 detections on VOC2007 test scored
    and diagnosed, and YOLOv2 compared with YOLOv3;
-5. a short speed table (NMS and mAP, vocbench against the usual tools, as ratios measured in the same run);
+5. a short NMS speed table (vocbench against the usual tools, as ratios measured in the same run; the index links
+   the committed scoring/anchor benchmarks, which take minutes to rerun);
 6. ``OUT/index.html``.
 """
 
@@ -518,7 +519,7 @@ def run_demo(out: str | os.PathLike = "demo_out", *, images: int | None = None, 
         voc: the real VOCdevkit (default: found by :func:`find_voc`); ``use_voc=False`` leaves real VOC out.
         quick: a small synthetic set and a shorter anchor analysis (k = 1..9, no Euclidean baseline).
         models: run the ``vocbench.demo`` plug-ins (the reference detectors).
-        speed: add the NMS/mAP speed table.
+        speed: add the NMS speed table.
         progress: progress bars (terminal only).
         log: called with one line per step (e.g. ``print``); None = silent.
         debug: print the traceback of a failing step.
