@@ -21,7 +21,7 @@ PACKAGES = ("vocbench", "reference_models")
 #: The longest function body allowed outside the kernel modules (lines, docstring excluded).
 MAX_BODY_LINES = 80
 #: Modules of Numba kernels: long straight-line loops are their nature (and splitting them costs speed).
-KERNEL_MODULES = ("_kernels.py", "_voc_scan.py", "_json_scan.py")
+KERNEL_MODULES = ("_kernels.py", "_voc_scan.py", "_json_scan.py", "_json_kernels.py")
 
 
 def _sources() -> list[Path]:
