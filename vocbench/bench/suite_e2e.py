@@ -2,9 +2,10 @@
 summary numbers (interpreter start, imports, reading, evaluating, printing), wall time and peak RSS.
 
 The sets are :mod:`vocbench.bench.coco_sets` (generated once into a cache folder, never committed). Every tool runs
-single-threaded (``RAYON_NUM_THREADS=1``, ``NUMBA_NUM_THREADS=1``) as the other rows do. The fast tools
-(vocbench, ultrafast-pycocotools, hotcoco) run in alternation (one untimed warm-up round: JIT cache, page cache),
-so load from other work on a shared machine falls on all of them; the slow pycocotools-style tools run once.
+single-threaded (:data:`THREAD_ENV`: rayon, Numba, OpenMP and BLAS pools of one thread) as the other rows do; the
+vocbench row's note says which kernels it ran (:func:`kernel_path`: ahead-of-time native or Numba JIT). The fast
+tools (vocbench, ultrafast-pycocotools, hotcoco) run in alternation (one untimed warm-up round: JIT cache, page
+cache), so load from other work on a shared machine falls on all of them; the slow pycocotools-style tools run once.
 Peak RSS is the child's ``ru_maxrss`` (:func:`os.wait4`), the whole process's resident high-water mark.
 """
 
@@ -22,7 +23,7 @@ import numpy as np
 from vocbench.bench.coco_sets import coco_set_spec, write_coco_set
 from vocbench.bench.harness import BenchRow
 
-__all__ = ["bench_e2e", "run_process", "E2E_TOOLS", "STAT_NAMES", "sets_folder"]
+__all__ = ["bench_e2e", "run_process", "kernel_path", "E2E_TOOLS", "STAT_NAMES", "THREAD_ENV", "sets_folder"]
 
 #: The 12 numbers in pycocotools' ``stats`` order, as ``vocbench eval --json`` names them.
 STAT_NAMES = ("AP", "AP50", "AP75", "APs", "APm", "APl", "AR1", "AR10", "AR100", "ARs", "ARm", "ARl")
@@ -136,13 +137,38 @@ def _stats(tool: str, text: str) -> np.ndarray:
     return np.array(json.loads(text.strip().splitlines()[-1]), np.float64)
 
 
+#: Thread pools pinned to one thread in every child: rayon (hotcoco, ultrafast-pycocotools), Numba, and the BLAS /
+#: OpenMP pools numpy may load.
+THREAD_ENV = {"RAYON_NUM_THREADS": "1", "NUMBA_NUM_THREADS": "1", "OMP_NUM_THREADS": "1",
+              "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+
+
 def _env() -> dict:
     env = dict(os.environ)
     env.pop("NUMBA_DISABLE_JIT", None)
-    env["RAYON_NUM_THREADS"] = "1"
-    env["NUMBA_NUM_THREADS"] = "1"
-    env["OMP_NUM_THREADS"] = "1"
+    env.update(THREAD_ENV)
     return env
+
+
+#: Runs ``vocbench eval`` in-process as ``python -m vocbench`` does and prints whether Numba was imported.
+_KERNEL_PROBE = r"""
+import contextlib, io, sys
+from vocbench.cli import main
+with contextlib.redirect_stdout(io.StringIO()):
+    code = main(["eval", "--gt", sys.argv[1], "--dets", sys.argv[2], "--metric", "coco", "--json", "-"])
+print("numba" in sys.modules, code)
+"""
+
+
+def kernel_path(gt: Path, dt: Path, env: dict) -> str:
+    """Which kernels ``vocbench eval`` ran on these files, from one untimed run: ``"native (ahead-of-time
+    compiled; Numba not imported)"`` or ``"JIT (Numba)"``."""
+    done = subprocess.run([sys.executable, "-c", _KERNEL_PROBE, str(gt), str(dt)], capture_output=True, text=True,
+                          env=env, check=False)
+    last = done.stdout.strip().splitlines()[-1:] or [""]
+    if done.returncode != 0 or not last[0].endswith(" 0"):
+        return f"kernel path unknown (probe exit {done.returncode})"
+    return "JIT (Numba)" if last[0].startswith("True") else "native (ahead-of-time compiled; Numba not imported)"
 
 
 def _installed(tool: str) -> bool:
@@ -201,10 +227,11 @@ def _rows_for_set(name: str, quick: bool, progress) -> list[BenchRow]:
         if progress:
             progress(f"e2e {name}: {tool} once")
         res.update(_measure([tool], gt, dt, 0, env, timeout_s=1800))
-    return _rows(name, case, n, size, skipped, res)
+    kernels = kernel_path(gt, dt, env) if "vocbench" in fast else ""
+    return _rows(name, case, n, size, skipped, res, kernels)
 
 
-def _rows(name, case, n, size, skipped: str, res) -> list[BenchRow]:
+def _rows(name, case, n, size, skipped: str, res, kernels: str = "") -> list[BenchRow]:
     ref_tool = "pycocotools" if not isinstance(res.get("pycocotools", ""), str) else "ultrafast-pycocotools"
     ref = res.get(ref_tool)
     ref_stats = None if ref is None or isinstance(ref, str) else ref[2]
@@ -227,6 +254,8 @@ def _rows(name, case, n, size, skipped: str, res) -> list[BenchRow]:
         agrees, note = _agreement(stats, ref_stats, ref_tool, tool)
         med = float(np.median(walls))
         ratio = float("nan") if tool == "vocbench" else med / vb_med
+        if tool == "vocbench" and kernels:
+            note = f"{note}; kernels: {kernels}"
         rows.append(BenchRow.from_times("e2e", case, tool, n, walls, ratio=ratio, agrees=agrees,
                                         peak_rss_mb=float(np.max(peaks)),
                                         note=f"{note}; CPU (user+sys) {cpu:.2f} s; {size}; whole process, "

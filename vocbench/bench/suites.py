@@ -255,22 +255,29 @@ def _goal_status(goal: dict, row: BenchRow, rows) -> tuple[str, str, str] | None
         limit, peak = float(goal["max_rss_mib"]), row.peak_rss_mb
         if peak != peak:
             return None
-        return f"< {limit:.0f} MiB", f"{peak:.0f} MiB", "met" if peak < limit else f"MISSED by {peak - limit:.0f} MiB"
+        status = "met" if peak < limit else f"missed: {peak:.0f} MiB, target < {limit:.0f} MiB"
+        return f"< {limit:.0f} MiB", f"{peak:.0f} MiB", status
     if goal.get("rss_below_peers"):
         others = [r.peak_rss_mb for r in rows if r.suite == row.suite and r.case == row.case and r is not row
                   and r.peak_rss_mb == r.peak_rss_mb]
         if row.peak_rss_mb != row.peak_rss_mb or not others:
             return None
         low = min(others)
-        status = "met" if row.peak_rss_mb <= low else f"MISSED by {row.peak_rss_mb - low:.0f} MiB"
+        status = "met" if row.peak_rss_mb <= low else f"missed: {row.peak_rss_mb:.0f} MiB, target <= {low:.0f} MiB"
         return f"<= {low:.0f} MiB (lowest peer)", f"{row.peak_rss_mb:.0f} MiB", status
     target, ratio = float(goal["min_ratio"]), row.ratio
     if ratio != ratio:
         return None
-    status = "met" if ratio >= target else f"MISSED by {target / ratio:.1f}x"
+    measured = _fmt_ratio(ratio)
+    status = "met" if ratio >= target else f"missed: {measured}, target >= {target:g}x"
     if row.agrees is False:
         status += " (answers differ!)"
-    return f">= {target:g}x", f"{ratio:.1f}x", status
+    return f">= {target:g}x", measured, status
+
+
+def _fmt_ratio(ratio: float) -> str:
+    """A measured ratio with the digits that tell it from a nearby target (``1.46x``, not ``1.5x``)."""
+    return f"{ratio:.2f}x" if ratio < 10 else f"{ratio:.1f}x"
 
 
 def goal_table(rows, goals=None) -> list[dict]:
