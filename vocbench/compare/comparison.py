@@ -104,7 +104,7 @@ class ModelScore:
     Attributes:
         name, metric: model name, ``"voc07"``/``"voc12"``/``"coco"``.
         mAP: the headline score (COCO: AP@[.5:.95]) of the full set: VOC exactly :func:`vocbench.evaluate`'s;
-            COCO the same average summed per class (equal to 1e-15).
+            COCO exactly :func:`vocbench.eval.coco.evaluate_coco`'s ``stats["AP"]`` (pycocotools' ``stats[0]``).
         ci: (lo, hi) percentile interval.
         per_class: float64[C] AP per class (NaN without positives). per_class_ci: float64[2, C].
     """

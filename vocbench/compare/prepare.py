@@ -2,10 +2,12 @@
 
 * VOC: the evaluator's outcome codes (``evaluate`` → ``VocScores.outcome``) read in the evaluator's class order
   (:func:`vocbench.eval.matching.group_for_voc`; a sort, no re-matching).
-* COCO: a thin adapter around the COCO matcher of :mod:`vocbench.eval._coco_kernels` — the same front end as
-  :func:`vocbench.eval.coco.evaluate_coco` (box conversion, class order with ties by image, 100 detections per
-  image and class) restricted to the area range "all", keeping the per-detection flags that ``evaluate_coco``
-  does not return. Its point AP is the bootstrap kernel with every image once (equal to ``evaluate_coco``'s to 1e-12).
+* COCO: a thin adapter around the COCO matcher of :mod:`vocbench.eval._coco_kernels` on what
+  :func:`vocbench.eval.coco.evaluate_coco` scores (on data read from COCO: the files' ``bbox``, ``area``,
+  ``iscrowd`` and sorted-id image order; else the COCO export of the VOC boxes), restricted to the area range
+  "all" and 100 detections per image and class, keeping the per-detection flags that ``evaluate_coco`` does not
+  return. Its point AP is ``evaluate_coco``'s own (pycocotools' ``stats[0]``, bit for bit); the bootstrap kernel
+  with every image once gives the same to 1e-12.
 """
 
 from __future__ import annotations
@@ -14,7 +16,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from vocbench.compare._kernels import coco_bootstrap_kernel
 from vocbench.eval._coco_kernels import coco_match_kernel
 from vocbench.eval._kernels import (
     argsort_desc_stable,
@@ -23,11 +24,12 @@ from vocbench.eval._kernels import (
     stable_partition,
 )
 from vocbench.eval.coco import (
+    COCO_AREA_LABELS,
     COCO_AREA_RANGES,
     COCO_IOU_THRESHOLDS,
     COCO_MAX_DETS,
-    COCO_REC_THRESHOLDS,
     coco_xyxy_and_area,
+    evaluate_coco,
 )
 from vocbench.eval.matching import OUTCOME_IGNORED, OUTCOME_TP, group_for_voc
 from vocbench.io.coco import voc_boxes_to_xywh
@@ -187,38 +189,100 @@ def _outcome_masks(out, nt: int):
     return tp_mask, counted_mask, np.asarray(rank), np.asarray(npig)
 
 
+@dataclass(frozen=True, eq=False)
+class _CocoTerms:
+    """What :func:`vocbench.eval.coco.evaluate_coco` scores (its defaults: ``area="file"``, ``ignore="iscrowd"``).
+
+    position: int64[I] each image row's place in the evaluation order (sorted COCO id for data read from COCO:
+    pycocotools breaks score ties across images by it; else the set order). gt_xywh, gt_area, gt_crowd: by object
+    row (the file's ``bbox``, ``area``, ``iscrowd`` as written, or the COCO export of VOC boxes). det_xywh: by
+    detection row (the results file's ``bbox`` as written, or the export of VOC boxes)."""
+
+    position: np.ndarray
+    gt_xywh: np.ndarray
+    gt_area: np.ndarray
+    gt_crowd: np.ndarray
+    det_xywh: np.ndarray
+
+
+def _coco_terms(dataset: Dataset, detections: Detections) -> _CocoTerms:
+    coco = dataset.coco
+    position = np.arange(dataset.num_images, dtype=np.int64)
+    if coco is not None:
+        position[np.argsort(coco.image_ids, kind="stable")] = np.arange(dataset.num_images)
+        gt, area, crowd = np.asarray(coco.xywh, np.float64), coco.area, coco.iscrowd
+    else:
+        gt = voc_boxes_to_xywh(dataset.boxes)
+        area, crowd = gt[:, 2] * gt[:, 3], dataset.difficult
+    det = detections.xywh if detections.xywh is not None else voc_boxes_to_xywh(detections.boxes)
+    return _CocoTerms(position=position, gt_xywh=gt, gt_area=np.asarray(area, np.float64),
+                      gt_crowd=np.asarray(crowd, np.bool_), det_xywh=np.ascontiguousarray(det, np.float64))
+
+
+def _coco_point(dataset: Dataset, detections: Detections) -> tuple[float, np.ndarray]:
+    """``(AP@[.5:.95], per-class AP float64[C])`` of :func:`evaluate_coco`: its ``stats["AP"]`` and, per class, the
+    mean of its precision over IoU and recall thresholds (area "all", 100 detections; NaN without non-ignored GT),
+    the numbers pycocotools gives."""
+    scores = evaluate_coco(dataset, detections)
+    prec = scores.precision[:, :, :, COCO_AREA_LABELS.index("all"), COCO_MAX_DETS.index(max(COCO_MAX_DETS))]
+    per_class = np.full(dataset.num_classes, np.nan)
+    for k in range(dataset.num_classes):
+        p = np.ascontiguousarray(prec[:, :, k])
+        if (p > -1).any():
+            per_class[k] = float(np.mean(p[p > -1]))
+    return float(scores.stats["AP"]), per_class
+
+
 def prepare_coco(dataset: Dataset, detections: Detections) -> CocoInputs:
-    """Match once with the COCO kernels (area "all", 100 detections) and flatten the flags per threshold."""
+    """Match once with the COCO matcher (area "all", 100 detections) and flatten the flags per threshold.
+
+    The data are what :func:`~vocbench.eval.coco.evaluate_coco` scores (:class:`_CocoTerms`): on data read from
+    COCO the file's boxes, areas and crowd flags, and detections in pycocotools' class order (descending score,
+    ties by the image's sorted-id place, then file order). ``det_image`` and ``pos_image`` stay image *rows*, so a
+    bootstrap weight vector (by row) means the same image copies whatever the evaluation order; a replicate lists
+    each image's copies next to each other at the image's place in that order. ``ap`` / ``per_class`` are
+    :func:`evaluate_coco`'s own numbers (pycocotools' ``stats[0]``, bit for bit).
+    """
     ni, nc = dataset.num_images, dataset.num_classes
     ngroups = nc * ni
-    gt_rows, gt_offsets = group_by_key(dataset.class_index * ni + dataset.image_index, ngroups)
-    gt_xyxy, gt_area = coco_xyxy_and_area(voc_boxes_to_xywh(dataset.boxes[gt_rows]))
-    gt_crowd = np.ascontiguousarray(dataset.difficult[gt_rows])
-    det_xyxy, det_area = coco_xyxy_and_area(voc_boxes_to_xywh(detections.boxes))
-    by_image, _ = group_by_key(detections.image_index, ni)
+    terms = _coco_terms(dataset, detections)
+    gt_key = dataset.class_index * ni + terms.position[dataset.image_index]
+    gt_rows, gt_offsets = group_by_key(gt_key, ngroups)
+    gt_xyxy, gt_box_area = coco_xyxy_and_area(terms.gt_xywh[gt_rows])
+    gt_area, gt_crowd = terms.gt_area[gt_rows], np.ascontiguousarray(terms.gt_crowd[gt_rows])
+    det_pos = terms.position[detections.image_index]
+    by_image, _ = group_by_key(det_pos, ni)
     by_score = argsort_desc_stable(detections.scores, by_image)
     class_order, class_offsets = stable_partition(by_score, detections.class_index, nc)
-    group_order, group_offsets = stable_partition(by_score, detections.class_index * ni + detections.image_index,
-                                                  ngroups)
+    group_order, group_offsets = stable_partition(by_score, detections.class_index * ni + det_pos, ngroups)
     flag_row = inverse_permutation(class_order)[group_order]  # group position -> place in the class order
     iou_thr = np.minimum(COCO_IOU_THRESHOLDS, 1 - 1e-10)
     nt = len(iou_thr)
     area_all = np.array([COCO_AREA_RANGES[0]], np.float64)
     max_det = max(COCO_MAX_DETS)
-    out = coco_match_kernel(gt_offsets, gt_xyxy, gt_area, gt_crowd, group_offsets, group_order, flag_row,
-                            np.ascontiguousarray(detections.boxes), iou_thr, area_all, max_det, ni)
+    out = coco_match_kernel(gt_offsets, gt_xyxy, gt_box_area, gt_area, gt_crowd, gt_crowd, group_offsets,
+                            group_order, flag_row, terms.det_xywh, terms.det_xywh[:, 2] * terms.det_xywh[:, 3],
+                            iou_thr, area_all, max_det, ni)
     tp_mask, counted_mask, rank, npig = _outcome_masks(out, nt)
 
-    # non-ignored GT (area "all") per (class, image): the kernel's rule, checked against its per-class totals
+    # non-ignored GT (area "all") per (class, image row): the kernel's rule, checked against its per-class totals
     lo, hi = area_all[0]
-    counted_gt = ~gt_crowd & (gt_area >= lo) & (gt_area <= hi)
-    gt_key = (dataset.class_index * ni + dataset.image_index)[gt_rows]
-    npig_ci = np.bincount(gt_key[counted_gt], minlength=ngroups).astype(np.int64)
+    counted_gt = ~terms.gt_crowd & (terms.gt_area >= lo) & (terms.gt_area <= hi)
+    row_key = dataset.class_index * ni + dataset.image_index
+    npig_ci = np.bincount(row_key[counted_gt], minlength=ngroups).astype(np.int64)
     if not np.array_equal(npig_ci.reshape(nc, ni).sum(axis=1), np.asarray(npig)[:, 0]):
         raise RuntimeError("COCO adapter: per-image non-ignored GT disagree with coco_match_kernel's totals")
+    ap, per_class = _coco_point(dataset, detections)
+    return _coco_entries(dataset, detections, class_order, tp_mask, counted_mask, rank, npig_ci, nt, ap, per_class)
 
-    # entries: class order, rank < 100, counted at some threshold, truncated after the last TP at any threshold
-    sel = np.flatnonzero(rank < max_det)
+
+def _coco_entries(dataset: Dataset, detections: Detections, class_order: np.ndarray, tp_mask: np.ndarray,
+                  counted_mask: np.ndarray, rank: np.ndarray, npig_ci: np.ndarray, nt: int, ap: float,
+                  per_class: np.ndarray) -> CocoInputs:
+    """The bootstrap kernel's entries: class order, rank < 100, counted at some threshold, truncated after the last
+    TP at any threshold (a same-image same-score block kept whole)."""
+    ni, nc = dataset.num_images, dataset.num_classes
+    sel = np.flatnonzero(rank < max(COCO_MAX_DETS))
     tp_mask, counted_mask = tp_mask[sel], counted_mask[sel]
     keep = counted_mask != 0
     sel, tp_mask, counted_mask = sel[keep], tp_mask[keep], counted_mask[keep]
@@ -234,15 +298,8 @@ def prepare_coco(dataset: Dataset, detections: Detections) -> CocoInputs:
     det_image = np.ascontiguousarray(detections.image_index[rows])
     det_block = _block_lengths(cls[kept], det_image, detections.scores[rows])
     fp_run_end = _fp_runs(cls[kept], kind, det_block)
-    cls_idx, img_idx = np.divmod(np.arange(ngroups), ni)
+    cls_idx, img_idx = np.divmod(np.arange(nc * ni), ni)
     pos = positives_csr(cls_idx, img_idx, npig_ci, nc, ni)
-    # the original set = the replicate with every image once: the same accumulate, summed per class
-    ones = np.ones((1, ni), np.int32)
-    ap_c, _ = coco_bootstrap_kernel(ones, class_offsets_e, det_image, kind, tp_mask, counted_mask, det_block,
-                                    fp_run_end, nt, pos[0], pos[1], pos[2], COCO_REC_THRESHOLDS)
-    per_class = ap_c[0]
-    ap = float(np.nanmean(per_class)) if np.any(~np.isnan(per_class)) else float("nan")
     return CocoInputs(class_offsets=class_offsets_e, det_image=det_image, kind=kind, tp_mask=tp_mask,
                       counted_mask=counted_mask, det_block=det_block, fp_run_end=fp_run_end, num_thresholds=nt,
-                      pos_offsets=pos[0],
-                      pos_image=pos[1], pos_count=pos[2], ap=ap, per_class=per_class)
+                      pos_offsets=pos[0], pos_image=pos[1], pos_count=pos[2], ap=ap, per_class=per_class)

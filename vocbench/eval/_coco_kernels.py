@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from vocbench._numba import jit
-from vocbench.boxes._kernels import bbiou_select, box_width
+from vocbench.boxes._kernels import bbiou_select
 from vocbench.eval._kernels import group_by_key
 
 __all__ = ["coco_class_order", "coco_gt_csr", "coco_match_kernel", "coco_evaluate_kernel"]
@@ -189,24 +189,6 @@ def _gt_ignore_bits(gt_offsets, gt_area, gt_crowd, area_ranges, num_images):
 
 
 @jit
-def _det_box(det_boxes, d, dbox, i):
-    """``dbox[i]`` = ``(x, y, x + w, y + h, w * h)`` of detection row ``d``: the COCO export of its VOC box
-    (``x = xmin - 1``, ``w = xmax - xmin + 1``, the float operations of :func:`vocbench.io.coco.voc_boxes_to_xywh`)
-    with the far corner as ``maskApi.c`` forms it. Returns the area."""
-    w = box_width(det_boxes[d, 0], det_boxes[d, 2], 1.0)
-    h = box_width(det_boxes[d, 1], det_boxes[d, 3], 1.0)
-    x = det_boxes[d, 0] - 1.0
-    y = det_boxes[d, 1] - 1.0
-    area = w * h
-    dbox[i, 0] = x
-    dbox[i, 1] = y
-    dbox[i, 2] = x + w
-    dbox[i, 3] = y + h
-    dbox[i, 4] = area
-    return area
-
-
-@jit
 def _area_bits(area, area_ranges):
     """Bit mask of the (inclusive) area ranges ``area`` falls in."""
     bits = np.uint64(0)
@@ -229,7 +211,7 @@ def _unmatched_mask(dab, na, nt):
 def _match_group(nd, i0, ng, g0, dbox, dab, gt_xyxy, gt_area, gt_crowd, ig, iou_thresholds, na, cm_out, tm_out, sc):
     """pycocotools' ``evaluateImg`` of one (class, image) group for every area range and IoU threshold.
 
-    ``dbox[i0:i0 + nd]`` / ``dab[i0:i0 + nd]``: the group's detections in score order (:func:`_det_box`); GT
+    ``dbox[i0:i0 + nd]`` / ``dab[i0:i0 + nd]``: the group's detections in score order (``x, y, x+w, y+h, w*h``); GT
     ``g0 .. g0 + ng - 1`` with ignore bits ``ig[g0:g0 + ng]`` (:func:`_gt_ignore_bits`). Writes the ``counted`` /
     ``tp`` masks to ``cm_out[:nd]`` / ``tm_out[:nd]``. ``sc``: the scratch of :func:`_match_scratch`, sized for
     the group.
@@ -393,19 +375,21 @@ def _match_scratch(max_nd, max_ng, na, nt):
 
 
 @jit
-def coco_match_kernel(gt_offsets, gt_xyxy, gt_area, gt_crowd, group_offsets, group_order, flag_row, det_boxes,
-                      iou_thresholds, area_ranges, max_det, num_images):
+def coco_match_kernel(gt_offsets, gt_xyxy, gt_box_area, gt_area, gt_crowd, gt_ignore, group_offsets, group_order,
+                      flag_row, det_xywh, det_area, iou_thresholds, area_ranges, max_det, num_images):
     """pycocotools' ``evaluateImg`` for every (class, image) group, every area range and IoU threshold, in one pass
-    (:func:`_match_group` per group), outcomes by ``flag_row``.
+    (:func:`_match_group` per group), outcomes by ``flag_row``: the per-detection flags that
+    :func:`coco_evaluate_kernel` accumulates at once (the bootstrap of :mod:`vocbench.compare` keeps them).
 
     Args:
         gt_offsets: int64[G + 1] CSR offsets of the GT of each group (group = class * num_images + image).
-        gt_xyxy: float64[M, 4] GT ``(x, y, x + w, y + h)`` in CSR order. gt_area: float64[M] ``w * h`` (the
-            ``area`` field of the export). gt_crowd: bool[M].
+        gt_xyxy: float64[M, 4] GT ``(x, y, x + w, y + h)`` in CSR order; gt_box_area: float64[M] ``w * h`` (the
+            IoU's area); gt_area: float64[M] the ``area`` field (what the area ranges test); gt_crowd: bool[M]
+            (crowd IoU, matched any number of times); gt_ignore: bool[M] (ignored in every area range).
         group_offsets: int64[G + 1] group segments of ``group_order``.
         group_order: int64[N] detection rows grouped, descending score (stable) within a group.
         flag_row: int64[N] output row of each position of ``group_order``.
-        det_boxes: float64[N, 4] detection boxes by row, VOC pixels (converted as the COCO export does).
+        det_xywh: float64[N, 4] COCO ``[x, y, w, h]`` by row; det_area: float64[N] the area the ranges test.
         iou_thresholds: float64[T] ascending, already capped at 1 - 1e-10.
         area_ranges: float64[A, 2] inclusive area ranges.
         max_det: detections kept per group (the top ``max_det`` by score).
@@ -425,7 +409,7 @@ def coco_match_kernel(gt_offsets, gt_xyxy, gt_area, gt_crowd, group_offsets, gro
     counted = np.zeros(n, np.uint64)
     tp = np.zeros(n, np.uint64)
     rank = np.empty(n, np.int64)
-    ig, npig = _gt_ignore_bits(gt_offsets, gt_area, gt_crowd, area_ranges, num_images)
+    ig, npig = _gt_ignore_bits(gt_offsets, gt_area, gt_ignore, area_ranges, num_images)
     max_ng = 1
     max_nd = 1
     for grp in range(ngroups):
@@ -446,12 +430,18 @@ def coco_match_kernel(gt_offsets, gt_xyxy, gt_area, gt_crowd, group_offsets, gro
             rank[flag_row[p]] = p - p0  # beyond max_det: neither counted nor TP
         nd = min(p1 - p0, max_det)
         for i in range(nd):
-            dab[i] = _area_bits(_det_box(det_boxes, group_order[p0 + i], dbox, i), area_ranges)
+            d = group_order[p0 + i]  # (x, y, x + w, y + h, w * h): as coco_evaluate_kernel forms them
+            dbox[i, 0] = det_xywh[d, 0]
+            dbox[i, 1] = det_xywh[d, 1]
+            dbox[i, 2] = det_xywh[d, 0] + det_xywh[d, 2]
+            dbox[i, 3] = det_xywh[d, 1] + det_xywh[d, 3]
+            dbox[i, 4] = det_xywh[d, 2] * det_xywh[d, 3]
+            dab[i] = _area_bits(det_area[d], area_ranges)
         if ng == 0:  # nothing to match: false positives inside each area range, ignored outside
             for i in range(nd):
                 counted[flag_row[p0 + i]] = _unmatched_mask(dab[i], na, nt)
             continue
-        _match_group(nd, 0, ng, g0, dbox, dab, gt_xyxy, gt_area, gt_crowd, ig, iou_thresholds, na, cm, tm, sc)
+        _match_group(nd, 0, ng, g0, dbox, dab, gt_xyxy, gt_box_area, gt_crowd, ig, iou_thresholds, na, cm, tm, sc)
         for i in range(nd):
             r = flag_row[p0 + i]
             counted[r] = cm[i]
