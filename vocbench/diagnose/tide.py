@@ -19,8 +19,9 @@ or a change of npos, then the protocol's AP code runs on it:
   PR-curve and AP kernels. The base AP is exactly :func:`vocbench.evaluate`'s VOC12 mAP; VOC07 dAPs alongside.
   Difficult objects: a detection the matching ignores is neither a TP nor an error; a cls/loc error measured
   against a difficult object is removed by its fix (it would be ignored). A class without positives is left out.
-* ``protocol="coco"``: tidecv 1.0.1's rules (``TIDE().evaluate(gt, dets, mode=TIDE.BOX)`` on
-  :func:`vocbench.io.coco.export_coco` / ``detections_to_coco``; crowd = difficult): the top 100 detections per
+* ``protocol="coco"``: tidecv 1.0.1's rules (``TIDE().evaluate(gt, dets, mode=TIDE.BOX)``; on data read from
+  COCO files, those files as written, ``iscrowd`` the ignore regions; other data through
+  :func:`vocbench.io.coco.export_coco` / ``detections_to_coco``, crowd = difficult): the top 100 detections per
   image over all classes, matching on the first highest same-class IoU ``>= t_f`` (pycocotools' ``bbIou``),
   crowd regions ignoring detections of their class with crowd IoU ``> t_f`` (ignored detections still get an
   error type), 101-point AP with thresholds ``k / 100``, a class with detections but no positives counted with
@@ -48,6 +49,7 @@ from vocbench.eval._kernels import (
     pr_curve_kernel,
     stable_partition,
 )
+from vocbench.eval.coco import coco_xyxy_and_area
 from vocbench.eval.evaluator import as_detections
 from vocbench.eval.matching import check_iou_threshold, get_protocol, group_for_voc, match_grouped, validate_detections
 from vocbench.eval.outcomes import OUTCOME_DUPLICATE, OUTCOME_FP, OUTCOME_IGNORED, OUTCOME_TP
@@ -254,22 +256,27 @@ def _inverted_message(dets: Detections) -> list[str]:
             "ymax < ymin) count with IoU 0 in VOC matching"]  # as vocbench.evaluate says it
 
 
+def _coco_geometry(xywh: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """COCO ``[x, y, w, h]`` → (``(x, y, x + w, y + h)`` C-contiguous, ``w * h``): what ``bbIou`` computes with."""
+    xyxy, area = coco_xyxy_and_area(np.asarray(xywh, np.float64).reshape(-1, 4))
+    return np.ascontiguousarray(xyxy), np.ascontiguousarray(area)
+
+
 def _match_coco(dataset: Dataset, p: _Prepared) -> tuple[_Matched, _Scorer, list[str]]:
-    """tidecv's matching (:func:`~vocbench.diagnose._kernels.tide_coco_kernel`) on the COCO export."""
+    """tidecv's matching (:func:`~vocbench.diagnose._kernels.tide_coco_kernel`) on the COCO files tidecv would
+    read: for data read from COCO the files' ``bbox`` as written and ``iscrowd`` as the ignore regions (tidecv's
+    ``datasets.COCO``; an ``ignore: 1`` annotation is ordinary ground truth there), else the COCO export (crowd =
+    difficult). Images in the dataset's order: tidecv visits them in the file's ``images`` order."""
     dets = p.dets
-
-    def xyxy_area(boxes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        a = voc_boxes_to_xywh(boxes)
-        xyxy = np.stack([a[:, 0], a[:, 1], a[:, 0] + a[:, 2], a[:, 1] + a[:, 3]], axis=1)
-        return np.ascontiguousarray(xyxy), a[:, 2] * a[:, 3]
-
-    dxy, darea = xyxy_area(dets.boxes)
-    gxy, garea = xyxy_area(dataset.boxes)
+    coco = dataset.coco
+    gt_xywh = coco.xywh if coco is not None else voc_boxes_to_xywh(dataset.boxes)
+    crowd = np.ascontiguousarray(coco.iscrowd if coco is not None else dataset.difficult, np.bool_)
+    dxy, darea = _coco_geometry(dets.xywh if dets.xywh is not None else voc_boxes_to_xywh(dets.boxes))
+    gxy, garea = _coco_geometry(gt_xywh)
     state, err, target, fixable, matched_gt, gt_used, gt_usable = tide_coco_kernel(
         p.img_order, p.img_offsets, dxy, darea, dets.class_index, p.gt_img_offsets, p.gt_rows, gxy, garea,
-        dataset.class_index, dataset.difficult, TIDE_MAX_DETS, p.iou, p.background_iou)
-    mt = _Matched(dataset, dets.class_index, state, err, target, fixable, matched_gt, gt_used, gt_usable,
-                  ~dataset.difficult)
+        dataset.class_index, crowd, TIDE_MAX_DETS, p.iou, p.background_iou)
+    mt = _Matched(dataset, dets.class_index, state, err, target, fixable, matched_gt, gt_used, gt_usable, ~crowd)
     messages = []
     empty = [dataset.classes[c] for c in np.flatnonzero(mt.npos == 0)]
     if empty:
