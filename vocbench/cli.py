@@ -94,6 +94,16 @@ def main(argv: list[str] | None = None) -> int:
             return _dispatch(args)
         finally:
             warnings.formatwarning = saved
+            if args.debug:
+                _print_kernel_paths()
+
+
+def _print_kernel_paths() -> None:
+    """``--debug``: which kernels ran: compiled ahead of time, JIT or plain Python (:mod:`vocbench._native`)."""
+    from vocbench._native import describe
+
+    for module, path in describe().items():
+        print(f"vocbench: debug: kernels {module}: {path}", file=sys.stderr)
 
 
 def _oserror_line(exc: OSError) -> str:

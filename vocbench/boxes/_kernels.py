@@ -64,6 +64,9 @@ __all__ = ["box_width", "box_area_scalar", "iou_pair", "iou_pair_areas", "wh_iou
            "wh_iou_matrix_kernel", "inverted_kernel", "first_nonfinite_row", "wh_iou_areas_positive",
            "iou_pair_areas_exceeds", "bbiou_select"]
 
+#: Kernels the COCO path calls from Python (compiled ahead of time by vocbench._native: one argument-type set each).
+ENTRY_POINTS = ("first_nonfinite_row",)
+
 
 @jit
 def box_width(x1, x2, offset):

@@ -19,8 +19,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from vocbench.boxes._kernels import first_nonfinite_row
+from vocbench._native import kernels
 from vocbench.errors import InputError
+
+_k = kernels("vocbench.boxes._kernels")  # compiled ahead of time when built (no Numba import), else the JIT module
 
 __all__ = ["PIXEL_CONVENTIONS", "DEFAULT_PIXEL_CONVENTION", "pixel_offset", "check_boxes", "check_wh",
            "COCO_AREA_RANGES", "COCO_AREA_LABELS", "coco_area_masks"]
@@ -80,7 +82,7 @@ def check_boxes(boxes, name: str = "boxes", *, finite: bool = True, ordered: boo
             raise InputError(f"{name} must have shape (N, 4) as (x1, y1, x2, y2), got shape {tuple(a.shape)}")
         a = np.ascontiguousarray(a, dtype=np.float64)
     if finite:
-        row = int(first_nonfinite_row(a))
+        row = int(_k.first_nonfinite_row(a))
         if row >= 0:
             raise InputError(f"{name}[{row}] has a non-finite coordinate: {a[row].tolist()}")
     if ordered and len(a):

@@ -10,15 +10,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from vocbench.boxes._kernels import (
-    box_area_kernel,
-    box_wh_kernel,
-    inverted_kernel,
-    pairwise_giou_kernel,
-    pairwise_iou_kernel,
-    wh_iou_matrix_kernel,
-)
+from vocbench._native import kernels
 from vocbench.boxes.conventions import DEFAULT_PIXEL_CONVENTION, check_boxes, check_wh, pixel_offset
+
+_k = kernels("vocbench.boxes._kernels")  # none of these is on the COCO path: the JIT module loads on first use
 
 __all__ = ["box_iou", "generalized_box_iou", "box_area", "box_wh", "wh_iou", "inverted_boxes", "as_boxes",
            "coco_box_iou"]
@@ -49,14 +44,14 @@ def box_iou(boxes1, boxes2, *, pixel_convention: str = DEFAULT_PIXEL_CONVENTION)
         array([[0.5]])
     """
     off = pixel_offset(pixel_convention)
-    return pairwise_iou_kernel(check_boxes(boxes1, "boxes1"), check_boxes(boxes2, "boxes2"), off)
+    return _k.pairwise_iou_kernel(check_boxes(boxes1, "boxes1"), check_boxes(boxes2, "boxes2"), off)
 
 
 def generalized_box_iou(boxes1, boxes2, *, pixel_convention: str = DEFAULT_PIXEL_CONVENTION) -> np.ndarray:
     """Pairwise generalised IoU (Rezatofighi et al., 2019): ``IoU - (hull - union) / hull``, float64[N, M] in
     [-1, 1]; the hull is the smallest box enclosing both (``torchvision.ops.generalized_box_iou`` when continuous)."""
     off = pixel_offset(pixel_convention)
-    return pairwise_giou_kernel(check_boxes(boxes1, "boxes1"), check_boxes(boxes2, "boxes2"), off)
+    return _k.pairwise_giou_kernel(check_boxes(boxes1, "boxes1"), check_boxes(boxes2, "boxes2"), off)
 
 
 def box_area(boxes, *, pixel_convention: str = DEFAULT_PIXEL_CONVENTION) -> np.ndarray:
@@ -66,12 +61,12 @@ def box_area(boxes, *, pixel_convention: str = DEFAULT_PIXEL_CONVENTION) -> np.n
         >>> box_area([[1, 1, 10, 20]]), box_area([[1, 1, 10, 20]], pixel_convention="continuous")
         (array([200.]), array([171.]))
     """
-    return box_area_kernel(check_boxes(boxes), pixel_offset(pixel_convention))
+    return _k.box_area_kernel(check_boxes(boxes), pixel_offset(pixel_convention))
 
 
 def box_wh(boxes, *, pixel_convention: str = DEFAULT_PIXEL_CONVENTION) -> np.ndarray:
     """float64[N, 2] (width, height) under ``pixel_convention`` (``xmax - xmin + 1`` for ``"voc"``); not clamped."""
-    return box_wh_kernel(check_boxes(boxes), pixel_offset(pixel_convention))
+    return _k.box_wh_kernel(check_boxes(boxes), pixel_offset(pixel_convention))
 
 
 def wh_iou(wh1, wh2) -> np.ndarray:
@@ -79,12 +74,12 @@ def wh_iou(wh1, wh2) -> np.ndarray:
 
     ``min(w1, w2) min(h1, h2) / (w1 h1 + w2 h2 - min(w1, w2) min(h1, h2))``; shapes must be finite and > 0.
     """
-    return wh_iou_matrix_kernel(check_wh(wh1, "wh1"), check_wh(wh2, "wh2"))
+    return _k.wh_iou_matrix_kernel(check_wh(wh1, "wh1"), check_wh(wh2, "wh2"))
 
 
 def inverted_boxes(boxes) -> np.ndarray:
     """bool[N]: True where ``xmax < xmin`` or ``ymax < ymin``."""
-    return inverted_kernel(check_boxes(boxes))
+    return _k.inverted_kernel(check_boxes(boxes))
 
 
 def coco_box_iou(dt_xywh, gt_xywh, gt_iscrowd) -> np.ndarray:

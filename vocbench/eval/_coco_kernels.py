@@ -21,6 +21,9 @@ from vocbench.eval._kernels import group_by_key
 
 __all__ = ["coco_class_order", "coco_gt_csr", "coco_match_kernel", "coco_evaluate_kernel"]
 
+#: Kernels the COCO path calls from Python (compiled ahead of time by vocbench._native: one argument-type set each).
+ENTRY_POINTS = ("coco_evaluate_kernel",)
+
 
 # ----------------------------------------------------------------------------------------------- sorting
 @jit

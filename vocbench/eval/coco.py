@@ -23,10 +23,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from vocbench._native import kernels
 from vocbench.boxes import COCO_AREA_LABELS, COCO_AREA_RANGES  # the one definition (pycocotools areaRng)
-from vocbench.eval._coco_kernels import coco_evaluate_kernel
 from vocbench.eval.results import COCO_STAT_SPECS, CocoScores
 from vocbench.structures import Dataset, Detections
+
+_ck = kernels("vocbench.eval._coco_kernels")  # compiled ahead of time when built (no Numba import), else JIT
 
 __all__ = ["COCO_IOU_THRESHOLDS", "COCO_REC_THRESHOLDS", "COCO_AREA_RANGES", "COCO_AREA_LABELS", "COCO_MAX_DETS",
            "COCO_AREA_SOURCES", "COCO_IGNORE_RULES", "evaluate_coco", "evaluate_coco_arrays", "CocoArrays",
@@ -194,7 +196,7 @@ def _run_kernel_chunks(data: tuple, thr: np.ndarray, rec: np.ndarray, rng: np.nd
         a1 = min(a0 + per_chunk, a_count)
         args = (*data, capped, np.ascontiguousarray(rng[a0:a1]), np.ascontiguousarray(md_sorted.astype(np.int64)),
                 rec, with_scores)
-        p_k, r_k, s_k = coco_evaluate_kernel(*args)
+        p_k, r_k, s_k = _ck.coco_evaluate_kernel(*args)
         # kernel axes [K, A, M', T', R] → [T', R, K, A, M'] → given threshold and maxDet order
         p = p_k.transpose(3, 4, 0, 1, 2)[:, :, :, :, md_pos]
         s = s_k.transpose(3, 4, 0, 1, 2)[:, :, :, :, md_pos]

@@ -13,6 +13,9 @@ MAX_DEPTH = 64
 # field kinds
 K_INT, K_FLOAT, K_BOX, K_STR = 0, 1, 2, 3
 
+#: Kernels the wrappers call (compiled ahead of time by vocbench._native: one argument-type set each).
+ENTRY_POINTS = ("_scan_results_kernel", "_scan_gt_kernel")
+
 
 # ------------------------------------------------------------------------------------------------ tokens
 @jit

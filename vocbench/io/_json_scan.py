@@ -28,8 +28,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from vocbench.io import _json_kernels as _k
-from vocbench.io._json_kernels import K_BOX, K_FLOAT, K_INT, K_STR, MAX_DEPTH
+from vocbench._native import jit_enabled, kernels
+
+_k = kernels("vocbench.io._json_kernels")  # compiled ahead of time when built (no Numba import), else the JIT module
+K_INT, K_FLOAT, K_BOX, K_STR, MAX_DEPTH = _k.K_INT, _k.K_FLOAT, _k.K_BOX, _k.K_STR, _k.MAX_DEPTH
 
 __all__ = ["scan_coco_results", "scan_coco_gt", "MAX_DEPTH", "RESULT_FIELDS", "GT_FIELDS"]
 
@@ -84,9 +86,7 @@ _GT_NF = max(t[4] for t in _GT_TABLES)
 
 # ------------------------------------------------------------------------------------------------ public
 def _use_kernel(force: bool) -> bool:
-    from vocbench.io._voc_scan import use_kernel
-
-    return force or use_kernel()
+    return force or jit_enabled()  # as io._voc_scan.use_kernel, without importing Numba
 
 
 def _buffer(data: bytes) -> np.ndarray | None:
