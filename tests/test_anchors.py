@@ -309,3 +309,54 @@ def test_voc0712_reproduces_essay_anchors(voc_root, tmp_path, capsys):
     assert res["darknet"].startswith("anchors = 1.19,1.99,")
     printed = capsys.readouterr().out
     assert "anchors = 1.19,1.99" in printed
+
+
+# ---------------------------------------------------------------- bounds of the counts (vocbench.limits)
+@pytest.mark.parametrize("kwargs", [{"n_init": 10 ** 9}, {"max_iter": 10 ** 9}, {"n_clusters": 10 ** 9},
+                                    {"n_init": 0}, {"max_iter": -1}, {"n_init": 2.5}, {"n_clusters": True},
+                                    {"n_init": np.int64(1001)}, {"max_iter": float("inf")}])
+def test_iou_kmeans_counts_are_bounded_like_the_cli(kwargs):
+    from vocbench.limits import ANCHOR_LIMITS
+
+    (name, value), = kwargs.items()
+    est = IoUKMeans(**kwargs) if name != "n_clusters" else IoUKMeans(value)
+    with pytest.raises(ValueError, match=name) as exc:  # InputError is a ValueError
+        est.fit(_random_wh(0, 50))
+    low, high = ANCHOR_LIMITS[name]
+    assert f"{low}..{high}" in str(exc.value) and "\n" not in str(exc.value)
+
+
+def test_the_bounds_are_the_cli_options_bounds():
+    """One definition: the anchors command's options are built from vocbench.limits."""
+    import argparse
+
+    from vocbench.cli import build_parser
+    from vocbench.limits import ANCHOR_LIMITS
+
+    sub = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    opts = {a.dest: a.type for a in sub.choices["anchors"]._actions}
+    for dest, key in (("k", "n_clusters"), ("n_init", "n_init"), ("max_iter", "max_iter"),
+                      ("input_size", "input_size"), ("stride", "stride")):
+        assert opts[dest].bounds == ANCHOR_LIMITS[key], dest
+
+
+def test_curve_functions_refuse_huge_or_endless_ks_without_building_them():
+    import itertools
+
+    wh = _random_wh(0, 40)
+    for ks in (range(1, 10 ** 12), [3, 10 ** 9], itertools.count(1)):
+        with pytest.raises(InputError, match="ks entry must be in 1..1000"):
+            iou_kmeans_curve(wh, ks)
+    with pytest.raises(InputError, match="more than 100,000 entries"):
+        iou_kmeans_curve(wh, itertools.repeat(2))
+    with pytest.raises(InputError, match="n_init"):
+        iou_kmeans_curve(wh, [2, 3], n_init=10 ** 9)
+    with pytest.raises(InputError, match="curve entry"):
+        analyze_anchors(wh, k=3, curve=range(1, 10 ** 12))
+    for kwargs, name in (({"k": 10 ** 6}, "k"), ({"n_init": 10 ** 9}, "n_init"), ({"max_iter": 10 ** 9}, "max_iter"),
+                         ({"input_size": 10 ** 9}, "input_size"), ({"stride": 0}, "stride")):
+        with pytest.raises(InputError, match=name):
+            analyze_anchors(wh, curve=None, **kwargs)
+    with pytest.raises(InputError, match="above the maximum 1000"):
+        parse_k_range("1-1000000000000")
+    assert parse_k_range("1-3,1000") == [1, 2, 3, 1000]

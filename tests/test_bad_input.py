@@ -787,7 +787,7 @@ def test_synth_refuses_a_folder_it_did_not_write(tmp_path, capsys):
 def test_anchors_huge_curve_is_refused_before_building_it(capsys):
     rc, _, err = cli(capsys, "anchors", SMALL, "--set", "2007:trainval", "--no-cache", "--curve", "1-1000000000")
     assert rc == 1
-    assert_one_error(err, "--curve '1-1000000000'", "above the maximum")
+    assert_one_error(err, "bad k range '1-1000000000'", "above the maximum 1000")
 
 
 @pytest.mark.parametrize("argv,needle", [

@@ -19,6 +19,7 @@ from vocbench.anchors.priors import (
     yolo_voc_anchors,
 )
 from vocbench.errors import InputError
+from vocbench.limits import ANCHOR_LIMITS, check_count, check_ks
 
 __all__ = ["AnchorAnalysis", "CurvePoint", "PriorFit", "analyze_anchors", "analyze_dataset_anchors",
            "darknet_anchors_line", "parse_k_range"]
@@ -166,22 +167,28 @@ def darknet_anchors_line(anchors_grid, decimals: int = 2) -> str:
 
 
 def parse_k_range(text: str) -> list[int]:
-    """``"1-15"`` → [1, ..., 15]; ``"3,5,9"`` and mixtures like ``"1-5,9"`` work too."""
+    """``"1-15"`` → [1, ..., 15]; ``"3,5,9"`` and mixtures like ``"1-5,9"`` work too. Every k must be in
+    ``ANCHOR_LIMITS["n_clusters"]`` (1..1000, :mod:`vocbench.limits`), checked before a range is built."""
     ks: set[int] = set()
+    low, high = ANCHOR_LIMITS["n_clusters"]
     try:
         for part in str(text).split(","):
             part = part.strip()
             if not part:
                 continue
-            if "-" in part:
-                lo, hi = (int(p) for p in part.split("-", 1))
-                ks.update(range(lo, hi + 1))
-            else:
-                ks.add(int(part))
-    except ValueError:
+            ends = [int(p) for p in part.split("-", 1)] if "-" in part else [int(part)]
+            for e in ends:  # checked before a range is built
+                if e < low:
+                    raise InputError(f"bad k range {text!r}: k must be >= {low}")
+                if e > high:
+                    raise InputError(f"bad k range {text!r}: k = {e} is above the maximum {high}")
+            ks.update(range(ends[0], ends[-1] + 1))
+    except ValueError as exc:
+        if isinstance(exc, InputError):
+            raise
         raise InputError(f"bad k range {text!r}: expected e.g. '1-15' or '3,5,9'") from None
-    if not ks or min(ks) < 1:
-        raise InputError(f"bad k range {text!r}: k must be >= 1")
+    if not ks:
+        raise InputError(f"bad k range {text!r}: no k")
     return sorted(ks)
 
 
@@ -209,10 +216,10 @@ def analyze_anchors(wh, *, k: int = 5, curve: Iterable[int] | None = range(1, 16
         priors: fixed prior sets to evaluate (any of ``"yolo-voc"``, ``"ssd300"``, ``"mobilenet-ssd"``).
     """
     wh = as_wh(wh)
-    curve = list(curve) if curve else []
-    for name, v in [("k", k), ("input_size", input_size), ("stride", stride)] + [("curve", c) for c in curve]:
-        if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer)) or v < 1:  # 2.5 is not 2
-            raise InputError(f"{name} must be a positive integer, got {v!r}")
+    curve = check_ks(curve, "curve") if curve is not None else []  # bounded before anything is built
+    k = check_count("k", k, "n_clusters")
+    input_size, stride = check_count("input_size", input_size), check_count("stride", stride)
+    n_init, max_iter = check_count("n_init", n_init), check_count("max_iter", max_iter)
     if len(wh) < int(k):
         raise InputError(f"need at least k={k} boxes to fit {k} anchors, got {len(wh)}")
     # ks above the number of boxes cannot be fitted: the curve stops there

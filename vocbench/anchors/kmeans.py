@@ -17,6 +17,7 @@ from vocbench.anchors import _kernels
 from vocbench.boxes import check_wh
 from vocbench.boxes._kernels import wh_iou_matrix_kernel
 from vocbench.errors import InputError
+from vocbench.limits import check_count, check_ks
 
 __all__ = ["IoUKMeans", "wh_iou", "mean_iou", "iou_kmeans_curve", "sse_kmeans_curve", "as_wh"]
 
@@ -56,9 +57,10 @@ class IoUKMeans:
     """k-means clustering of box shapes with the distance d = 1 − IoU, scikit-learn style.
 
     Args:
-        n_clusters: number of centroids (anchors) k.
-        n_init: number of restarts; the run with the highest mean IoU wins. Ignored (1) when ``init`` is an array.
-        max_iter: maximum number of centroid updates per run.
+        n_clusters: number of centroids (anchors) k, 1..1000.
+        n_init: number of restarts, 1..1000; the run with the highest mean IoU wins. Ignored (1) when ``init`` is
+            an array.
+        max_iter: maximum number of centroid updates per run, 0..100000.
         init: ``"random"`` (k distinct boxes drawn uniformly; the default, as YOLOv2's clustering),
             ``"k-means++"`` (D² sampling with D = 1 − IoU) or an array ``float[k, 2]`` of starting centroids.
         centroid: ``"mean"`` (default; reproduces the YOLOv2/essay VOC anchors) or ``"median"`` of the members.
@@ -72,6 +74,9 @@ class IoUKMeans:
         n_iter_: number of centroid updates of the winning run.
         converged_: whether the winning run reached a fixed point (no label changed) within ``max_iter``.
         inertia_: sum of (1 − IoU) over the boxes (what k-means minimises, sklearn's name).
+
+    The counts are checked by :meth:`fit` against :data:`vocbench.limits.ANCHOR_LIMITS` (the bounds of the CLI's
+    options too): outside them, or not integers, they raise :class:`~vocbench.errors.InputError` (a ValueError).
 
     Each run iterates to a fixed point (no label changes) and reports that final state — not an intermediate
     step, even though Lloyd updates with the mean are not guaranteed to raise the mean IoU at every step. Empty
@@ -95,10 +100,8 @@ class IoUKMeans:
 
     # ------------------------------------------------------------------ fitting
     def _check(self, wh: np.ndarray) -> None:
-        for name, low in (("n_clusters", 1), ("n_init", 1), ("max_iter", 0)):
-            v = getattr(self, name)  # an integer, never truncated (2.5 clusters is an error, not 2)
-            if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer)) or v < low:
-                raise InputError(f"{name} must be an integer >= {low}, got {v!r}")
+        for name in ("n_clusters", "n_init", "max_iter"):  # integers within ANCHOR_LIMITS, never truncated
+            check_count(name, getattr(self, name))
         if self.centroid not in ("mean", "median"):
             raise InputError(f"centroid must be 'mean' or 'median', got {self.centroid!r}")
         if len(wh) < self.n_clusters:
@@ -276,7 +279,8 @@ def iou_kmeans_curve(wh, ks: Iterable[int], *, n_init: int = 5, max_iter: int = 
         One fitted :class:`IoUKMeans` per k, in increasing k.
     """
     wh = as_wh(wh)
-    ks = sorted({int(k) for k in ks})
+    ks = check_ks(ks)
+    n_init, max_iter = check_count("n_init", n_init), check_count("max_iter", max_iter)
     out: list[IoUKMeans] = []
     prev: IoUKMeans | None = None
     use_median = centroid == "median"
@@ -346,8 +350,9 @@ def sse_kmeans_curve(wh, ks: Iterable[int], *, n_init: int = 5,
     from sklearn.exceptions import ConvergenceWarning
 
     wh = as_wh(wh)
+    n_init = check_count("n_init", n_init)
     out = []
-    for k in sorted({int(k) for k in ks}):
+    for k in check_ks(ks):
         with warnings.catch_warnings():  # k above the number of distinct shapes: fine for a baseline
             warnings.simplefilter("ignore", ConvergenceWarning)
             km = KMeans(n_clusters=k, n_init=n_init, random_state=random_state).fit(wh)

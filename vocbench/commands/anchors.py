@@ -14,6 +14,7 @@ from vocbench.commands._common import (
     seed_option,
     stage_progress,
 )
+from vocbench.limits import ANCHOR_LIMITS
 
 __all__ = ["register", "run"]
 
@@ -28,16 +29,17 @@ def register(sub) -> None:
         formatter_class=HelpFormatter,
     )
     add_dataset_args(p)
-    p.add_argument("-k", "--k", dest="k", type=int_option(1, 1000), default=5, help="number of anchors to report")
+    p.add_argument("-k", "--k", dest="k", type=int_option(*ANCHOR_LIMITS["n_clusters"]), default=5,
+                   help="number of anchors to report")
     p.add_argument("--curve", default="1-15", help="ks of the mean-IoU curve, e.g. 1-15 or 3,5,9; 'none' to skip")
-    p.add_argument("--n-init", type=int_option(1, 1000), default=5, help="k-means restarts per k")
-    p.add_argument("--max-iter", type=int_option(0, 100_000), default=300,
+    p.add_argument("--n-init", type=int_option(*ANCHOR_LIMITS["n_init"]), default=5, help="k-means restarts per k")
+    p.add_argument("--max-iter", type=int_option(*ANCHOR_LIMITS["max_iter"]), default=300,
                    help="k-means iterations per restart")
     p.add_argument("--median", action="store_true", help="median instead of mean centroids")
     p.add_argument("--seed", type=seed_option, default=0, help="random seed (same seed → identical anchors)")
-    p.add_argument("--input-size", type=int_option(1, 65_536), default=416,
+    p.add_argument("--input-size", type=int_option(*ANCHOR_LIMITS["input_size"]), default=416,
                    help="network input side in pixels")
-    p.add_argument("--stride", type=int_option(1, 65_536), default=32,
+    p.add_argument("--stride", type=int_option(*ANCHOR_LIMITS["stride"]), default=32,
                    help="output stride (grid = input size / stride)")
     p.add_argument("--include-difficult", action="store_true", help="also cluster boxes marked difficult")
     p.add_argument("--sse", action="store_true",
@@ -49,30 +51,11 @@ def register(sub) -> None:
     p.set_defaults(func=run)
 
 
-#: Largest k accepted on the command line (a mean-IoU curve point per k; VOC's box shapes saturate long before).
-MAX_K = 1000
-
-
-def _bounded_curve(text: str) -> str:
-    """Check every number of ``--curve`` against :data:`MAX_K` *before* any range is built."""
-    from vocbench.errors import InputError
-
-    for tok in str(text).replace("-", ",").split(","):
-        tok = tok.strip()
-        if tok.isdigit() and int(tok) > MAX_K:
-            raise InputError(f"--curve {text!r}: k = {int(tok)} is above the maximum {MAX_K}")
-    return text
-
-
 def run(args: argparse.Namespace) -> int:
     from vocbench.anchors import analyze_dataset_anchors, parse_k_range
-    from vocbench.errors import InputError
 
-    if not 1 <= args.k <= MAX_K:
-        raise InputError(f"-k must be in 1..{MAX_K}, got {args.k}")
-    if args.n_init < 1:
-        raise InputError(f"--n-init must be >= 1, got {args.n_init}")
-    curve = None if str(args.curve).lower() in ("none", "", "0") else parse_k_range(_bounded_curve(args.curve))
+    # -k, --n-init, ... are bounded by their option types; parse_k_range bounds --curve (vocbench.limits)
+    curve = None if str(args.curve).lower() in ("none", "", "0") else parse_k_range(args.curve)
     check_output_paths(args)
     dataset = load_dataset_from_args(args)
     sse = args.sse and not args.no_sse
