@@ -655,3 +655,67 @@ def test_fifo_yaml_or_image_never_blocks(tmp_path):
     os.mkfifo(root / "images" / "x.jpg")
     exc = _raises_within(lambda: load_yolo_dataset(root / "data.yaml", "val"))
     assert isinstance(exc, InputError) and "x.jpg: image is not a regular file" in str(exc)
+
+
+# ---------------------------------------------------------------- data files: never added to a folder vocbench reads
+@pytest.mark.parametrize("to", ["coco", "csv"])
+@pytest.mark.parametrize("where", ["dets folder", "VOCdevkit", "VOC2007 inside it"])
+def test_convert_detections_file_inside_an_input_folder_is_refused(voc, tmp_path, capsys, to, where):
+    """A file target follows the folder targets' rule: not inside SRC or --gt (a new file too), one line, exit 1,
+    nothing written; docs/security.md "Output folders"."""
+    dets = tmp_path / "dets"
+    shutil.copytree(DETS, dets)
+    folder = {"dets folder": dets, "VOCdevkit": voc, "VOC2007 inside it": voc / "VOC2007"}[where]
+    out = folder / f"new.{'json' if to == 'coco' else 'csv'}"
+    before = snapshot(tmp_path)
+    rc, _, err = cli(capsys, "convert", dets, "--gt", voc, "--set", "2007:trainval", "--to", to, out)
+    assert rc == 1
+    line = one_error(err, str(out), "lies inside the input", "write it outside the inputs")
+    assert ("SRC" if where == "dets folder" else "--gt") in line
+    assert snapshot(tmp_path) == before and not out.exists()
+
+
+def test_convert_dataset_to_coco_inside_the_source_is_refused_next_to_a_file_input_is_fine(voc, tmp_path, capsys):
+    out = voc / "VOC2007" / "gt.json"
+    before = snapshot(voc)
+    rc, _, err = cli(capsys, "convert", voc, "--set", "2007:trainval", "--to", "coco", out)
+    assert rc == 1
+    one_error(err, str(out), "lies inside the input SRC")
+    assert snapshot(voc) == before
+    # the user named a file, not a folder: the folder that holds it is not an input
+    gt = tmp_path / "cocodir" / "instances.json"
+    gt.parent.mkdir()
+    assert cli(capsys, "convert", voc, "--set", "2007:trainval", "--to", "coco", gt)[0] == 0
+    assert cli(capsys, "convert", gt, "--to", "coco", gt.parent / "again.json")[0] == 0
+    again = json.loads((gt.parent / "again.json").read_text())
+    assert again["annotations"] == json.loads(gt.read_text())["annotations"]
+    rc, _, err = cli(capsys, "convert", gt, "--to", "coco", gt)
+    assert rc == 1
+    one_error(err, str(gt))
+
+
+def test_library_coco_writer_refuses_the_dataset_folder(voc, tmp_path):
+    from vocbench.io.writers import write_coco_dataset
+
+    ds = load_voc(voc, ["2007:trainval"])
+    with pytest.raises(InputError, match="lies inside the input dataset"):
+        write_coco_dataset(ds, voc / "gt.json")
+    assert not (voc / "gt.json").exists()
+    write_coco_dataset(ds, tmp_path / "gt.json")
+    assert (tmp_path / "gt.json").is_file()
+
+
+@pytest.mark.parametrize("flag", ["--out", "--dets-out"])
+def test_export_coco_file_inside_root_or_dets_folder_is_refused(voc, tmp_path, capsys, flag):
+    dets = tmp_path / "dets"
+    shutil.copytree(DETS, dets)
+    for folder in (voc, dets):
+        target = folder / "new.json"
+        other = tmp_path / ("res.json" if flag == "--out" else "gt.json")
+        paths = {"--out": target, "--dets-out": other} if flag == "--out" else {"--out": other, "--dets-out": target}
+        before = snapshot(tmp_path)
+        rc, _, err = cli(capsys, "export-coco", voc, "--set", "2007:trainval", "--dets", dets,
+                         *[v for k, p in paths.items() for v in (k, p)])
+        assert rc == 1
+        one_error(err, str(target), "lies inside the input")
+        assert snapshot(tmp_path) == before

@@ -85,8 +85,9 @@ def run(args: argparse.Namespace) -> int:
 
     check_output_paths(args, outputs=("out", "json"), inputs=("src", "gt", "classes"),  # OUT never replaces SRC
                        labels={"out": "OUT", "src": "SRC"})
-    if args.to not in ("coco", "csv"):  # a folder target: never equal to, inside or around an input
-        check_inputs_outside(args.out, [("SRC", args.src), ("--gt", args.gt), ("--images-dir", args.images_dir)])
+    # a folder or file target: never equal to, inside or around an input (a file next to an input file is fine)
+    check_inputs_outside(args.out, [("SRC", args.src), ("--gt", args.gt), ("--images-dir", args.images_dir)],
+                         kind="file" if args.to in ("coco", "csv") else "folder")
     if args.gt is not None:
         return _run_detections(args)
     if args.labels_only and args.to != "yolo":
@@ -102,7 +103,7 @@ def run(args: argparse.Namespace) -> int:
     dataset = load_dataset_from_args(args, root=args.src)
     inputs = [("SRC", args.src), ("--images-dir", args.images_dir)]
     if args.to == "coco":
-        report = write_coco_dataset(dataset, args.out)
+        report = write_coco_dataset(dataset, args.out, inputs=inputs)
     elif args.to == "yolo" and args.labels_only:
         report = write_yolo_dataset(dataset, args.out, None, convention=args.yolo_convention,
                                     difficult=args.difficult, overwrite=args.overwrite, inputs=inputs,

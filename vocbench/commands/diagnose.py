@@ -28,9 +28,9 @@ def register(sub) -> None:
         description="TIDE's error decomposition (cls, loc, both, dupe, bkg, miss; special false_pos/false_neg): "
                     "the mAP gained by fixing each error type with TIDE's oracle, under the VOC devkit or "
                     "voc_eval.py rules (difficult ignored; base AP = vocbench eval's VOC12 mAP) or COCO rules "
-                    "(identical to tidecv 1.0.1 on the COCO export). Also Hoiem et al.'s normalised-AP "
-                    "sensitivity to object characteristics and a confusion matrix at each class's F1-optimal "
-                    "threshold. AP units 0..1.",
+                    "(identical to tidecv 1.0.1 on COCO files as written, or on the COCO export of VOC/YOLO "
+                    "data). Also Hoiem et al.'s normalised-AP sensitivity to object characteristics and a "
+                    "confusion matrix at each class's F1-optimal threshold. AP units 0..1.",
         formatter_class=HelpFormatter,
     )
     p.add_argument("--gt", dest="root", metavar="ROOT", required=True,

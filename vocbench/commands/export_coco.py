@@ -43,10 +43,14 @@ def register(sub) -> None:
 def run(args: argparse.Namespace) -> int:
     from vocbench.errors import VocbenchError
     from vocbench.io.coco import detections_to_coco, export_coco, write_json
+    from vocbench.io.writers import check_inputs_outside
 
     if bool(args.dets) != bool(args.dets_out):
         raise VocbenchError("--dets and --dets-out go together")
     check_output_paths(args, outputs=("out", "dets_out", "json"))
+    for out in (args.out, args.dets_out):  # converted data, as convert's: never added to a folder it reads
+        if out:
+            check_inputs_outside(out, [("ROOT", args.root), ("--dets", args.dets)], kind="file")
     dataset = load_dataset_from_args(args)
     gt = export_coco(dataset)
     res = None

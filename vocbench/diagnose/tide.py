@@ -347,8 +347,8 @@ def diagnose(dataset: Dataset, detections, protocol: str = "devkit", iou: float 
         dataset: the ground truth.
         detections: :class:`~vocbench.structures.Detections`, a DataFrame or a mapping of arrays (as
             :func:`vocbench.evaluate` takes).
-        protocol: ``"devkit"`` (default; IoU >= t), ``"voc_eval"`` (IoU > t) or ``"coco"`` (tidecv's rules on the
-            COCO export, crowd = difficult).
+        protocol: ``"devkit"`` (default; IoU >= t), ``"voc_eval"`` (IoU > t) or ``"coco"`` (tidecv's rules on
+            COCO files as written, crowd = ``iscrowd``; on other data the COCO export, crowd = difficult).
         iou: the foreground IoU threshold t_f in (0, 1]; default 0.5.
         background_iou: TIDE's background threshold t_b in [0, iou]; default 0.1.
         sensitivity: also compute Hoiem's normalised-AP sensitivity (:class:`~vocbench.diagnose.Sensitivity`).

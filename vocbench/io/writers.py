@@ -202,24 +202,27 @@ def prepare_output_folder(out: str | os.PathLike, kind: str, overwrite: bool) ->
     return out
 
 
-def check_inputs_outside(out: str | os.PathLike, inputs: Sequence[tuple[str, str | os.PathLike | None]]) -> None:
-    """Refuse an output folder that is, lies inside, or contains one of ``inputs`` (after resolving symlinks).
+def check_inputs_outside(out: str | os.PathLike, inputs: Sequence[tuple[str, str | os.PathLike | None]],
+                         kind: str = "folder") -> None:
+    """Refuse an output that is, lies inside, or contains one of ``inputs`` (after resolving symlinks).
 
     ``inputs``: (what, path) pairs; missing paths and None are skipped. A file input refuses an ``out`` that is or
-    contains it; a folder input also refuses an ``out`` inside it. Writing (and ``--overwrite``) can then never
-    touch an input.
+    contains it; a folder input also refuses an ``out`` inside it, a new file as much as a folder (converted data
+    is never added to a folder vocbench reads). ``kind``: ``"folder"`` or ``"file"``, what ``out`` is (the message
+    says it). Writing (and ``--overwrite``) can then never touch an input.
     """
     real_out = os.path.realpath(out)
+    fix = "choose a new folder" if kind == "folder" else "write it outside the inputs"
     for what, src in inputs:
         if src is None or not os.path.lexists(src):
             continue
         real = os.path.realpath(src)
         if real == real_out:
-            raise InputError(f"{out}: the output folder is the input {what} ({src}); choose a new folder")
+            raise InputError(f"{out}: the output {kind} is the input {what} ({src}); {fix}")
         if is_within(real, real_out):
-            raise InputError(f"{out}: the output folder contains the input {what} ({src}); choose a new folder")
+            raise InputError(f"{out}: the output {kind} contains the input {what} ({src}); {fix}")
         if os.path.isdir(real) and is_within(real_out, real):
-            raise InputError(f"{out}: the output folder lies inside the input {what} ({src}); choose a new folder")
+            raise InputError(f"{out}: the output {kind} lies inside the input {what} ({src}); {fix}")
 
 
 def _input_folders(images: Sequence[Path | None] | None) -> list[tuple[str, Path]]:
@@ -450,13 +453,21 @@ def _yaml_str(s: str) -> str:
     return json.dumps(s)  # a JSON string is a YAML double-quoted scalar: every control character escaped
 
 
-def write_coco_dataset(dataset: Dataset, out: str | os.PathLike) -> ConversionReport:
-    """Write ``dataset`` as one COCO ground-truth JSON (:func:`vocbench.io.coco.export_coco`)."""
+def write_coco_dataset(dataset: Dataset, out: str | os.PathLike, *,
+                       inputs: Sequence[tuple[str, str | os.PathLike | None]] = ()) -> ConversionReport:
+    """Write ``dataset`` as one COCO ground-truth JSON (:func:`vocbench.io.coco.export_coco`).
+
+    ``out`` may not be the dataset root or one of ``inputs`` (the CLI passes SRC and ``--images-dir``), nor lie
+    inside one of them that is a folder (a VOCdevkit, an image folder): converted data is never added to a folder
+    vocbench reads, whether the target is a folder or a file. Next to an input *file* (``instances.json``,
+    ``data.yaml``) is fine.
+    """
     from vocbench.io.coco import export_coco, write_json
 
     out = Path(out)
     if out.is_dir():
         raise InputError(f"{out}: is a folder; give the .json file to write")
+    check_inputs_outside(out, [*inputs, ("dataset", dataset.root or None)], kind="file")
     gt = export_coco(dataset)
     write_json(gt, out)
     return ConversionReport("coco", str(out), dataset.num_images, dataset.num_objects,
