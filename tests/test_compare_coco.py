@@ -169,3 +169,32 @@ def test_voc_point_estimate_is_evaluate_coco_bit_for_bit(small_voc_pair):
     cmp = _compare(ds, {"a": a, "b": b})
     for name, d in (("a", a), ("b", b)):
         assert cmp.score(name, "coco").mAP == evaluate_coco(ds, d).stats["AP"]
+
+
+@pytest.mark.slow
+def test_real_voc07_cli_coco_numbers_are_pycocotools_on_the_export(voc07_test, yolov2_dets, yolov3_dets, tmp_path,
+                                                                   capsys):
+    """`vocbench compare --metric coco` and `diagnose --protocol coco` on VOC07 test with the YOLOv2/YOLOv3 files:
+    the compare point estimates are pycocotools' stats[0] on the `export-coco` files, bit for bit; diagnose's base
+    AP is tidecv's on the same files (tests/_reference/diagnose.run_tidecv)."""
+    import vocbench
+    from tests._reference.diagnose import run_tidecv
+    from vocbench.cli import main
+
+    out = tmp_path / "cmp.json"
+    argv = ["compare", "--gt", str(voc07_test.root), "--set", "2007:test", "--dets", f"v2={yolov2_dets}",
+            "--dets", f"v3={yolov3_dets}", "--metric", "coco", "--bootstrap", "100", "--json", str(out)]
+    assert main(argv) == 0
+    got = json.loads(out.read_text())["models"]
+    assert (round(got["v2"]["coco"]["mAP"], 6), round(got["v3"]["coco"]["mAP"], 6)) == (0.421841, 0.329263)
+    for name, path in (("v2", yolov2_dets), ("v3", yolov3_dets)):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", VocbenchWarning)
+            dets = vocbench.read_detections(path, voc07_test)
+        ref = _peer("pycocotools", export_coco(voc07_test), detections_to_coco(voc07_test, dets))
+        assert got[name]["coco"]["mAP"] == ref["stats"][0]
+        dj = tmp_path / f"diag-{name}.json"
+        assert main(["diagnose", "--gt", str(voc07_test.root), "--set", "2007:test", "--dets", str(path),
+                     "--protocol", "coco", "--json", str(dj)]) == 0
+        assert abs(json.loads(dj.read_text())["mAP"] - run_tidecv(voc07_test, dets, tmp_path)["ap"]) <= 1e-9
+    capsys.readouterr()
