@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 
 import vocbench._native as native
+from vocbench._lazy import LazyModule
 from vocbench._native import build as native_build
 from vocbench._native._entry import AotEntry, arg_check
 from vocbench.bench.coco_sets import write_coco_set
@@ -26,6 +27,8 @@ KERNEL_MODULES = ("vocbench.io._json_kernels", "vocbench.eval._coco_kernels", "v
 #: wrapper module → its attribute holding the kernels it calls
 WRAPPERS = {"vocbench.io._json_scan": "_k", "vocbench.eval.coco": "_ck", "vocbench.boxes.conventions": "_k"}
 FORBIDDEN = ("numba", "llvmlite", "scipy", "pandas", "matplotlib", "lxml", "yaml", "jinja2")
+#: vocbench modules the COCO eval command has no use for (reports, the VOC cache, file writers, the VOC accumulator)
+UNUSED = ("vocbench.report", "vocbench.io.cache", "vocbench.io.atomic", "vocbench.eval.accumulate", "vocbench._numba")
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -244,22 +247,36 @@ def test_a_stale_source_hash_falls_back_to_jit(aot, monkeypatch):
     side = json.loads(native.sidecar_path().read_text())
     module = "vocbench.eval._coco_kernels"
     rel = "vocbench/eval/_kernels.py"  # a helper the compiled code inlines, not the module itself
-    side["modules"][module]["files"][rel] = "0" * 64
+    side["modules"][module]["files"][rel].update(sha256="0" * 64, mtime_ns=0)  # as after an edit
     monkeypatch.setattr(native, "_sidecar", lambda: side)
     monkeypatch.setattr(native, "_STATUS", {})
     assert native.stale_reason(side, module) == f"{rel} changed since the build"
     got = native._load(module)
-    assert type(got).__name__ == "_LazyModule"
+    assert isinstance(got, LazyModule)
     assert native._STATUS[module] == f"jit ({rel} changed since the build)"
     assert native._load("vocbench.io._json_kernels") is not got and native._STATUS["vocbench.io._json_kernels"] == "aot"
     side["numpy"] = "0.0"
     assert native.stale_reason(side, "vocbench.io._json_kernels").startswith("built with numpy 0.0")
 
 
+def test_a_touched_but_equal_source_stays_fresh_and_an_edit_does_not(monkeypatch, tmp_path):
+    monkeypatch.setattr(native, "SOURCE_ROOT", tmp_path)
+    monkeypatch.setattr(native, "_FILE_HASHES", {})
+    (tmp_path / "k.py").write_text("x = 1\n")
+    record = native.file_record("k.py")
+    assert native.file_unchanged("k.py", record)
+    os.utime(tmp_path / "k.py", ns=(1, 1))  # a checkout: other mtime, same bytes → the hash decides
+    assert native.file_unchanged("k.py", record)
+    native._FILE_HASHES.clear()
+    (tmp_path / "k.py").write_text("x = 2\n")  # same size, new content
+    assert not native.file_unchanged("k.py", record)
+    assert not native.file_unchanged("gone.py", record)
+
+
 def test_switches_choose_the_jit_or_python_path(monkeypatch):
     monkeypatch.setattr(native, "_STATUS", {})
     monkeypatch.setenv("VOCBENCH_NATIVE", "0")
-    assert type(native._load("vocbench.boxes._kernels")).__name__ == "_LazyModule"
+    assert isinstance(native._load("vocbench.boxes._kernels"), LazyModule)
     assert native._STATUS["vocbench.boxes._kernels"] == "jit (VOCBENCH_NATIVE=0)"
     monkeypatch.setenv("NUMBA_DISABLE_JIT", "1")
     native._load("vocbench.boxes._kernels")
@@ -274,7 +291,7 @@ def _eval_in_subprocess(tiny_set, env_extra: dict) -> dict:
             f"    rc = main(['eval', '--gt', {str(gt)!r}, '--dets', {str(dt)!r}, '--metric', 'coco', '--json', '-'])\n"
             "from vocbench._native import describe\n"
             "print(json.dumps({'rc': rc, 'out': json.loads(out.getvalue()), 'paths': describe(),\n"
-            "                  'modules': sorted(m for m in sys.modules if '.' not in m)}))\n")
+            "                  'modules': sorted(sys.modules)}))\n")
     env = {**os.environ, **env_extra}
     env.pop("NUMBA_DISABLE_JIT", None) if "NUMBA_DISABLE_JIT" not in env_extra else None
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=ROOT,
@@ -287,7 +304,7 @@ def test_coco_eval_process_imports_no_numba(aot, tiny_set):
     got = _eval_in_subprocess(tiny_set, {"VOCBENCH_NATIVE": "1"})
     assert got["rc"] == 0
     assert set(got["paths"].values()) == {"aot"} and set(got["paths"]) == set(KERNEL_MODULES)
-    loaded = sorted(set(FORBIDDEN) & set(got["modules"]))
+    loaded = sorted(set(FORBIDDEN + UNUSED) & set(got["modules"]))
     assert not loaded, f"the COCO eval process imported {loaded}"
     jit = _eval_in_subprocess(tiny_set, {"VOCBENCH_NATIVE": "0"})
     assert "numba" in jit["modules"] and set(jit["paths"].values()) == {"jit (VOCBENCH_NATIVE=0)"}

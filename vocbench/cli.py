@@ -84,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse: --help → 0, bad usage → 2
         return int(exc.code or 0)
-    from vocbench.report.html import set_invocation
+    from vocbench._invocation import set_invocation  # report headers show it; vocbench.report loads only for one
 
     set_invocation(["vocbench", *argv])
     saved = warnings.formatwarning

@@ -7,12 +7,13 @@ with ``numba.pycc`` into one extension module in this folder, ``_aot``, beside a
 records what it was built from. :func:`kernels` hands wrappers those functions when they are fresh, else the Numba
 module itself:
 
-* fresh means: the sidecar's SHA-256 of every source file the kernel module is built from (the module and the
-  vocbench modules it imports, recursively: helpers such as ``io/_voc_scan.py``, ``boxes/_kernels.py``,
-  ``_numba.py``) equals the current files', and the numpy and Numba versions are those it was built with.
-  A stale or missing build is never used: the wrapper gets the JIT module (and :func:`describe` says why);
-* ``VOCBENCH_NATIVE=0`` forces the JIT module; ``NUMBA_DISABLE_JIT=1`` forces it too, so the no-JIT test run
-  tests the plain-Python twins, not the compiled code;
+* fresh means: every source file the kernel module is built from (the module and the vocbench modules it
+  imports, recursively: helpers such as ``io/_voc_scan.py``, ``boxes/_kernels.py``, ``_numba.py``) has the
+  content the sidecar records (its size and mtime, as Python trusts a ``.pyc``; else its SHA-256 decides), and
+  numpy and Numba have the versions it was built with. A stale or missing build is never used: the wrapper gets
+  the JIT module (:func:`describe`, ``vocbench --debug`` and ``python -m vocbench._native status`` say why);
+* ``VOCBENCH_NATIVE=0`` forces the JIT module; ``NUMBA_DISABLE_JIT=1`` forces the module too (its kernels are
+  then plain Python), so the no-JIT test run tests the Python twins, not the compiled code;
 * each compiled entry has one signature (harvested from a JIT run of the tiny COCO set, see the builder). A call
   whose arguments do not fit it (another dtype, a non-contiguous array, a read-only array where the kernel
   writes) runs the JIT kernel instead, correct as ever; :func:`describe` lists such calls;
@@ -25,7 +26,6 @@ it runs (``make setup``), never shipped.
 
 from __future__ import annotations
 
-import hashlib
 import importlib
 import importlib.util
 import json
@@ -33,6 +33,8 @@ import os
 import sys
 from pathlib import Path
 from typing import Any
+
+from vocbench._lazy import LazyModule
 
 __all__ = ["kernels", "describe", "jit_enabled", "native_enabled", "sidecar_path", "EXTENSION", "SOURCE_ROOT"]
 
@@ -88,29 +90,16 @@ def describe() -> dict[str, str]:
     return out
 
 
-class _LazyModule:
-    """A module imported on first attribute access (the JIT path, or a name the build did not compile)."""
-
-    def __init__(self, name: str) -> None:
-        self._name = name
-
-    def __getattr__(self, attr: str) -> Any:
-        return getattr(importlib.import_module(self._name), attr)
-
-    def __repr__(self) -> str:
-        return f"<JIT kernels {self._name} (lazy)>"
-
-
 def _load(module: str) -> Any:
     if not jit_enabled():
         _STATUS[module] = "python (NUMBA_DISABLE_JIT)"
-        return _LazyModule(module)
+        return LazyModule(module)
     if not native_enabled():
         _STATUS[module] = "jit (VOCBENCH_NATIVE=0)"
-        return _LazyModule(module)
+        return LazyModule(module)
     why, ns = _compiled(module)
     _STATUS[module] = "aot" if ns is not None else f"jit ({why})"
-    return ns if ns is not None else _LazyModule(module)
+    return ns if ns is not None else LazyModule(module)
 
 
 def _sidecar() -> dict | None:
@@ -127,12 +116,32 @@ def file_sha256(relpath: str) -> str:
     """SHA-256 (hex) of a file under :data:`SOURCE_ROOT`; '' when it cannot be read. Memoised per process."""
     got = _FILE_HASHES.get(relpath)
     if got is None:
+        import hashlib  # only when a stamp differs: the common, fresh case costs a stat per file
+
         try:
             got = hashlib.sha256((SOURCE_ROOT / relpath).read_bytes()).hexdigest()
         except OSError:
             got = ""
         _FILE_HASHES[relpath] = got
     return got
+
+
+def file_record(relpath: str) -> dict:
+    """What the sidecar records of a source file: its SHA-256, size and mtime (ns)."""
+    st = os.stat(SOURCE_ROOT / relpath)
+    return {"sha256": file_sha256(relpath), "size": st.st_size, "mtime_ns": st.st_mtime_ns}
+
+
+def file_unchanged(relpath: str, record: dict) -> bool:
+    """Whether a source file still has the recorded content. As Python trusts a ``.pyc`` whose source has the
+    recorded size and mtime, so does this (a stat); any other stamp (an edit, a checkout) compares the SHA-256."""
+    try:
+        st = os.stat(SOURCE_ROOT / relpath)
+    except OSError:
+        return False
+    if st.st_size == record.get("size") and st.st_mtime_ns == record.get("mtime_ns"):
+        return True
+    return file_sha256(relpath) == record.get("sha256")
 
 
 def numba_version() -> str:
@@ -173,8 +182,8 @@ def stale_reason(side: dict | None, module: str) -> str:
         return f"built with numpy {side.get('numpy')}, numpy is {np.__version__}"
     if side.get("numba") != numba_version():
         return f"built with numba {side.get('numba')}, numba is {numba_version() or 'absent'}"
-    for rel, digest in entry.get("files", {}).items():
-        if file_sha256(rel) != digest:
+    for rel, record in entry.get("files", {}).items():
+        if not isinstance(record, dict) or not file_unchanged(rel, record):
             return f"{rel} changed since the build"
     return ""
 

@@ -56,6 +56,11 @@ def arg_check(spec: list) -> Callable[[Any], bool]:
     return check
 
 
+def _thaw(value):
+    """A constant as the module holds it: JSON lists back to (nested) tuples."""
+    return tuple(_thaw(v) for v in value) if isinstance(value, list) else value
+
+
 class AotEntry:
     """One compiled entry kernel: calls that fit its signature run the compiled code, others the JIT kernel."""
 
@@ -95,7 +100,7 @@ class AotKernels:
         for name, e in entries.items():
             setattr(self, name, AotEntry(module, name, getattr(ext, e["symbol"]), e["args"], misfits))
         for name, value in constants.items():
-            setattr(self, name, tuple(value) if isinstance(value, list) else value)
+            setattr(self, name, _thaw(value))
 
     def __getattr__(self, attr: str) -> Any:  # only for names not set above
         if attr.startswith("__"):

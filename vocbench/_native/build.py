@@ -28,7 +28,7 @@ from vocbench._native import (
     EXTENSION,
     SOURCE_ROOT,
     extension_stamp,
-    file_sha256,
+    file_record,
     numba_version,
     sidecar_path,
     stale_reason,
@@ -248,7 +248,7 @@ def _sidecar_data(harvest: dict[str, dict], ext_path: Path) -> dict:
     modules = {}
     for m, entries in harvest.items():
         modules[m] = {
-            "files": {rel: file_sha256(rel) for rel in source_files(m)},
+            "files": {rel: file_record(rel) for rel in source_files(m)},
             "entries": {name: {"symbol": _symbol(m, name), "signature": f"{ret}{tuple(str(a) for a in args)}",
                                "args": [_arg_spec(a, f"{m}.{name}") for a in args]}
                         for name, (_, args, ret) in entries.items()},

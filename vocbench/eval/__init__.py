@@ -5,31 +5,43 @@ Importing this package loads no Numba: the VOC metrics run on numpy unless Numba
 (:mod:`vocbench.eval.engine`); :func:`evaluate_coco` (the COCO kernels) is imported on first use.
 """
 
+from __future__ import annotations
+
 from typing import TYPE_CHECKING
 
-from vocbench.eval.accumulate import VocEvaluator, detections_from_list
-from vocbench.eval.ap import average_precision_voc07, average_precision_voc12
-from vocbench.eval.evaluator import evaluate
-from vocbench.eval.matching import PROTOCOLS, MatchResult, Protocol, match_detections
-from vocbench.eval.results import COCO_STAT_NAMES, CocoScores, EvalResult, VocScores
-
 if TYPE_CHECKING:
+    from vocbench.eval.accumulate import VocEvaluator, detections_from_list
+    from vocbench.eval.ap import average_precision_voc07, average_precision_voc12
     from vocbench.eval.coco import evaluate_coco
+    from vocbench.eval.evaluator import evaluate
+    from vocbench.eval.matching import PROTOCOLS, MatchResult, Protocol, match_detections
+    from vocbench.eval.results import COCO_STAT_NAMES, CocoScores, EvalResult, VocScores
 
 __all__ = ["evaluate", "VocEvaluator", "detections_from_list", "EvalResult", "VocScores", "CocoScores",
            "COCO_STAT_NAMES", "match_detections", "MatchResult", "Protocol", "PROTOCOLS", "average_precision_voc07",
            "average_precision_voc12", "evaluate_coco"]
 
+# Start-up: each name loads its module on first use (PEP 562), so `vocbench eval --metric coco` never imports the
+# VOC accumulator or AP code, and nothing here imports the COCO kernels before the COCO metrics are asked for.
+_PUBLIC = {"evaluate": "evaluator", "VocEvaluator": "accumulate", "detections_from_list": "accumulate",
+           "EvalResult": "results", "VocScores": "results", "CocoScores": "results", "COCO_STAT_NAMES": "results",
+           "match_detections": "matching", "MatchResult": "matching", "Protocol": "matching", "PROTOCOLS": "matching",
+           "average_precision_voc07": "ap", "average_precision_voc12": "ap", "evaluate_coco": "coco"}
+
 
 def __getattr__(name: str):
-    if name == "evaluate_coco":  # Numba kernels: loaded when the COCO metrics are first asked for
-        from vocbench.eval.coco import evaluate_coco
-
-        globals()[name] = evaluate_coco
-        return evaluate_coco
     import importlib
     import importlib.util
 
+    module = _PUBLIC.get(name)
+    if module is not None:
+        value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+        globals()[name] = value  # later lookups are plain attribute reads
+        return value
     if not name.startswith("__") and importlib.util.find_spec(f"{__name__}.{name}") is not None:
         return importlib.import_module(f"{__name__}.{name}")  # a submodule (`vocbench.eval.coco`), as when eager
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_PUBLIC))

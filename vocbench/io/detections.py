@@ -39,7 +39,6 @@ else:
 
 from vocbench._lazy import loaded
 from vocbench.errors import InputError, VocbenchWarning
-from vocbench.io.atomic import atomic_write_text
 from vocbench.io.voc import _open_regular, _short
 from vocbench.structures import Dataset, Detections
 
@@ -444,6 +443,7 @@ def write_devkit(detections: Detections, dataset: Dataset, folder: str | os.Path
     Classes without detections get no file. Every class name is checked by :func:`vocbench.paths.safe_name`
     (it becomes a file name) before anything is written.
     """
+    from vocbench.io.atomic import atomic_write_text  # tempfile: only for writers, not for the readers here
     from vocbench.paths import check_class_names, safe_name
 
     check_class_names(dataset)

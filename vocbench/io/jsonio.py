@@ -15,8 +15,6 @@ from typing import Any
 
 import numpy as np
 
-from vocbench.io.atomic import atomic_write_text
-
 __all__ = ["to_jsonable", "dumps_json", "emit_json"]
 
 
@@ -49,4 +47,6 @@ def emit_json(data: Any, target: str | os.PathLike) -> None:
         sys.stdout.write(text)
         sys.stdout.flush()
     else:
+        from vocbench.io.atomic import atomic_write_text  # tempfile: only when writing a file (not stdout)
+
         atomic_write_text(target, text)

@@ -25,7 +25,6 @@ else:
     from vocbench._lazy import etree  # start-up: lxml is imported by the first parse
 
 from vocbench.errors import InputError, VocbenchError, VocbenchWarning
-from vocbench.io.cache import cache_load, cache_store, file_signature
 from vocbench.paths import safe_name
 from vocbench.structures import VOC_CLASSES, Dataset
 
@@ -312,6 +311,8 @@ def load_voc(root: str | os.PathLike, sets: Sequence[str] | str, classes: Sequen
 
     key: str | None = None
     if cache:
+        from vocbench.io.cache import cache_load, file_signature  # hashlib: only for VOC folders (not COCO files)
+
         try:
             key = file_signature(paths, repr((classes, strict)))
         except FileNotFoundError as exc:
@@ -334,6 +335,8 @@ def load_voc(root: str | os.PathLike, sets: Sequence[str] | str, classes: Sequen
         raise InputError(f"{issues[0]} (--strict; {len(issues)} such box(es) in all)")
     arrays["issues"] = np.array(issues, dtype=str) if issues else np.zeros(0, dtype="<U1")
     if key is not None:
+        from vocbench.io.cache import cache_store
+
         cache_store(key, arrays)
     ds = _dataset_from_arrays(arrays, classes, sets, str(root), image_ids, image_years, image_sets)
     _warn_issues(ds.issues)

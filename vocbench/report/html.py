@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from vocbench import _invocation
+
 if TYPE_CHECKING:  # start-up: pandas only types table_block's argument here
     import pandas as pd
 
@@ -37,13 +39,9 @@ def _env():  # start-up: jinja2 is imported by the first report, not by every co
                               trim_blocks=True, lstrip_blocks=True)
 
 
-_invocation: list[str] | None = None
-
-
 def set_invocation(argv: list[str] | None) -> None:
-    """Record the command line for report headers (the CLI calls this with ``["vocbench", *argv]``)."""
-    global _invocation
-    _invocation = list(argv) if argv is not None else None
+    """Record the command line for report headers (the CLI records it with :mod:`vocbench._invocation`)."""
+    _invocation.set_invocation(argv)
 
 
 _defaults: dict[str, str] = {}
@@ -77,8 +75,9 @@ def current_command() -> str:
     command line that is running, as a user would type it (``vocbench stats ...``)."""
     if "command" in _defaults:
         return _defaults["command"]
-    if _invocation is not None:
-        return " ".join(shlex.quote(a) for a in _invocation)
+    recorded = _invocation.invocation()
+    if recorded is not None:
+        return " ".join(shlex.quote(a) for a in recorded)
     argv = list(sys.argv)
     prog = os.path.basename(argv[0]) if argv else "vocbench"
     if prog in ("__main__.py", "-m") or prog.endswith("vocbench/__main__.py"):
