@@ -104,3 +104,24 @@ def test_ignore_flag_without_iscrowd_is_ground_truth_for_tidecv(tmp_path):
     ref = _tidecv_on_files(tmp_path / "gt.json", tmp_path / "dt.json")
     assert d.mAP == ref["ap"] == 1.0
     np.testing.assert_array_equal(d.per_class_ap, [1.0])
+
+
+def test_coco_size_bins_use_the_area_field_of_coco_files(tmp_path):
+    """Two GT of the same box (40 x 40 = 1600 px², medium by the box) with area fields 900 (small) and 10000
+    (large), as pycocotools' area ranges see them."""
+    seg = [[10.0, 10.0, 50.0, 10.0, 50.0, 50.0, 10.0, 50.0]]
+    gt = {"images": [{"id": 5, "file_name": "a.jpg", "width": 100, "height": 100},
+                     {"id": 2, "file_name": "b.jpg", "width": 100, "height": 100}],
+          "categories": [{"id": 1, "name": "thing"}],
+          "annotations": [{"id": i + 1, "image_id": im, "category_id": 1, "bbox": [10.0, 10.0, 40.0, 40.0],
+                           "area": area, "iscrowd": 0, "segmentation": seg}
+                          for i, (im, area) in enumerate(((5, 900.0), (2, 10000.0)))]}
+    dt = [{"image_id": 5, "category_id": 1, "bbox": [10.0, 10.0, 40.0, 40.0], "score": 0.9}]
+    (tmp_path / "gt.json").write_text(json.dumps(gt))
+    (tmp_path / "dt.json").write_text(json.dumps(dt))
+    ds = load_coco_gt(tmp_path / "gt.json")
+    d = diagnose(ds, read_detections(tmp_path / "dt.json", ds), protocol="coco", confusion=False)
+    assert d.sensitivity.characteristics["coco_size"] == ("small", "medium", "large")
+    np.testing.assert_array_equal(d.sensitivity.counts["coco_size"], [1, 0, 1])
+    ap = d.sensitivity.ap_n["coco_size"]
+    assert ap[0] == 1.0 and np.isnan(ap[1]) and ap[2] == 0.0  # the detected GT is the small one

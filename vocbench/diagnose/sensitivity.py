@@ -14,7 +14,8 @@ Bins (objects of the class that count as positives: non-difficult / non-crowd):
 * ``aspect``: width / height percentiles per class, same split: XT (extra tall), T, M, W, XW (extra wide).
 * ``truncated``: no / yes (VOC ``<truncated>``). ``occluded``: no / yes (VOC2012 ``<occluded>``; objects without
   the tag are left out of this characteristic). ``pose``: VOC ``<pose>`` values present.
-* ``coco_size``: small (area <= 32²), medium (<= 96²), large, on the COCO export's ``w * h``.
+* ``coco_size``: small (area <= 32²), medium (<= 96²), large: on data read from COCO the annotation's ``area``
+  field (what pycocotools' area ranges test), else the COCO export's ``w * h``.
 """
 
 from __future__ import annotations
@@ -65,7 +66,8 @@ def characteristic_bins(dataset: Dataset, counted: np.ndarray) -> dict[str, tupl
     if len(labels) > 1 or (labels and labels != ("Unspecified",)):
         lookup = {p: i for i, p in enumerate(labels)}
         out["pose"] = (labels, np.array([lookup.get(p, -1) for p in poses.tolist()], np.int64))
-    coco_area = w * h  # the export's w * h (w = xmax - xmin + 1)
+    # pycocotools' area ranges test the file's area field; other data: the export's w * h (w = xmax - xmin + 1)
+    coco_area = dataset.coco.area if dataset.coco is not None else w * h
     out["coco_size"] = (("small", "medium", "large"),
                         np.where(coco_area <= 32 ** 2, 0, np.where(coco_area <= 96 ** 2, 1, 2)).astype(np.int64))
     return out
