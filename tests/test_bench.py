@@ -316,3 +316,14 @@ def test_e2e_children_run_single_threaded_and_name_their_kernels(tmp_path):
     imported_numba = any(line.split("|")[-1].strip() == "numba" for line in done.stderr.splitlines())
     expected = "JIT (Numba)" if imported_numba else "native (ahead-of-time compiled; Numba not imported)"
     assert path == expected
+
+
+@pytest.mark.parametrize("fmt", ["devkit", "csv", "yolo"])
+def test_text_rows_compare_the_scanner_with_the_checked_reader(fmt, tmp_path, monkeypatch):
+    from vocbench.bench.suite_io import _text_rows
+
+    monkeypatch.setenv("VOCBENCH_CACHE_DIR", str(tmp_path))
+    vb, old = _text_rows(fmt, True, 1, name="tiny")
+    assert vb.impl == "vocbench" and old.impl.startswith("vocbench ") and "scanner off" in old.impl
+    assert old.agrees is True and vb.n == old.n == 60 * 30 and old.ratio == old.ratio
+    assert (tmp_path / "bench-sets" / "tiny-v1").is_dir()

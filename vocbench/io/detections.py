@@ -393,33 +393,79 @@ def _lookup_table(lookup: dict[str, int]) -> tuple[np.ndarray, np.ndarray]:
     return keys[order], index[order]
 
 
+def _devkit_rows(path: Path, lookup: dict[str, int], table) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """(image index, -1 where unknown; values float64[N, 5]; line numbers or None) of one file (numpy reader)."""
+    ids, values = _parse_devkit_file(path)
+    return _image_index_of(ids, lookup, table), values, None
+
+
+def _scan_devkit(paths: list[Path], lookup: dict[str, int]):
+    """The byte scanner's :class:`~vocbench.io._text_scan.TextTable` of ``paths`` with its text column mapped to
+    image indices (-1: unknown); None when the input is too small for the scanner to pay off (or the JIT is off)."""
+    from vocbench.io import _text_scan
+
+    if not _text_scan.worth_scanning("devkit", paths):
+        return None
+    t = _text_scan.scan_table(paths, ["text", "num", "num", "num", "num", "num"], [list(lookup)])
+    image_of_key = np.fromiter(lookup.values(), np.int64, len(lookup))
+    key = t.index[:, 0]
+    image_index = np.where(key >= 0, image_of_key[np.maximum(key, 0)], -1) if len(image_of_key) else key
+    return t, image_index
+
+
+def _scanned_parts(present: list[tuple[int, Path]], lookup: dict[str, int]) -> list:
+    """Per file, (image index, values float64[N, 5], line numbers) from the scanner, or None for a file left to the
+    numpy reader (all None when the scanner does not run)."""
+    got = _scan_devkit([p for _, p in present], lookup)
+    if got is None:
+        return [None] * len(present)
+    t, image_index = got
+    out: list = []
+    for f in range(len(present)):
+        rows = slice(int(t.row_offsets[f]), int(t.row_offsets[f + 1]))
+        out.append(None if t.fallback[f] else (image_index[rows], t.values[:, rows].T, t.lines[rows]))
+    return out
+
+
+def _field_on_line(path: Path, line: int) -> str:
+    """The first field of line ``line`` of ``path`` (error messages)."""
+    with open(path, encoding="utf-8", errors="replace") as fh:
+        for i, text in enumerate(fh, 1):
+            if i == line:
+                return (text.split() or [""])[0]
+    return ""
+
+
 def _read_devkit(folder: Path, dataset: Dataset, ignore_unknown: bool, strict: bool = False) -> Detections:
     has_gt = np.bincount(dataset.class_index, minlength=dataset.num_classes) > 0
     with_gt = frozenset(c for c, h in zip(dataset.classes, has_gt.tolist()) if h)
     files, missing_msg = _class_files(folder, dataset.classes, strict, with_gt)
+    present = [(c, p) for c, p in enumerate(files) if p is not None]
     idx_parts, cls_parts, val_parts = [], [], []
     lookup = dataset.image_lookup()
-    table = _lookup_table(lookup)
+    scanned = _scanned_parts(present, lookup)
+    table = _lookup_table(lookup) if any(s is None for s in scanned) else None
     n_dropped = 0
     first_dropped = None
-    for c, path in enumerate(files):
-        if path is None:
-            continue
-        ids, values = _parse_devkit_file(path)
-        if len(ids) == 0:
-            continue
-        image_index = _image_index_of(ids, lookup, table)
+    for (c, path), rows in zip(present, scanned):
+        image_index, values, lines = rows if rows is not None else _devkit_rows(path, lookup, table)
         unknown = image_index < 0
         if unknown.any():
             r = int(np.flatnonzero(unknown)[0])
-            bad = ids[r].decode() if isinstance(ids[r], bytes) else ids[r]
+            where = f"line {int(lines[r])}" if lines is not None else _line_of(path, r)
+            bad = _field_on_line(path, int(lines[r])) if lines is not None else None
+            if bad is None:
+                ids, _ = _parse_devkit_file(path)
+                bad = ids[r].decode() if isinstance(ids[r], bytes) else ids[r]
             if not ignore_unknown:
-                raise InputError(f"{path}: {_line_of(path, r)}: image id {bad!r} is not in the evaluated set "
+                raise InputError(f"{path}: {where}: image id {bad!r} is not in the evaluated set "
                                  f"{list(dataset.sets)} (use --ignore-unknown-images to drop such detections)")
             n_dropped += int(unknown.sum())
             first_dropped = first_dropped or f"{path.name}: {bad!r}"
             keep = ~unknown
             image_index, values = image_index[keep], values[keep]
+        if len(image_index) == 0:
+            continue
         idx_parts.append(image_index)
         cls_parts.append(np.full(len(image_index), c, np.int64))
         val_parts.append(values)
@@ -431,9 +477,10 @@ def _read_devkit(folder: Path, dataset: Dataset, ignore_unknown: bool, strict: b
     if not idx_parts:
         return Detections(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0), np.zeros((0, 4)),
                           source=str(folder))
-    values = np.concatenate(val_parts)
+    scores = np.concatenate([v[:, 0] for v in val_parts])  # contiguous columns in one copy each
+    boxes = np.concatenate([v[:, 1:] for v in val_parts])
     return Detections(image_index=np.concatenate(idx_parts), class_index=np.concatenate(cls_parts),
-                      scores=values[:, 0], boxes=values[:, 1:], source=str(folder))
+                      scores=scores, boxes=boxes, source=str(folder))
 
 
 def write_devkit(detections: Detections, dataset: Dataset, folder: str | os.PathLike,
@@ -519,8 +566,58 @@ def _coco_detections(cols, dataset: Dataset, ignore_unknown: bool, image_ids: st
 
 
 # ------------------------------------------------------------------------------------------ csv / frame
+def _scan_csv(path: Path, dataset: Dataset, ignore_unknown: bool) -> Detections | None:
+    """A large CSV with exactly the header ``image_id,class,score,xmin,ymin,xmax,ymax`` and nothing the byte scanner
+    leaves to pandas (quotes, empty fields, non-ASCII: :mod:`vocbench.io._text_scan`) read without a Python object
+    per row; None where pandas reads it (same values: the scanner's are Python's ``float`` of the text)."""
+    from vocbench.io import _text_scan
+
+    if not _text_scan.worth_scanning("csv", [path]):
+        return None
+    with open(_open_regular(str(path), "detections file"), "rb") as fh:
+        header = fh.readline(1 << 10).rstrip(b"\r\n")
+    if header != ",".join(_CSV_COLUMNS).encode():
+        return None
+    lookup = dataset.image_lookup()
+    t = _text_scan.scan_table([path], ["text", "text", "num", "num", "num", "num", "num"],
+                              [list(lookup), list(dataset.classes)], sep=",", skip_lines=1)
+    if t.fallback[0]:
+        return None
+    src = str(path)
+
+    def where(r: int) -> str:
+        return f"line {int(t.lines[r])}"
+
+    def field(r: int, k: int) -> str:
+        with open(path, encoding="utf-8", errors="replace") as fh:
+            for i, text in enumerate(fh, 1):
+                if i == t.lines[r]:
+                    return text.rstrip("\r\n").split(",")[k]
+        return ""
+
+    cindex = t.index[:, 1]
+    if (cindex < 0).any():
+        r = int(np.flatnonzero(cindex < 0)[0])
+        raise InputError(f"{src}: {where(r)}: unknown class {field(r, 1)!r}; expected one of "
+                         f"{', '.join(dataset.classes)}")
+    image_of_key = np.fromiter(lookup.values(), np.int64, len(lookup))
+    key = t.index[:, 0]
+    image_index = np.where(key >= 0, image_of_key[np.maximum(key, 0)], -1) if len(image_of_key) else key
+    if (image_index < 0).any():
+        r = int(np.flatnonzero(image_index < 0)[0])
+        ids = {r: field(r, 0)}
+        keep = _unknown_images(image_index, ids, where, ignore_unknown, src)
+        return Detections(image_index=image_index[keep], class_index=cindex[keep], scores=t.values[0, keep],
+                          boxes=t.values[1:, keep].T, source=src)
+    return Detections(image_index=image_index, class_index=cindex, scores=t.values[0], boxes=t.values[1:].T,
+                      source=src)
+
+
 def _read_csv(path: Path, dataset: Dataset, ignore_unknown: bool) -> Detections:
     _check_csv_header(path)
+    scanned = _scan_csv(path, dataset, ignore_unknown)
+    if scanned is not None:
+        return scanned
     try:
         df = pd.read_csv(path, dtype={"image_id": str, "class": str}, skip_blank_lines=True)
     except pd.errors.EmptyDataError:

@@ -43,7 +43,8 @@ from vocbench.structures import VOC_CLASSES, Dataset, Detections
 
 __all__ = ["YOLO_CONVENTIONS", "DEFAULT_YOLO_CONVENTION", "voc_to_yolo", "yolo_to_voc", "guess_folder_format",
            "read_yolo_detections", "read_absolute_detections", "write_yolo_detections", "clip_normalised",
-           "write_absolute_detections", "read_label_table", "read_label_tables", "class_indices",
+           "write_absolute_detections", "read_label_table", "read_label_tables", "read_numeric_tables",
+           "class_indices",
            "RangeCheck", "format_float", "MAX_LABEL_CHARS"]
 
 #: YOLO normalisation conventions (see the module docstring) → one line each for ``--help``.
@@ -240,6 +241,35 @@ def read_label_tables(paths: Sequence[Path], ncols: int, fields: str, numeric_fr
     return first, values, np.asarray(lines, np.int64), np.asarray(offsets, np.int64)
 
 
+def read_numeric_tables(paths: Sequence[Path], ncols: int, fields: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`read_label_tables` of all-numeric files without the text column: ``(float64[N, ncols], int64[N]
+    line numbers, int64[F + 1] row offsets)``. Many or large files go through the byte scanner
+    (:mod:`vocbench.io._text_scan`: no Python object per line); a file it leaves, and small inputs, through
+    :func:`read_label_tables` (same values, same errors)."""
+    from vocbench.io import _text_scan
+
+    paths = list(paths)
+    if not _text_scan.worth_scanning("yolo", paths) or any(os.stat(p).st_size > MAX_LABEL_CHARS for p in paths):
+        _, values, lines, offsets = read_label_tables(paths, ncols, fields)
+        return values, lines, offsets
+    t = _text_scan.scan_table(paths, ["num"] * ncols)
+    if not t.fallback.any():
+        return t.values.T, t.lines, t.row_offsets
+    parts_v, parts_l, counts = [], [], []
+    for f, path in enumerate(paths):
+        if t.fallback[f]:
+            _, v, ln = read_label_table(path, ncols, fields)
+        else:
+            rows = slice(int(t.row_offsets[f]), int(t.row_offsets[f + 1]))
+            v, ln = t.values[:, rows].T, t.lines[rows]
+        parts_v.append(v)
+        parts_l.append(ln)
+        counts.append(len(ln))
+    offsets = np.zeros(len(paths) + 1, np.int64)
+    np.cumsum(counts, out=offsets[1:])
+    return np.concatenate(parts_v), np.concatenate(parts_l), offsets
+
+
 def read_label_table(path: Path, ncols: int, fields: str, numeric_from: int = 0
                      ) -> tuple[list[str], np.ndarray, np.ndarray]:
     """One file of :func:`read_label_tables`: (first column, numeric columns, line numbers)."""
@@ -343,7 +373,7 @@ def read_yolo_detections(folder: str | os.PathLike, dataset: Dataset, *,
     folder = _prediction_folder(Path(folder))
     files = _image_files(folder, dataset, ignore_unknown_images)
     paths = [p for _, p in files]
-    _, values, lines, offsets = read_label_tables(paths, 6, "class_index cx cy w h confidence")
+    values, lines, offsets = read_numeric_tables(paths, 6, "class_index cx cy w h confidence")
     image_index = np.repeat(np.array([i for i, _ in files], np.int64), np.diff(offsets))
     cls = class_indices(values[:, 0], paths, lines, dataset.num_classes, offsets)
     rng = RangeCheck(strict, "prediction(s)")
