@@ -360,3 +360,19 @@ def test_curve_functions_refuse_huge_or_endless_ks_without_building_them():
     with pytest.raises(InputError, match="above the maximum 1000"):
         parse_k_range("1-1000000000000")
     assert parse_k_range("1-3,1000") == [1, 2, 3, 1000]
+
+
+def test_ssd_layouts_are_bounded_before_anything_is_allocated():
+    import itertools
+
+    from vocbench.anchors import ssd_scales
+
+    for sizes, needle in (((10 ** 6,), "feature_sizes entry must be in 1..4096"), ((38, 0), "1..4096"),
+                          ((19.5,), "must be an integer"), ((), "at least one feature map"),
+                          (itertools.repeat(3), "more than 64 feature maps"),
+                          ((4096, 4096), "default boxes, above the maximum 10,000,000")):
+        with pytest.raises(InputError, match=needle):
+            ssd_default_boxes(sizes)
+    with pytest.raises(InputError, match="num_layers"):
+        ssd_scales(10 ** 9)
+    assert ssd_default_boxes((500,), aspect_ratios=(2, 3)).shape == (1_500_000, 4)  # under the bound: built

@@ -11,19 +11,24 @@ from collections.abc import Iterable
 
 from vocbench.errors import InputError
 
-__all__ = ["ANCHOR_LIMITS", "MAX_KS", "check_count", "check_ks"]
+__all__ = ["ANCHOR_LIMITS", "MAX_KS", "MAX_DEFAULT_BOXES", "check_count", "check_ks"]
 
 #: Inclusive ``(low, high)`` of each count of the anchor API (:class:`vocbench.anchors.IoUKMeans`,
 #: :func:`~vocbench.anchors.iou_kmeans_curve`, :func:`~vocbench.anchors.analyze_anchors`): up to 1,000 anchors
 #: (VOC's box shapes saturate the mean IoU long before), 1,000 restarts, 100,000 centroid updates per run, network
-#: input sides and strides up to 65,536 pixels.
+#: input sides and strides up to 65,536 pixels, SSD layouts of up to 64 feature maps of up to 4096 x 4096 cells.
 ANCHOR_LIMITS: dict[str, tuple[int, int]] = {
     "n_clusters": (1, 1000),
     "n_init": (1, 1000),
     "max_iter": (0, 100_000),
     "input_size": (1, 65_536),
     "stride": (1, 65_536),
+    "feature_size": (1, 4096),
+    "num_layers": (1, 64),
 }
+
+#: Most default boxes :func:`~vocbench.anchors.ssd_default_boxes` builds (float64[P, 4]: 320 MB; SSD300 has 8,732).
+MAX_DEFAULT_BOXES = 10_000_000
 
 #: Most entries a list of ks (a mean-IoU curve) may have, repeats included: read one by one, so an endless
 #: iterator or ``range(1, 10**12)`` is refused after this many, not materialised.

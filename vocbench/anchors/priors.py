@@ -17,6 +17,7 @@ from vocbench.anchors import _kernels
 from vocbench.anchors.kmeans import as_wh
 from vocbench.boxes import box_wh
 from vocbench.errors import InputError
+from vocbench.limits import ANCHOR_LIMITS, MAX_DEFAULT_BOXES, check_count
 
 __all__ = ["YOLO_VOC_ANCHORS", "yolo_voc_anchors", "ssd_scales", "ssd_default_boxes", "SSDConfig", "SSD300",
            "MOBILENET_SSD", "SSD_CONFIGS", "best_possible_recall", "ratio_metric", "positioned_best_iou",
@@ -97,8 +98,7 @@ def ssd_scales(num_layers: int, s_min: float = 0.2, s_max: float = 0.9) -> np.nd
     Returns ``float64[m + 1]``; the extra last entry extends the same line (``s_max + step``) and is only used
     for the last layer's extra box ``sqrt(s_m s_{m+1})``.
     """
-    if num_layers < 1:
-        raise InputError(f"need at least one feature map, got {num_layers}")
+    num_layers = check_count("num_layers", num_layers)
     if num_layers == 1:
         return np.array([s_min, s_max], np.float64)
     step = (s_max - s_min) / (num_layers - 1)
@@ -187,11 +187,13 @@ def ssd_default_boxes(feature_sizes: Sequence[int], *, image_size: float | None 
     Returns:
         float64[P, 4] as ``(cx, cy, w, h)``; SSD300 → 8732 rows, MobileNet-SSD → 1917 rows.
     """
-    sizes = [int(f) for f in feature_sizes]
-    if not sizes or min(sizes) < 1:
-        raise InputError(f"feature_sizes must be positive grid sizes, got {list(feature_sizes)}")
+    sizes = _feature_sizes(feature_sizes)
     m = len(sizes)
     ratios = _per_layer_ratios(aspect_ratios, m)
+    total = sum(f * f * len(_layer_shapes(k, np.ones(m + 1), ratios[k], reduce_first_layer and k == 0))
+                for k, f in enumerate(sizes))
+    if total > MAX_DEFAULT_BOXES:  # before anything is allocated
+        raise InputError(f"feature_sizes {sizes}: {total:,} default boxes, above the maximum {MAX_DEFAULT_BOXES:,}")
     scales = ssd_scales(m, s_min, s_max)
     if s_last is not None:
         scales[m] = s_last
@@ -217,6 +219,20 @@ def ssd_default_boxes(feature_sizes: Sequence[int], *, image_size: float | None 
     if image_size is not None:
         boxes = boxes * float(image_size)
     return np.ascontiguousarray(boxes)
+
+
+def _feature_sizes(feature_sizes: Sequence[int]) -> list[int]:
+    """The grid sizes as ints, each in ``ANCHOR_LIMITS["feature_size"]``, at most ``ANCHOR_LIMITS["num_layers"]``
+    of them (read one by one: an endless iterator is refused), never truncated (2.5 is refused)."""
+    most = ANCHOR_LIMITS["num_layers"][1]
+    sizes: list[int] = []
+    for f in feature_sizes:
+        if len(sizes) == most:
+            raise InputError(f"feature_sizes: more than {most} feature maps")
+        sizes.append(check_count("feature_sizes entry", f, "feature_size"))
+    if not sizes:
+        raise InputError("feature_sizes: need at least one feature map")
+    return sizes
 
 
 def _per_layer_ratios(aspect_ratios, m: int) -> list[tuple[float, ...]]:
