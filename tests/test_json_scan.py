@@ -68,6 +68,8 @@ def check_results(data: bytes, must_accept: bool = False):
     '[{"image_id": 1, "category_id": 2, "bbox": [1e308, 4.9e-324, 2.2250738585072014e-308, 9007199254740993],'
     ' "score": 1}]',
     '[{"image_id": 123456789012345678, "category_id": 2, "bbox": [1, 2, 3, 4], "score": 0.5, "file_name": "a b.jpg"}]',
+    '[{"image_id": 1, "category_id": 2, "bbox": [1, 2, 3, 4], "score": 0.5,'
+    ' "f": "a\\"\\\\\\/\\b\\f\\n\\r\\t\\u00E9\\ud83d"}]',
 ])
 def test_accepted_shapes_equal_json(text):
     check_results(text.encode(), must_accept=True)
@@ -91,6 +93,10 @@ def test_accepted_shapes_equal_json(text):
     '[{"image_id": 1, "category_id": 2, "bbox": [1, 2, 3, 4], "score": 0.5, "x": [1, 2}]',
     '[{"image_id": 1, "category_id": 2, "bbox": [1, 2, 3, 4], "score": 0.5, "x": tru}]',
     '[{"image_id": 1234567890123456789, "category_id": 2, "bbox": [1, 2, 3, 4], "score": 0.5}]',
+    '[{"image_id": 1, "category_id": 2, "bbox": [1, 2, 3, 4], "score": 0.5, "f": "a\\qb"}]',
+    '[{"image_id": 1, "category_id": 2, "bbox": [1, 2, 3, 4], "score": 0.5, "f": "\\u12G4"}]',
+    '[{"image_id": 1, "category_id": 2, "bbox": [1, 2, 3, 4], "score": 0.5, "f": "\\u12"}]',
+    '[{"image_id": 1, "category_id": 2, "bbox": [1, 2, 3, 4], "score": 0.5, "f": "ab\\"}]',
     '\ufeff[]', '[{"image_id": 1, "category_id": 2, "bbox": [1, 2, 3, 4], "score": 0.5, "x": "a\tb"}]',
     '[{"image_id": 1, "category_id": 2, "bbox": [1, 2, 3, 4], "score": 0.5, "x": ' + "[" * 100 + "]" * 100 + "}]",
 ])
@@ -293,3 +299,129 @@ def test_shortest_records_fit_the_columns():
         got = check_results(("[" + ",".join([rec] * n) + "]").encode(), must_accept=True)
         assert got is not None and len(got["score"]) == n
     assert scan_coco_results(("[" + ",".join(["{}"] * 100) + "]").encode(), force=True) is None
+
+
+# ------------------------------------------------------------------------------- numbers beyond Clinger's path
+def _number_file(values: list[str], rng: np.random.Generator) -> bytes:
+    """A results file whose bbox and score tokens are ``values`` as written (5 per record, in order)."""
+    recs = []
+    for k in range(0, len(values) - 4, 5):
+        b = ", ".join(values[k:k + 4])
+        recs.append(f'{{"image_id": {k}, "category_id": {int(rng.integers(1, 91))}, "bbox": [{b}], '
+                    f'"score": {values[k + 4]}}}')
+    return ("[" + ", ".join(recs) + "]").encode()
+
+
+def _slow_tokens(monkeypatch) -> list[int]:
+    """Counts the tokens the kernel leaves to Python's ``float`` (``_convert_slow``), per call."""
+    import vocbench.io._json_scan as scan
+
+    seen: list[int] = []
+    real = scan._convert_slow
+
+    def counting(data, floats, slow):
+        seen.append(int(sum(bin(int(v)).count("1") for v in slow)))
+        return real(data, floats, slow)
+
+    monkeypatch.setattr(scan, "_convert_slow", counting)
+    return seen
+
+
+def _random_doubles(rng: np.random.Generator, n: int) -> np.ndarray:
+    v = np.frombuffer(rng.bytes(8 * n), np.float64)
+    return v[np.isfinite(v)]
+
+
+@pytest.mark.parametrize("shape", ["repr", "float32", "exponent", "halfway", "long"])
+def test_numbers_beyond_the_fast_path_equal_float(shape, monkeypatch):
+    """Every token shape Python writes or a tool prints reads bit for bit as ``float`` reads it, and only tokens
+    of more than 18 significant digits whose neighbours round apart are left to Python (exact Eisel-Lemire in
+    the kernel: a file of 17-digit reprs stays in the kernel)."""
+    from decimal import Decimal
+
+    rng = np.random.default_rng(["repr", "float32", "exponent", "halfway", "long"].index(shape))
+    if shape == "repr":  # doubles of every magnitude, 17-digit reprs, subnormals
+        values = [repr(v) for v in _random_doubles(rng, 20_000).tolist()]
+    elif shape == "float32":  # detectron2 / mmdet: float32 boxes and scores written as json.dumps(tensor.tolist())
+        f32 = np.concatenate([rng.uniform(0, 1333, 15_000), rng.uniform(0, 1, 5_000)]).astype(np.float32)
+        values = [json.dumps(v) for v in f32.astype(np.float64).tolist()]
+    elif shape == "exponent":
+        values = [f"{m}e{e}" for m, e in zip(rng.integers(1, 10 ** 17, 20_000).tolist(),
+                                             rng.integers(-345, 310, 20_000).tolist())]
+        values += ["4.9e-324", "2.4703282292062328e-324", "1.7976931348623157e308", "1e-400", "-0e5", "2E+22"]
+    elif shape == "halfway":  # exactly between two doubles: ties to even (digits written in full)
+        x = _random_doubles(rng, 4_000)
+        x = x[(np.abs(x) > 1e-30) & (np.abs(x) < 1e30)]
+        values = [format((Decimal(a) + Decimal(b)) / 2, "f")[:250]
+                  for a, b in zip(x.tolist(), np.nextafter(x, np.inf).tolist())]
+        values += [str(2 ** 53 + 1), str(2 ** 54 + 2), "9007199254740993.0", "1.00000000000000011102230246251565"]
+    else:  # more than 18 significant digits
+        values = ["".join(map(str, rng.integers(0, 10, int(d)))).lstrip("0") + "." + str(int(f))
+                  for d, f in zip(rng.integers(19, 40, 5_000).tolist(), rng.integers(0, 10 ** 6, 5_000).tolist())]
+    values += ["0"] * (-len(values) % 5)
+    slow = _slow_tokens(monkeypatch)
+    got = check_results(_number_file(values, rng), must_accept=True)
+    assert got is not None and got["score"].size == len(values) // 5
+    if shape in ("repr", "float32", "exponent"):
+        assert slow == [0]
+    elif shape == "long":  # only the undecided ones leave the kernel (exact ties, written in full, all do)
+        assert slow[0] < len(values) // 20
+
+
+@pytest.mark.parametrize("tool", ["ultralytics", "mmdet", "detectron2", "indent2", "indent4-crlf", "unicode"])
+def test_files_written_by_other_tools_equal_json(tool):
+    """Results files shaped as detectors' tools write them read exactly as ``json`` reads them (all accepted)."""
+    rng = np.random.default_rng(7)
+    n = 400
+    box = rng.uniform(0, 640, (n, 4))
+    score = rng.uniform(0, 1, n)
+    if tool == "ultralytics":  # rounded values, keys in its order
+        recs = [{"image_id": int(i), "category_id": int(c), "bbox": [round(float(x), 3) for x in b],
+                 "score": round(float(s), 5)} for i, c, b, s in zip(rng.integers(0, 5000, n),
+                                                                    rng.integers(1, 91, n), box, score)]
+    else:  # float32 tensors .tolist(): 17-digit reprs
+        b32 = box.astype(np.float32).astype(np.float64).tolist()
+        s32 = score.astype(np.float32).astype(np.float64).tolist()
+        recs = [{"image_id": int(i), "bbox": b, "score": s, "category_id": int(c)}
+                for i, c, b, s in zip(rng.integers(0, 5000, n).tolist(), rng.integers(1, 91, n).tolist(), b32, s32)]
+    if tool == "mmdet":  # extra keys: a segmentation RLE and an area
+        for r in recs:
+            r["segmentation"] = {"size": [480, 640], "counts": "PPR3`0i<5L3M2N2O0O100O01O1N2L4Kc]X6"}
+            r["area"] = 1234.5
+    if tool == "unicode":
+        for r in recs:
+            r["file_name"] = "图像/ü-0001.jpg"
+    indent = {"indent2": 2, "indent4-crlf": 4}.get(tool)
+    text = json.dumps(recs, indent=indent, ensure_ascii=tool != "unicode")
+    if tool == "indent4-crlf":
+        text = text.replace("\n", "\r\n")
+    got = check_results(text.encode(), must_accept=True)
+    assert got is not None and got["score"].size == n
+
+
+def test_pretty_printed_ground_truth_equals_json():
+    data = {"info": {"description": 'a "quoted" \\ line\n\u00e9', "url": "http:\\/\\/x"},
+            "images": [{"id": 1, "width": 640, "height": 480, "file_name": "ü.jpg"}],
+            "annotations": [{"segmentation": [[1.5, 2.25, 3.0, 4.0]], "area": 0.30000001192092896, "iscrowd": 0,
+                             "image_id": 1, "bbox": [257.3699951171875, 1e-7, 3.0, 4.5], "category_id": 2, "id": 9}],
+            "categories": [{"id": 2, "name": "car", "supercategory": "vehicle"}]}
+    for text in (json.dumps(data, indent=4, ensure_ascii=False),
+                 json.dumps(data, indent=2, ensure_ascii=False).replace("\n", "\r\n")):
+        assert "\\" in text  # escapes in strings vocbench skips: accepted, checked
+        got = scan_coco_gt(text.encode(), force=True)
+        assert got is not None
+        ann = data["annotations"][0]
+        assert same_bits(got["annotations"]["bbox"], [ann["bbox"]])
+        assert same_bits(got["annotations"]["area"], [ann["area"]])
+        assert got["images"]["file_name"] == ["ü.jpg"] and got["categories"]["name"] == ["car"]
+
+
+def test_powers_of_five_table_matches_fast_float():
+    """Rows of fast_float's ``power_of_five_128`` (its first row, 5**-1, 5**0, 5**1) and every row normalised."""
+    from vocbench.io._json_scan import _POW5
+
+    assert _POW5.shape == (651, 2) and (_POW5[:, 0] >> np.uint64(63) == 1).all()
+    rows = {-342: (0xEEF453D6923BD65A, 0x113FAA2906A13B3F), -1: (0xCCCCCCCCCCCCCCCC, 0xCCCCCCCCCCCCCCCD),
+            0: (0x8000000000000000, 0), 1: (0xA000000000000000, 0)}
+    for q, (hi, lo) in rows.items():
+        assert (int(_POW5[q + 342, 0]), int(_POW5[q + 342, 1])) == (hi, lo), q

@@ -18,7 +18,7 @@ import sys
 
 from numba import njit, prange
 
-__all__ = ["jit", "jit_parallel", "jit_simd", "jit_inline", "prange"]
+__all__ = ["jit", "jit_parallel", "jit_simd", "jit_inline", "jit_scan", "prange"]
 
 _PROBE = "scipy.linalg.cython_blas"
 
@@ -52,3 +52,8 @@ jit_simd = njit(cache=True, fastmath=False, nogil=True, error_model="numpy")
 #: Decorator for small helpers of a kernel that must cost nothing as functions (the byte scanner's steps): Numba
 #: inlines them into their caller at the IR level, so splitting a kernel into named steps keeps its speed.
 jit_inline = njit(cache=True, fastmath=False, nogil=True, inline="always")
+
+#: Decorator for byte-scanner kernels, which allocate nothing and take every array from their caller: without the
+#: Numba runtime (NRT) no reference count is kept for the arrays passed down to their steps (with it, each inlined
+#: step leaves atomic increments and decrements in the scanner's loop that refcount pruning does not remove).
+jit_scan = njit(cache=True, fastmath=False, nogil=True, _nrt=False)  # type: ignore[call-overload]

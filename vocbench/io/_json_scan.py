@@ -5,7 +5,8 @@ a Python object per record (``json.loads`` of a 48 MB results file builds 3.5 mi
 narrow, fully validated subset of JSON and answers ``None`` for anything else, so the caller's ``json`` path
 handles, exactly, every file the scanner does not (and names the file and record of every error):
 
-* a BOM, invalid UTF-8, any backslash escape or control character inside a string;
+* a BOM, invalid UTF-8, a control character inside a string, a backslash escape in a key or in a string
+  vocbench reads (``file_name``, ``name``: escapes are accepted, checked, in values it skips);
 * ``NaN``/``Infinity`` (Python's ``json`` accepts them), any other token outside strict JSON (RFC 8259),
   nesting deeper than :data:`MAX_DEPTH`;
 * a record that is not an object, a field vocbench reads given twice (``json`` keeps the last), a field of the
@@ -17,10 +18,11 @@ handles, exactly, every file the scanner does not (and names the file and record
 Fields vocbench does not read (``segmentation``, ``supercategory``, ``license``, extra keys of any shape) are
 skipped, but still checked against the JSON grammar, so an invalid file never reads as valid.
 
-Numbers are exact: integers are read digit by digit; a decimal goes through the XML scanner's exact decimal
-parser (:func:`vocbench.io._voc_scan._coord`, Clinger's fast path: the very double Python's ``float`` gives),
-and the tokens outside its fast path (exponents, more than 18 significant digits, ``2**53`` < mantissa) are
-converted afterwards by ``float`` on their bytes. Under ``NUMBA_DISABLE_JIT=1`` the scanner answers ``None``
+Numbers are exact: every number goes through vocbench's one decimal parser
+(:func:`vocbench.io._voc_scan._decimal`: Clinger's fast path, then Eisel-Lemire with 128-bit powers of five for the
+rest, e.g. the 17-digit reprs of float32 values), which gives the very double Python's ``float`` gives; only a
+token of more than 18 significant digits that the parser cannot decide is converted afterwards by ``float`` on its
+bytes. Integers have at most 18 digits. Under ``NUMBA_DISABLE_JIT=1`` the scanner answers ``None``
 (as plain Python it would be slower than ``json``) unless called with ``force=True`` (the tests do).
 """
 
@@ -45,7 +47,29 @@ GT_FIELDS = {
     "categories": (("id", K_INT), ("name", K_STR)),
 }
 
-_POW10 = 10.0 ** np.arange(23)
+_POW10 = 10.0 ** np.arange(23)  # exact doubles
+
+
+def _pow5_table() -> np.ndarray:
+    """uint64[651, 2]: 128-bit approximations of ``5**q``, ``q`` in -342..308 (the range of
+    ``vocbench.io._voc_scan._eisel_lemire_exact``), normalised (top bit set): truncated for ``q >= 0``, rounded
+    up for ``q < 0``, as fast_float's ``script/table_generation.py`` writes them. (Here, not beside the parser:
+    this module must not import Numba.)"""
+    rows = []
+    for q in range(-342, 309):
+        if q < 0:
+            p5 = 5 ** -q
+            z = (p5 - 1).bit_length()  # the least z with 2**z >= 5**-q
+            c = (1 << (z + 127 if q >= -27 else 2 * z + 128)) // p5 + 1
+            c >>= max(0, c.bit_length() - 128)
+        else:
+            c = 5 ** q
+            c = c << (128 - c.bit_length()) if c.bit_length() < 128 else c >> (c.bit_length() - 128)
+        rows.append((c >> 64, c & ((1 << 64) - 1)))
+    return np.array(rows, dtype=np.uint64)
+
+
+_POW5 = _pow5_table()
 
 
 # ------------------------------------------------------------------------------------------------ tables
@@ -137,9 +161,10 @@ def scan_coco_results(data: bytes, force: bool = False) -> dict[str, np.ndarray]
     ints = np.empty((cap, _RES_NI), np.int64)
     floats = np.empty((cap, _RES_NF), np.float64)
     slow = np.zeros(cap, np.uint8)
-    seen = np.zeros(cap, np.uint16)
+    seen = np.empty(cap, np.uint16)
     stack = np.zeros(MAX_DEPTH, np.int64)
-    r = _k._scan_results_kernel(buf, *_RES_NAMES, _RES_KINDS, _RES_COLS, ints, floats, slow, seen, stack, _POW10)
+    r = _k._scan_results_kernel(buf, *_RES_NAMES, _RES_KINDS, _RES_COLS, ints, floats, slow, seen, stack, _POW10,
+                                _POW5)
     if r < 0 or (seen[:r] != (1 << len(RESULT_FIELDS)) - 1).any():
         return None
     floats = floats[:r]
@@ -191,7 +216,7 @@ def scan_coco_gt(data: bytes, force: bool = False) -> dict[str, dict] | None:
     start = np.full(len(GT_FIELDS), -1, np.int64)
     count = np.zeros(len(GT_FIELDS), np.int64)
     status = _k._scan_gt_kernel(buf, *_GT_SECTIONS, _GT_LO, *_GT_NAMES, _GT_KINDS, _GT_COLS, ints, floats, slow, seen,
-                             stack, _POW10, start, count)
+                                stack, _POW10, _POW5, start, count)
     if status < 0:
         return None
     out = {}

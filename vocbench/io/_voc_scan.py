@@ -36,13 +36,14 @@ do): same results, on ``bytes`` (whose items are Python ints; a ``uint8`` scalar
 
 from __future__ import annotations
 
+import math
 import os
 import stat
 from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from vocbench._numba import jit, jit_inline
+from vocbench._numba import jit, jit_inline, jit_scan
 
 __all__ = ["scan_voc"]
 
@@ -71,14 +72,18 @@ _N_FIELDS = 12
 
 # ASCII bytes the scanner compares with (named, so the kernels read as the grammar they check)
 B_TAB, B_LF, B_SPACE = 9, 10, 32
-B_AMP, B_MINUS, B_DOT, B_SLASH = 38, 45, 46, 47
+B_AMP, B_PLUS, B_MINUS, B_DOT, B_SLASH = 38, 43, 45, 46, 47
 B_0, B_1, B_9 = 48, 49, 57
 B_LT, B_GT, B_QMARK = 60, 62, 63
-B_A, B_Z, B_UNDERSCORE, B_a, B_z = 65, 90, 95, 97, 122
+B_A, B_E, B_Z, B_UNDERSCORE, B_a, B_e, B_z = 65, 69, 90, 95, 97, 101, 122
 B_PRINT_FIRST, B_PRINT_LAST = 32, 126  # printable ASCII
 _MAX_INT_DIGITS = 7  # sizes and a coordinate's integer part: longer ones take the checked path
-_MAX_MANTISSA_DIGITS = 18  # digits kept in a coordinate's integer mantissa (< 2**63)
+_MANT_LIMIT = 10 ** 17  # a digit joins a number's mantissa while it is below: 18 significant digits (< 2**63)
 _MAX_EXACT_MANTISSA = 2 ** 53  # up to here the mantissa is an exact double
+_MAX_EXP = 100_000  # decimal exponents saturate here
+_POW5_MIN_Q, _POW5_MAX_Q = -342, 308  # the rows of the 5**q table (io/_json_scan._pow5_table); beyond: 0 or inf
+# shape flags of a number token (_decimal)
+N_NEG, N_DOT, N_EXP, N_LEADING_ZERO, N_EMPTY_FRACTION, N_TRUNC = 1, 2, 4, 8, 16, 32
 #: The predefined entities accepted in text vocbench ignores.
 _ENTITIES = (b"&amp;", b"&lt;", b"&gt;", b"&quot;", b"&apos;")
 # outcomes of one file (_scan_file) beyond S_OK / S_FALLBACK: the object arrays are full
@@ -194,38 +199,150 @@ def _flag(buf, s, e, default):
 
 
 @jit_inline
+def _decimal(buf, i, n, pow10):
+    """The decimal number ``-?D+(.D*)?([eE][+-]?D+)?`` at ``i`` (before ``n``): vocbench's one decimal parser,
+    read in one pass; each caller checks its own grammar on ``shape`` and ``int_digits``.
+
+    Returns:
+        ``(end, status, value, mant, exp10, shape, int_digits)``. ``end``: index after the token, -1 when there is
+        no number at ``i`` (no integer digit, or an exponent without digits). ``status`` 0: ``value`` is the exact
+        double of the token, the one Python's ``float`` gives (Clinger's fast path: a mantissa ``<= 2**53`` and
+        ``|exp10| <= 22`` are two exact doubles and one correctly rounded operation); 1: not decided here, the
+        token is ``mant * 10**exp10`` (``mant``: its first 18 significant digits, ``N_TRUNC`` in ``shape`` when
+        a nonzero digit was dropped; :func:`_eisel_lemire` converts it). ``shape``: the ``N_*`` flags.
+    """
+    neg = i < n and buf[i] == B_MINUS
+    shape = N_NEG if neg else 0
+    j = i + 1 if neg else i
+    s = j
+    mant = 0
+    drop = 0  # integer digits left out of the mantissa: each one a factor 10
+    while j < n and B_0 <= buf[j] <= B_9:
+        if mant < _MANT_LIMIT:
+            mant = mant * 10 + (buf[j] - B_0)
+        else:
+            drop += 1
+            if buf[j] != B_0:
+                shape |= N_TRUNC
+        j += 1
+    ni = j - s
+    if ni == 0:
+        return -1, 2, 0.0, 0, 0, shape, 0
+    if ni > 1 and buf[s] == B_0:
+        shape |= N_LEADING_ZERO
+    k = 0  # fraction digits in the mantissa
+    if j < n and buf[j] == B_DOT:
+        shape |= N_DOT
+        j += 1
+        f = j
+        while j < n and B_0 <= buf[j] <= B_9:
+            if mant < _MANT_LIMIT:
+                mant = mant * 10 + (buf[j] - B_0)
+                k += 1
+            elif buf[j] != B_0:
+                shape |= N_TRUNC
+            j += 1
+        if j == f:
+            shape |= N_EMPTY_FRACTION
+    ex = 0
+    if j < n and (buf[j] == B_e or buf[j] == B_E):
+        shape |= N_EXP
+        j += 1
+        eneg = j < n and buf[j] == B_MINUS
+        if j < n and (eneg or buf[j] == B_PLUS):
+            j += 1
+        f = j
+        while j < n and B_0 <= buf[j] <= B_9:
+            if ex < _MAX_EXP:  # saturates: any larger exponent is 0 or infinity all the same
+                ex = ex * 10 + (buf[j] - B_0)
+            j += 1
+        if j == f:
+            return -1, 2, 0.0, 0, 0, shape, ni
+        if eneg:
+            ex = -ex
+    exp10 = ex + drop - k
+    if shape & N_TRUNC == 0 and mant <= _MAX_EXACT_MANTISSA:
+        if mant == 0:
+            return j, 0, -0.0 if neg else 0.0, mant, exp10, shape, ni
+        if 0 <= exp10 <= 22:
+            v = float(mant) * pow10[exp10]
+            return j, 0, -v if neg else v, mant, exp10, shape, ni
+        if -22 <= exp10 < 0:
+            v = float(mant) / pow10[-exp10]
+            return j, 0, -v if neg else v, mant, exp10, shape, ni
+    return j, 1, 0.0, mant, exp10, shape, ni
+
+
+@jit_inline
 def _coord(buf, s, e, pow10):
     """``-?D{1,7}(.D*)?`` → (status, value): status 0 exact, 1 needs Python ``float``, 2 not accepted."""
-    if e <= s:
+    end, st, v, _, _, shape, ni = _decimal(buf, s, e, pow10)
+    if end != e or ni > _MAX_INT_DIGITS or shape & N_EXP:
         return 2, 0.0
-    neg = buf[s] == B_MINUS
-    i = s + 1 if neg else s
-    mant = 0
-    nd = 0  # digits in the mantissa
-    ni = 0  # integer digits
-    while i < e and _is_digit(buf[i]):
-        if nd < _MAX_MANTISSA_DIGITS:
-            mant = mant * 10 + (buf[i] - B_0)
-        nd += 1
-        ni += 1
-        i += 1
-    if ni == 0 or ni > _MAX_INT_DIGITS:
-        return 2, 0.0
-    k = 0
-    if i < e and buf[i] == B_DOT:
-        i += 1
-        while i < e and _is_digit(buf[i]):
-            if nd < _MAX_MANTISSA_DIGITS:
-                mant = mant * 10 + (buf[i] - B_0)
-                k += 1
-            nd += 1
-            i += 1
-    if i != e:
-        return 2, 0.0
-    if nd > _MAX_MANTISSA_DIGITS or mant > _MAX_EXACT_MANTISSA:  # not an exact double: Python's float
-        return 1, 0.0
-    v = float(mant) / pow10[k]
-    return 0, -v if neg else v
+    return st, v
+
+
+@jit_inline
+def _mul128(a, b):
+    """(high, low) uint64 halves of the 128-bit product of two uint64."""
+    m32 = np.uint64(0xFFFFFFFF)
+    a0, a1, b0, b1 = a & m32, a >> np.uint64(32), b & m32, b >> np.uint64(32)
+    p00, p01, p10, p11 = a0 * b0, a0 * b1, a1 * b0, a1 * b1
+    mid = (p00 >> np.uint64(32)) + (p01 & m32) + (p10 & m32)
+    return p11 + (p01 >> np.uint64(32)) + (p10 >> np.uint64(32)) + (mid >> np.uint64(32)), \
+        (mid << np.uint64(32)) | (p00 & m32)
+
+
+@jit_scan
+def _eisel_lemire_exact(w, q, pow5):
+    """The double nearest ``w * 10**q`` (ties to even), ``0 < w < 2**63``: the Eisel-Lemire algorithm as
+    fast_float's ``compute_float`` writes it (github.com/fastfloat/fast_float, ``decimal_to_binary.h``), whose
+    128-bit product is always sufficient (Mushtak and Lemire, "Fast number parsing without fallback", 2023)."""
+    if q < _POW5_MIN_Q:
+        return 0.0
+    if q > _POW5_MAX_Q:
+        return math.inf
+    lz = 1  # leading zeros of w (< 2**63)
+    while w < (1 << 62) >> (lz - 1):
+        lz += 1
+    x = np.uint64(w) << np.uint64(lz)
+    row = q - _POW5_MIN_Q
+    hi, lo = _mul128(x, pow5[row, 0])
+    if hi & np.uint64(0x1FF) == np.uint64(0x1FF):  # the 9 bits below the 55 kept may take a carry: refine
+        hi2, _ = _mul128(x, pow5[row, 1])
+        lo += hi2
+        if hi2 > lo:
+            hi += np.uint64(1)
+    upper = int(hi >> np.uint64(63))
+    shift = np.uint64(upper + 9)
+    m = hi >> shift
+    power2 = (((152170 + 65536) * q) >> 16) + 63 + upper - lz + 1023
+    if power2 <= 0:  # subnormal (or zero)
+        if 1 - power2 >= 64:
+            return 0.0
+        m >>= np.uint64(1 - power2)
+        m = (m + (m & np.uint64(1))) >> np.uint64(1)
+        return math.ldexp(float(m), -1074)
+    if lo <= np.uint64(1) and -4 <= q <= 23 and m & np.uint64(3) == np.uint64(1) and (m << shift) == hi:
+        m ^= np.uint64(1)  # exactly halfway between two doubles: round to even, down
+    m = (m + (m & np.uint64(1))) >> np.uint64(1)
+    if m >= np.uint64(1 << 53):
+        m >>= np.uint64(1)
+        power2 += 1
+    if power2 >= 2047:
+        return math.inf
+    return math.ldexp(float(m), power2 - 1075)
+
+
+@jit_scan
+def _eisel_lemire(mant, exp10, shape, pow5):
+    """``(ok, value)`` of a token :func:`_decimal` left undecided (status 1): the exact double by Eisel-Lemire;
+    a token with dropped digits lies between ``mant`` and ``mant + 1`` times ``10**exp10``: exact when both
+    round to the same double, else ``ok`` is False (Python's ``float`` decides)."""
+    v = _eisel_lemire_exact(mant, exp10, pow5)
+    if shape & N_TRUNC and _eisel_lemire_exact(mant + 1, exp10, pow5) != v:
+        return False, 0.0
+    return True, -v if shape & N_NEG else v
 
 
 @jit_inline
