@@ -6,7 +6,8 @@ One flat array per field, never one Python object per box (STYLE.md §2). Boxes 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import math
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -75,6 +76,37 @@ def _as_int64(values: Any, what: str) -> np.ndarray:
     return np.asarray(flat.tolist() if kind == "O" else flat, np.int64).reshape(a.shape)
 
 
+class _Built:
+    """A frozen dataclass field that may be given as None and is then built on first read by ``build(obj)`` and
+    kept: the fields of data read from COCO that the COCO metric never reads (VOC pixel boxes, file stems and
+    names), so ``vocbench eval --metric coco`` skips their conversion and memory. Installed on the class after
+    ``@dataclass`` (whose ``__init__`` then stores the given value through :meth:`__set__`)."""
+
+    def __init__(self, name: str, build: Callable[[Any], Any]) -> None:
+        self.slot, self.build = "_" + name, build
+
+    def __get__(self, obj, owner=None) -> Any:
+        if obj is None:
+            return self
+        value = obj.__dict__[self.slot]
+        if value is None:
+            value = self.build(obj)
+            obj.__dict__[self.slot] = value
+        return value
+
+    def __set__(self, obj, value) -> None:
+        obj.__dict__[self.slot] = value
+
+
+def _given(obj, name: str) -> Any:
+    """The value given for a :class:`_Built` field, None when it is still to be built (never builds it)."""
+    return obj.__dict__["_" + name]
+
+
+#: Dataset fields a set read from COCO may leave as None (built on first read from :attr:`Dataset.coco`).
+_DATASET_BUILT = ("image_ids", "boxes", "image_files")
+
+
 @dataclass(frozen=True, eq=False)
 class CocoAnnotations:
     """What a COCO ``instances.json`` says beyond VOC fields, carried by the :class:`Dataset` it was read into.
@@ -90,6 +122,8 @@ class CocoAnnotations:
         iscrowd: bool[M] the ``iscrowd`` field (False where absent).
         ignore: bool[M] the ``ignore`` field some converters write (False where absent; pycocotools overwrites it
             with ``iscrowd``).
+        file_names: str[I] the images' ``file_name`` as written (``""`` where absent), or None; the dataset's
+            :attr:`~Dataset.image_files` and :attr:`~Dataset.image_ids` (stems) are built from it when first read.
     """
 
     image_ids: np.ndarray
@@ -98,6 +132,7 @@ class CocoAnnotations:
     area: np.ndarray
     iscrowd: np.ndarray
     ignore: np.ndarray
+    file_names: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         for name, dtype in (("image_ids", np.int64), ("category_ids", np.int64), ("xywh", np.float64),
@@ -108,12 +143,18 @@ class CocoAnnotations:
         for name in ("iscrowd", "ignore"):
             if len(getattr(self, name)) != m:
                 raise ValueError(f"CocoAnnotations.{name} has length {len(getattr(self, name))}, expected {m}")
+        if self.file_names is not None:
+            object.__setattr__(self, "file_names", _readonly(np.asarray(self.file_names, dtype=str).reshape(-1)))
+            if len(self.file_names) != len(self.image_ids):
+                raise ValueError(f"CocoAnnotations.file_names has length {len(self.file_names)}, expected "
+                                 f"{len(self.image_ids)}")
 
     def subset(self, image_mask: np.ndarray, object_mask: np.ndarray) -> CocoAnnotations:
         """The images of ``image_mask`` and the objects of ``object_mask`` (boolean masks), categories kept."""
         return CocoAnnotations(image_ids=self.image_ids[image_mask], category_ids=self.category_ids,
                                xywh=self.xywh[object_mask], area=self.area[object_mask],
-                               iscrowd=self.iscrowd[object_mask], ignore=self.ignore[object_mask])
+                               iscrowd=self.iscrowd[object_mask], ignore=self.ignore[object_mask],
+                               file_names=self.file_names[image_mask] if self.file_names is not None else None)
 
 
 @dataclass(frozen=True, eq=False)
@@ -142,6 +183,10 @@ class Dataset:
         image_files: str[I] the image files where the source names them (YOLO lists, COCO ``file_name``,
             relative to the JSON's folder), else None (VOC: ``JPEGImages/<id>.jpg`` under the root).
         coco: the COCO ids and geometry of a set read from COCO (:class:`CocoAnnotations`), else None.
+
+    A set read from COCO may leave ``image_ids``, ``boxes`` and ``image_files`` as None: they are built from
+    :attr:`coco` on first read (file stems, ``(x + 1, y + 1, x + w, y + h)``, file names), which the COCO metric
+    never does.
     """
 
     classes: tuple[str, ...]
@@ -165,30 +210,30 @@ class Dataset:
     coco: CocoAnnotations | None = None
 
     def __post_init__(self) -> None:
-        n_img = len(self.image_ids)
-        conv = {
-            "image_ids": (self.image_ids, str),
-            "image_years": (self.image_years, str),
-            "image_sets": (self.image_sets, np.int64),
-            "widths": (self.widths, np.int64),
-            "heights": (self.heights, np.int64),
-            "depths": (self.depths, np.int64),
-            "image_index": (self.image_index, np.int64),
-            "class_index": (self.class_index, np.int64),
-            "boxes": (self.boxes, np.float64),
-            "difficult": (self.difficult, bool),
-            "truncated": (self.truncated, bool),
-            "occluded": (self.occluded, np.int8),
-            "poses": (self.poses, str),
-        }
-        for name, (arr, dtype) in conv.items():
+        coco = self.coco
+        if _given(self, "image_ids") is None and (coco is None or coco.file_names is None):
+            raise ValueError("Dataset.image_ids is required (only COCO file names can stand in for it)")
+        if _given(self, "boxes") is None and coco is None:
+            raise ValueError("Dataset.boxes is required (only COCO boxes can stand in for it)")
+        conv = {"image_ids": str, "image_years": str, "image_sets": np.int64, "widths": np.int64,
+                "heights": np.int64, "depths": np.int64, "image_index": np.int64, "class_index": np.int64,
+                "boxes": np.float64, "difficult": bool, "truncated": bool, "occluded": np.int8, "poses": str,
+                "image_files": str}
+        for name, dtype in conv.items():
+            arr = _given(self, name) if name in _DATASET_BUILT else getattr(self, name)
+            if arr is None:  # built on first read
+                continue
             arr = _as_int64(arr, f"Dataset.{name}") if dtype is np.int64 else np.asarray(arr, dtype=dtype)
-            object.__setattr__(self, name, _readonly(arr))
+            object.__setattr__(self, name, _readonly(arr.reshape(-1) if name == "image_files" else arr))
         object.__setattr__(self, "classes", tuple(self.classes))
         object.__setattr__(self, "sets", tuple(self.sets))
         object.__setattr__(self, "issues", tuple(self.issues))
-        if self.boxes.size == 0:
-            object.__setattr__(self, "boxes", _readonly(np.zeros((0, 4), np.float64)))
+        self._check_lengths()
+
+    def _check_lengths(self) -> None:
+        ids, boxes, files = (_given(self, name) for name in _DATASET_BUILT)
+        coco = self.coco
+        n_img = len(ids) if ids is not None else len(coco.image_ids)  # type: ignore[union-attr]  # see above
         m = len(self.image_index)
         for name in ("image_years", "image_sets", "widths", "heights", "depths"):
             if len(getattr(self, name)) != n_img:
@@ -196,20 +241,22 @@ class Dataset:
         for name in ("class_index", "difficult", "truncated", "occluded", "poses"):
             if len(getattr(self, name)) != m:
                 raise ValueError(f"Dataset.{name} has length {len(getattr(self, name))}, expected {m}")
-        if self.boxes.shape != (m, 4):
-            raise ValueError(f"Dataset.boxes has shape {self.boxes.shape}, expected ({m}, 4)")
-        if self.image_files is not None:
-            object.__setattr__(self, "image_files", _readonly(np.asarray(self.image_files, dtype=str).reshape(-1)))
-            if len(self.image_files) != n_img:
-                raise ValueError(f"Dataset.image_files has length {len(self.image_files)}, expected {n_img}")
-        if self.coco is not None and (len(self.coco.image_ids) != n_img or len(self.coco.area) != m
-                                      or len(self.coco.category_ids) != len(self.classes)):
+        if boxes is not None:
+            if boxes.size == 0:
+                boxes = _readonly(np.zeros((0, 4), np.float64))
+                object.__setattr__(self, "boxes", boxes)
+            if boxes.shape != (m, 4):
+                raise ValueError(f"Dataset.boxes has shape {boxes.shape}, expected ({m}, 4)")
+        if files is not None and len(files) != n_img:
+            raise ValueError(f"Dataset.image_files has length {len(files)}, expected {n_img}")
+        if coco is not None and (len(coco.image_ids) != n_img or len(coco.area) != m
+                                 or len(coco.category_ids) != len(self.classes)):
             raise ValueError("Dataset.coco does not match the dataset's images, objects or classes")
 
     # ------------------------------------------------------------------ sizes
     @property
     def num_images(self) -> int:
-        return len(self.image_ids)
+        return len(self.widths)
 
     @property
     def num_objects(self) -> int:
@@ -326,7 +373,8 @@ class Detections:
             Both accept any integer array-like (integral floats such as ``2.0`` too); a fractional, NaN, boolean,
             text or beyond-int64 value raises :class:`~vocbench.errors.InputError` (never truncated).
         scores: float64[N] — confidence, higher is better.
-        boxes: float64[N, 4] — ``(xmin, ymin, xmax, ymax)``, VOC 1-based inclusive pixels.
+        boxes: float64[N, 4] — ``(xmin, ymin, xmax, ymax)``, VOC 1-based inclusive pixels. May be left out (None)
+            when ``xywh`` is given: it is then ``(x + 1, y + 1, x + w, y + h)``, built on first read.
         source: where they were read from (for messages and report headers).
         xywh: float64[N, 4] — the COCO ``bbox`` ``[x, y, w, h]`` as a COCO results file wrote it (the COCO metric
             scores it bit for bit), or None (the metric converts ``boxes`` as the COCO export does).
@@ -335,7 +383,7 @@ class Detections:
     image_index: np.ndarray
     class_index: np.ndarray
     scores: np.ndarray
-    boxes: np.ndarray
+    boxes: np.ndarray = None  # type: ignore[assignment]  # None: built from xywh on first read (_Built)
     source: str = ""
     xywh: np.ndarray | None = None
 
@@ -345,17 +393,21 @@ class Detections:
             arr = _as_int64(getattr(self, name), f"{what}{name}").reshape(-1)
             object.__setattr__(self, name, _readonly(arr))
         object.__setattr__(self, "scores", _readonly(np.asarray(self.scores, np.float64).reshape(-1)))
-        object.__setattr__(self, "boxes", _readonly(np.asarray(self.boxes, np.float64).reshape(-1, 4)))
         n = len(self.scores)
         for name in ("image_index", "class_index"):
             if len(getattr(self, name)) != n:
                 raise ValueError(f"Detections.{name} has length {len(getattr(self, name))}, expected {n}")
-        if len(self.boxes) != n:
-            raise ValueError(f"Detections.boxes has {len(self.boxes)} rows, expected {n}")
         if self.xywh is not None:
             object.__setattr__(self, "xywh", _readonly(np.asarray(self.xywh, np.float64).reshape(-1, 4)))
             if len(self.xywh) != n:
                 raise ValueError(f"Detections.xywh has {len(self.xywh)} rows, expected {n}")
+        if _given(self, "boxes") is None:
+            if self.xywh is None:
+                raise TypeError("Detections needs boxes (VOC pixels) or xywh (COCO bbox)")
+            return
+        object.__setattr__(self, "boxes", _readonly(np.asarray(self.boxes, np.float64).reshape(-1, 4)))
+        if len(self.boxes) != n:
+            raise ValueError(f"Detections.boxes has {len(self.boxes)} rows, expected {n}")
 
     def __len__(self) -> int:
         return len(self.scores)
@@ -384,8 +436,10 @@ class Detections:
             elif not np.issubdtype(rows.dtype, np.integer):
                 raise TypeError(f"Detections can be indexed by a boolean mask, a slice or integers, not "
                                 f"{rows.dtype}")
-        return Detections(self.image_index[rows], self.class_index[rows], self.scores[rows], self.boxes[rows],
-                          source=self.source, xywh=self.xywh[rows] if self.xywh is not None else None)
+        boxes = _given(self, "boxes")  # still unbuilt (None): the selection builds its own on first read
+        picked: Any = boxes[rows] if boxes is not None else None
+        return Detections(self.image_index[rows], self.class_index[rows], self.scores[rows], picked, source=self.source,
+                          xywh=self.xywh[rows] if self.xywh is not None else None)
 
     def filter(self, mask: Any = None, *, min_score: float | None = None, classes: Iterable[int] | None = None,
                images: Iterable[int] | None = None) -> Detections:
@@ -420,12 +474,48 @@ class Detections:
         if source is None:
             source = "+".join(dict.fromkeys(p.source for p in parts if p.source))
         xywh = np.concatenate([p.xywh for p in parts]) if all(p.xywh is not None for p in parts) else None
+        lazy = xywh is not None and all(_given(p, "boxes") is None for p in parts)
+        boxes: Any = None if lazy else np.concatenate([p.boxes for p in parts])
         return cls(np.concatenate([p.image_index for p in parts]), np.concatenate([p.class_index for p in parts]),
-                   np.concatenate([p.scores for p in parts]), np.concatenate([p.boxes for p in parts]),
-                   source=source, xywh=xywh)
+                   np.concatenate([p.scores for p in parts]), boxes, source=source, xywh=xywh)
 
     def is_empty(self) -> bool:
         return len(self) == 0
+
+    def inverted(self) -> np.ndarray:
+        """bool[N]: the box is inverted, ``xmax < xmin`` or ``ymax < ymin``. Boxes not built yet (given as
+        ``xywh`` only) are tested on the corners their conversion forms, ``x + w < x + 1``, without building them."""
+        boxes = _given(self, "boxes")
+        if boxes is not None:
+            return (boxes[:, 2] < boxes[:, 0]) | (boxes[:, 3] < boxes[:, 1])
+        xywh = self.xywh
+        assert xywh is not None  # unbuilt boxes: xywh is given
+        out = np.zeros(len(self), bool)
+        # rounding is monotonic: w >= 1 gives x + w >= x + 1, so only rows with w < 1 or h < 1 need the test
+        rows = np.flatnonzero((xywh[:, 2] < 1) | (xywh[:, 3] < 1))
+        x, y, w, h = xywh[rows].T
+        with np.errstate(over="ignore", invalid="ignore"):  # (x + w may be inf: compared as the built box would be)
+            out[rows] = (x + w < x + 1) | (y + h < y + 1)
+        return out
+
+    def first_nonfinite(self) -> int:
+        """Row of the first detection whose score or box holds NaN or +-inf, or -1. Boxes not built yet are tested
+        on ``xywh`` and the far corners ``x + w``, ``y + h`` (finite numbers may add up to inf) without building
+        them."""
+        if len(self) == 0:
+            return -1
+        boxes = _given(self, "boxes")
+        given = self.xywh if boxes is None else boxes
+        assert given is not None  # unbuilt boxes: xywh is given
+        lo, hi = float(given.min()), float(given.max())  # NaN and inf survive min and max: no N-row mask
+        if (math.isfinite(lo) and math.isfinite(hi) and math.isfinite(float(self.scores.min()))
+                and math.isfinite(float(self.scores.max())) and (boxes is not None or max(-lo, hi) < 2.0**1023)):
+            return -1  # (below 2**1023, no x + w rounds to inf)
+        bad = ~np.isfinite(self.scores) | ~np.isfinite(given).all(axis=1)
+        if boxes is None:
+            with np.errstate(over="ignore", invalid="ignore"):  # (inf is what the test looks for)
+                bad |= ~np.isfinite(given[:, 0] + given[:, 2]) | ~np.isfinite(given[:, 1] + given[:, 3])
+        return int(np.flatnonzero(bad)[0]) if bad.any() else -1
 
     def to_pandas(self, dataset: Dataset | None = None) -> pd.DataFrame:
         """Rows of image, class, score and box; ids and class names when ``dataset`` is given."""
@@ -438,3 +528,39 @@ class Detections:
             df.insert(0, "image_id", dataset.image_ids[self.image_index])
             df.insert(1, "class", np.asarray(dataset.classes, dtype=object)[self.class_index])
         return df
+
+
+def _detections_boxes(dets: Detections) -> np.ndarray:
+    from vocbench.io.coco import xywh_to_voc_boxes
+
+    return _readonly(xywh_to_voc_boxes(dets.xywh))  # type: ignore[arg-type]  # boxes=None needs xywh
+
+
+Detections.boxes = _Built("boxes", _detections_boxes)  # type: ignore[assignment]
+
+
+def _dataset_image_files(ds: Dataset) -> np.ndarray | None:
+    names = ds.coco.file_names if ds.coco is not None else None
+    if names is None:
+        return None
+    from vocbench.io.coco_gt import coco_image_files
+
+    return _readonly(coco_image_files(names, ds.coco.image_ids))  # type: ignore[union-attr]  # names: coco is set
+
+
+def _dataset_image_ids(ds: Dataset) -> np.ndarray:
+    from vocbench.io.coco_gt import coco_image_stems
+
+    return _readonly(coco_image_stems(ds.image_files, ds.coco.image_ids))  # type: ignore[union-attr,arg-type]
+
+
+def _dataset_boxes(ds: Dataset) -> np.ndarray:
+    from vocbench.io.coco import xywh_to_voc_boxes
+
+    xywh = ds.coco.xywh  # type: ignore[union-attr]  # checked at construction: boxes=None needs coco
+    return _readonly(xywh_to_voc_boxes(xywh) if len(xywh) else np.zeros((0, 4)))
+
+
+Dataset.image_ids = _Built("image_ids", _dataset_image_ids)  # type: ignore[assignment]
+Dataset.boxes = _Built("boxes", _dataset_boxes)  # type: ignore[assignment]
+Dataset.image_files = _Built("image_files", _dataset_image_files)  # type: ignore[assignment]

@@ -120,7 +120,7 @@ def evaluate(dataset: Dataset, detections, metrics: Sequence[str] | str = ("voc0
     messages: list[str] = []
     src = dets.source or "detections"
 
-    n_inverted = int(np.count_nonzero((dets.boxes[:, 2] < dets.boxes[:, 0]) | (dets.boxes[:, 3] < dets.boxes[:, 1])))
+    n_inverted = int(np.count_nonzero(dets.inverted()))
     if n_inverted:
         messages.append(f"{src}: {n_inverted} detection(s) with an inverted box (xmax < xmin or ymax < ymin) "
                         "count with IoU 0 in VOC matching")

@@ -5,7 +5,8 @@ Reading convention (an export of :func:`vocbench.io.coco.export_coco` reads back
 * classes: the ``categories`` sorted by ``id`` (pycocotools' ``sorted(catIds)``; category order = class order).
 * images: the ``images`` list in file order; the image id of the dataset is the ``file_name`` stem (the COCO
   ``id`` as text when stems repeat); widths/heights from the entry; ``file_name`` kept as
-  :attr:`Dataset.image_files` (relative to the JSON's folder).
+  :attr:`Dataset.image_files` (relative to the JSON's folder). Stems, file names and VOC boxes are built when
+  first read (the COCO metric reads none of them).
 * annotations, grouped by image (file order within an image): ``bbox = [x, y, w, h]`` → VOC pixels
   ``(x + 1, y + 1, x + w, y + h)`` for the VOC metrics; ``iscrowd`` or ``ignore: 1`` → difficult.
 * :attr:`Dataset.coco` (:class:`~vocbench.structures.CocoAnnotations`) keeps what the COCO metric scores, as
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -60,8 +62,22 @@ def _stem(name: str) -> str:
     return name[:i] if 0 < i < len(name) - 1 else name
 
 
+def coco_image_files(file_names: np.ndarray, image_ids: np.ndarray) -> np.ndarray:
+    """str[I]: each image's ``file_name``, ``"<id>.jpg"`` where the file has none (:attr:`Dataset.image_files`)."""
+    return np.array([f or f"{i}.jpg" for f, i in zip(file_names.tolist(), image_ids.tolist())], dtype=str).reshape(-1)
+
+
+def coco_image_stems(files: np.ndarray, image_ids: np.ndarray) -> np.ndarray:
+    """str[I]: the file stems, or every COCO id as text when two stems are the same (:attr:`Dataset.image_ids`)."""
+    stems = [_stem(f) for f in files.tolist()]
+    if len(set(stems)) != len(stems):
+        stems = [str(int(v)) for v in image_ids.tolist()]
+    return np.array(stems, dtype=str).reshape(-1)
+
+
 def dataset_from_coco_columns(cols: CocoGtColumns, classes=None, strict: bool = False) -> Dataset:
-    """The :class:`Dataset` of validated COCO ground-truth columns (:func:`read_coco_gt_columns`)."""
+    """The :class:`Dataset` of validated COCO ground-truth columns (:func:`read_coco_gt_columns`); its image ids
+    (file stems), image files and VOC pixel boxes are built from :attr:`Dataset.coco` when first read."""
     path = Path(cols.path)
     corder = np.argsort(cols.category_id, kind="stable")
     cat_ids = cols.category_id[corder]
@@ -72,30 +88,27 @@ def dataset_from_coco_columns(cols: CocoGtColumns, classes=None, strict: bool = 
     iorder = np.argsort(img_ids, kind="stable")
     image_index = iorder[np.searchsorted(img_ids[iorder], cols.ann_image_id)]
     class_index = np.searchsorted(cat_ids, cols.ann_category_id)  # both validated: every id is known
-    files = [f or f"{i}.jpg" for f, i in zip(cols.file_name.tolist(), img_ids.tolist())]
-    stems = [_stem(f) for f in files]
-    if len(set(stems)) != len(stems):
-        stems = [str(int(v)) for v in img_ids]
     order = np.argsort(image_index, kind="stable")  # Dataset objects are grouped by image, file order within
     xywh = cols.ann_xywh[order]
     area = cols.ann_area[order]
     area = np.where(np.isnan(area), xywh[:, 2] * xywh[:, 3], area)
     crowd, ignore = cols.ann_iscrowd[order], cols.ann_ignore[order]
-    issues = _box_issues(path, xywh, cols.ann_record[order], cols.width[image_index[order]],
-                         cols.height[image_index[order]])
+    image_index = image_index[order]
+    issues = _box_issues(path, xywh, cols.ann_record[order], cols.width[image_index], cols.height[image_index])
     if strict and issues:
         raise InputError(f"{issues[0]} (--strict; {len(issues)} such box(es) in all)")
-    from vocbench.io.coco import xywh_to_voc_boxes
     from vocbench.io.voc import _warn_issues
 
     _warn_issues(issues)
     coco = CocoAnnotations(image_ids=img_ids, category_ids=cat_ids, xywh=xywh, area=area, iscrowd=crowd,
-                           ignore=ignore)
-    return Dataset.from_arrays(image_ids=stems, widths=cols.width, heights=cols.height,
-                               image_index=image_index[order], class_index=class_index[order],
-                               boxes=xywh_to_voc_boxes(xywh) if len(xywh) else np.zeros((0, 4)),
-                               difficult=crowd | ignore, classes=names, sets=(path.stem,), root=str(path),
-                               image_years=[path.stem] * len(stems), image_files=files, coco=coco, issues=issues)
+                           ignore=ignore, file_names=cols.file_name)
+    n, m = len(img_ids), len(image_index)
+    built: Any = None  # image ids (stems) and VOC boxes: built from `coco` when first read
+    return Dataset(classes=names, sets=(path.stem,), image_ids=built, image_years=np.full(n, path.stem),
+                   image_sets=np.zeros(n, np.int64), widths=cols.width, heights=cols.height, depths=np.full(n, 3),
+                   image_index=image_index, class_index=class_index[order], boxes=built,
+                   difficult=crowd | ignore, truncated=np.zeros(m, bool), occluded=np.full(m, -1, np.int8),
+                   poses=np.full(m, "Unspecified"), root=str(path), issues=tuple(issues), coco=coco)
 
 
 def _box_issues(path: Path, xywh: np.ndarray, records: np.ndarray, widths: np.ndarray,

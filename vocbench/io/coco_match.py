@@ -20,6 +20,8 @@ names, the file is refused with a message naming the option to choose — never 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from vocbench.errors import InputError
@@ -39,8 +41,8 @@ def _lookup(ids: np.ndarray, table: np.ndarray) -> np.ndarray:
     if len(ids) and hi - lo < 4 * (len(ids) + len(table)) + 4096:  # compact ids: one gather from a dense table
         lut = np.full(hi - lo + 2, -1, np.int64)  # (5M results: 0.1 s instead of 0.5 s of sort-and-search)
         lut[table - lo] = np.arange(len(table))
-        at = ids - lo
-        at[(at < 0) | (at > hi - lo)] = hi - lo + 1  # the last slot stays -1
+        at = np.subtract(ids, lo, dtype=np.int64)  # (wraps around for ids far outside: clipped to -1 all the same)
+        np.clip(at, -1, hi - lo + 1, out=at)  # outside the table: -1 or hi - lo + 1, the last slot, which stays -1
         return lut[at]
     order = np.argsort(table, kind="stable")
     srt = table[order]
@@ -57,29 +59,43 @@ def _numeric_stems(dataset: Dataset) -> np.ndarray | None:
     return values if len(np.unique(values)) == len(values) else None
 
 
-def _image_readings(dataset: Dataset, ids: np.ndarray) -> dict[str, np.ndarray]:
-    """image index under each reading that applies to ``ids`` (-1: names no image)."""
+#: A reading computed on demand: image / class index per id (-1: names nothing), or None where it does not apply.
+_Reading = Callable[[], "np.ndarray | None"]
+
+
+def _image_readings(dataset: Dataset, ids: np.ndarray) -> dict[str, _Reading]:
+    """image index under each reading of ``ids``, computed when asked for (-1: names no image)."""
     if ids.dtype == object:  # strings: file stems
-        lookup = dataset.image_lookup()
-        return {"stem": np.fromiter((lookup.get(str(v), -1) for v in ids.tolist()), np.int64, len(ids))}
+        def stem_names() -> np.ndarray:
+            lookup = dataset.image_lookup()
+            return np.fromiter((lookup.get(str(v), -1) for v in ids.tolist()), np.int64, len(ids))
+
+        return {"stem": stem_names}
     coco = (dataset.coco.image_ids if dataset.coco is not None
             else np.arange(1, dataset.num_images + 1, dtype=np.int64))
-    out = {"coco-id": _lookup(ids, coco)}
-    stems = _numeric_stems(dataset)
-    if stems is not None:
-        out["stem"] = _lookup(ids, stems)
-    return out
+
+    def stem_numbers() -> np.ndarray | None:
+        stems = _numeric_stems(dataset)
+        return _lookup(ids, stems) if stems is not None else None
+
+    return {"coco-id": lambda: _lookup(ids, coco), "stem": stem_numbers}
 
 
-def _category_readings(dataset: Dataset, ids: np.ndarray) -> dict[str, np.ndarray]:
+def _category_readings(dataset: Dataset, ids: np.ndarray) -> dict[str, _Reading]:
+    """class index under each reading of ``ids``, computed when asked for (-1: names no class)."""
     if ids.dtype == object:
-        names = {c: k for k, c in enumerate(dataset.classes)}
-        return {"name": np.fromiter((names.get(str(v), -1) for v in ids.tolist()), np.int64, len(ids))}
+        def names() -> np.ndarray:
+            index = {c: k for k, c in enumerate(dataset.classes)}
+            return np.fromiter((index.get(str(v), -1) for v in ids.tolist()), np.int64, len(ids))
+
+        return {"name": names}
     k = dataset.num_classes
-    out = {"index0": np.where((ids >= 0) & (ids < k), ids, -1).astype(np.int64),
-           "index1": np.where((ids >= 1) & (ids <= k), ids - 1, -1).astype(np.int64)}
+    out: dict[str, _Reading] = {}
     if dataset.coco is not None:
-        out = {"coco-id": _lookup(ids, dataset.coco.category_ids), **out}
+        coco = dataset.coco.category_ids
+        out["coco-id"] = lambda: _lookup(ids, coco)
+    out["index0"] = lambda: np.where((ids >= 0) & (ids < k), ids, -1).astype(np.int64)
+    out["index1"] = lambda: np.where((ids >= 1) & (ids <= k), ids - 1, -1).astype(np.int64)
     return out
 
 
@@ -87,18 +103,37 @@ _SAYS = {"coco-id": "the ground truth's COCO ids", "stem": "file stems", "index0
          "index1": "1-based class indices", "name": "class names"}
 
 
-def _choose(readings: dict[str, np.ndarray], reading: str, field: str, option: str, path: str,
+def _choose(readings: dict[str, _Reading], reading: str, field: str, option: str, path: str,
             prefer: str | None) -> tuple[str, np.ndarray]:
-    """The reading to use: the one asked for, or under ``"auto"`` the one that fits every id (``prefer`` first),
-    refusing when several fit and disagree. With none fitting, the reading with most matches (its unknown ids
-    are the caller's error or warning), refusing a tie."""
+    """The reading to use: the one asked for, or under ``"auto"`` the one that fits every id (``prefer`` first,
+    and then the only one computed), refusing when several fit and disagree. With none fitting, the reading with
+    most matches (its unknown ids are the caller's error or warning), refusing a tie."""
+    cache: dict[str, np.ndarray | None] = {}
+
+    def get(name: str) -> np.ndarray | None:
+        if name not in cache:
+            cache[name] = readings[name]()
+        return cache[name]
+
     if reading != "auto":
-        if reading not in readings:
-            kinds = ", ".join(readings)
+        chosen = get(reading) if reading in readings else None
+        if chosen is None:
+            kinds = ", ".join(name for name in readings if get(name) is not None)
             raise InputError(f"{path}: {option} {reading} does not apply to these {field}s (possible: {kinds})")
-        return reading, readings[reading]
+        return reading, chosen
+    if prefer is not None and prefer in readings:
+        first = get(prefer)
+        if first is not None and (first >= 0).all():  # fits every id: the others are not needed
+            return prefer, first
+    applicable = {name: v for name in readings if (v := get(name)) is not None}
+    return _choose_auto(applicable, field, option, path, prefer)
+
+
+def _choose_auto(readings: dict[str, np.ndarray], field: str, option: str, path: str,
+                 prefer: str | None) -> tuple[str, np.ndarray]:
+    """``"auto"`` among computed readings (see :func:`_choose`)."""
     fits = {name: v for name, v in readings.items() if (v >= 0).all()}
-    if prefer in fits:
+    if prefer is not None and prefer in fits:
         return prefer, fits[prefer]
     if len(fits) == 1:
         return next(iter(fits.items()))
@@ -112,7 +147,7 @@ def _choose(readings: dict[str, np.ndarray], reading: str, field: str, option: s
                          f"name different things; choose with {option} {'|'.join(names)}")
     hits = {name: int((v >= 0).sum()) for name, v in readings.items()}
     best = max(hits.values())
-    if prefer in hits and hits[prefer] == best:
+    if prefer is not None and prefer in hits and hits[prefer] == best:
         return prefer, readings[prefer]
     top = [name for name, h in hits.items() if h == best]
     if len(top) > 1 and best > 0 and not all(np.array_equal(readings[top[0]], readings[n]) for n in top[1:]):

@@ -522,6 +522,11 @@ def _read_coco(path: Path, dataset: Dataset, ignore_unknown: bool, image_ids: st
     return _coco_detections(cols, dataset, ignore_unknown, image_ids, category_ids)
 
 
+def _all_finite(a: np.ndarray) -> bool:
+    """No NaN or inf in ``a``: NaN and inf survive min and max, two reductions without an N-row mask."""
+    return a.size == 0 or (math.isfinite(float(a.min())) and math.isfinite(float(a.max())))
+
+
 def _plain(v):
     """A numpy scalar as the Python value it holds (messages show ``42``, not ``np.int64(42)``)."""
     return v.item() if isinstance(v, np.generic) else v
@@ -530,8 +535,8 @@ def _plain(v):
 def _coco_detections(cols, dataset: Dataset, ignore_unknown: bool, image_ids: str = "auto",
                      category_ids: str = "auto") -> Detections:
     """Detections of COCO results columns (:class:`~vocbench.io.coco_columns.CocoResultsColumns`): ids matched
-    by what they carry (:mod:`vocbench.io.coco_match`), the ``bbox`` kept as written for the COCO metric."""
-    from vocbench.io.coco import xywh_to_voc_boxes
+    by what they carry (:mod:`vocbench.io.coco_match`), the ``bbox`` kept as written for the COCO metric (the VOC
+    pixel boxes are built when first read: :attr:`Detections.boxes`)."""
     from vocbench.io.coco_match import match_category_ids, match_image_ids
 
     path = cols.path
@@ -539,30 +544,30 @@ def _coco_detections(cols, dataset: Dataset, ignore_unknown: bool, image_ids: st
     def where(r: int) -> str:
         return f"result {int(cols.record[r])}"
 
-    if not (np.isfinite(cols.score).all() and np.isfinite(cols.xywh).all()):  # (no N x 5 copy when all are)
+    if not (_all_finite(cols.score) and _all_finite(cols.xywh)):  # (no N x 5 copy when all are)
         _check_finite(np.column_stack([cols.score, cols.xywh]), where, path)
     image_index, image_reading = match_image_ids(dataset, cols.image_id, path, image_ids)
     cat = match_category_ids(dataset, cols.category_id, path, category_ids,
                              export_images=image_reading == "coco-id" and dataset.coco is None)
-    if (cat < 0).any():
+    if cat.min(initial=0) < 0:  # (one reduction, no N-row mask)
         r = int(np.flatnonzero(cat < 0)[0])
         known = (", ".join(str(int(c)) for c in dataset.coco.category_ids[:30]) if dataset.coco is not None
                  else f"1..{dataset.num_classes} in class order, or 0-based indices")
         raise InputError(f"{path}: {where(r)}: category_id {_plain(cols.category_id[r])!r} is not a category of the "
                          f"ground truth (ids {known}; names {', '.join(dataset.classes[:10])}"
                          f"{', ...' if dataset.num_classes > 10 else ''})")
-    if (image_index < 0).any() and not ignore_unknown:
+    unknown_images = image_index.min(initial=0) < 0
+    if unknown_images and not ignore_unknown:
         r = int(np.flatnonzero(image_index < 0)[0])
         v = _plain(cols.image_id[r])
         raise InputError(f"{path}: {where(r)}: image id {v!r} is not in the evaluated set {list(dataset.sets)} under "
                          "any reading of the ids (COCO ids, file stems: --image-ids chooses one); use "
                          "--ignore-unknown-images to drop such detections")
-    keep = _unknown_images(image_index, cols.image_id, where, ignore_unknown, path)
     xywh, score = cols.xywh, cols.score
-    if not keep.all():  # (5M detections: no copies of every column when nothing is dropped)
+    if unknown_images:  # (5M detections: no copies of every column when none is dropped)
+        keep = _unknown_images(image_index, cols.image_id, where, ignore_unknown, path)
         xywh, score, image_index, cat = xywh[keep], score[keep], image_index[keep], cat[keep]
-    return Detections(image_index=image_index, class_index=cat, scores=score, boxes=xywh_to_voc_boxes(xywh),
-                      source=path, xywh=xywh)
+    return Detections(image_index=image_index, class_index=cat, scores=score, source=path, xywh=xywh)
 
 
 # ------------------------------------------------------------------------------------------ csv / frame
