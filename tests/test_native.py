@@ -25,7 +25,8 @@ from vocbench.bench.coco_sets import write_coco_set
 
 KERNEL_MODULES = ("vocbench.io._json_kernels", "vocbench.eval._coco_kernels", "vocbench.boxes._kernels")
 #: wrapper module → its attribute holding the kernels it calls
-WRAPPERS = {"vocbench.io._json_scan": "_k", "vocbench.eval.coco": "_ck", "vocbench.boxes.conventions": "_k"}
+WRAPPERS = {"vocbench.io._json_scan": "_k", "vocbench.eval.coco": "_ck", "vocbench.boxes.conventions": "_k",
+            "vocbench.io.detections": "_bk"}
 FORBIDDEN = ("numba", "llvmlite", "scipy", "pandas", "matplotlib", "lxml", "yaml", "jinja2")
 #: vocbench modules the COCO eval command has no use for (reports, the VOC cache, file writers, the VOC accumulator)
 UNUSED = ("vocbench.report", "vocbench.io.cache", "vocbench.io.atomic", "vocbench.eval.accumulate", "vocbench._numba")

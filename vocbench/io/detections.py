@@ -38,6 +38,7 @@ else:
     from vocbench._lazy import pandas as pd  # start-up: imported on first use
 
 from vocbench._lazy import loaded
+from vocbench._native import kernels
 from vocbench.errors import InputError, VocbenchWarning
 from vocbench.io.voc import _open_regular, _short
 from vocbench.structures import Dataset, Detections
@@ -47,6 +48,7 @@ __all__ = ["FORMATS", "read_detections", "write_devkit", "guess_format"]
 FORMATS = ("devkit", "coco", "csv", "yolo", "absolute")  # yolo, absolute: per-image txt (vocbench.io.yolo)
 _DEVKIT_FIELDS = "<image_id> <score> <xmin> <ymin> <xmax> <ymax>"
 _CSV_COLUMNS = ("image_id", "class", "score", "xmin", "ymin", "xmax", "ymax")
+_bk = kernels("vocbench.boxes._kernels")  # first_nonfinite_row: compiled ahead of time when built, else JIT
 
 
 def guess_format(path: str | os.PathLike) -> str:
@@ -522,11 +524,6 @@ def _read_coco(path: Path, dataset: Dataset, ignore_unknown: bool, image_ids: st
     return _coco_detections(cols, dataset, ignore_unknown, image_ids, category_ids)
 
 
-def _all_finite(a: np.ndarray) -> bool:
-    """No NaN or inf in ``a``: NaN and inf survive min and max, two reductions without an N-row mask."""
-    return a.size == 0 or (math.isfinite(float(a.min())) and math.isfinite(float(a.max())))
-
-
 def _plain(v):
     """A numpy scalar as the Python value it holds (messages show ``42``, not ``np.int64(42)``)."""
     return v.item() if isinstance(v, np.generic) else v
@@ -544,8 +541,12 @@ def _coco_detections(cols, dataset: Dataset, ignore_unknown: bool, image_ids: st
     def where(r: int) -> str:
         return f"result {int(cols.record[r])}"
 
-    if not (_all_finite(cols.score) and _all_finite(cols.xywh)):  # (no N x 5 copy when all are)
-        _check_finite(np.column_stack([cols.score, cols.xywh]), where, path)
+    # the scanner's columns are strided: the one contiguous copy, checked in one pass and kept by Detections
+    # (read-only, as Detections keeps them: the kernel's one compiled signature takes read-only arrays)
+    xywh, score = np.ascontiguousarray(cols.xywh, np.float64), np.ascontiguousarray(cols.score, np.float64)
+    xywh.flags.writeable = score.flags.writeable = False
+    if _bk.first_nonfinite_row(score.reshape(-1, 1)) >= 0 or _bk.first_nonfinite_row(xywh) >= 0:
+        _check_finite(np.column_stack([score, xywh]), where, path)
     image_index, image_reading = match_image_ids(dataset, cols.image_id, path, image_ids)
     cat = match_category_ids(dataset, cols.category_id, path, category_ids,
                              export_images=image_reading == "coco-id" and dataset.coco is None)
@@ -563,7 +564,6 @@ def _coco_detections(cols, dataset: Dataset, ignore_unknown: bool, image_ids: st
         raise InputError(f"{path}: {where(r)}: image id {v!r} is not in the evaluated set {list(dataset.sets)} under "
                          "any reading of the ids (COCO ids, file stems: --image-ids chooses one); use "
                          "--ignore-unknown-images to drop such detections")
-    xywh, score = cols.xywh, cols.score
     if unknown_images:  # (5M detections: no copies of every column when none is dropped)
         keep = _unknown_images(image_index, cols.image_id, where, ignore_unknown, path)
         xywh, score, image_index, cat = xywh[keep], score[keep], image_index[keep], cat[keep]
