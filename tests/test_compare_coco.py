@@ -198,3 +198,22 @@ def test_real_voc07_cli_coco_numbers_are_pycocotools_on_the_export(voc07_test, y
                      "--protocol", "coco", "--json", str(dj)]) == 0
         assert abs(json.loads(dj.read_text())["mAP"] - run_tidecv(voc07_test, dets, tmp_path)["ap"]) <= 1e-9
     capsys.readouterr()
+
+
+def test_library_resample_of_coco_data_is_scored_like_the_resampled_files(tmp_path):
+    """vocbench.compare.resample_dataset keeps the COCO fields: evaluate_coco on it = pycocotools on the resampled
+    files = compare's replicate."""
+    from vocbench.compare import resample_dataset
+    from vocbench.eval.coco import evaluate_coco
+
+    gt, dt_a, dt_b = _coco_case(34)
+    ds, dets = _load(tmp_path, gt, {"a": dt_a, "b": dt_b})
+    cmp = _compare(ds, dets, bootstrap=100, seed=9)
+    w = bootstrap_weights(ds.num_images, 100, 9)[17]
+    rds, rdets = resample_dataset(ds, dets["a"], w)
+    assert rds.coco is not None and rdets.xywh is not None
+    ours = evaluate_coco(rds, rdets)
+    ref = _peer("pycocotools", *_resampled_files(gt, dt_a, ds.coco.image_ids, w))
+    np.testing.assert_array_equal(ours.precision, ref["precision"])
+    assert ours.stats["AP"] == ref["stats"][0]
+    assert abs(cmp.replicates[0, 17, 0] - ours.stats["AP"]) <= 1e-12

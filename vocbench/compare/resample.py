@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from vocbench.structures import Dataset, Detections
+from vocbench.structures import CocoAnnotations, Dataset, Detections
 
 __all__ = ["resample_dataset"]
 
@@ -24,12 +24,29 @@ def _segment_ranges(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
     return np.repeat(starts, lengths) + (np.arange(total) - offsets)
 
 
+def _resampled_coco(coco: CocoAnnotations | None, src: np.ndarray, copy_no: np.ndarray, w: np.ndarray,
+                    obj: np.ndarray) -> CocoAnnotations | None:
+    """The COCO fields of the resampled set: copy ``k`` of the image at place ``p`` of the sorted-id order gets id
+    ``p * max(w) + k + 1``, so the copies sit next to each other at the image's place (pycocotools breaks score
+    ties across images in sorted-id order); the objects' ``bbox``, ``area``, ``iscrowd``, ``ignore`` are copied."""
+    if coco is None:
+        return None
+    place = np.empty(len(coco.image_ids), np.int64)
+    place[np.argsort(coco.image_ids, kind="stable")] = np.arange(len(coco.image_ids))
+    ids = place[src] * max(int(w.max()) if len(w) else 1, 1) + copy_no + 1
+    return CocoAnnotations(image_ids=ids, category_ids=coco.category_ids, xywh=coco.xywh[obj], area=coco.area[obj],
+                           iscrowd=coco.iscrowd[obj], ignore=coco.ignore[obj])
+
+
 def resample_dataset(dataset: Dataset, detections: Detections, weights) -> tuple[Dataset, Detections]:
     """The set in which image ``i`` appears ``weights[i]`` times.
 
     Copies of an image are next to each other in the image list (images in their original order; copy ``k`` of
     image ``id`` is named ``id#k``) and carry the image's objects; every detection line is repeated once per copy
-    of its image, right after itself (input order kept: the devkit breaks score ties by input order).
+    of its image, right after itself (input order kept: the devkit breaks score ties by input order). Data read
+    from COCO keeps its COCO fields (:class:`~vocbench.structures.CocoAnnotations`; new image ids that keep the
+    copies next to each other in sorted-id order) and the detections their ``bbox`` as written, so
+    :func:`~vocbench.eval.coco.evaluate_coco` scores the resampled set as pycocotools scores its files.
 
     Args:
         dataset: the ground truth.
@@ -59,12 +76,14 @@ def resample_dataset(dataset: Dataset, detections: Detections, weights) -> tuple
         depths=dataset.depths[src], image_index=obj_img, class_index=dataset.class_index[obj],
         boxes=dataset.boxes[obj], difficult=dataset.difficult[obj], truncated=dataset.truncated[obj],
         occluded=dataset.occluded[obj], poses=dataset.poses[obj], root=dataset.root,
-        image_files=dataset.image_files[src] if dataset.image_files is not None else None)  # copies: same files
+        image_files=dataset.image_files[src] if dataset.image_files is not None else None,  # copies: same files
+        coco=_resampled_coco(dataset.coco, src, copy_no, w, obj))
     # every detection line once per copy of its image, right after itself
     dw = w[detections.image_index]
     rows = np.repeat(np.arange(len(detections)), dw)
     k = _segment_ranges(np.zeros(len(detections), np.int64), dw)
     new_dets = Detections(image_index=first[detections.image_index[rows]] + k,
                           class_index=detections.class_index[rows], scores=detections.scores[rows],
-                          boxes=detections.boxes[rows], source=f"{detections.source or 'detections'} (resampled)")
+                          boxes=detections.boxes[rows], source=f"{detections.source or 'detections'} (resampled)",
+                          xywh=detections.xywh[rows] if detections.xywh is not None else None)
     return new_ds, new_dets
