@@ -270,6 +270,7 @@ def build(force: bool = False, log=print) -> bool:
     modules = kernel_modules()
     why = "forced" if force else stale(modules)
     if not why:
+        _refresh_stamps()
         log(f"vocbench._native: up to date ({len(modules)} kernel modules)")
         return False
     t0 = time.perf_counter()
@@ -284,12 +285,36 @@ def build(force: bool = False, log=print) -> bool:
         side.unlink(missing_ok=True)  # never a sidecar describing another module than the one beside it
         os.replace(built, target)
     data = _sidecar_data(harvest, target)
-    tmp_side = side.with_name(side.name + f".tmp{os.getpid()}")
-    tmp_side.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n", "utf-8")
-    os.replace(tmp_side, side)
+    _write_sidecar(data)
     log(f"vocbench._native: built {target.name} in {time.perf_counter() - t0:.1f} s "
         f"(signatures {t1 - t0:.1f} s, compile {time.perf_counter() - t1:.1f} s, target_cpu {data['target_cpu']})")
     return True
+
+
+def _write_sidecar(data: dict) -> None:
+    side = sidecar_path()
+    tmp_side = side.with_name(side.name + f".tmp{os.getpid()}")
+    tmp_side.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n", "utf-8")
+    os.replace(tmp_side, side)
+
+
+def _refresh_stamps() -> None:
+    """A fresh build whose sources were rewritten with the same bytes (a checkout, a rebase) is checked by hash
+    at every load; recording their new size and mtime keeps the loader's check a stat."""
+    from vocbench._native import _sidecar
+
+    side = _sidecar()
+    if side is None:
+        return
+    changed = False
+    for entry in side["modules"].values():
+        for rel, record in entry["files"].items():
+            now = file_record(rel)
+            if now != record and now["sha256"] == record.get("sha256"):
+                entry["files"][rel] = now
+                changed = True
+    if changed:
+        _write_sidecar(side)
 
 
 def _arg_specs_checked(harvest: dict[str, dict]) -> list[str]:

@@ -179,7 +179,7 @@ def _gt_from_scan(path: Path, scanned: dict) -> CocoGtColumns | None:
     m = anns["count"]
     if m and not all(anns["present"][k].all() for k in ("image_id", "category_id", "bbox")):
         return None
-    if m and ((~np.isin(anns["iscrowd"], (0, 1))).any() or (~np.isin(anns["ignore"], (0, 1))).any()):
+    if m and (_not_flag(anns["iscrowd"]).any() or _not_flag(anns["ignore"]).any()):
         return None
     names = cats["name"]
     return CocoGtColumns(
@@ -279,6 +279,19 @@ def _first_repeat(values: np.ndarray) -> int:
     return int(np.flatnonzero(~seen)[0])
 
 
+def _not_flag(values: np.ndarray) -> np.ndarray:
+    """bool[N]: the value is neither 0 nor 1 (``np.isin`` would import numpy.ma through ``np.unique``: start-up)."""
+    return (values != 0) & (values != 1)
+
+
+def _not_in(ids: np.ndarray, table: np.ndarray) -> np.ndarray:
+    """bool[N]: ``ids[i]`` is not in ``table`` (``~np.isin`` without numpy.ma: a binary search in the sorted table)."""
+    if len(table) == 0:
+        return np.ones(len(ids), np.bool_)
+    srt = np.sort(table)
+    return srt[np.minimum(np.searchsorted(srt, ids), len(srt) - 1)] != ids
+
+
 def _check_gt(c: CocoGtColumns) -> None:
     """The rules that hold across records (both parse paths end here): unique ids and names, positive sizes,
     known ids, finite boxes and areas."""
@@ -301,7 +314,7 @@ def _check_gt(c: CocoGtColumns) -> None:
                          "width and height (below 2**31)")
     for field, ids, table, section in (("image_id", c.ann_image_id, c.image_id, "images"),
                                        ("category_id", c.ann_category_id, c.category_id, "categories")):
-        unknown = ~np.isin(ids, table)
+        unknown = _not_in(ids, table)
         if unknown.any():
             j = int(np.flatnonzero(unknown)[0])
             raise InputError(f"{path}: annotations[{int(c.ann_record[j])}]: {field} {int(ids[j])} is not in "

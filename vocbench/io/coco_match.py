@@ -56,7 +56,8 @@ def _numeric_stems(dataset: Dataset) -> np.ndarray | None:
     if not stems or not all(s.isascii() and s.isdigit() and len(s) < 19 for s in stems):
         return None
     values = np.array([int(s) for s in stems], np.int64)
-    return values if len(np.unique(values)) == len(values) else None
+    srt = np.sort(values)  # unique as numbers (np.unique would import numpy.ma: start-up)
+    return values if (srt[1:] != srt[:-1]).all() else None
 
 
 #: A reading computed on demand: image / class index per id (-1: names nothing), or None where it does not apply.
