@@ -327,3 +327,18 @@ def test_text_rows_compare_the_scanner_with_the_checked_reader(fmt, tmp_path, mo
     assert vb.impl == "vocbench" and old.impl.startswith("vocbench ") and "scanner off" in old.impl
     assert old.agrees is True and vb.n == old.n == 60 * 30 and old.ratio == old.ratio
     assert (tmp_path / "bench-sets" / "tiny-v1").is_dir()
+
+
+def test_map_small_rows_agree_with_the_loop_and_faster_coco_eval():
+    from tests.conftest import DATA
+    from vocbench import load_voc
+    from vocbench.bench.suite_map import _same_voc07, bench_map_small
+
+    ds = load_voc(DATA / "voc_small", ["2007:trainval"], cache=False)
+    rows = bench_map_small(ds, label="voc_small", budget_s=1.0)
+    by = {(r.case.split(",")[0], r.impl): r for r in rows}
+    assert by[("VOC07 mAP", "plain devkit loop (voc_eval.py)")].agrees is True
+    assert by[("COCO mAP", "faster-coco-eval")].agrees is True
+    assert all(r.ratio == r.ratio and r.ratio > 0 for r in rows if r.impl != "vocbench" and r.median_s == r.median_s)
+    assert _same_voc07({"a": 0.5, "b": None}, {"a": 0.5, "b": 0.0})[0] is True  # undefined class left out
+    assert _same_voc07({"a": 0.5}, {"a": 0.5 + 1e-6})[0] is False

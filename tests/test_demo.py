@@ -163,18 +163,24 @@ def test_run_demo_returns_a_typed_result_and_calls_the_plugin(plugin_demo):
     assert any("diagnosis" in line for line in lines)
 
 
-def test_demo_speed_table_is_the_bench_nms_suite(plugin_demo):
-    """The demo times nothing itself: its table is ``vocbench bench nms --quick``'s rows (vocbench.bench)."""
+def test_demo_speed_table_is_the_bench_nms_and_map_suites(plugin_demo):
+    """The demo times nothing itself: its table is rows of vocbench.bench (bench nms --quick, suite_map)."""
     result, _, _ = plugin_demo
     speed = result.speed
     assert speed is not None
     impls = set(speed["impl"])
     assert {"vocbench", "numpy greedy (py_cpu_nms)"} <= impls
-    peers = speed[(speed["impl"] != "vocbench") & speed["median_ms"].notna()]
+    peers = speed[(speed["impl"] != "vocbench") & speed["median_ms"].notna() & (speed["task"] == "nms")]
     assert len(peers) >= 2 and peers["agrees"].tolist() == [True] * len(peers), peers.to_string()
     assert (peers["ratio"] > 0).all() and (speed[speed["impl"] == "vocbench"]["median_ms"] > 0).all()
-    assert set(speed["task"]) == {"nms"}
-    assert {"clusters n=2000", "uniform n=2000"} == set(speed["case"])
+    assert set(speed["task"]) == {"nms", "map"}
+    nms = speed[speed["task"] == "nms"]
+    assert {"clusters n=2000", "uniform n=2000"} == set(nms["case"])
+    maps = speed[speed["task"] == "map"]
+    assert {c.split(",")[0] for c in maps["case"]} == {"VOC07 mAP", "COCO mAP"}
+    assert "plain devkit loop (voc_eval.py)" in set(maps["impl"]) and "faster-coco-eval" in set(maps["impl"])
+    ran = maps[maps["impl"] != "vocbench"].dropna(subset=["median_ms"])
+    assert len(ran) >= 2 and ran["agrees"].tolist() == [True] * len(ran), ran.to_string()
 
 
 def test_demo_reports_link_home_and_name_their_standalone_command(plugin_demo):

@@ -11,8 +11,8 @@ step that fails is noted and counted in :attr:`DemoResult.failed`, and the other
    the comparison of the first two;
 4. with the real VOC annotations: the VOC07+12 dataset report, the real YOLOv2 detections on VOC2007 test scored
    and diagnosed, and YOLOv2 compared with YOLOv3;
-5. a short NMS speed table (vocbench against the usual tools, as ratios measured in the same run; the index links
-   the committed scoring/anchor benchmarks, which take minutes to rerun);
+5. a short speed table, NMS and mAP (vocbench against the usual tools, as ratios measured in the same run; the
+   index links the committed full benchmarks, which take minutes to rerun);
 6. ``OUT/index.html``.
 """
 
@@ -261,23 +261,33 @@ def _slug(name: str) -> str:
     return "".join(c if c.isalnum() else "_" for c in name.lower()).strip("_")
 
 
-def speed_table(dataset: Dataset | None = None, *, nms_sizes: Sequence[int] = (2_000,)) -> pd.DataFrame:
-    """The demo's speed table: ``vocbench bench nms --quick`` (:func:`vocbench.bench.suites.bench_nms`) at
-    ``nms_sizes`` boxes, clustered around one image's objects of ``dataset`` (or three fixed objects) and uniform.
+def speed_table(dataset: Dataset | None = None, *, nms_sizes: Sequence[int] = (2_000,),
+                detections: Detections | None = None, label: str = "") -> pd.DataFrame:
+    """The demo's speed table, two suites of :mod:`vocbench.bench` in seconds:
 
-    The scoring, I/O and anchor comparisons take minutes (``vocbench bench all``); the demo links the committed
+    * ``nms``: ``vocbench bench nms --quick`` (:func:`vocbench.bench.suites.bench_nms`) at ``nms_sizes`` boxes,
+      clustered around one image's objects of ``dataset`` (or three fixed objects) and uniform;
+    * ``map``: VOC07 and COCO mAP of ``detections`` on ``dataset`` (its first 1000 images) against the plain devkit
+      loop, faster-coco-eval and hotcoco (:func:`vocbench.bench.suite_map.bench_map_small`; detections made from
+      the ground truth when None); skipped without a dataset.
+
+    The full scoring, I/O and anchor comparisons take minutes (``vocbench bench all``); the demo links the committed
     ``reports/benchmarks.html`` for them instead of timing them again.
 
     Returns:
         One row per implementation and case: ``task, case, impl, n, median_ms, ratio`` (the peer's median time
-        over vocbench's on the same case: > 1 means vocbench is faster), ``agrees`` (same keep set) and ``note``
-        (a peer that is not installed gets a row saying so).
+        over vocbench's on the same case: > 1 means vocbench is faster), ``agrees`` (same keep set; the same APs)
+        and ``note`` (a peer that is not installed gets a row saying so).
     """
     import pandas as pd
 
     from vocbench.bench.suites import bench_nms
 
     rows = [r.to_dict() for r in bench_nms(quick=True, dataset=dataset, sizes=tuple(nms_sizes))]
+    if dataset is not None:
+        from vocbench.bench.suite_map import bench_map_small
+
+        rows += [r.to_dict() for r in bench_map_small(dataset, detections, label)]
     return pd.DataFrame([{"task": r["suite"], "case": r["case"], "impl": r["impl"], "n": r["n"],
                           "median_ms": r["median_s"] * 1e3, "ratio": r["ratio"], "agrees": r["agrees"],
                           "note": r["note"]} for r in rows],
@@ -463,11 +473,17 @@ def _real_voc(ctx: _Context) -> None:
 
 
 def _speed(ctx: _Context) -> pd.DataFrame | None:
-    """Step 5: the NMS speed table (``vocbench bench nms --quick``), on boxes around a VOC2007 test image when the
-    real annotations are there, else around a synthetic one."""
-    dataset = ctx.voc_test if ctx.voc_test is not None else ctx.synth_test
-    res = ctx.steps.run("speed table: NMS against the usual tools (vocbench bench nms --quick)",
-                        lambda: speed_table(dataset))
+    """Step 5: the speed table (NMS and mAP, :func:`speed_table`): on VOC2007 test and the real YOLOv2 detections
+    when the real annotations are there, else on the synthetic test split and the first model's detections."""
+    dataset: Dataset | None
+    if ctx.voc_test is not None:
+        dataset, dets, label = ctx.voc_test, ctx.real_dets.get("YOLOv2"), "YOLOv2, VOC2007 test"
+    else:
+        first = next(iter(ctx.synth_dets.items()), None)
+        dataset, dets = ctx.synth_test, first[1] if first else None
+        label = f"{first[0]}, synthetic test" if first else "synthetic test"
+    res = ctx.steps.run("speed table: NMS and mAP against the usual tools (vocbench bench nms --quick, "
+                        "vocbench.bench.suite_map)", lambda: speed_table(dataset, detections=dets, label=label))
     if res is None:
         return None
     table, seconds = res
@@ -519,7 +535,7 @@ def run_demo(out: str | os.PathLike = "demo_out", *, images: int | None = None, 
         voc: the real VOCdevkit (default: found by :func:`find_voc`); ``use_voc=False`` leaves real VOC out.
         quick: a small synthetic set and a shorter anchor analysis (k = 1..9, no Euclidean baseline).
         models: run the ``vocbench.demo`` plug-ins (the reference detectors).
-        speed: add the NMS speed table.
+        speed: add the NMS and mAP speed table.
         progress: progress bars (terminal only).
         log: called with one line per step (e.g. ``print``); None = silent.
         debug: print the traceback of a failing step.

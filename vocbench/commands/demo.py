@@ -19,8 +19,8 @@ def register(sub) -> None:
     p = sub.add_parser(
         "demo", help="synthesise data, write every report and an index.html linking them (the main job)",
         description="Run the whole suite on a fresh machine: synthetic VOC data, its dataset report with anchors, "
-                    "the reference detectors scored, profiled, diagnosed and compared, a short NMS speed "
-                    "table, and — when the real VOC annotations are found — the VOC07+12 dataset report and the "
+                    "the reference detectors scored, profiled, diagnosed and compared, a short NMS and mAP "
+                    "speed table, and — when the real VOC annotations are found — the VOC07+12 dataset report and the "
                     "real YOLOv2 scoring, diagnosis and YOLOv2-vs-YOLOv3 comparison. Ends by printing where "
                     "OUT/index.html is.",
         formatter_class=HelpFormatter,
@@ -35,7 +35,7 @@ def register(sub) -> None:
     p.add_argument("--quick", action="store_true",
                    help="a small synthetic set and a shorter anchor analysis (k = 1..9, no Euclidean baseline)")
     p.add_argument("--no-models", action="store_true", help="leave out the detector plug-ins (reference models)")
-    p.add_argument("--no-speed", action="store_true", help="leave out the NMS speed table")
+    p.add_argument("--no-speed", action="store_true", help="leave out the NMS and mAP speed table")
     p.add_argument("--json", metavar="PATH", help="write the demo's summary as JSON ('-' = stdout, quiet)")
     p.set_defaults(func=run)
 
