@@ -74,6 +74,23 @@ def test_demo_rejects_a_bad_voc_root(tmp_path, capsys):
     assert "expected a VOCdevkit folder" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("where", ["inside the VOCdevkit", "the detections folder"])
+def test_demo_never_writes_into_the_voc_it_reads(tmp_path, capsys, where):
+    import shutil
+
+    from tests.conftest import DATA
+
+    voc = tmp_path / "shared" / "voc" / "VOCdevkit"
+    shutil.copytree(DATA / "voc_small", voc)
+    (voc.parent / "detections").mkdir()
+    before = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))
+    out = voc / "demo" if where == "inside the VOCdevkit" else voc.parent / "detections"
+    assert main(["demo", str(out), "--voc", str(voc), "--images", "10", "--no-models", "--no-speed"]) == 1
+    err = [ln for ln in capsys.readouterr().err.splitlines() if ln.strip()]
+    assert len(err) == 1 and str(out) in err[0] and "input" in err[0]
+    assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before
+
+
 @pytest.mark.slow
 def test_demo_with_real_voc(tmp_path, voc_root, capsys):
     out = tmp_path / "demo_voc"

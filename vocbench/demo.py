@@ -544,7 +544,8 @@ def run_demo(out: str | os.PathLike = "demo_out", *, images: int | None = None, 
         A :class:`DemoResult`; ``failed`` counts the steps that failed (their notes say why).
 
     Raises:
-        VocbenchError: ``images`` < 10, ``voc`` is not a VOCdevkit, or the synthetic set cannot be written.
+        VocbenchError: ``images`` < 10, ``voc`` is not a VOCdevkit, ``out`` is, holds or lies inside the VOCdevkit
+            or the detections folder beside it, or the synthetic set cannot be written.
     """
     out = Path(out)
     n_images = images if images is not None else (QUICK_IMAGES if quick else DEFAULT_IMAGES)
@@ -557,6 +558,10 @@ def run_demo(out: str | os.PathLike = "demo_out", *, images: int | None = None, 
     ctx = _Context(out=out, steps=_Steps(log or (lambda _line: None), debug, command), seed=seed,
                    progress=progress, anchor_options={"curve": range(1, 10), "n_init": 3} if quick else {},
                    voc_root=voc_root)
+    if voc_root is not None:  # what the demo reads (the VOCdevkit, the shipped detections beside it) stays as it is
+        from vocbench.io.writers import check_inputs_outside
+
+        check_inputs_outside(out, [("VOCdevkit", voc_root), ("detections", Path(voc_root).parent / "detections")])
     out.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
     ctx.steps.log(f"[demo] writing to {out}" + (f"; real VOC annotations: {ctx.voc_root}" if ctx.voc_root else
