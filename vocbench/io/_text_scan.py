@@ -33,10 +33,6 @@ def worth_scanning(fmt: str, paths: Sequence[str | os.PathLike]) -> bool:
     """Whether :func:`scan_table` should read ``paths`` (format ``fmt``): the JIT is on (the scanner as plain
     Python is slower than the checked readers, ``NUMBA_DISABLE_JIT=1``) and they hold at least
     ``SCAN_MIN_BYTES[fmt]`` bytes."""
-    from vocbench.io._voc_scan import use_kernel
-
-    if not paths or not use_kernel():
-        return False
     total = 0
     for p in paths:
         try:
@@ -44,8 +40,12 @@ def worth_scanning(fmt: str, paths: Sequence[str | os.PathLike]) -> bool:
         except OSError:
             return False  # the checked reader names it
         if total >= SCAN_MIN_BYTES[fmt]:
-            return True
-    return False
+            break
+    else:
+        return False
+    from vocbench.io._voc_scan import use_kernel  # imports Numba: only once the input is worth it
+
+    return use_kernel()
 
 
 @dataclass(frozen=True)
