@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 
@@ -15,21 +16,27 @@ def main(argv: list[str] | None = None) -> int:
     from vocbench._native import build as _build
 
     if args.action == "status":
-        why = _build.stale()
-        print("fresh" if not why else f"stale: {why}")
-        from vocbench._native import describe, kernels
-
-        for module in _build.kernel_modules():
-            kernels(module)
-        for module, path in describe().items():
-            print(f"  {module}: {path}")
-        return 0 if not why else 1
+        return _status(_build)
     try:
         _build.build(force=args.force)
     except _build.BuildError as exc:
         print(f"vocbench._native: error: {exc}", file=sys.stderr)
         return 1
     return 0
+
+
+def _status(_build) -> int:
+    from vocbench._native import describe, kernels
+
+    why = _build.stale()
+    for module in _build.kernel_modules():
+        kernels(module)
+    lines = ["fresh" if not why else f"stale: {why}", *(f"  {m}: {p}" for m, p in describe().items())]
+    try:
+        print("\n".join(lines))
+    except BrokenPipeError:  # `... status | head -1`
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - keep the interpreter's exit flush quiet
+    return 0 if not why else 1
 
 
 if __name__ == "__main__":

@@ -281,7 +281,12 @@ def build(force: bool = False, log=print) -> bool:
     with tempfile.TemporaryDirectory(prefix="vocbench-native-build-", dir=side.parent) as tmp:
         for e in [*_arg_specs_checked(harvest)]:
             log(f"  {e}")
-        built = _compile(harvest, Path(tmp))
+        try:
+            built = _compile(harvest, Path(tmp))
+        except Exception as exc:  # distutils/setuptools compile and link errors have no common base
+            why = " ".join(str(exc).split())[:300]
+            raise BuildError(f"numba.pycc failed ({type(exc).__name__}: {why}); it needs a C compiler (gcc) and "
+                             "Python's headers (python3-dev)") from exc
         side.unlink(missing_ok=True)  # never a sidecar describing another module than the one beside it
         os.replace(built, target)
     data = _sidecar_data(harvest, target)
