@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from vocbench import Detections, evaluate
+from vocbench.errors import InputError
+from vocbench.io.coco_columns import read_file_array
 from vocbench.io.coco_gt import load_coco_gt
 from vocbench.io.coco_match import _lookup
 from vocbench.io.detections import read_detections
@@ -178,3 +181,45 @@ def test_lookup_equals_a_dict(seed):
     assert _lookup(ids, table).tolist() == expected
     assert _lookup(ids[::3], table).tolist() == expected[::3]  # a strided column, as the scanner hands it
     assert _lookup(ids[:0], table).tolist() == [] and _lookup(ids, table[:0]).tolist() == [-1] * len(ids)
+
+
+# ------------------------------------------------------------------------------------------------ file read
+@pytest.mark.parametrize("size", [0, 1, 3 * 4096 + 7])
+def test_read_file_array_is_the_files_bytes(tmp_path, size):
+    data = np.random.default_rng(size).integers(0, 256, size, dtype=np.uint8).tobytes()
+    (tmp_path / "f.json").write_bytes(data)
+    got = read_file_array(tmp_path / "f.json", "detections file")
+    assert got.dtype == np.uint8 and got.tobytes() == data and not got.flags.writeable
+
+
+def test_read_file_array_refuses_what_is_not_a_regular_file(tmp_path):
+    with pytest.raises(InputError, match="is a folder"):
+        read_file_array(tmp_path, "detections file")
+    os.mkfifo(tmp_path / "fifo.json")  # never opened for a blocking read
+    with pytest.raises(InputError, match="is a FIFO"):
+        read_file_array(tmp_path / "fifo.json", "detections file")
+
+
+@pytest.mark.parametrize("text", [
+    b'[{"image_id": 1, "category_id": 2, "bbox": [1.5, 2, 3e2, 0.1], "score": 0.5}]',
+    # a token of more than 18 significant digits (converted by float on its bytes) and a non-ASCII skipped field
+    '[{"image_id": 7, "note": "caf\u00e9", "category_id": 1, "bbox": [0.12345678901234567890123, 1, 2, 3],'
+    ' "score": 1.00000000000000000000001}, {"image_id": 8, "category_id": 1, "bbox": [1, 2, 3, 4], "score": 0}]'
+    .encode(),
+    b'\xef\xbb\xbf[{"image_id": 1, "category_id": 2, "bbox": [1, 2, 3, 4], "score": 0.5}]',  # BOM: json path
+    b'[{"image_id": 1, "category_id": 2, "bbox": [1, 2, 3, 4], "score": 0.5, "x": "\xff"}]',  # not UTF-8
+])
+def test_scanner_reads_the_array_as_the_bytes(text):
+    from vocbench.io._json_scan import scan_coco_results
+
+    from_bytes = scan_coco_results(text, force=True)
+    from_array = scan_coco_results(np.frombuffer(text, np.uint8), force=True)
+    if from_bytes is None:
+        assert from_array is None and (text.startswith(b"\xef\xbb\xbf") or b"\xff" in text)
+        return
+    assert from_array is not None and from_bytes.keys() == from_array.keys()
+    for key, col in from_bytes.items():
+        assert col.dtype == from_array[key].dtype and col.tobytes() == from_array[key].tobytes()
+    records = json.loads(text)
+    assert from_array["score"].tolist() == [r["score"] for r in records]
+    assert from_array["bbox"].tolist() == [[float(v) for v in r["bbox"]] for r in records]

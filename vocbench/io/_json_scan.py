@@ -113,8 +113,18 @@ def _use_kernel(force: bool) -> bool:
     return force or jit_enabled()  # as io._voc_scan.use_kernel, without importing Numba
 
 
-def _buffer(data: bytes) -> np.ndarray | None:
-    """The bytes as ``uint8`` when the scanner may read them: UTF-8 without a BOM."""
+def _buffer(data: bytes | np.ndarray) -> np.ndarray | None:
+    """The bytes (``bytes`` or a ``uint8`` array) as ``uint8`` when the scanner may read them: UTF-8 without a
+    BOM."""
+    if isinstance(data, np.ndarray):  # (io.coco_columns.read_file_array)
+        if bytes(data[:3]) == b"\xef\xbb\xbf":
+            return None
+        if len(data) and data.max() >= 128:
+            try:
+                str(data.data, "utf-8")
+            except UnicodeDecodeError:
+                return None
+        return data
     if data.startswith(b"\xef\xbb\xbf"):
         return None
     if not data.isascii():
@@ -125,7 +135,7 @@ def _buffer(data: bytes) -> np.ndarray | None:
     return np.frombuffer(data, np.uint8)
 
 
-def _convert_slow(data: bytes, floats: np.ndarray, slow: np.ndarray) -> None:
+def _convert_slow(data: bytes | np.ndarray, floats: np.ndarray, slow: np.ndarray) -> None:
     """``float`` of the tokens the kernel left to Python (their ``start * 256 + length`` is in their cell)."""
     rows = np.flatnonzero(slow)
     if rows.size == 0:
@@ -134,15 +144,16 @@ def _convert_slow(data: bytes, floats: np.ndarray, slow: np.ndarray) -> None:
         at = rows[(slow[rows] >> col) & 1 == 1]
         if at.size:
             code = floats[at, col].astype(np.int64)
-            floats[at, col] = [float(data[s:s + n]) for s, n in zip((code >> 8).tolist(), (code & 255).tolist())]
+            floats[at, col] = [float(bytes(data[s:s + n])) for s, n in zip((code >> 8).tolist(),
+                                                                           (code & 255).tolist())]
 
 
-def scan_coco_results(data: bytes, force: bool = False) -> dict[str, np.ndarray] | None:
+def scan_coco_results(data: bytes | np.ndarray, force: bool = False) -> dict[str, np.ndarray] | None:
     """Columns of a COCO results list (``[{"image_id", "category_id", "bbox", "score"}, ...]``), or None when the
     file is outside the scanner's subset (see the module docstring) and the ``json`` path must read it.
 
     Args:
-        data: the file's bytes.
+        data: the file's bytes, as ``bytes`` or a ``uint8`` array.
         force: run the kernel even under ``NUMBA_DISABLE_JIT=1`` (tests).
 
     Returns:

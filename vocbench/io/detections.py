@@ -511,16 +511,11 @@ def write_devkit(detections: Detections, dataset: Dataset, folder: str | os.Path
 
 
 # ------------------------------------------------------------------------------------------ coco
-def _read_bytes(path: Path) -> bytes:
-    with open(_open_regular(str(path), "detections file"), "rb") as fh:
-        return fh.read()
-
-
 def _read_coco(path: Path, dataset: Dataset, ignore_unknown: bool, image_ids: str = "auto",
                category_ids: str = "auto") -> Detections:
-    from vocbench.io.coco_columns import read_coco_results_columns
+    from vocbench.io.coco_columns import read_coco_results_columns, read_file_array
 
-    cols = read_coco_results_columns(path, raw=_read_bytes(path))
+    cols = read_coco_results_columns(path, raw=read_file_array(path, "detections file"))  # (bytes freed on return)
     return _coco_detections(cols, dataset, ignore_unknown, image_ids, category_ids)
 
 
