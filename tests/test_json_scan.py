@@ -208,6 +208,23 @@ def gt_files(draw):
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(gt_files())
 def test_ground_truth_sections_equal_json(data):
+    check_gt(data)
+
+
+@pytest.mark.parametrize("text", [
+    # an unknown key, then a name another section also has ("id"): fields are matched within their section
+    '{"images": [{"license": 1, "id": 1, "width": 2, "height": 3}], "annotations": [{"segmentation": [], "id": 5,'
+    ' "image_id": 1, "category_id": 1, "bbox": [1, 2, 3, 4], "area": 1.0}], "categories": [{"x": 0, "id": 1,'
+    ' "name": "a"}]}',
+    # fields in an order other than the table's, some missing
+    '{"categories": [{"name": "a", "id": 1}], "annotations": [{"area": 2, "bbox": [1, 2, 3, 4], "image_id": 1,'
+    ' "id": 1, "category_id": 1}, {"iscrowd": 1, "id": 2}], "images": [{"height": 3, "width": 2, "id": 1}]}',
+])
+def test_ground_truth_key_orders_equal_json(text):
+    check_gt(text.encode())
+
+
+def check_gt(data: bytes) -> None:
     got = scan_coco_gt(data, force=True)
     assert got is not None
     ref = gt_from_json(data)

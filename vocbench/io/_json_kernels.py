@@ -246,6 +246,19 @@ def _match(buf, s, e, names, offs, lo, hi):
     return -1
 
 
+@jit_scan
+def _expected_key(buf, i, n, names, offs, f):
+    """``f`` when the string at ``i`` is the name ``f`` (quotes included), else -1."""
+    a, b = offs[f], offs[f + 1]
+    e = i + b - a + 1
+    if e >= n or buf[i] != B_QUOTE or buf[e] != B_QUOTE:
+        return -1
+    for t in range(b - a):
+        if buf[i + 1 + t] != names[a + t]:
+            return -1
+    return f
+
+
 @jit_inline
 def _read_value(buf, i, n, kind, col, r, ints, floats, slow, pow10, pow5):
     """The value of kind ``kind`` at ``i`` into row ``r`` from column ``col``; index after it, or -1.
@@ -311,11 +324,22 @@ def _read_record(buf, i, n, stack, names, offs, kinds, cols, lo, hi, ints, float
         seen[r] = 0
         return i + 1
     mask = 0
+    expect = lo  # files write the fields in one order: the next key is most likely the table's next name
     while True:
-        ks, ke, i = _key_end(buf, i, n)
-        if i < 0 or i >= n:
+        f = _expected_key(buf, i, n, names, offs, expect) if expect < hi else -1
+        if f >= 0:
+            i = _ws(buf, i + offs[f + 1] - offs[f] + 2, n)
+            if i >= n or buf[i] != B_COLON:
+                return -1
+            i = _ws(buf, i + 1, n)
+        else:
+            ks, ke, i = _key_end(buf, i, n)
+            if i < 0:
+                return -1
+            f = _match(buf, ks, ke, names, offs, lo, hi)
+        if i >= n:
             return -1
-        f = _match(buf, ks, ke, names, offs, lo, hi)
+        expect = f + 1 if f >= 0 else hi  # after an unknown key: no guess
         if f < 0:
             i = _skip_value(buf, i, n, stack)
         else:
