@@ -124,7 +124,9 @@ def _buffer(data: bytes | np.ndarray) -> np.ndarray | None:
                 str(data.data, "utf-8")
             except UnicodeDecodeError:
                 return None
-        return data
+        view = data.view()  # read-only, as a buffer over bytes is: the kernels keep one argument-type set
+        view.flags.writeable = False
+        return view
     if data.startswith(b"\xef\xbb\xbf"):
         return None
     if not data.isascii():
