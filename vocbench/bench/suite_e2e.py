@@ -150,25 +150,38 @@ def _env() -> dict:
     return env
 
 
-#: Runs ``vocbench eval`` in-process as ``python -m vocbench`` does and prints whether Numba was imported.
+#: Runs ``vocbench eval`` in-process as ``python -m vocbench`` does; prints its exit code, whether Numba was imported
+#: and what :func:`vocbench._native.describe` says of each kernel module (``{}`` without that module).
 _KERNEL_PROBE = r"""
-import contextlib, io, sys
+import contextlib, io, json, sys
 from vocbench.cli import main
 with contextlib.redirect_stdout(io.StringIO()):
     code = main(["eval", "--gt", sys.argv[1], "--dets", sys.argv[2], "--metric", "coco", "--json", "-"])
-print("numba" in sys.modules, code)
+native = sys.modules.get("vocbench._native")
+print(json.dumps([code, "numba" in sys.modules, native.describe() if native is not None else {}]))
 """
 
 
 def kernel_path(gt: Path, dt: Path, env: dict) -> str:
     """Which kernels ``vocbench eval`` ran on these files, from one untimed run: ``"native (ahead-of-time
-    compiled; Numba not imported)"`` or ``"JIT (Numba)"``."""
+    compiled; Numba not imported)"``, ``"JIT (Numba)"`` with the loader's reason when it gives one, or a mix."""
     done = subprocess.run([sys.executable, "-c", _KERNEL_PROBE, str(gt), str(dt)], capture_output=True, text=True,
                           env=env, check=False)
-    last = done.stdout.strip().splitlines()[-1:] or [""]
-    if done.returncode != 0 or not last[0].endswith(" 0"):
+    try:
+        code, numba_loaded, modules = json.loads(done.stdout.strip().splitlines()[-1])
+    except (IndexError, ValueError):
+        code = None
+    if done.returncode != 0 or code != 0:
         return f"kernel path unknown (probe exit {done.returncode})"
-    return "JIT (Numba)" if last[0].startswith("True") else "native (ahead-of-time compiled; Numba not imported)"
+    status = {m.rsplit(".", 1)[-1]: s for m, s in modules.items() if m != "misfit calls"}
+    aot = sorted(m for m, s in status.items() if s == "aot")
+    if not numba_loaded:
+        return "native (ahead-of-time compiled; Numba not imported)" if aot or not status else \
+            "no compiled kernels ran (Numba not imported)"
+    why = sorted({s for s in status.values() if s != "aot"})
+    if aot:
+        return f"mixed: {', '.join(aot)} native; JIT (Numba) for the rest ({'; '.join(why)})"
+    return "JIT (Numba)" + (f": {'; '.join(why)}" if why else "")
 
 
 def _installed(tool: str) -> bool:
