@@ -69,7 +69,8 @@ class CocoResultsColumns:
         image_id: int64[N], or str[N] (object array) when the file writes image ids as strings (file stems).
         category_id: int64[N], or str[N] (object array) when the file writes category names.
         xywh: float64[N, 4] ``bbox`` as written. score: float64[N] (finite: checked by the caller's rules).
-        record: int64[N] index in the file's list (for messages).
+        record: int64[N] index in the file's list (for messages), or None: row ``i`` is result ``i`` (both parse
+            paths keep every result, in file order, so they leave it None: no N-row ``arange``).
     """
 
     path: str
@@ -77,7 +78,7 @@ class CocoResultsColumns:
     category_id: np.ndarray
     xywh: np.ndarray
     score: np.ndarray
-    record: np.ndarray
+    record: np.ndarray | None = None
 
 
 # ----------------------------------------------------------------------------------------------- values
@@ -379,9 +380,8 @@ def read_coco_results_columns(path: str | os.PathLike, raw: bytes | np.ndarray |
 
     cols = scan_coco_results(raw)  # the common shape straight into columns; anything else through json
     if cols is not None:
-        n = len(cols["score"])
         return CocoResultsColumns(path=str(path), image_id=cols["image_id"], category_id=cols["category_id"],
-                                  xywh=cols["bbox"], score=cols["score"], record=np.arange(n, dtype=np.int64))
+                                  xywh=cols["bbox"], score=cols["score"])
     data = _parse(path, raw, "results list")
     del raw
     if isinstance(data, dict) and "annotations" in data:
@@ -410,8 +410,7 @@ def _results_from_json(path: Path, data: list) -> CocoResultsColumns:
                                  f"score}} with numbers, got {str(d)[:120]}") from None
         raise InputError(f"{path}: could not read the results list (a number too large for float64)") from None
     return CocoResultsColumns(path=str(path), image_id=_ids(img_raw, path, "image_id"),
-                              category_id=_ids(cat_raw, path, "category_id"), xywh=bbox, score=score,
-                              record=np.arange(n, dtype=np.int64))
+                              category_id=_ids(cat_raw, path, "category_id"), xywh=bbox, score=score)
 
 
 def _ids(values: list, path: Path, field: str) -> np.ndarray:

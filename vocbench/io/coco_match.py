@@ -124,7 +124,7 @@ def _choose(readings: dict[str, _Reading], reading: str, field: str, option: str
         return reading, chosen
     if prefer is not None and prefer in readings:
         first = get(prefer)
-        if first is not None and (first >= 0).all():  # fits every id: the others are not needed
+        if first is not None and first.min(initial=0) >= 0:  # fits every id: the others are not needed
             return prefer, first
     applicable = {name: v for name in readings if (v := get(name)) is not None}
     return _choose_auto(applicable, field, option, path, prefer)

@@ -534,7 +534,7 @@ def _coco_detections(cols, dataset: Dataset, ignore_unknown: bool, image_ids: st
     path = cols.path
 
     def where(r: int) -> str:
-        return f"result {int(cols.record[r])}"
+        return f"result {int(cols.record[r]) if cols.record is not None else r}"
 
     # the scanner's columns are strided: the one contiguous copy, checked in one pass and kept by Detections
     # (read-only, as Detections keeps them: the kernel's one compiled signature takes read-only arrays)
