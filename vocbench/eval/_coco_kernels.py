@@ -20,9 +20,6 @@ from vocbench.boxes._kernels import bbiou_select
 
 __all__ = ["coco_match_kernel", "coco_evaluate_kernel"]
 
-#: The kernels called from Python, each with one set of argument types (see the docstrings).
-ENTRY_POINTS = ("coco_evaluate_kernel", "coco_match_kernel")
-
 #: Kernels the COCO path calls from Python (compiled ahead of time by vocbench._native: one argument-type set each).
 ENTRY_POINTS = ("coco_evaluate_kernel",)
 
