@@ -248,7 +248,7 @@ def test_argument_checks():
 def test_a_stale_source_hash_falls_back_to_jit(aot, monkeypatch):
     side = json.loads(native.sidecar_path().read_text())
     module = "vocbench.eval._coco_kernels"
-    rel = "vocbench/eval/_kernels.py"  # a helper the compiled code inlines, not the module itself
+    rel = "vocbench/boxes/_kernels.py"  # a helper the compiled code inlines (bbiou_select), not the module itself
     side["modules"][module]["files"][rel].update(sha256="0" * 64, mtime_ns=0)  # as after an edit
     monkeypatch.setattr(native, "_sidecar", lambda: side)
     monkeypatch.setattr(native, "_STATUS", {})
@@ -319,7 +319,7 @@ def test_builder_finds_the_kernel_modules_and_their_sources():
     files = native_build.source_files("vocbench.io._json_kernels")
     assert {"vocbench/io/_json_kernels.py", "vocbench/io/_voc_scan.py", "vocbench/_numba.py"} <= set(files)
     files = native_build.source_files("vocbench.eval._coco_kernels")
-    assert {"vocbench/boxes/_kernels.py", "vocbench/eval/_kernels.py", "vocbench/eval/outcomes.py"} <= set(files)
+    assert {"vocbench/eval/_coco_kernels.py", "vocbench/boxes/_kernels.py", "vocbench/_numba.py"} <= set(files)
     assert "vocbench/eval/__init__.py" not in files
 
 
