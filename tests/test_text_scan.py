@@ -211,3 +211,12 @@ def test_bench_text_sets_read_back_to_the_generated_detections(tmp_path):
             order = np.lexsort((got.scores, got.image_index))
             want = np.lexsort((score, np.searchsorted(gt[1], img_ids)))
             assert np.allclose(got.scores[order], score[want], atol=1e-6)
+
+
+@pytest.mark.parametrize("token", ["1e400", "-1e400", "inf", "nan", "1.5x", "--1"])
+def test_a_number_python_refuses_or_makes_infinite_sends_the_file_back(tmp_path, token):
+    (tmp_path / "a.txt").write_text("1 2 3\n")
+    (tmp_path / "b.txt").write_text(f"1 2 3\n4 {token} 6\n")
+    t = _text_scan.scan_table([tmp_path / "a.txt", tmp_path / "b.txt"], ["num"] * 3)
+    assert t.fallback.tolist() == [False, True] and t.values.T.tolist() == [[1.0, 2.0, 3.0]]
+    assert t.row_offsets.tolist() == [0, 1, 1]

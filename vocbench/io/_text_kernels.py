@@ -2,10 +2,10 @@
 the accepted subset): devkit result files, CSV, per-image YOLO txt files. Kernels see only arrays and scalars.
 
 One pass over the concatenated bytes of many files splits each non-blank line into fields, parses the numeric
-fields with the one decimal parser (:func:`vocbench.io._voc_scan._coord`, Clinger's fast path: the very double
-Python's ``float`` gives) and looks the text fields up in hash tables of the known names (image ids, class
-names), so no Python object is made per record. A file with anything outside the subset is flagged, whole, for
-the wrapper's checked reader.
+fields with the one decimal parser (:func:`vocbench.io._voc_scan._decimal`: Clinger's fast path, then
+Eisel-Lemire: the very double Python's ``float`` gives) and looks the text fields up in hash tables of the known
+names (image ids, class names), so no Python object is made per record. A file with anything outside the subset
+is flagged, whole, for the wrapper's checked reader.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from vocbench._numba import jit, jit_inline
-from vocbench.io._voc_scan import _coord
+from vocbench.io._voc_scan import _decimal, _eisel_lemire
 
 # per-file outcome
 F_OK, F_FALLBACK = 0, 1
@@ -98,7 +98,7 @@ def _skip_line(buf, i, n, sep):
 
 
 @jit_inline
-def _field(buf, i, n, sep, k, kinds, keys, key_off, slots, col_slot, pow10, row, values, index):
+def _field(buf, i, n, sep, k, kinds, keys, key_off, slots, col_slot, pow10, pow5, row, values, index):
     """Field ``k`` of row ``row`` from ``buf[i:]``: (its end, R_OK / R_SLOW, or -1 for a byte outside the
     subset)."""
     fs = i
@@ -110,9 +110,12 @@ def _field(buf, i, n, sep, k, kinds, keys, key_off, slots, col_slot, pow10, row,
             return i, -1
         i += 1
     flag = R_OK
-    if kinds[k] < 0:  # numeric
-        st, v = _coord(buf, fs, i, pow10)
-        if st != 0:
+    if kinds[k] < 0:  # numeric: the one decimal parser; Python's float for anything it leaves or cannot end
+        end, st, v, mant, exp10, shape, _ = _decimal(buf, fs, i, pow10)
+        if end == i and st == 1:
+            ok, v = _eisel_lemire(mant, exp10, shape, pow5)
+            st = 0 if ok else 1
+        if end != i or st != 0 or not np.isfinite(v):
             flag = R_SLOW
             v = np.nan
         values[-kinds[k] - 1, row] = v
@@ -123,7 +126,7 @@ def _field(buf, i, n, sep, k, kinds, keys, key_off, slots, col_slot, pow10, row,
 
 
 @jit_inline
-def _line(buf, i, n, sep, kinds, keys, key_off, slots, col_slot, pow10, row, values, index):
+def _line(buf, i, n, sep, kinds, keys, key_off, slots, col_slot, pow10, pow5, row, values, index):
     """The line from ``i`` as row ``row``: (its end, R_OK / R_SLOW, 0 for a blank line, or -1: malformed or a byte
     outside the subset)."""
     n_fields = len(kinds)
@@ -140,7 +143,7 @@ def _line(buf, i, n, sep, kinds, keys, key_off, slots, col_slot, pow10, row, val
             break
         if k == n_fields or (sep != 0 and buf[i] == sep):  # a field too many, or an empty CSV field
             return _skip_line(buf, i, n, sep)[0], -1
-        i, f = _field(buf, i, n, sep, k, kinds, keys, key_off, slots, col_slot, pow10, row, values, index)
+        i, f = _field(buf, i, n, sep, k, kinds, keys, key_off, slots, col_slot, pow10, pow5, row, values, index)
         if f < 0:
             return _skip_line(buf, i, n, sep)[0], -1
         flag = max(flag, f)
@@ -155,8 +158,8 @@ def _line(buf, i, n, sep, kinds, keys, key_off, slots, col_slot, pow10, row, val
 
 
 @jit
-def scan_fields(buf, file_starts, file_ends, skip_lines, sep, kinds, keys, key_off, slots, col_slot, pow10, values,
-                index, lines, line_starts, row_flag, row_offsets, file_status):
+def scan_fields(buf, file_starts, file_ends, skip_lines, sep, kinds, keys, key_off, slots, col_slot, pow10, pow5,
+                values, index, lines, line_starts, row_flag, row_offsets, file_status):
     """Every file's non-blank lines → one row each.
 
     Args:
@@ -171,7 +174,9 @@ def scan_fields(buf, file_starts, file_ends, skip_lines, sep, kinds, keys, key_o
         values: float64[numeric columns, cap] (a column per numeric field, each contiguous);
         index: int64[cap, text columns]: key index (-1: not a known key);
         lines: int64[cap] 1-based line of each row within its file; line_starts: int64[cap] its byte offset;
-        row_flag: uint8[cap] R_SLOW where a numeric field needs Python's float (its value is NaN here).
+        pow10, pow5: the decimal parser's tables (``_voc_scan._POW10``, ``_json_scan._POW5``).
+        row_flag: uint8[cap] R_SLOW where a numeric field needs Python's float (its value is NaN here): a token
+            outside ``-?D+(.D*)?([eE][+-]?D+)?``, one Eisel-Lemire cannot decide, or one that is not finite.
         row_offsets: int64[F + 1] out: rows of file ``f`` are ``row_offsets[f]:row_offsets[f + 1]``.
         file_status: uint8[F] out: F_FALLBACK for a file with a byte outside printable ASCII + space, tab, line
             ends, a quote (CSV), or a non-blank line without exactly K non-empty fields (its rows are dropped).
@@ -196,7 +201,8 @@ def scan_fields(buf, file_starts, file_ends, skip_lines, sep, kinds, keys, key_o
                 e, bad = _skip_line(buf, i, n, sep)
                 got = -1 if bad else 0
             else:
-                e, got = _line(buf, i, n, sep, kinds, keys, key_off, slots, col_slot, pow10, row, values, index)
+                e, got = _line(buf, i, n, sep, kinds, keys, key_off, slots, col_slot, pow10, pow5, row, values,
+                               index)
             if got < 0:
                 file_status[f] = F_FALLBACK
                 row = first

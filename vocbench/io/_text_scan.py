@@ -3,9 +3,9 @@ readers in :mod:`vocbench.io.detections` and :mod:`vocbench.io.yolo` at scale.
 
 :func:`scan_table` reads every file in place into one buffer sized by ``stat`` (no copy of their bytes), and one
 Numba kernel (:mod:`vocbench.io._text_kernels`) turns each non-blank line into a row: numeric fields as float64
-(exactly Python's ``float``: the shared decimal parser, then ``float`` on the bytes of the few fields it leaves),
-text fields as indices into the known names (image ids, class names; -1 for a name that is not known). No Python
-object is made per record.
+(exactly Python's ``float``: the shared decimal parser with Eisel-Lemire, then ``float`` on the bytes of the few
+fields it leaves: ``+1``, ``.5``, ``inf``, ``1_0``), text fields as indices into the known names (image ids, class
+names; -1 for a name that is not known). No Python object is made per record.
 
 A file is flagged for the caller's checked reader (which parses it or names the line at fault) when it has a byte
 outside printable ASCII + space, tab and line ends (``\\n``, ``\\r\\n``, ``\\r``), a quote (CSV), a non-blank line
@@ -158,6 +158,7 @@ def scan_table(paths: Sequence[str | os.PathLike], kinds: Sequence[str], tables:
         skip_lines: leading lines of every file to skip (a CSV header).
     """
     from vocbench.io import _text_kernels as _k
+    from vocbench.io._json_scan import _POW5
     from vocbench.io._voc_scan import _POW10
 
     buf, starts, ends = _read_into([os.fspath(p) for p in paths])
@@ -179,7 +180,7 @@ def scan_table(paths: Sequence[str | os.PathLike], kinds: Sequence[str], tables:
     status = np.empty(len(paths), np.uint8)
     sep_byte = ord(sep) if sep else 0
     n = _k.scan_fields(buf, starts, ends, int(skip_lines), sep_byte, code, keys, key_off, slots, col_slot, _POW10,
-                       values, index, lines, line_starts, flag, row_offsets, status)
+                       _POW5, values, index, lines, line_starts, flag, row_offsets, status)
     values, index, lines, flag = values[:, :n], index[:n], lines[:n], flag[:n]
     fallback = status == _k.F_FALLBACK
     slow = np.flatnonzero(flag == _k.R_SLOW)
