@@ -5,15 +5,12 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from vocbench import Detections, evaluate
-from vocbench.errors import InputError
-from vocbench.io.coco_columns import read_file_array
 from vocbench.io.coco_gt import load_coco_gt
 from vocbench.io.coco_match import _lookup
 from vocbench.io.detections import read_detections
@@ -183,23 +180,7 @@ def test_lookup_equals_a_dict(seed):
     assert _lookup(ids[:0], table).tolist() == [] and _lookup(ids, table[:0]).tolist() == [-1] * len(ids)
 
 
-# ------------------------------------------------------------------------------------------------ file read
-@pytest.mark.parametrize("size", [0, 1, 3 * 4096 + 7])
-def test_read_file_array_is_the_files_bytes(tmp_path, size):
-    data = np.random.default_rng(size).integers(0, 256, size, dtype=np.uint8).tobytes()
-    (tmp_path / "f.json").write_bytes(data)
-    got = read_file_array(tmp_path / "f.json", "detections file")
-    assert got.dtype == np.uint8 and got.tobytes() == data and not got.flags.writeable
-
-
-def test_read_file_array_refuses_what_is_not_a_regular_file(tmp_path):
-    with pytest.raises(InputError, match="is a folder"):
-        read_file_array(tmp_path, "detections file")
-    os.mkfifo(tmp_path / "fifo.json")  # never opened for a blocking read
-    with pytest.raises(InputError, match="is a FIFO"):
-        read_file_array(tmp_path / "fifo.json", "detections file")
-
-
+# ------------------------------------------------------------------------------------------------ scanner
 @pytest.mark.parametrize("text", [
     b'[{"image_id": 1, "category_id": 2, "bbox": [1.5, 2, 3e2, 0.1], "score": 0.5}]',
     # a token of more than 18 significant digits (converted by float on its bytes) and a non-ASCII skipped field

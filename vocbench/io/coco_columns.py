@@ -26,7 +26,7 @@ import numpy as np
 from vocbench.errors import InputError
 
 __all__ = ["CocoGtColumns", "CocoResultsColumns", "read_coco_gt_columns", "read_coco_results_columns",
-           "read_json_bytes", "read_file_array"]
+           "read_json_bytes"]
 
 _INT64 = 2**63
 
@@ -125,37 +125,7 @@ def read_json_bytes(path: str | os.PathLike, what: str) -> bytes:
         raise InputError(f"{path}: cannot read the file ({exc.strerror or exc})") from None
 
 
-def read_file_array(path: str | os.PathLike, what: str) -> np.ndarray:
-    """The bytes of a regular file as a read-only ``uint8[N]`` array (FIFOs, devices and folders refused before
-    reading).
-
-    Read straight into numpy's memory, which numpy asks the kernel to back with huge pages: half the time of
-    ``read()`` into a ``bytes`` object (491 MB: 0.26 s instead of 0.52 s here), and no second copy.
-    """
-    from vocbench.io.voc import _open_regular
-
-    fd = _open_regular(str(path), what)
-    try:
-        with open(fd, "rb", buffering=0) as fh:
-            size = os.fstat(fh.fileno()).st_size
-            buf = np.empty(size + 1, np.uint8)  # one spare byte tells a file that grew since fstat
-            view, got = buf.data, 0
-            while got < len(buf) and (n := fh.readinto(view[got:])):
-                got += n
-            del view
-            if got > size:  # grew while being read: the rest the plain way
-                buf = np.frombuffer(buf.tobytes() + fh.read(), np.uint8)
-                got = len(buf)
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read the file ({exc.strerror or exc})") from None
-    out = buf[:got]
-    out.flags.writeable = False  # read-only as bytes are (the scanner kernel's one signature reads read-only bytes)
-    return out
-
-
-def _parse(path: Path, raw: bytes | np.ndarray, what: str):
-    if isinstance(raw, np.ndarray):  # (read_file_array: json needs bytes)
-        raw = raw.tobytes()
+def _parse(path: Path, raw: bytes, what: str):
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -362,13 +332,13 @@ def _check_gt(c: CocoGtColumns) -> None:
 
 
 # ----------------------------------------------------------------------------------------------- results
-def read_coco_results_columns(path: str | os.PathLike, raw: bytes | np.ndarray | None = None) -> CocoResultsColumns:
+def read_coco_results_columns(path: str | os.PathLike, raw: bytes | None = None) -> CocoResultsColumns:
     """Read and validate a COCO results list (``[{image_id, category_id, bbox, score}, ...]``; a ground-truth
     style object's ``annotations`` list is read too).
 
     ``image_id`` may be integers (COCO ids, or ``int(file stem)`` as ultralytics writes them) or strings (file
     stems); ``category_id`` integers or strings (category names); one kind per file and field. ``raw``: the file's
-    bytes (``bytes`` or :func:`read_file_array`'s array) when the caller has read them already.
+    bytes when the caller has read them already.
 
     Raises:
         InputError: naming the file and the result (``result 17``) at fault.

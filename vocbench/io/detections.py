@@ -511,11 +511,18 @@ def write_devkit(detections: Detections, dataset: Dataset, folder: str | os.Path
 
 
 # ------------------------------------------------------------------------------------------ coco
+def _read_bytes(path: Path) -> bytes:
+    """The file's bytes. (Reading into a numpy buffer, which numpy backs with huge pages, is no faster in a fresh
+    process and far less steady: page faults and compaction, not the copy, are the cost.)"""
+    with open(_open_regular(str(path), "detections file"), "rb") as fh:
+        return fh.read()
+
+
 def _read_coco(path: Path, dataset: Dataset, ignore_unknown: bool, image_ids: str = "auto",
                category_ids: str = "auto") -> Detections:
-    from vocbench.io.coco_columns import read_coco_results_columns, read_file_array
+    from vocbench.io.coco_columns import read_coco_results_columns
 
-    cols = read_coco_results_columns(path, raw=read_file_array(path, "detections file"))  # (bytes freed on return)
+    cols = read_coco_results_columns(path, raw=_read_bytes(path))  # (the bytes are freed on return)
     return _coco_detections(cols, dataset, ignore_unknown, image_ids, category_ids)
 
 
