@@ -91,8 +91,8 @@ def source_files(module: str) -> list[str]:
         if rel is None or rel in seen:
             continue
         seen.add(rel)
-        if rel.endswith("__init__.py") and rel != "vocbench/__init__.py":
-            continue  # `from vocbench.io import x` names x; the package's __init__ holds no kernel code
+        if rel.endswith("__init__.py"):
+            continue  # `from vocbench.io import x` names x; a package's __init__ holds no kernel code
         files.add(rel)
         todo.extend(_imports(rel) - {"vocbench"})
     return sorted(files)
