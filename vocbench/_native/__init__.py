@@ -36,7 +36,8 @@ from typing import Any
 
 from vocbench._lazy import LazyModule
 
-__all__ = ["kernels", "describe", "jit_enabled", "native_enabled", "sidecar_path", "EXTENSION", "SOURCE_ROOT"]
+__all__ = ["kernels", "describe", "jit_enabled", "native_enabled", "sidecar_path", "stale_reason", "file_record",
+           "file_unchanged", "file_sha256", "extension_stamp", "numba_version", "EXTENSION", "SOURCE_ROOT"]
 
 #: The compiled extension module (``vocbench/_native/_aot.<abi>.so``).
 EXTENSION = "vocbench._native._aot"
