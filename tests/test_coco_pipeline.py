@@ -61,6 +61,8 @@ def test_unbuilt_boxes_answer_as_the_built_ones(seed):
     assert sum(_inverted_twin(xywh)) > 0 and not all(_inverted_twin(xywh))  # both kinds of row were tested
     assert lazy.first_nonfinite() == -1
     assert _given(lazy, "boxes") is None  # neither test built the boxes
+    again = type(lazy)(**lazy.__dict__)
+    assert _given(again, "boxes") is None and again.boxes.tolist() == _voc_box_twin(xywh)
     assert lazy.boxes.tolist() == _voc_box_twin(xywh)
     assert not lazy.boxes.flags.writeable
     assert _given(lazy, "boxes") is lazy.boxes  # built once, kept
@@ -132,6 +134,9 @@ def test_coco_image_ids_and_files_built_on_first_read(tmp_path, names, stems):
     ds = load_coco_gt(path)
     assert all(_given(ds, name) is None for name in ("image_ids", "image_files", "boxes"))
     assert ds.num_images == len(names) and ds.num_objects == 9
+    again = type(ds)(**ds.__dict__)  # rebuilt from its fields (tests do this), the fields still unbuilt
+    assert all(_given(again, name) is None for name in ("image_ids", "image_files", "boxes"))
+    assert again.image_ids.tolist() == stems
     expected_files = [n if n is not None else f"{im['id']}.jpg" for n, im in zip(names, gt["images"])]
     twin = [Path(f).stem for f in expected_files]
     if len(set(twin)) < len(twin):

@@ -83,7 +83,9 @@ class _Built:
     ``@dataclass`` (whose ``__init__`` then stores the given value through :meth:`__set__`)."""
 
     def __init__(self, name: str, build: Callable[[Any], Any]) -> None:
-        self.slot, self.build = "_" + name, build
+        # kept in the instance __dict__ under the field's own name (a data descriptor is looked up first), so
+        # ``type(ds)(**ds.__dict__)`` rebuilds the object, unbuilt fields still unbuilt
+        self.slot, self.build = name, build
 
     def __get__(self, obj, owner=None) -> Any:
         if obj is None:
@@ -100,7 +102,7 @@ class _Built:
 
 def _given(obj, name: str) -> Any:
     """The value given for a :class:`_Built` field, None when it is still to be built (never builds it)."""
-    return obj.__dict__["_" + name]
+    return obj.__dict__[name]
 
 
 #: Dataset fields a set read from COCO may leave as None (built on first read from :attr:`Dataset.coco`).
