@@ -275,6 +275,18 @@ def test_a_touched_but_equal_source_stays_fresh_and_an_edit_does_not(monkeypatch
     assert not native.file_unchanged("gone.py", record)
 
 
+def test_a_sidecar_that_does_not_fit_falls_back_to_jit(aot, monkeypatch):
+    side = json.loads(native.sidecar_path().read_text())
+    module = "vocbench.boxes._kernels"
+    side["modules"][module]["entries"]["first_nonfinite_row"]["symbol"] = "no_such_symbol"
+    monkeypatch.setattr(native, "_sidecar", lambda: side)
+    monkeypatch.setattr(native, "_STATUS", {})
+    assert isinstance(native._load(module), LazyModule)
+    assert native._STATUS[module].startswith("jit (the build's description of vocbench.boxes._kernels is unusable")
+    monkeypatch.setattr(native, "_sidecar", lambda: None)
+    assert isinstance(native._load(module), LazyModule) and native._STATUS[module].startswith("jit (not built")
+
+
 def test_switches_choose_the_jit_or_python_path(monkeypatch):
     monkeypatch.setattr(native, "_STATUS", {})
     monkeypatch.setenv("VOCBENCH_NATIVE", "0")

@@ -105,9 +105,10 @@ def _load(module: str) -> Any:
 
 def _sidecar() -> dict | None:
     try:
-        return json.loads(sidecar_path().read_text("utf-8"))
+        side = json.loads(sidecar_path().read_text("utf-8"))
     except (OSError, ValueError):
         return None
+    return side if isinstance(side, dict) and isinstance(side.get("modules"), dict) else None
 
 
 _FILE_HASHES: dict[str, str] = {}
@@ -204,4 +205,7 @@ def _compiled(module: str) -> tuple[str, Any]:
     from vocbench._native._entry import AotKernels
 
     entry = side["modules"][module]
-    return "", AotKernels(module, ext, entry["entries"], entry.get("constants", {}), _MISFITS)
+    try:
+        return "", AotKernels(module, ext, entry["entries"], entry.get("constants", {}), _MISFITS)
+    except (AttributeError, KeyError, TypeError, ValueError) as exc:  # a sidecar that does not fit the module
+        return f"the build's description of {module} is unusable ({type(exc).__name__}: {exc})", None
