@@ -219,7 +219,7 @@ def _decimal(buf, i, n, pow10):
     drop = 0  # integer digits left out of the mantissa: each one a factor 10
     while j < n and B_0 <= buf[j] <= B_9:
         if mant < _MANT_LIMIT:
-            mant = mant * 10 + (buf[j] - B_0)
+            mant = mant * 10 + (int(buf[j]) - B_0)
         else:
             drop += 1
             if buf[j] != B_0:
@@ -237,7 +237,7 @@ def _decimal(buf, i, n, pow10):
         f = j
         while j < n and B_0 <= buf[j] <= B_9:
             if mant < _MANT_LIMIT:
-                mant = mant * 10 + (buf[j] - B_0)
+                mant = mant * 10 + (int(buf[j]) - B_0)
                 k += 1
             elif buf[j] != B_0:
                 shape |= N_TRUNC
@@ -254,7 +254,7 @@ def _decimal(buf, i, n, pow10):
         f = j
         while j < n and B_0 <= buf[j] <= B_9:
             if ex < _MAX_EXP:  # saturates: any larger exponent is 0 or infinity all the same
-                ex = ex * 10 + (buf[j] - B_0)
+                ex = ex * 10 + (int(buf[j]) - B_0)
             j += 1
         if j == f:
             return -1, 2, 0.0, 0, 0, shape, ni
