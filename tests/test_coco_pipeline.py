@@ -209,3 +209,19 @@ def test_scanner_reads_the_array_as_the_bytes(text):
     records = json.loads(text)
     assert from_array["score"].tolist() == [r["score"] for r in records]
     assert from_array["bbox"].tolist() == [[float(v) for v in r["bbox"]] for r in records]
+
+
+# ------------------------------------------------------------------------------------------------ process
+def test_cli_turns_huge_page_advice_off_while_a_command_runs(monkeypatch):
+    import vocbench.cli as cli
+
+    setter = np._core.multiarray._set_madvise_hugepage
+    during: list = []
+    monkeypatch.setattr(cli, "_dispatch", lambda args: during.append(setter(False)) or 0)
+    before = setter(True)
+    try:
+        assert cli.main(["eval", "--gt", "instances.json", "--dets", "results.json", "--metric", "coco"]) == 0
+        assert during == [False]  # off while the command ran
+        assert setter(True) is True  # and restored after
+    finally:
+        setter(before)
