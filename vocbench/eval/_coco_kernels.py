@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from vocbench._numba import jit
+from vocbench._numba import jit, jit_inline
 from vocbench.boxes._kernels import bbiou_select
 
 __all__ = ["coco_match_kernel", "coco_evaluate_kernel"]
@@ -212,9 +212,10 @@ def _match_group(nd, i0, ng, g0, dbox, dab, gt_xyxy, gt_area, gt_crowd, ig, iou_
     the same among the ignored ones. So per detection and slot the candidates are visited by decreasing IoU (later
     GT first on ties), non-ignored first: each takes, in one mask operation, the thresholds it reaches where it is
     free and that no earlier candidate took; usually the first candidate settles every threshold. Detections whose
-    best IoU is below the first threshold are unmatched everywhere and skip the slots.
+    best IoU is below the first threshold are unmatched everywhere and skip the slots. The candidate order and the
+    thresholds each IoU reaches are computed once per detection (:func:`_candidates`), not per slot.
     """
-    ious, live, free, lst_j, lst_m, slot_of_area, slot_area, slot_uniform = sc
+    ious, live, free, lst_j, lst_m, slot_of_area, slot_area, slot_uniform, reach, cand = sc
     nt = iou_thresholds.shape[0]
     one = np.uint64(1)
     zero = np.uint64(0)
@@ -239,6 +240,7 @@ def _match_group(nd, i0, ng, g0, dbox, dab, gt_xyxy, gt_area, gt_crowd, ig, iou_
             cm_out[i] = _unmatched_mask(dab[i0 + i], na, nt)
     if nlive == 0:
         return
+    _candidates(live, nlive, ng, ious, iou_thresholds, reach, cand)
     # slots: area ranges with the same ignore pattern, or a uniform one (every GT ignored, or none)
     allig = ~zero
     anyig = zero
@@ -276,41 +278,28 @@ def _match_group(nd, i0, ng, g0, dbox, dab, gt_xyxy, gt_area, gt_crowd, ig, iou_
         for j in range(ng):
             free[j] = full
         for li in range(nlive):
-            i = live[li]
-            row = i * ng
-            # the winners if every GT were free: last non-ignored GT of largest IoU, last ignored one
-            bn, vn, bi, vi = -1, -1.0, -1, -1.0
-            for j in range(ng):
-                v = ious[row + j]
-                if not uni and (ig[g0 + j] >> sa) & one:
-                    if v >= vi:
-                        bi, vi = j, v
-                elif v >= vn:
-                    bn, vn = j, v
+            row = live[li] * ng
             nl = 0
-            assigned = zero
+            rem = full  # thresholds not yet taken by a candidate
             for phase in range(2):  # non-ignored GT first; the ignored ones where none of those is free
-                if phase == 0:
-                    j, v = bn, vn
-                    rem = _reach(vn, iou_thresholds) if bn >= 0 else zero
-                else:
-                    j, v = bi, vi
-                    rem = _reach(vi, iou_thresholds) & ~assigned if bi >= 0 else zero
-                while rem:  # candidates by decreasing IoU (later GT first on ties), each takes its free thresholds
-                    r = _reach(v, iou_thresholds) & rem
+                for q in range(ng):
+                    j = cand[row + q]
+                    r = reach[row + j]
                     if r == zero:
-                        break  # below every threshold still open, like every later candidate
-                    take = r & free[j]
+                        break  # candidates by decreasing IoU: the rest reach no threshold either
+                    if (not uni and ((ig[g0 + j] >> sa) & one) != zero) != (phase == 1):
+                        continue
+                    take = r & free[j] & rem
                     if take:
                         lst_j[nl] = j
                         lst_m[nl] = take
                         nl += 1
                         rem &= ~take
-                        assigned |= take
-                    if rem:
-                        j, v = _next_best(ious, row, ng, ig, g0, sa, uni, phase == 1, v, j)
-                        if j < 0:
+                        if rem == zero:
                             break
+                if rem == zero:
+                    break
+            i = live[li]
             matched = zero
             for q in range(nl):
                 matched |= lst_m[q]
@@ -335,7 +324,7 @@ def _match_group(nd, i0, ng, g0, dbox, dab, gt_xyxy, gt_area, gt_crowd, ig, iou_
             tm_out[i] |= tm
 
 
-@jit
+@jit_inline
 def _match_one_gt(nd, g, dbox, dab, gt_xyxy, gt_area, gt_crowd, ig, iou_thresholds, na, cm_out, tm_out):
     """:func:`_match_group` for a group with one GT (``g``), the common case: no candidate order to decide, the
     same matching in every area range. At threshold ``t`` a detection takes the GT if its IoU reaches ``t`` and
@@ -370,30 +359,33 @@ def _match_one_gt(nd, g, dbox, dab, gt_xyxy, gt_area, gt_crowd, ig, iou_threshol
 
 
 @jit
-def _next_best(ious, row, ng, ig, g0, sa, uni, ignored, pv, pj):
-    """The GT after ``(pv, pj)`` in the order of decreasing IoU, later GT first on ties, among the ignored GT
-    (``ignored``) or the others under slot area ``sa`` (``uni``: none is ignored): ``(j, iou)``, ``(-1, -1.0)``
-    when there is none."""
-    bj = -1
-    bv = -1.0
-    one = np.uint64(1)
-    for j in range(ng):
-        isig = (not uni) and ((ig[g0 + j] >> sa) & one) != np.uint64(0)
-        if isig != ignored:
-            continue
-        v = ious[row + j]
-        if (v < pv or (v == pv and j < pj)) and v >= bv:
-            bv = v
-            bj = j
-    return bj, bv
+def _candidates(live, nlive, ng, ious, iou_thresholds, reach, cand):
+    """For each live detection ``i`` (row ``i * ng`` of ``ious``): ``reach[row + j]`` the thresholds GT ``j``'s IoU
+    reaches (:func:`_reach`), ``cand[row:row + ng]`` its GT by decreasing IoU, later GT first on ties (the order
+    pycocotools' ``>=`` scan prefers them in)."""
+    for li in range(nlive):
+        row = live[li] * ng
+        for j in range(ng):
+            v = ious[row + j]
+            if v != v:  # NaN (non-finite boxes) reaches nothing: sorted last, like pycocotools never picks it
+                v = -1.0
+                ious[row + j] = v
+            reach[row + j] = _reach(v, iou_thresholds)
+            q = j - 1
+            while q >= 0 and ious[row + cand[row + q]] <= v:
+                cand[row + q + 1] = cand[row + q]
+                q -= 1
+            cand[row + q + 1] = j
 
 
 @jit
 def _match_scratch(max_nd, max_ng, na, nt):
     """Scratch arrays of :func:`_match_group` for groups of up to ``max_nd`` detections and ``max_ng`` GT."""
-    return (np.zeros(max(max_nd * max_ng, 1), np.float64), np.zeros(max(max_nd, 1), np.int64),
+    pairs = max(max_nd * max_ng, 1)
+    return (np.zeros(pairs, np.float64), np.zeros(max(max_nd, 1), np.int64),
             np.zeros(max(max_ng, 1), np.uint64), np.zeros(nt + 1, np.int64), np.zeros(nt + 1, np.uint64),
-            np.zeros(na, np.int64), np.zeros(na, np.int64), np.zeros(na, np.bool_))
+            np.zeros(na, np.int64), np.zeros(na, np.int64), np.zeros(na, np.bool_), np.zeros(pairs, np.uint64),
+            np.zeros(pairs, np.int64))
 
 
 @jit
@@ -643,7 +635,8 @@ def _evaluate_class(c0, nk, buckets, gts, k, iou_thresholds, na, max_det, umask,
             rk = q - s
             rank[p] = rk
             bits = b_bits[c0 + i]
-            um = umask[bits] if bits < umask.shape[0] else _unmatched_mask(bits, na, nt)
+            # (uint64 against np.uint64: Numba compares uint64 with int64 as float64)
+            um = umask[bits] if bits < np.uint64(umask.shape[0]) else _unmatched_mask(bits, na, nt)
             ct[p, 0] = um * np.uint64(rk < max_det)  # beyond max_det: ignored
             ct[p, 1] = 0
         while g < g_end and g_image[g] < im:  # the group's GT: images ascend on both sides
@@ -673,7 +666,7 @@ def _evaluate_class(c0, nk, buckets, gts, k, iou_thresholds, na, max_det, umask,
         s = e
 
 
-@jit
+@jit_inline
 def _group_order(pos_of, s, e, gl):
     """``gl[s:e]`` := ``s .. e - 1`` by ascending ``pos_of`` (distinct places in the class order): a group in
     score order. Insertion sort (groups are short; already sorted when the detector wrote them by score), a
