@@ -225,3 +225,16 @@ def test_cli_turns_huge_page_advice_off_while_a_command_runs(monkeypatch):
         assert setter(True) is True  # and restored after
     finally:
         setter(before)
+
+
+@pytest.mark.parametrize("ids", [[], [5], [1, 2, 9, 40], [3, 1, 2], [1, 1, 2], [7, 9, 8, 100, -4]])
+def test_sorted_id_positions(ids):
+    from vocbench.eval.coco import _sorted_id_positions
+
+    got = _sorted_id_positions(np.array(ids, np.int64))
+    twin = [sorted(ids).index(v) for v in ids]  # (ids of a COCO file are unique; [1, 1, 2] is only a tie test)
+    if got is None:  # None: the rows are the positions
+        assert twin == list(range(len(ids))) and all(a < b for a, b in zip(ids, ids[1:]))
+    else:
+        assert got.tolist() == twin if len(set(ids)) == len(ids) else got.tolist() == [0, 1, 2]
+        assert len(ids) >= 2 and not all(a < b for a, b in zip(ids, ids[1:]))

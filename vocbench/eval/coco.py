@@ -209,6 +209,16 @@ def _run_kernel_chunks(data: tuple, thr: np.ndarray, rec: np.ndarray, rng: np.nd
 
 
 
+def _sorted_id_positions(image_ids: np.ndarray) -> np.ndarray | None:
+    """Image row -> position in sorted-id order (pycocotools evaluates images in ``sorted(imgIds)`` order), or None
+    when the rows are in that order already (no N-row gathers of the image index)."""
+    if len(image_ids) < 2 or (image_ids[1:] > image_ids[:-1]).all():
+        return None
+    rank = np.empty(len(image_ids), np.int64)
+    rank[np.argsort(image_ids, kind="stable")] = np.arange(len(image_ids))
+    return rank
+
+
 #: ``area=`` choices of :func:`evaluate_coco`: the annotation's ``area`` field (pycocotools) or the box's w * h.
 COCO_AREA_SOURCES = ("file", "box")
 #: ``ignore=`` choices: pycocotools overwrites ``ignore`` with ``iscrowd``; ``"file"`` also ignores ``ignore: 1``.
@@ -246,8 +256,7 @@ def evaluate_coco(dataset: Dataset, detections: Detections, *, area: str = "file
     if coco is not None:
         gt, gt_area, crowd = coco.xywh, coco.area, coco.iscrowd
         gt_ignore = coco.iscrowd | coco.ignore if ignore == "file" else None
-        rank = np.empty(dataset.num_images, np.int64)  # image row -> position in sorted-id order
-        rank[np.argsort(coco.image_ids, kind="stable")] = np.arange(dataset.num_images)
+        rank = _sorted_id_positions(coco.image_ids)
     else:
         gt = voc_boxes_to_xywh(dataset.boxes)
         gt_area, crowd, gt_ignore, rank = gt[:, 2] * gt[:, 3], dataset.difficult, None, None
