@@ -703,13 +703,16 @@ def _from_frame(df: pd.DataFrame, dataset: Dataset, src: str, ignore_unknown: bo
     n = len(df)
     try:
         values = df[["score", "xmin", "ymin", "xmax", "ymax"]].to_numpy(dtype=np.float64)
-    except (ValueError, TypeError):
+    except (ValueError, TypeError, OverflowError):  # OverflowError: pandas keeps a 400-digit integer as an int
         for r in range(n):
             for c in ("score", "xmin", "ymin", "xmax", "ymax"):
                 try:
                     float(df[c].iloc[r])
                 except (ValueError, TypeError):
                     raise InputError(f"{src}: {where(r)}: {c} {df[c].iloc[r]!r} is not a number") from None
+                except OverflowError:
+                    raise InputError(f"{src}: {where(r)}: {c} {str(df[c].iloc[r])[:40]}... is too large for a "
+                                     "number (expected a finite float)") from None
         raise
     _check_finite(values, where, src)
 
