@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import os
 
 import numpy as np
 import pytest
@@ -210,3 +211,35 @@ def test_branch_free_bbiou_is_the_box_kernels_value():
             assert got == want and np.signbit(got) == np.signbit(want), (a[i], b[i], crowd)
             seen.add("zero" if want == 0 else ("one" if want == 1 else "between"))
     assert seen == {"zero", "one", "between"}
+
+
+@pytest.mark.skipif(os.environ.get("NUMBA_DISABLE_JIT", "0") not in ("", "0"),
+                    reason="320k rows take minutes as plain Python; the random twins above cover the kernel there")
+def test_kernel_gives_the_same_arrays_whatever_the_row_layout():
+    """The kernel lays detections out per class: rows in image order go through it in batches of classes (more
+    than one batch here), other rows through a counting sort by image in one batch. Shuffled rows and the same
+    rows stably sorted by image are the same (image, input order) sequence, so every array must be identical."""
+    from vocbench.eval import _coco_kernels as ck
+    from vocbench.eval.coco import evaluate_coco_arrays
+
+    rng = np.random.default_rng(7)
+    n_img, n_cls, n = 3000, 40, ck._BATCH_ROWS + 60_000  # two batches when in image order
+    m = 20_000
+    gxy = rng.uniform(0, 400, (m, 2))
+    gt = dict(gt_image=rng.integers(0, n_img, m), gt_category=rng.integers(0, n_cls, m),
+              gt_xywh=np.hstack([gxy, rng.uniform(4, 150, (m, 2))]), gt_iscrowd=rng.random(m) < 0.02)
+    gt["gt_area"] = gt["gt_xywh"][:, 2] * gt["gt_xywh"][:, 3] * rng.uniform(0.5, 1.0, m)
+    src = rng.integers(0, m, n)  # detections near a GT of their image and class, or anywhere
+    near = rng.random(n) < 0.6
+    dxywh = np.where(near[:, None], gt["gt_xywh"][src] + rng.normal(0, 6, (n, 4)), rng.uniform(0, 300, (n, 4)))
+    dxywh[:, 2:] = np.abs(dxywh[:, 2:]) + 1
+    dt = dict(dt_image=np.where(near, gt["gt_image"][src], rng.integers(0, n_img, n)),
+              dt_category=np.where(near, gt["gt_category"][src], rng.integers(0, n_cls, n)),
+              dt_xywh=dxywh, dt_score=np.round(rng.random(n), 3))  # many score ties across images
+    by_image = np.argsort(dt["dt_image"], kind="stable")
+    shuffled = evaluate_coco_arrays(**gt, **dt, num_images=n_img, num_categories=n_cls)
+    ordered = evaluate_coco_arrays(**gt, **{k: v[by_image] for k, v in dt.items()}, num_images=n_img,
+                                   num_categories=n_cls)
+    assert (ordered.precision > 0).any() and (ordered.precision == -1).sum() < ordered.precision.size
+    for name in ("precision", "recall", "scores"):
+        assert np.array_equal(getattr(shuffled, name), getattr(ordered, name)), name

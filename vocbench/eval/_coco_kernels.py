@@ -23,6 +23,9 @@ __all__ = ["coco_match_kernel", "coco_evaluate_kernel"]
 #: Kernels the COCO path calls from Python (compiled ahead of time by vocbench._native: one argument-type set each).
 ENTRY_POINTS = ("coco_evaluate_kernel",)
 
+#: Rows of detections laid out at a time (56 bytes each, ~15 MB): two passes over the rows at COCO scale (500k).
+_BATCH_ROWS = 1 << 18
+
 
 # ----------------------------------------------------------------------------------------------- sorting
 @jit
@@ -517,22 +520,14 @@ def _gt_by_class(gt_image, gt_class, gt_xywh, gt_area, gt_crowd, gt_ignore, area
 
 
 @jit
-def _class_buckets(det_image, det_class, scores, det_xywh, det_area, area_ranges, num_images, num_classes):
-    """Detections sorted by (class, image, input order), each class one contiguous block, so that the per-class
-    work reads memory in order (gathering them per class straight from the input, in score order, made every
-    read a cache miss: 0.6 s on 5M detections).
-
-    A counting sort by class over the rows in (image, input order); rows already in image order (results files
-    usually are) or in (class, image) order are read as they lie, others through a stable counting sort by image.
-
-    Returns:
-        (class_offsets int64[C + 1], image int32[N], score float64[N], xywh float64[N, 4], area_bits uint64[N]
-        the area ranges each ``det_area`` falls in, bit ``a`` for range ``a``).
-    """
+def _class_layout(det_image, det_class, num_images, num_classes):
+    """Where each class's detections go in (class, image, input order): ``(class_offsets int64[C + 1], perm)``.
+    ``perm`` (int32[N]): the rows in (image, input order) by a stable counting sort by image; empty when the rows
+    are already in image order (results files usually are) or in (class, image) order (per-class files)."""
     n = det_image.shape[0]
     offsets = np.zeros(num_classes + 1, np.int64)
-    by_image = True  # rows in image order
-    by_class = True  # rows in (class, image) order (per-class files)
+    by_image = True
+    by_class = True
     for i in range(n):
         offsets[det_class[i] + 1] += 1
         if i > 0 and det_image[i] < det_image[i - 1]:
@@ -541,24 +536,33 @@ def _class_buckets(det_image, det_class, scores, det_xywh, det_area, area_ranges
                 by_class = False
         elif i > 0 and det_class[i] < det_class[i - 1]:
             by_class = False
-    in_order = by_image or by_class
     for k in range(num_classes):
         offsets[k + 1] += offsets[k]
-    perm = np.empty(0 if in_order else n, np.int64)
-    if not in_order:
-        start = np.zeros(num_images + 1, np.int64)
-        for i in range(n):
-            start[det_image[i] + 1] += 1
-        for i in range(num_images):
-            start[i + 1] += start[i]
-        for i in range(n):
-            perm[start[det_image[i]]] = i
-            start[det_image[i]] += 1
-    fill = offsets[:num_classes].copy()
-    image = np.empty(n, np.int32)
-    score = np.empty(n, np.float64)
-    xywh = np.empty((n, 4), np.float64)
-    bits = np.empty(n, np.uint64)
+    if by_image or by_class:
+        return offsets, np.empty(0, np.int32)
+    perm = np.empty(n, np.int32)
+    start = np.zeros(num_images + 1, np.int64)
+    for i in range(n):
+        start[det_image[i] + 1] += 1
+    for i in range(num_images):
+        start[i + 1] += start[i]
+    for i in range(n):
+        perm[start[det_image[i]]] = i
+        start[det_image[i]] += 1
+    return offsets, perm
+
+
+@jit
+def _class_buckets(det_image, det_class, scores, det_xywh, det_area, area_ranges, offsets, perm, k0, k1, out):
+    """The detections of classes ``k0 .. k1 - 1`` in (class, image, input order) into ``out`` = ``(image int32,
+    score float64, xywh float64[., 4], area_bits uint64)`` from row 0 (class ``k`` at ``offsets[k] -
+    offsets[k0]``), so that the per-class work reads memory in order (gathering each class straight from the input,
+    in score order, made every read a cache miss: 0.6 s on 5M detections). ``area_bits``: bit ``a`` set where
+    ``det_area`` is in range ``a``. One pass over the rows in (image, input order) (:func:`_class_layout`)."""
+    image, score, xywh, bits = out
+    n = det_image.shape[0]
+    in_order = perm.shape[0] == 0
+    fill = offsets[k0:k1] - offsets[k0]
     one, two, three = np.uint64(1), np.uint64(2), np.uint64(3)
     lo0 = hi0 = lo1 = hi1 = lo2 = hi2 = lo3 = hi3 = 0.0
     na = area_ranges.shape[0]
@@ -568,8 +572,10 @@ def _class_buckets(det_image, det_class, scores, det_xywh, det_area, area_ranges
     for q in range(n):
         row = q if in_order else perm[q]
         k = det_class[row]
-        p = fill[k]
-        fill[k] = p + 1
+        if k < k0 or k >= k1:
+            continue
+        p = fill[k - k0]
+        fill[k - k0] = p + 1
         image[p] = det_image[row]
         score[p] = scores[row]
         xywh[p, 0] = det_xywh[row, 0]
@@ -583,7 +589,6 @@ def _class_buckets(det_image, det_class, scores, det_xywh, det_area, area_ranges
                        | ((np.uint64(ar >= lo3) & np.uint64(ar <= hi3)) << three))
         else:
             bits[p] = _area_bits(ar, area_ranges)
-    return offsets, image, score, xywh, bits
 
 
 @jit
@@ -691,9 +696,9 @@ def coco_evaluate_kernel(det_image, det_class, scores, det_xywh, det_area, gt_im
                          rec_thresholds, with_scores):
     """pycocotools' ``evaluate`` + ``accumulate`` on every class in one pass: precision, recall and scores arrays.
 
-    The detections are laid out class by class (:func:`_class_buckets`); per class, every (class, image) group is
-    matched (:func:`_evaluate_class`) and the class accumulated (:func:`_accumulate_class`) while its outcomes are
-    still in cache.
+    The detections are laid out class by class, a batch of classes at a time (:func:`_class_layout`,
+    :func:`_class_buckets`); per class, every (class, image) group is matched (:func:`_evaluate_class`) and the
+    class accumulated (:func:`_accumulate_class`) while its outcomes are still in cache.
 
     Args:
         det_image, det_class: int64[N] positions in evaluation order (images by sorted COCO id); scores:
@@ -720,11 +725,16 @@ def coco_evaluate_kernel(det_image, det_class, scores, det_xywh, det_area, gt_im
     max_det = max_dets[nm - 1]
     gt_off, gt_img, gt_xyxy, gt_box_area, gt_cr, gt_ig, npig = _gt_by_class(
         gt_image, gt_class, gt_xywh, gt_area, gt_crowd, gt_ignore, area_ranges, num_images, num_classes)
-    d_off, d_img, d_score, d_xywh, d_bits = _class_buckets(det_image, det_class, scores, det_xywh, det_area,
-                                                           area_ranges, num_images, num_classes)
+    d_off, perm = _class_layout(det_image, det_class, num_images, num_classes)
     longest = 1
     for k in range(num_classes):
         longest = max(longest, d_off[k + 1] - d_off[k])
+    # classes go through the buckets in batches of at most _BATCH_ROWS rows (one pass over the rows each, so the
+    # layout's memory stays small); rows not in image order: one batch (each pass would gather through perm)
+    cap = max(longest, _BATCH_ROWS) if perm.shape[0] == 0 else max(d_off[num_classes], 1)
+    cap = min(cap, max(d_off[num_classes], 1))
+    buckets = (np.empty(cap, np.int32), np.empty(cap, np.float64), np.empty((cap, 4), np.float64),
+               np.empty(cap, np.uint64))
     max_ng = 1  # the most GT of one (class, image) group (or of two, where a class's last image is the next's first)
     run = 1
     for g in range(1, gt_img.shape[0]):
@@ -740,12 +750,19 @@ def coco_evaluate_kernel(det_image, det_class, scores, det_xywh, det_area, gt_im
     precision = np.empty((num_classes, na, nm, nt, nr), np.float64)  # every entry written per class
     recall = np.empty((num_classes, na, nm, nt), np.float64)
     score_out = np.empty((num_classes if with_scores else 0, na, nm, nt, nr), np.float64)
-    for k in range(num_classes):
-        c0, nk = d_off[k], d_off[k + 1] - d_off[k]
-        _evaluate_class(c0, nk, (d_img, d_score, d_xywh, d_bits), (gt_off, gt_img, gt_xyxy, gt_box_area, gt_cr, gt_ig),
-                        k, iou_thresholds, na, max_det, umask, outcomes, scratch)
-        _accumulate_class(outcomes[0], outcomes[1], outcomes[2], nk, npig[k], max_dets, rec_thresholds, nt, k,
-                          acc_state, (precision, recall, score_out))
+    gts = (gt_off, gt_img, gt_xyxy, gt_box_area, gt_cr, gt_ig)
+    k1 = 0
+    while k1 < num_classes:
+        k0 = k1
+        k1 = k0 + 1
+        while k1 < num_classes and d_off[k1 + 1] - d_off[k0] <= cap:
+            k1 += 1
+        _class_buckets(det_image, det_class, scores, det_xywh, det_area, area_ranges, d_off, perm, k0, k1, buckets)
+        for k in range(k0, k1):
+            c0, nk = d_off[k] - d_off[k0], d_off[k + 1] - d_off[k]
+            _evaluate_class(c0, nk, buckets, gts, k, iou_thresholds, na, max_det, umask, outcomes, scratch)
+            _accumulate_class(outcomes[0], outcomes[1], outcomes[2], nk, npig[k], max_dets, rec_thresholds, nt, k,
+                              acc_state, (precision, recall, score_out))
     return precision, recall, score_out
 
 
