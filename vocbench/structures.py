@@ -16,7 +16,7 @@ import numpy as np
 if TYPE_CHECKING:  # pandas is imported by the table methods only (keeps `import vocbench` light)
     import pandas as pd
 
-__all__ = ["VOC_CLASSES", "CocoAnnotations", "Dataset", "Detections"]
+__all__ = ["VOC_CLASSES", "CocoAnnotations", "Dataset", "Detections", "constant_column"]
 
 #: The 20 PASCAL VOC classes in the devkit's standard order (category ids 1..20 in COCO exports).
 VOC_CLASSES: tuple[str, ...] = (
@@ -26,9 +26,18 @@ VOC_CLASSES: tuple[str, ...] = (
 
 
 def _readonly(a: np.ndarray) -> np.ndarray:
+    if a.ndim == 1 and a.size > 1 and a.strides == (0,) and not a.flags.writeable:
+        return a  # a shared default (:func:`constant_column`): one value, no memory per object
     a = np.ascontiguousarray(a)
     a.setflags(write=False)
     return a
+
+
+def constant_column(m: int, value, dtype) -> np.ndarray:
+    """A read-only length-``m`` column holding ``value`` everywhere, as one shared element (a zero-stride view):
+    the defaults of fields a format does not have (COCO has no poses, truncation or occlusion) cost no memory per
+    object. Indexing it gives an ordinary array."""
+    return np.broadcast_to(np.asarray(value, dtype=dtype), (m,))
 
 
 _INT64_MAX = np.iinfo(np.int64).max
@@ -359,8 +368,9 @@ class Dataset:
             depths=depths if depths is not None else np.full(n, 3), image_index=image_index,
             class_index=class_index, boxes=np.asarray(boxes, np.float64).reshape(-1, 4),
             difficult=difficult if difficult is not None else np.zeros(m, bool),
-            truncated=truncated if truncated is not None else np.zeros(m, bool),
-            occluded=np.full(m, -1, np.int8), poses=np.full(m, "Unspecified"), root=root, issues=tuple(issues),
+            truncated=truncated if truncated is not None else constant_column(m, False, bool),
+            occluded=constant_column(m, -1, np.int8), poses=constant_column(m, "Unspecified", str), root=root,
+            issues=tuple(issues),
             image_files=image_files, coco=coco,
         )
 

@@ -244,7 +244,18 @@ class CocoScores:
     def per_class_ap(self, iou: float | None = None) -> np.ndarray:
         """float64[K] AP per class, all areas, 100 detections: mean over IoU thresholds (or at ``iou``) and recall
         thresholds; NaN for classes pycocotools skips (no non-ignored GT)."""
-        return np.array([self.ap(iou, "all", 100, k) for k in range(len(self.classes))], np.float64)
+        t, _, a, m = self._index(iou, "all", 100, None)
+        per = np.ascontiguousarray(np.moveaxis(self.precision[t, :, :, a, m], 2, 0)).reshape(len(self.classes), -1)
+        if per.shape[1] == 0:
+            return np.full(len(self.classes), np.nan)
+        valid = per > -1
+        full, none = valid.all(axis=1), ~valid.any(axis=1)
+        # a row-wise mean sums each contiguous row as np.mean sums the filtered 1-D selection: the same doubles as
+        # ap(iou, cls=k), without ~K Python calls; a class partly -1 (not produced by the evaluator) takes ap()
+        out = np.where(full, per.mean(axis=1) if per.size else 0.0, np.nan)
+        for k in np.flatnonzero(~full & ~none).tolist():
+            out[k] = self.ap(iou, "all", 100, k)
+        return out
 
     def to_pandas(self, table: str = "per_class") -> pd.DataFrame:
         """``"per_class"`` (the default: one row per class, the 12 summary numbers of that class alone) or

@@ -263,7 +263,9 @@ def _expected_key(buf, i, n, names, offs, f):
 def _read_value(buf, i, n, kind, col, r, ints, floats, slow, pow10, pow5):
     """The value of kind ``kind`` at ``i`` into row ``r`` from column ``col``; index after it, or -1.
 
-    Integers (at most 18 digits) into ``ints``; numbers and boxes (exactly four numbers) into ``floats``, exact
+    Integers (at most 18 digits) into ``ints``; numbers and boxes (exactly four numbers) into the flat ``floats``
+    (float column ``c`` starts at ``c * slow.size``; a box fills columns ``col..col + 3`` as one row-major
+    ``[rows, 4]`` block, so the wrapper hands out C-contiguous ``bbox`` and ``score`` views without a copy), exact
     doubles (a token Python's ``float`` must convert stores ``start * 256 + length`` and sets its bit in
     ``slow[r]``); strings as their span (without the quotes) in two ``ints`` columns. One number site: the parser
     is inlined once."""
@@ -303,7 +305,8 @@ def _read_value(buf, i, n, kind, col, r, ints, floats, slow, pow10, pow5):
                     slow[r] |= 1 << (col + k)
             elif v == 0.0 and shape & (N_DOT | N_EXP) == 0:  # json reads "-0" as the int 0, hence +0.0
                 v = 0.0
-            floats[r, col + k] = v
+            # column-major blocks of ``slow.size`` rows: a box's four numbers side by side from block ``col``
+            floats[col * slow.size + (4 * r + k if kind == K_BOX else r)] = v
         i = end
     if kind == K_BOX:
         i = _ws(buf, i, n)

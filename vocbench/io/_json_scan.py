@@ -137,17 +137,33 @@ def _buffer(data: bytes | np.ndarray) -> np.ndarray | None:
     return np.frombuffer(data, np.uint8)
 
 
-def _convert_slow(data: bytes | np.ndarray, floats: np.ndarray, slow: np.ndarray) -> None:
-    """``float`` of the tokens the kernel left to Python (their ``start * 256 + length`` is in their cell)."""
+def _float_views(flat: np.ndarray, cap: int, fields) -> tuple[dict[str, np.ndarray], list[np.ndarray]]:
+    """The kernel's flat float buffer (float column ``c`` from ``c * cap``; a box's four columns one row-major
+    block) as per-field views (``bbox`` float64[cap, 4] and numbers float64[cap], C-contiguous) and as one
+    float64[cap] view per float column (for :func:`_convert_slow`)."""
+    kinds, cols, _, _, nf = _field_table(fields)
+    by_field: dict[str, np.ndarray] = {}
+    columns: list[np.ndarray] = [flat[c * cap:(c + 1) * cap] for c in range(nf)]
+    for (name, _), kind, c in zip(fields, kinds.tolist(), cols.tolist()):
+        if kind == K_BOX:
+            by_field[name] = box = flat[c * cap:(c + 4) * cap].reshape(cap, 4)
+            columns[c:c + 4] = [box[:, j] for j in range(4)]
+        elif kind == K_FLOAT:
+            by_field[name] = columns[c]
+    return by_field, columns
+
+
+def _convert_slow(data: bytes | np.ndarray, columns: list[np.ndarray], slow: np.ndarray) -> None:
+    """``float`` of the tokens the kernel left to Python (their ``start * 256 + length`` is in their cell);
+    ``columns``: one writable float64[len(slow)] view per float column (bit ``c`` of ``slow`` is column ``c``)."""
     rows = np.flatnonzero(slow)
     if rows.size == 0:
         return
-    for col in range(floats.shape[1]):
+    for col, values in enumerate(columns):
         at = rows[(slow[rows] >> col) & 1 == 1]
         if at.size:
-            code = floats[at, col].astype(np.int64)
-            floats[at, col] = [float(bytes(data[s:s + n])) for s, n in zip((code >> 8).tolist(),
-                                                                           (code & 255).tolist())]
+            code = values[at].astype(np.int64)
+            values[at] = [float(bytes(data[s:s + n])) for s, n in zip((code >> 8).tolist(), (code & 255).tolist())]
 
 
 def scan_coco_results(data: bytes | np.ndarray, force: bool = False) -> dict[str, np.ndarray] | None:
@@ -172,7 +188,7 @@ def scan_coco_results(data: bytes | np.ndarray, force: bool = False) -> dict[str
     # record missing a field. (Pages of np.empty are touched only where written: no cost for the spare rows.)
     cap = len(data) // 58 + 1
     ints = np.empty((cap, _RES_NI), np.int64)
-    floats = np.empty((cap, _RES_NF), np.float64)
+    floats = np.empty(cap * _RES_NF, np.float64)
     slow = np.zeros(cap, np.uint8)
     seen = np.empty(cap, np.uint16)
     stack = np.zeros(MAX_DEPTH, np.int64)
@@ -180,12 +196,13 @@ def scan_coco_results(data: bytes | np.ndarray, force: bool = False) -> dict[str
                                 _POW5)
     if r < 0 or (seen[:r] != (1 << len(RESULT_FIELDS)) - 1).any():
         return None
-    floats = floats[:r]
-    _convert_slow(data, floats, slow[:r])
-    return {"image_id": ints[:r, 0], "category_id": ints[:r, 1], "bbox": floats[:, 0:4], "score": floats[:, 4]}
+    by_field, columns = _float_views(floats, cap, RESULT_FIELDS)
+    _convert_slow(data, [c[:r] for c in columns], slow[:r])
+    return {"image_id": ints[:r, 0], "category_id": ints[:r, 1], "bbox": by_field["bbox"][:r],
+            "score": by_field["score"][:r]}
 
 
-def _section_columns(data: bytes, name: str, fields, ints, floats, seen) -> dict:
+def _section_columns(data: bytes, name: str, fields, ints, floats: dict[str, np.ndarray], seen) -> dict:
     """One section's columns: numbers as arrays, strings as lists of ``str`` (None where absent), and
     ``present``: bool[N] per field name."""
     kinds, cols, _, _, _ = _field_table(fields)
@@ -197,9 +214,9 @@ def _section_columns(data: bytes, name: str, fields, ints, floats, seen) -> dict
         if kind == K_INT:
             out[field] = np.where(has, ints[:, c], 0)
         elif kind == K_FLOAT:
-            out[field] = np.where(has, floats[:, c], np.nan)
+            out[field] = np.where(has, floats[field], np.nan)
         elif kind == K_BOX:
-            out[field] = np.where(has[:, None], floats[:, c:c + 4], np.nan)
+            out[field] = np.where(has[:, None], floats[field], np.nan)
         else:
             out[field] = [data[s:e].decode("utf-8") if h else None
                           for s, e, h in zip(ints[:, c].tolist(), ints[:, c + 1].tolist(), has.tolist())]
@@ -222,7 +239,7 @@ def scan_coco_gt(data: bytes, force: bool = False) -> dict[str, dict] | None:
         return None
     cap = data.count(b"{")
     ints = np.zeros((cap, _GT_NI), np.int64)
-    floats = np.zeros((cap, _GT_NF), np.float64)
+    floats = np.zeros(cap * _GT_NF, np.float64)
     slow = np.zeros(cap, np.uint8)
     seen = np.zeros(cap, np.uint16)
     stack = np.zeros(MAX_DEPTH, np.int64)
@@ -237,7 +254,8 @@ def scan_coco_gt(data: bytes, force: bool = False) -> dict[str, dict] | None:
         if start[s] < 0:
             continue
         rows = slice(int(start[s]), int(start[s] + count[s]))
-        f = floats[rows]
-        _convert_slow(data, f, slow[rows])
-        out[name] = _section_columns(data, name, fields, ints[rows], f, seen[rows])
+        by_field, columns = _float_views(floats, cap, fields)
+        _convert_slow(data, [c[rows] for c in columns], slow[rows])
+        out[name] = _section_columns(data, name, fields, ints[rows], {k: v[rows] for k, v in by_field.items()},
+                                     seen[rows])
     return out

@@ -28,7 +28,7 @@ import numpy as np
 
 from vocbench.errors import InputError
 from vocbench.io.coco_columns import CocoGtColumns, read_coco_gt_columns
-from vocbench.structures import CocoAnnotations, Dataset
+from vocbench.structures import CocoAnnotations, Dataset, constant_column
 
 __all__ = ["load_coco_gt", "dataset_from_coco_columns", "coco_ids"]
 
@@ -107,8 +107,9 @@ def dataset_from_coco_columns(cols: CocoGtColumns, classes=None, strict: bool = 
     return Dataset(classes=names, sets=(path.stem,), image_ids=built, image_years=np.full(n, path.stem),
                    image_sets=np.zeros(n, np.int64), widths=cols.width, heights=cols.height, depths=np.full(n, 3),
                    image_index=image_index, class_index=class_index[order], boxes=built,
-                   difficult=crowd | ignore, truncated=np.zeros(m, bool), occluded=np.full(m, -1, np.int8),
-                   poses=np.full(m, "Unspecified"), root=str(path), issues=tuple(issues), coco=coco)
+                   difficult=crowd | ignore, truncated=constant_column(m, False, bool),
+                   occluded=constant_column(m, -1, np.int8), poses=constant_column(m, "Unspecified", str),
+                   root=str(path), issues=tuple(issues), coco=coco)
 
 
 def _box_issues(path: Path, xywh: np.ndarray, records: np.ndarray, widths: np.ndarray,
