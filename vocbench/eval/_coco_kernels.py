@@ -106,7 +106,7 @@ def _sort_scratch(n):
             np.zeros((3, 2049), np.int64))
 
 
-@jit
+@jit_inline
 def _sort_run(cur, i0, i1, scores):
     """Stable sort of ``cur[i0:i1]`` by descending ``scores`` (insertion sort; merge sort for long unsorted runs)."""
     unsorted = 0
@@ -832,6 +832,8 @@ def _accumulate_class(ct, rank, score_of, nk, npig_k, max_dets, rec_thresholds, 
         for mi in range(nm):
             band += r >= max_dets[mi]
         cmk = ct[s, 0]
+        if cmk == np.uint64(0):  # ignored everywhere (beyond the last maxDet, or matched to ignored GT only)
+            continue
         for w in range(nw):
             lanes[band, w] += spread[(cmk >> np.uint64(8 * w)) & byte]
         pending += 1
