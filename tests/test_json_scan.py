@@ -442,3 +442,18 @@ def test_powers_of_five_table_matches_fast_float():
             0: (0x8000000000000000, 0), 1: (0xA000000000000000, 0)}
     for q, (hi, lo) in rows.items():
         assert (int(_POW5[q + 342, 0]), int(_POW5[q + 342, 1])) == (hi, lo), q
+
+
+def test_ground_truth_of_records_shorter_than_the_first_capacity_equals_json():
+    """The first scan sizes its rows at one per 32 bytes; a file of shorter records (1200 categories of ~20 bytes,
+    empty annotations) is scanned again with a row for every '{' and reads as json reads it."""
+    import vocbench.io._json_scan as scan
+
+    cats = ",".join(f'{{"id":{k},"name":"c{k}"}}' for k in range(1, 1201))
+    data = ('{"images":[{"id":1,"width":2,"height":3}],"annotations":[' + ",".join(["{}"] * 300)
+            + '],"categories":[' + cats + "]}").encode()
+    assert data.count(b"{") > len(data) // 32 + 64  # the retry path runs
+    check_gt(data)
+    got = scan.scan_coco_gt(data, force=True)
+    assert got is not None and got["categories"]["count"] == 1200 and got["annotations"]["count"] == 300
+    assert got["categories"]["name"][-1] == "c1200"
