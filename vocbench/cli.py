@@ -20,6 +20,7 @@ import warnings
 from collections.abc import Sequence
 
 from vocbench import __version__
+from vocbench._argparse import WidthHelpFormatter
 from vocbench.errors import VocbenchError, VocbenchWarning
 
 __all__ = ["main", "build_parser", "chosen_command", "COMMANDS", "COMMAND_MODULES"]
@@ -51,7 +52,7 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     command modules and the entry points."""
     only = chosen_command(argv) if argv is not None else None
     parser = argparse.ArgumentParser(
-        prog="vocbench",
+        prog="vocbench", formatter_class=WidthHelpFormatter,
         description="PASCAL VOC dataset reports, exact and fast VOC/COCO scoring, NMS/mAP benchmarks and "
                     "reference one-stage detectors.",
     )

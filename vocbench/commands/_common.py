@@ -11,6 +11,7 @@ import sys
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
+from vocbench._argparse import WidthHelpFormatter
 from vocbench.io.jsonio import emit_json, to_jsonable
 
 __all__ = ["HelpFormatter", "states_default", "DETS_HELP", "add_dataset_args", "load_dataset_from_args",
@@ -37,7 +38,7 @@ def states_default(help_text: str) -> bool:
     return bool(_STATES_DEFAULT.search(help_text))
 
 
-class HelpFormatter(argparse.HelpFormatter):
+class HelpFormatter(WidthHelpFormatter):
     """``--help`` that states a default once: appends ``(default: X)`` only where the help text does not already
     say its default, the option is not required, and there is a value to show (not None, False or an empty list).
 
