@@ -332,13 +332,13 @@ def _check_gt(c: CocoGtColumns) -> None:
 
 
 # ----------------------------------------------------------------------------------------------- results
-def read_coco_results_columns(path: str | os.PathLike, raw: bytes | None = None) -> CocoResultsColumns:
+def read_coco_results_columns(path: str | os.PathLike, raw: bytes | np.ndarray | None = None) -> CocoResultsColumns:
     """Read and validate a COCO results list (``[{image_id, category_id, bbox, score}, ...]``; a ground-truth
     style object's ``annotations`` list is read too).
 
     ``image_id`` may be integers (COCO ids, or ``int(file stem)`` as ultralytics writes them) or strings (file
     stems); ``category_id`` integers or strings (category names); one kind per file and field. ``raw``: the file's
-    bytes when the caller has read them already.
+    bytes (or a ``uint8`` array of them) when the caller has read them already.
 
     Raises:
         InputError: naming the file and the result (``result 17``) at fault.
@@ -352,6 +352,8 @@ def read_coco_results_columns(path: str | os.PathLike, raw: bytes | None = None)
     if cols is not None:
         return CocoResultsColumns(path=str(path), image_id=cols["image_id"], category_id=cols["category_id"],
                                   xywh=cols["bbox"], score=cols["score"])
+    if not isinstance(raw, bytes):  # a mapped file (uint8 view): json reads bytes
+        raw = raw.tobytes()
     data = _parse(path, raw, "results list")
     del raw
     if isinstance(data, dict) and "annotations" in data:
