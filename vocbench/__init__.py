@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 
 __version__ = "0.1.0"
 
+from vocbench._lazy import lazy_attributes
 from vocbench.errors import InputError, VocbenchError, VocbenchWarning
 
 #: Public name → the module that defines it. Imported on first access (PEP 562), so ``import vocbench`` loads
@@ -63,23 +64,7 @@ __all__ = ["__version__", "VOC_CLASSES", "Dataset", "Detections", "load_voc", "r
            "box_iou", "box_area", "box_convert", "init_as_pycocotools", "restore_pycocotools"]
 
 
-def __getattr__(name: str):
-    import importlib
-    import importlib.util
-
-    module = _PUBLIC.get(name)
-    if module is None:
-        # a subpackage (`vocbench.nms` after a bare `import vocbench`, as when this file imported eagerly)
-        if not name.startswith("__") and importlib.util.find_spec(f"{__name__}.{name}") is not None:
-            return importlib.import_module(f"{__name__}.{name}")
-        raise AttributeError(f"module 'vocbench' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value  # later lookups are plain attribute reads
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_PUBLIC))
+__getattr__, __dir__ = lazy_attributes(__name__, _PUBLIC)
 
 
 class _Package(types.ModuleType):

@@ -18,10 +18,11 @@ from __future__ import annotations
 
 import importlib
 import sys
+from collections.abc import Callable
 from types import ModuleType
 from typing import Any
 
-__all__ = ["LazyModule", "loaded", "pandas", "etree"]
+__all__ = ["LazyModule", "loaded", "lazy_attributes", "pandas", "etree"]
 
 
 class LazyModule:
@@ -42,6 +43,32 @@ class LazyModule:
     def __repr__(self) -> str:
         state = "imported" if self._module is not None else "not imported yet"
         return f"<lazy module {self._name!r} ({state})>"
+
+
+def lazy_attributes(package: str, public: dict[str, str]) -> tuple[Callable[[str], Any], Callable[[], list[str]]]:
+    """PEP 562 ``__getattr__`` and ``__dir__`` for ``package``, whose public names (``public``: name → full module
+    name) load their module on first use and are then plain attribute reads; any other name that is a submodule
+    imports it (``vocbench.io.voc`` after a bare ``import vocbench.io``, as when the package imported eagerly).
+
+    Use at the package's top level: ``__getattr__, __dir__ = lazy_attributes(__name__, _PUBLIC)``."""
+    namespace = sys.modules[package].__dict__
+
+    def __getattr__(name: str) -> Any:
+        module = public.get(name)
+        if module is None:
+            from importlib.util import find_spec
+
+            if not name.startswith("__") and find_spec(f"{package}.{name}") is not None:
+                return importlib.import_module(f"{package}.{name}")
+            raise AttributeError(f"module {package!r} has no attribute {name!r}")
+        value = getattr(importlib.import_module(module), name)
+        namespace[name] = value  # later lookups are plain attribute reads
+        return value
+
+    def __dir__() -> list[str]:
+        return sorted(set(namespace) | set(public))
+
+    return __getattr__, __dir__
 
 
 def loaded(name: str) -> bool:

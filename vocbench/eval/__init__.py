@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from vocbench._lazy import lazy_attributes
+
 if TYPE_CHECKING:
     from vocbench.eval.accumulate import VocEvaluator, detections_from_list
     from vocbench.eval.ap import average_precision_voc07, average_precision_voc12
@@ -29,19 +31,4 @@ _PUBLIC = {"evaluate": "evaluator", "VocEvaluator": "accumulate", "detections_fr
            "average_precision_voc07": "ap", "average_precision_voc12": "ap", "evaluate_coco": "coco"}
 
 
-def __getattr__(name: str):
-    import importlib
-    import importlib.util
-
-    module = _PUBLIC.get(name)
-    if module is not None:
-        value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
-        globals()[name] = value  # later lookups are plain attribute reads
-        return value
-    if not name.startswith("__") and importlib.util.find_spec(f"{__name__}.{name}") is not None:
-        return importlib.import_module(f"{__name__}.{name}")  # a submodule (`vocbench.eval.coco`), as when eager
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_PUBLIC))
+__getattr__, __dir__ = lazy_attributes(__name__, {name: f"{__name__}.{module}" for name, module in _PUBLIC.items()})

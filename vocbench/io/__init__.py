@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from vocbench._lazy import lazy_attributes
+
 if TYPE_CHECKING:
     from vocbench.io.atomic import atomic_open, atomic_write_bytes, atomic_write_text
     from vocbench.io.jsonio import emit_json, to_jsonable
@@ -22,20 +24,4 @@ _PUBLIC = {"load_voc": "vocbench.io.voc", "parse_set_spec": "vocbench.io.voc", "
            "emit_json": "vocbench.io.jsonio", "to_jsonable": "vocbench.io.jsonio"}
 
 
-def __getattr__(name: str):
-    import importlib
-    import importlib.util
-
-    module = _PUBLIC.get(name)
-    if module is None:
-        # a submodule (`vocbench.io.voc` after a bare `import vocbench.io`, as when this file imported eagerly)
-        if not name.startswith("__") and importlib.util.find_spec(f"{__name__}.{name}") is not None:
-            return importlib.import_module(f"{__name__}.{name}")
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value  # later lookups are plain attribute reads
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_PUBLIC))
+__getattr__, __dir__ = lazy_attributes(__name__, _PUBLIC)
