@@ -238,3 +238,14 @@ def test_sorted_id_positions(ids):
     else:
         assert got.tolist() == twin if len(set(ids)) == len(ids) else got.tolist() == [0, 1, 2]
         assert len(ids) >= 2 and not all(a < b for a, b in zip(ids, ids[1:]))
+
+
+def test_missing_and_non_regular_json_named_apart(tmp_path):
+    """A missing COCO file says so; a folder in its place is 'not a regular file'."""
+    from vocbench.errors import InputError
+    from vocbench.io.coco_columns import read_json_bytes
+
+    with pytest.raises(InputError, match=r"nope\.json: no such file; expected a COCO instances\.json"):
+        read_json_bytes(tmp_path / "nope.json", "COCO instances.json")
+    with pytest.raises(InputError, match=r": not a regular file; expected a COCO instances\.json"):
+        read_json_bytes(tmp_path, "COCO instances.json")

@@ -118,7 +118,8 @@ def read_json_bytes(path: str | os.PathLike, what: str) -> bytes:
     path = Path(path)
     try:
         if not path.is_file():
-            raise InputError(f"{path}: not a regular file; expected a {what}")
+            kind = "not a regular file" if path.exists() else "no such file"
+            raise InputError(f"{path}: {kind}; expected a {what}")
         with open(path, "rb") as fh:
             return fh.read()
     except OSError as exc:
